@@ -1,0 +1,28 @@
+/** The telemetry contract, public as `mcplens/contract`. See docs/telemetry.md. */
+export {
+  ATTR,
+  EVENT,
+  OPERATION_EXECUTE_TOOL,
+  ERROR_TYPE_TOOL_ERROR,
+  ERROR_TYPE_NO_RESPONSE,
+  ERROR_TYPE_EXCEPTION,
+  OUTCOMES,
+  VIOLATION_KINDS,
+  TOKEN_KINDS,
+  TOKEN_ATTRIBUTE,
+  PROVIDER_SOURCES,
+  PROVIDERS,
+  UNKNOWN_PROVIDER,
+  NETWORK_TRANSPORT,
+  BAGGAGE_KEYS,
+  META_KEYS,
+  UNKNOWN_LABEL_VALUE,
+  OVERFLOW_LABEL_VALUE,
+  DURATION_BUCKETS_SECONDS,
+  OTEL_METRICS,
+  LABEL,
+  ATTRIBUTE_TO_LABEL,
+  CALL_LABELS,
+  METRICS,
+} from './telemetry.js';
+export type { Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';

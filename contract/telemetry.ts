@@ -1,0 +1,317 @@
+/**
+ * The mcplens telemetry contract: every span attribute, enumerated value, metric and
+ * label that mcplens emits or reads. Instrumentation writes with these names, the
+ * collector reads with them, dashboards and alert rules query with them. Nothing else
+ * in the code base spells a telemetry name. Human-readable form: docs/telemetry.md.
+ *
+ * Semantic-convention names follow the OpenTelemetry MCP conventions (docs/gen-ai/mcp.md,
+ * status Development) and the GenAI conventions; mcplens' own names live under `mcplens.`.
+ */
+
+/** Span attribute keys. */
+export const ATTR = {
+  // OpenTelemetry MCP / JSON-RPC / GenAI semantic conventions
+  MCP_METHOD_NAME: 'mcp.method.name',
+  MCP_SESSION_ID: 'mcp.session.id',
+  MCP_PROTOCOL_VERSION: 'mcp.protocol.version',
+  MCP_RESOURCE_URI: 'mcp.resource.uri',
+  JSONRPC_REQUEST_ID: 'jsonrpc.request.id',
+  JSONRPC_PROTOCOL_VERSION: 'jsonrpc.protocol.version',
+  RPC_RESPONSE_STATUS_CODE: 'rpc.response.status_code',
+  ERROR_TYPE: 'error.type',
+  GEN_AI_TOOL_NAME: 'gen_ai.tool.name',
+  GEN_AI_PROMPT_NAME: 'gen_ai.prompt.name',
+  GEN_AI_OPERATION_NAME: 'gen_ai.operation.name',
+  GEN_AI_PROVIDER_NAME: 'gen_ai.provider.name',
+  GEN_AI_REQUEST_MODEL: 'gen_ai.request.model',
+  GEN_AI_TOOL_CALL_ARGUMENTS: 'gen_ai.tool.call.arguments',
+  GEN_AI_TOOL_CALL_RESULT: 'gen_ai.tool.call.result',
+  NETWORK_TRANSPORT: 'network.transport',
+  NETWORK_PROTOCOL_NAME: 'network.protocol.name',
+  CLIENT_ADDRESS: 'client.address',
+  SERVICE_NAME: 'service.name',
+
+  // mcplens' own
+  OUTCOME: 'mcplens.outcome',
+  VIOLATION_KIND: 'mcplens.violation.kind',
+  VIOLATION_COUNT: 'mcplens.violation.count',
+  VIOLATION_PATHS: 'mcplens.violation.paths',
+  VIOLATION_PATH: 'mcplens.violation.path',
+  VIOLATION_KEYWORD: 'mcplens.violation.keyword',
+  VIOLATION_MESSAGE: 'mcplens.violation.message',
+  ARGUMENTS_UNDECLARED: 'mcplens.arguments.undeclared',
+  PROVIDER_SOURCE: 'mcplens.provider.source',
+  SESSION_KEY: 'mcplens.session.key',
+  CLIENT_NAME: 'mcplens.client.name',
+  TOKENS_ARGUMENTS: 'mcplens.tokens.arguments',
+  TOKENS_RESULT: 'mcplens.tokens.result',
+  TOKENS_CATALOG: 'mcplens.tokens.catalog',
+  CATALOG_TOOL_COUNT: 'mcplens.catalog.tool_count',
+  TOKENIZER: 'mcplens.tokenizer',
+  ADJUSTED_COUNT: 'mcplens.sample.adjusted_count',
+} as const;
+
+/** Span event names. */
+export const EVENT = {
+  /** One per schema violation of a tools/call; attributes VIOLATION_KIND, VIOLATION_PATH, VIOLATION_KEYWORD, VIOLATION_MESSAGE. */
+  SCHEMA_VIOLATION: 'mcplens.schema_violation',
+  /** One per tool on a tools/list span; attributes GEN_AI_TOOL_NAME and TOKENS_CATALOG. */
+  CATALOG_TOOL: 'mcplens.catalog.tool',
+} as const;
+
+/** `gen_ai.operation.name` value for tools/call. */
+export const OPERATION_EXECUTE_TOOL = 'execute_tool';
+/** `error.type` when a tools/call result carries `isError: true` (semconv). */
+export const ERROR_TYPE_TOOL_ERROR = 'tool_error';
+/** `error.type` when a request is never answered: the transport closed first. */
+export const ERROR_TYPE_NO_RESPONSE = 'no_response';
+/** `error.type` when the handler threw past the SDK (the response never left). */
+export const ERROR_TYPE_EXCEPTION = '_OTHER';
+
+/** `mcplens.outcome` values, in the order of their precedence (first match wins). */
+export const OUTCOMES = ['cancelled', 'rejected', 'tool_error', 'error', 'ok'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** `mcplens.violation.kind` values, in priority order: the first present is a call's primary kind. */
+export const VIOLATION_KINDS = [
+  'unknown_tool',
+  'not_an_object',
+  'missing_required',
+  'null_value',
+  'wrong_type',
+  'enum_violation',
+  'out_of_range',
+  'format_violation',
+  'constraint',
+  'unknown_argument',
+] as const;
+export type ViolationKind = (typeof VIOLATION_KINDS)[number];
+
+/** Token kinds: the `token_kind` label and the suffix of the `mcplens.tokens.*` attributes. */
+export const TOKEN_KINDS = ['arguments', 'result', 'catalog'] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+/** Which token attribute carries each token kind. */
+export const TOKEN_ATTRIBUTE: Readonly<Record<TokenKind, string>> = {
+  arguments: ATTR.TOKENS_ARGUMENTS,
+  result: ATTR.TOKENS_RESULT,
+  catalog: ATTR.TOKENS_CATALOG,
+};
+
+/** `mcplens.provider.source` values: where the provider and model came from. */
+export const PROVIDER_SOURCES = ['resolver', 'baggage', 'http_baggage', 'header', 'client_info', 'unknown'] as const;
+export type ProviderSource = (typeof PROVIDER_SOURCES)[number];
+
+/** Well-known `gen_ai.provider.name` values (GenAI semantic conventions). */
+export const PROVIDERS = {
+  OPENAI: 'openai',
+  ANTHROPIC: 'anthropic',
+  GCP_GEMINI: 'gcp.gemini',
+  GCP_VERTEX_AI: 'gcp.vertex_ai',
+  AWS_BEDROCK: 'aws.bedrock',
+  AZURE_AI_OPENAI: 'azure.ai.openai',
+  DEEPSEEK: 'deepseek',
+  MISTRAL_AI: 'mistral_ai',
+  X_AI: 'x_ai',
+  GROQ: 'groq',
+  COHERE: 'cohere',
+  PERPLEXITY: 'perplexity',
+  IBM_WATSONX_AI: 'ibm.watsonx.ai',
+} as const;
+
+/** Provider and model value when nothing names them. */
+export const UNKNOWN_PROVIDER = 'unknown';
+
+/** `network.transport` values used by MCP transports. */
+export const NETWORK_TRANSPORT = { PIPE: 'pipe', TCP: 'tcp', INPROC: 'inproc' } as const;
+
+/** Baggage members that carry the provider and model of the calling LLM (same keys as the span attributes). */
+export const BAGGAGE_KEYS = {
+  PROVIDER: ATTR.GEN_AI_PROVIDER_NAME,
+  MODEL: ATTR.GEN_AI_REQUEST_MODEL,
+} as const;
+
+/** Keys of `params._meta` that carry trace context (MCP SEP-414) and client info (protocol 2026-07-28). */
+export const META_KEYS = {
+  TRACEPARENT: 'traceparent',
+  TRACESTATE: 'tracestate',
+  BAGGAGE: 'baggage',
+  CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
+} as const;
+
+/** Label value for a tool name that must not become a label (unknown or missing tool). */
+export const UNKNOWN_LABEL_VALUE = '__unknown__';
+/** Label value every label of a series takes once its metric has reached the cardinality cap. */
+export const OVERFLOW_LABEL_VALUE = '__overflow__';
+
+/** Bucket boundaries (seconds) of `mcp.server.operation.duration`, from the MCP semantic conventions. */
+export const DURATION_BUCKETS_SECONDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300] as const;
+
+/** The OTel metric instrument mcplens records in-process (when a MeterProvider is registered). */
+export const OTEL_METRICS = {
+  SERVER_OPERATION_DURATION: {
+    name: 'mcp.server.operation.duration',
+    unit: 's',
+    description: 'Duration of MCP requests handled by the server.',
+  },
+} as const;
+
+/**
+ * Prometheus label names, each with the span attribute it comes from. Semantic-convention
+ * attributes map dots to underscores (the spanmetrics connector's names); mcplens'
+ * dimensions get short names.
+ */
+export const LABEL = {
+  SERVICE_NAME: 'service_name',
+  MCP_METHOD_NAME: 'mcp_method_name',
+  GEN_AI_TOOL_NAME: 'gen_ai_tool_name',
+  GEN_AI_PROVIDER_NAME: 'gen_ai_provider_name',
+  GEN_AI_REQUEST_MODEL: 'gen_ai_request_model',
+  ERROR_TYPE: 'error_type',
+  OUTCOME: 'outcome',
+  VIOLATION_KIND: 'violation_kind',
+  TOKEN_KIND: 'token_kind',
+  ENCODING: 'encoding',
+  REASON: 'reason',
+  METRIC: 'metric',
+  ROUTE: 'route',
+  STATUS_CODE: 'status_code',
+  ENDPOINT: 'endpoint',
+} as const;
+export type LabelName = (typeof LABEL)[keyof typeof LABEL];
+
+/** The attribute-to-label table: which span (or resource) attribute fills which label. */
+export const ATTRIBUTE_TO_LABEL: Readonly<Record<string, LabelName>> = {
+  [ATTR.SERVICE_NAME]: LABEL.SERVICE_NAME,
+  [ATTR.MCP_METHOD_NAME]: LABEL.MCP_METHOD_NAME,
+  [ATTR.GEN_AI_TOOL_NAME]: LABEL.GEN_AI_TOOL_NAME,
+  [ATTR.GEN_AI_PROVIDER_NAME]: LABEL.GEN_AI_PROVIDER_NAME,
+  [ATTR.GEN_AI_REQUEST_MODEL]: LABEL.GEN_AI_REQUEST_MODEL,
+  [ATTR.ERROR_TYPE]: LABEL.ERROR_TYPE,
+  [ATTR.OUTCOME]: LABEL.OUTCOME,
+  [ATTR.VIOLATION_KIND]: LABEL.VIOLATION_KIND,
+};
+
+/** Labels shared by every per-call metric: who called which tool of which service. */
+export const CALL_LABELS = [
+  LABEL.SERVICE_NAME,
+  LABEL.GEN_AI_TOOL_NAME,
+  LABEL.GEN_AI_PROVIDER_NAME,
+  LABEL.GEN_AI_REQUEST_MODEL,
+] as const;
+
+/** One entry of the metric catalog. */
+export interface MetricDefinition {
+  /** Prometheus metric name, including `_total` for counters. */
+  readonly name: string;
+  readonly type: 'counter' | 'histogram' | 'gauge';
+  readonly help: string;
+  /** Base unit (UCUM-ish, as in Prometheus' `# UNIT`): seconds, tokens, spans, ... */
+  readonly unit: string;
+  readonly labels: readonly LabelName[];
+  /** Histogram buckets, where type is histogram. */
+  readonly buckets?: readonly number[];
+}
+
+function metric<const L extends readonly LabelName[]>(m: MetricDefinition & { labels: L }): MetricDefinition & { labels: L } {
+  return m;
+}
+
+/** Every metric the collector exports. */
+export const METRICS = {
+  TOOL_CALLS: metric({
+    name: 'mcp_tool_calls_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'MCP tools/call requests handled by servers, by caller (LLM provider and model), tool and outcome.',
+    labels: [...CALL_LABELS, LABEL.OUTCOME],
+  }),
+  TOOL_SCHEMA_VIOLATIONS: metric({
+    name: 'mcp_tool_schema_violations_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'Malformed tools/call requests (arguments that break the tool input schema, or an unknown tool), one per call under its primary violation kind.',
+    labels: [...CALL_LABELS, LABEL.VIOLATION_KIND],
+  }),
+  SERVER_OPERATION_DURATION: metric({
+    name: 'mcp_server_operation_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Duration of MCP requests handled by servers (mcp.server.operation.duration).',
+    labels: [LABEL.SERVICE_NAME, LABEL.MCP_METHOD_NAME, LABEL.GEN_AI_TOOL_NAME, LABEL.GEN_AI_PROVIDER_NAME, LABEL.ERROR_TYPE],
+    buckets: DURATION_BUCKETS_SECONDS,
+  }),
+  TOOL_TOKENS: metric({
+    name: 'mcp_tool_tokens_total',
+    type: 'counter',
+    unit: 'tokens',
+    help: 'Tokens of tools/call arguments and results, by caller, tool and token kind.',
+    labels: [...CALL_LABELS, LABEL.TOKEN_KIND],
+  }),
+  TOOL_CATALOG_TOOL_TOKENS: metric({
+    name: 'mcp_tool_catalog_tool_tokens',
+    type: 'gauge',
+    unit: 'tokens',
+    help: "Tokens one tool's name, description and input schema add to every LLM request that lists it, as last seen in tools/list.",
+    labels: [LABEL.SERVICE_NAME, LABEL.GEN_AI_TOOL_NAME],
+  }),
+  TOOL_CATALOG_TOKENS: metric({
+    name: 'mcp_tool_catalog_tokens',
+    type: 'gauge',
+    unit: 'tokens',
+    help: "Tokens the whole tool catalog of a service adds to every LLM request, as last seen in tools/list.",
+    labels: [LABEL.SERVICE_NAME],
+  }),
+  TOOL_SELF_CORRECTIONS: metric({
+    name: 'mcp_tool_self_corrections_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'Malformed tools/call requests followed, in the same session and within the window, by a well-formed call to the same tool.',
+    labels: [...CALL_LABELS],
+  }),
+  COLLECTOR_SPANS_RECEIVED: metric({
+    name: 'mcplens_collector_spans_received_total',
+    type: 'counter',
+    unit: 'spans',
+    help: 'Spans received by the collector, by OTLP encoding.',
+    labels: [LABEL.ENCODING],
+  }),
+  COLLECTOR_SPANS_REJECTED: metric({
+    name: 'mcplens_collector_spans_rejected_total',
+    type: 'counter',
+    unit: 'spans',
+    help: 'Spans the collector could not use, by reason.',
+    labels: [LABEL.REASON],
+  }),
+  COLLECTOR_SERIES_DROPPED: metric({
+    name: 'mcplens_collector_series_dropped_total',
+    type: 'counter',
+    unit: 'series',
+    help: 'Label sets sent to the overflow series because their metric reached the cardinality cap.',
+    labels: [LABEL.METRIC],
+  }),
+  COLLECTOR_REQUEST_DURATION: metric({
+    name: 'mcplens_collector_request_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Duration of HTTP requests served by the collector.',
+    labels: [LABEL.ROUTE, LABEL.STATUS_CODE],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+  COLLECTOR_FORWARD_SENT: metric({
+    name: 'mcplens_collector_forward_sent_total',
+    type: 'counter',
+    unit: 'requests',
+    help: 'OTLP request bodies forwarded upstream and accepted.',
+    labels: [LABEL.ENDPOINT],
+  }),
+  COLLECTOR_FORWARD_DROPPED: metric({
+    name: 'mcplens_collector_forward_dropped_total',
+    type: 'counter',
+    unit: 'requests',
+    help: 'OTLP request bodies not forwarded upstream, by reason (queue_full, rejected, retries_exhausted, shutdown).',
+    labels: [LABEL.ENDPOINT, LABEL.REASON],
+  }),
+} as const;
+
+export type MetricKey = keyof typeof METRICS;
