@@ -24,5 +24,6 @@ export {
   ATTRIBUTE_TO_LABEL,
   CALL_LABELS,
   METRICS,
+  MCP_METHOD,
 } from './telemetry.js';
 export type { Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';

@@ -28,7 +28,6 @@ export const ATTR = {
   GEN_AI_TOOL_CALL_RESULT: 'gen_ai.tool.call.result',
   NETWORK_TRANSPORT: 'network.transport',
   NETWORK_PROTOCOL_NAME: 'network.protocol.name',
-  CLIENT_ADDRESS: 'client.address',
   SERVICE_NAME: 'service.name',
 
   // mcplens' own
@@ -123,7 +122,7 @@ export const PROVIDERS = {
 export const UNKNOWN_PROVIDER = 'unknown';
 
 /** `network.transport` values used by MCP transports. */
-export const NETWORK_TRANSPORT = { PIPE: 'pipe', TCP: 'tcp', INPROC: 'inproc' } as const;
+export const NETWORK_TRANSPORT = { PIPE: 'pipe', TCP: 'tcp' } as const;
 
 /** Baggage members that carry the provider and model of the calling LLM (same keys as the span attributes). */
 export const BAGGAGE_KEYS = {
@@ -315,3 +314,9 @@ export const METRICS = {
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
+
+/** `mcp.method.name` values that dashboards, alert rules and the collector single out (the `mcp_method_name` label). */
+export const MCP_METHOD = {
+  TOOLS_CALL: 'tools/call',
+  TOOLS_LIST: 'tools/list',
+} as const;

@@ -1,0 +1,240 @@
+import { context as otelContext, diag } from '@opentelemetry/api';
+import { NETWORK_TRANSPORT } from '../contract/index.js';
+import { StreamObserver, ToolCatalog, type InboundExtra, type ObservedConnection } from './stream-observer.js';
+import type { InstrumentOptions } from './types.js';
+
+// Symbol.for, not Symbol(): two copies of mcplens in one process must agree on what is instrumented.
+const SERVER_STATE = Symbol.for('mcplens.server');
+const TRANSPORT_STATE = Symbol.for('mcplens.transport');
+
+/** The part of an SDK v1/v2 `Server` (the low-level protocol object) that mcplens touches. */
+interface ProtocolLike {
+  connect(transport: TransportLike): Promise<void>;
+  transport?: TransportLike | undefined;
+  _requestHandlers?: Map<string, (request: unknown, extra: unknown) => unknown>;
+  [SERVER_STATE]?: ServerState;
+}
+
+/** The SDK `Transport` interface, shared by v1 and v2. */
+interface TransportLike {
+  start(): Promise<void>;
+  send(message: unknown, options?: unknown): Promise<void>;
+  onmessage?: ((message: unknown, extra?: unknown) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  sessionId?: string | undefined;
+  [TRANSPORT_STATE]?: ObservedConnection;
+}
+
+interface ServerState {
+  observer: StreamObserver;
+  catalog: ToolCatalog;
+}
+
+const observers = new WeakMap<InstrumentOptions, StreamObserver>();
+const DEFAULT_OPTIONS: InstrumentOptions = {};
+
+/**
+ * Instruments an MCP server: an OpenTelemetry SERVER span per request it handles, with
+ * outcome, schema violations, provider and model, and token counts. Works for
+ * `McpServer` and the low-level `Server` of `@modelcontextprotocol/sdk` v1 and of
+ * `@modelcontextprotocol/server` v2, before or after `connect()`. Idempotent; returns
+ * the same server; never throws.
+ */
+export function instrumentServer<T extends object>(server: T, options: InstrumentOptions = DEFAULT_OPTIONS): T {
+  try {
+    const protocol = findProtocol(server);
+    if (protocol === undefined) {
+      diag.warn('mcplens: instrumentServer() was given an object that is neither an McpServer nor a Server; nothing instrumented');
+      return server;
+    }
+    const state = ensureState(protocol, options);
+    if (protocol.transport !== undefined) attachConnected(protocol.transport, state);
+  } catch (err) {
+    diag.error('mcplens: instrumenting the server failed; it runs uninstrumented', err);
+  }
+  return server;
+}
+
+/**
+ * For module hooks patching `Server.prototype.connect`: instruments `server` and the
+ * transport it is about to connect. Call before delegating to the original `connect`.
+ * @internal
+ */
+export function instrumentConnectingTransport(server: object, transport: unknown, options: InstrumentOptions = DEFAULT_OPTIONS): void {
+  try {
+    const protocol = findProtocol(server);
+    if (protocol === undefined || !isTransport(transport)) return;
+    prepareTransport(transport, ensureState(protocol, options));
+  } catch (err) {
+    diag.error('mcplens: instrumenting a transport failed; it runs uninstrumented', err);
+  }
+}
+
+function ensureState(protocol: ProtocolLike, options: InstrumentOptions): ServerState {
+  const existing = protocol[SERVER_STATE];
+  if (existing !== undefined) return existing;
+  let observer = observers.get(options);
+  if (observer === undefined) {
+    observer = new StreamObserver(options);
+    observers.set(options, observer);
+  }
+  const state: ServerState = { observer, catalog: new ToolCatalog(options, catalogLoader(protocol)) };
+  Object.defineProperty(protocol, SERVER_STATE, { value: state, enumerable: false });
+
+  const connect = protocol.connect;
+  protocol.connect = async function instrumentedConnect(this: ProtocolLike, transport: TransportLike): Promise<void> {
+    if (isTransport(transport)) prepareTransport(transport, state);
+    await connect.call(this, transport);
+    // A transport whose start() ran before connect() (or a subclass that routes differently):
+    // make sure the handler is wrapped even then.
+    if (isTransport(transport)) attachConnected(transport, state);
+  };
+  return state;
+}
+
+/** Before connect: wrap `send` now and `onmessage` when Protocol.connect has set it, i.e. in `start()`. */
+function prepareTransport(transport: TransportLike, state: ServerState): void {
+  if (transport[TRANSPORT_STATE] !== undefined) return;
+  const conn = openConnection(transport, state);
+  wrapSend(transport, conn);
+  const start = transport.start;
+  transport.start = function startObserved(this: TransportLike): Promise<void> {
+    wrapInbound(transport, conn);
+    return start.call(this);
+  };
+}
+
+/** After connect: `onmessage` is Protocol's router already; wrap it in place. */
+function attachConnected(transport: TransportLike, state: ServerState): void {
+  let conn = transport[TRANSPORT_STATE];
+  if (conn === undefined) {
+    conn = openConnection(transport, state);
+    wrapSend(transport, conn);
+  }
+  wrapInbound(transport, conn);
+}
+
+function openConnection(transport: TransportLike, state: ServerState): ObservedConnection {
+  const conn = state.observer.openConnection({
+    ...networkOf(transport),
+    sessionId: () => transport.sessionId,
+    catalog: state.catalog,
+  });
+  Object.defineProperty(transport, TRANSPORT_STATE, { value: conn, enumerable: false });
+  return conn;
+}
+
+const WRAPPED = Symbol('mcplens.wrapped');
+type Wrapped<F> = F & { [WRAPPED]?: true };
+
+function wrapSend(transport: TransportLike, conn: ObservedConnection): void {
+  const send = transport.send;
+  const observed: Wrapped<TransportLike['send']> = function sendObserved(this: TransportLike, message: unknown, options?: unknown): Promise<void> {
+    // Hand the answer to the transport first: our bookkeeping must not delay it.
+    try {
+      return send.call(this, message, options);
+    } finally {
+      conn.outbound(message);
+    }
+  };
+  observed[WRAPPED] = true;
+  transport.send = observed;
+}
+
+function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
+  const onmessage = transport.onmessage as Wrapped<NonNullable<TransportLike['onmessage']>> | undefined;
+  if (onmessage !== undefined && onmessage[WRAPPED] !== true) {
+    const observed: Wrapped<NonNullable<TransportLike['onmessage']>> = function onmessageObserved(this: unknown, message: unknown, extra?: unknown): void {
+      const ctx = conn.inbound(message, inboundExtra(extra));
+      // The SDK routes the request inside this call; running it in the span's context makes
+      // the handler's own spans (a database query, an HTTP call) children of the request span.
+      if (ctx === undefined) onmessage.call(this, message, extra);
+      else otelContext.with(ctx, onmessage, this, message, extra);
+    };
+    observed[WRAPPED] = true;
+    transport.onmessage = observed;
+  }
+  const onclose = transport.onclose as Wrapped<NonNullable<TransportLike['onclose']>> | undefined;
+  if (onclose === undefined || onclose[WRAPPED] !== true) {
+    const closed: Wrapped<NonNullable<TransportLike['onclose']>> = function oncloseObserved(this: unknown): void {
+      conn.close();
+      onclose?.call(this);
+    };
+    closed[WRAPPED] = true;
+    transport.onclose = closed;
+  }
+}
+
+/** Asks the server's own `tools/list` handler, for calls that arrive before any list. */
+function catalogLoader(protocol: ProtocolLike): (() => Promise<unknown>) | undefined {
+  const handlers = protocol._requestHandlers;
+  if (!(handlers instanceof Map)) return undefined;
+  return async () => {
+    const handler = handlers.get('tools/list');
+    if (handler === undefined) return undefined;
+    const controller = new AbortController();
+    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: 'tools/list', params: {} };
+    const noop = async (): Promise<never> => {
+      throw new Error('mcplens: the catalog request cannot send messages');
+    };
+    // Enough of v1's `extra` and v2's `ctx` for a list handler, which reads neither.
+    const extra = {
+      signal: controller.signal,
+      requestId: request.id,
+      sendNotification: noop,
+      sendRequest: noop,
+      mcpReq: { id: request.id, method: request.method, signal: controller.signal, send: noop, notify: noop },
+    };
+    return await handler(request, extra);
+  };
+}
+
+function inboundExtra(extra: unknown): InboundExtra | undefined {
+  if (extra === null || typeof extra !== 'object') return undefined;
+  // SDK v1: requestInfo.headers is a plain object; v2: a web Request.
+  const v1 = (extra as { requestInfo?: { headers?: unknown } }).requestInfo?.headers;
+  if (v1 !== null && typeof v1 === 'object') return { headers: v1 as InboundExtra['headers'] };
+  const v2 = (extra as { request?: { headers?: unknown } }).request?.headers;
+  if (v2 !== null && typeof v2 === 'object' && typeof (v2 as Headers).forEach === 'function') {
+    const headers: Record<string, string> = {};
+    (v2 as Headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    return { headers };
+  }
+  return undefined;
+}
+
+/** `network.*` attributes from the transport's class name (no instanceof: the SDK copy is the application's). */
+function networkOf(transport: TransportLike): { networkTransport?: string; networkProtocolName?: string } {
+  const name = (transport as { constructor?: { name?: string } }).constructor?.name ?? '';
+  if (/stdio/i.test(name)) return { networkTransport: NETWORK_TRANSPORT.PIPE };
+  if (/http|sse/i.test(name)) return { networkTransport: NETWORK_TRANSPORT.TCP, networkProtocolName: 'http' };
+  return {};
+}
+
+function findProtocol(server: object): ProtocolLike | undefined {
+  // McpServer (v1 and v2) holds the low-level Server in `.server`; never instanceof:
+  // the application's SDK copy is not ours.
+  const inner = (server as { server?: unknown }).server;
+  if (isProtocol(inner)) return inner;
+  return isProtocol(server) ? server : undefined;
+}
+
+function isProtocol(value: unknown): value is ProtocolLike {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as ProtocolLike).connect === 'function' &&
+    typeof (value as { setRequestHandler?: unknown }).setRequestHandler === 'function'
+  );
+}
+
+function isTransport(value: unknown): value is TransportLike {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as TransportLike).start === 'function' &&
+    typeof (value as TransportLike).send === 'function'
+  );
+}

@@ -1,0 +1,54 @@
+import { ERROR_TYPE_TOOL_ERROR, type Outcome } from '../contract/index.js';
+
+/** JSON-RPC error codes that matter for grading. */
+export const JSONRPC_INVALID_PARAMS = -32602;
+export const JSONRPC_INTERNAL_ERROR = -32603;
+
+/** Outcome and `error.type` of one answered request. */
+export interface AnswerOutcome {
+  outcome: Outcome;
+  /** `error.type`: stringified JSON-RPC code, `tool_error`, or undefined for a success. */
+  errorType: string | undefined;
+  /** JSON-RPC error code, when the answer was an error. */
+  code: number | undefined;
+}
+
+// Texts the SDKs put in an isError result when they refused the arguments or the tool
+// (v1 1.2x-1.3x: 'MCP error -32602: ...'; v2: 'Input validation error: ...').
+const REJECTION_PREFIXES = ['MCP error -32602:', 'Input validation error:'];
+
+/**
+ * Grades a JSON-RPC response (cancellation is decided by the caller, before this).
+ * `malformedShape` says a tools/call's arguments were not an object or its `name` was
+ * missing or not a string: SDK 1.3x refuses those during request parsing with -32603.
+ */
+export function gradeResponse(message: Record<string, unknown>, malformedShape: boolean): AnswerOutcome {
+  const error = message.error;
+  if (error !== undefined && error !== null) {
+    const rawCode = (error as { code?: unknown }).code;
+    const code = typeof rawCode === 'number' ? rawCode : undefined;
+    const errorType = code === undefined ? '_OTHER' : String(code);
+    const rejected =
+      code === JSONRPC_INVALID_PARAMS ||
+      (code === JSONRPC_INTERNAL_ERROR && malformedShape);
+    return { outcome: rejected ? 'rejected' : 'error', errorType, code };
+  }
+  const result = message.result as { isError?: unknown; content?: unknown } | undefined;
+  if (result !== undefined && result !== null && result.isError === true) {
+    const text = firstText(result.content);
+    const rejected = text !== undefined && REJECTION_PREFIXES.some((prefix) => text.startsWith(prefix));
+    return { outcome: rejected ? 'rejected' : 'tool_error', errorType: ERROR_TYPE_TOOL_ERROR, code: undefined };
+  }
+  return { outcome: 'ok', errorType: undefined, code: undefined };
+}
+
+function firstText(content: unknown): string | undefined {
+  if (!Array.isArray(content)) return undefined;
+  for (const item of content) {
+    if (item !== null && typeof item === 'object' && (item as { type?: unknown }).type === 'text') {
+      const text = (item as { text?: unknown }).text;
+      if (typeof text === 'string') return text;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,405 @@
+/**
+ * The tool catalog as the server advertises it (its `tools/list` answers) and the grading of each
+ * `tools/call` against it.
+ *
+ * Compiling happens in `update()` (off the call path); `grade()` is a Map lookup, one compiled Ajv
+ * function call and a walk over the argument keys. Compiled validators are shared by schema content
+ * across catalogs and across SchemaCatalog instances (module-level, bounded).
+ */
+import { Ajv, type ErrorObject, type Options as AjvOptions, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { ViolationKind } from '../contract/index.js';
+import {
+  classifyAjvErrors,
+  escapePointerSegment,
+  primaryKind,
+  type Grading,
+  type Violation,
+} from './classify-violations.js';
+
+export type { Grading, Violation } from './classify-violations.js';
+
+/** One entry of a `tools/list` result's `tools` array, as far as grading needs it. */
+export interface ToolCatalogEntry {
+  /** Tool name, the key `tools/call` uses. */
+  name: string;
+  /** The tool's JSON Schema for its arguments. */
+  inputSchema?: unknown;
+}
+
+/** Options of {@link SchemaCatalog}. Every field is optional. */
+export interface SchemaCatalogOptions {
+  /**
+   * Grade undeclared arguments as `unknown_argument` even where the schema allows them (top level, and
+   * nested objects that declare `properties`). Default false: only a schema that forbids them
+   * (`additionalProperties: false`, `unevaluatedProperties: false`) makes them violations.
+   */
+  strictArguments?: boolean;
+  /** Called once per tool and schema that Ajv cannot compile; that tool's arguments are then not graded. Default: ignore. */
+  onCompileError?: (toolName: string, err: unknown) => void;
+}
+
+// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
+const addFormats = addFormatsModule.default;
+
+type Dialect = 'draft-07' | '2019-09' | '2020-12';
+
+/**
+ * `logger: false`: Ajv warns through `console` (e.g. unknown formats); a stdio server must not get noise.
+ * `addUsedSchema: false`: schemas are never registered by `$id`, so two servers whose tools share an `$id`
+ * with different content do not collide ("schema with key or id already exists").
+ */
+const AJV_OPTIONS: AjvOptions = { allErrors: true, strict: false, logger: false, addUsedSchema: false };
+
+const ajvInstances = new Map<Dialect, Ajv>();
+
+function ajvFor(dialect: Dialect): Ajv {
+  let ajv = ajvInstances.get(dialect);
+  if (!ajv) {
+    ajv =
+      dialect === '2020-12' ? new Ajv2020(AJV_OPTIONS) : dialect === '2019-09' ? new Ajv2019(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
+    addFormats(ajv);
+    ajvInstances.set(dialect, ajv);
+  }
+  return ajv;
+}
+
+/**
+ * Which Ajv compiles a schema, by its `$schema`: drafts 04/06/07 -> Ajv (draft-07), 2019-09 -> Ajv2019,
+ * 2020-12, absent or unrecognised -> Ajv2020 (the MCP default dialect).
+ */
+function dialectOf(schema: unknown): Dialect {
+  const uri = isRecord(schema) ? schema.$schema : undefined;
+  if (typeof uri !== 'string') return '2020-12';
+  if (/draft-0[4-7]\b/.test(uri)) return 'draft-07';
+  if (uri.includes('2019-09')) return '2019-09';
+  return '2020-12';
+}
+
+/** What one schema compiles to. */
+interface Compiled {
+  validate: ValidateFunction;
+  shape: Shape;
+}
+
+type CacheEntry = { ok: true; compiled: Compiled; ajv: Ajv; compiledSchema: object } | { ok: false; error: unknown };
+
+/** Distinct schemas kept compiled, process-wide. Past it the least recently used is dropped (and removed from Ajv). */
+const MAX_CACHED_SCHEMAS = 1000;
+const compiledByContent = new Map<string, CacheEntry>();
+
+function compileCached(schema: unknown): CacheEntry {
+  let key: string;
+  try {
+    key = JSON.stringify(schema) ?? 'undefined';
+  } catch (error) {
+    return { ok: false, error }; // cyclic or BigInt: not a JSON schema at all
+  }
+  const hit = compiledByContent.get(key);
+  if (hit) {
+    // Refresh its place in the LRU order.
+    compiledByContent.delete(key);
+    compiledByContent.set(key, hit);
+    return hit;
+  }
+  const entry = compile(schema);
+  compiledByContent.set(key, entry);
+  if (compiledByContent.size > MAX_CACHED_SCHEMAS) {
+    const oldestKey = compiledByContent.keys().next().value as string;
+    const oldest = compiledByContent.get(oldestKey);
+    compiledByContent.delete(oldestKey);
+    if (oldest?.ok) oldest.ajv.removeSchema(oldest.compiledSchema);
+  }
+  return entry;
+}
+
+function compile(schema: unknown): CacheEntry {
+  try {
+    const ajv = ajvFor(dialectOf(schema));
+    // The dialect is chosen already: compile a copy without `$schema`, so `https://` spellings and
+    // drafts Ajv has no meta-schema for (04, 06) are checked against the chosen dialect's meta-schema.
+    let compiledSchema: object;
+    if (isRecord(schema)) {
+      const { $schema: _dropped, ...rest } = schema;
+      compiledSchema = rest;
+    } else if (typeof schema === 'boolean') {
+      compiledSchema = schema ? {} : { not: {} }; // same meaning, as an object (Ajv caches by object identity)
+    } else {
+      throw new TypeError(`inputSchema must be an object, got ${describe(schema)}`);
+    }
+    const validate = ajv.compile(compiledSchema);
+    return { ok: true, compiled: { validate, shape: new Shape([schema], schema, true) }, ajv, compiledSchema };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** A tool of the current catalog: its compiled schema, or undefined when it has none that compiles. */
+interface ToolEntry {
+  compiled: Compiled | undefined;
+}
+
+/** Holds the tool catalog of one server and grades its tools/call requests. */
+export class SchemaCatalog {
+  private readonly strictArguments: boolean;
+  private readonly onCompileError: ((toolName: string, err: unknown) => void) | undefined;
+  private tools = new Map<string, ToolEntry>();
+  private hasLoaded = false;
+  /** Compile failures already reported, per tool, so a client listing tools every turn does not repeat them. */
+  private readonly reported = new Map<string, unknown>();
+
+  constructor(options: SchemaCatalogOptions = {}) {
+    this.strictArguments = options.strictArguments === true;
+    this.onCompileError = options.onCompileError;
+  }
+
+  /**
+   * Replaces the catalog from a tools/list result's `tools` array. Each `inputSchema` is compiled once
+   * (cached by its JSON text); a schema Ajv cannot compile is reported through `onCompileError`, and that
+   * tool stays known but its arguments are not graded. Entries without a string `name` are skipped.
+   */
+  update(tools: readonly ToolCatalogEntry[]): void {
+    const next = new Map<string, ToolEntry>();
+    for (const tool of Array.isArray(tools) ? tools : []) {
+      if (!isRecord(tool) || typeof tool.name !== 'string') continue;
+      if (tool.inputSchema === undefined) {
+        next.set(tool.name, { compiled: undefined });
+        continue;
+      }
+      const entry = compileCached(tool.inputSchema);
+      if (entry.ok) {
+        next.set(tool.name, { compiled: entry.compiled });
+        this.reported.delete(tool.name);
+      } else {
+        next.set(tool.name, { compiled: undefined });
+        if (this.reported.get(tool.name) !== entry.error) {
+          this.reported.set(tool.name, entry.error);
+          this.reportCompileError(tool.name, entry.error);
+        }
+      }
+    }
+    this.tools = next;
+    this.hasLoaded = true;
+  }
+
+  /** Whether a catalog has been loaded. */
+  get loaded(): boolean {
+    return this.hasLoaded;
+  }
+
+  /** Whether the current catalog has a tool of this name. */
+  has(name: string): boolean {
+    return this.tools.has(name);
+  }
+
+  /**
+   * Grades one tools/call's `params`. A missing, non-string or unlisted `name` is unknown_tool; `arguments`
+   * that are a string, an array, null or another non-object are not_an_object; absent `arguments` are
+   * graded as `{}`. A known tool whose schema did not compile (or that has none) gets only those checks.
+   */
+  grade(params: unknown): Grading {
+    const name = isRecord(params) ? params.name : undefined;
+    if (typeof name !== 'string') {
+      const message = name === undefined ? 'tool name missing' : `tool name must be a string, got ${describe(name)}`;
+      return single('unknown_tool', 'unknownTool', message);
+    }
+    const tool = this.tools.get(name);
+    if (!tool) return single('unknown_tool', 'unknownTool', `unknown tool ${JSON.stringify(name)}`);
+
+    const raw = (params as Record<string, unknown>).arguments;
+    const args = raw === undefined ? {} : raw;
+    if (!isRecord(args)) return single('not_an_object', 'type', `arguments must be an object, got ${describe(args)}`);
+
+    const compiled = tool.compiled;
+    if (!compiled) return { violations: [], primary: undefined, undeclared: [] };
+
+    const valid = compiled.validate(args);
+    const violations: Violation[] = valid ? [] : classifyAjvErrors(compiled.validate.errors as ErrorObject[], args);
+    const undeclared: string[] = [];
+    collectUndeclared(args, compiled.shape, '', undeclared, 0);
+    if (this.strictArguments && undeclared.length > 0) addStrictViolations(violations, undeclared);
+    return { violations, primary: primaryKind(violations), undeclared };
+  }
+
+  private reportCompileError(toolName: string, err: unknown): void {
+    if (!this.onCompileError) return;
+    try {
+      this.onCompileError(toolName, err);
+    } catch {
+      // A failing user callback must not break catalog updates (the host must not notice telemetry).
+    }
+  }
+}
+
+function single(kind: ViolationKind, keyword: string, message: string): Grading {
+  return { violations: [{ kind, path: '', keyword, message }], primary: kind, undeclared: [] };
+}
+
+/** Under strictArguments: each undeclared argument not already reported by the schema becomes unknown_argument. */
+function addStrictViolations(violations: Violation[], undeclared: readonly string[]): void {
+  const already = new Set<string>();
+  for (const v of violations) if (v.kind === 'unknown_argument') already.add(v.path);
+  for (const path of undeclared) {
+    if (already.has(path)) continue;
+    violations.push({
+      kind: 'unknown_argument',
+      path,
+      keyword: 'additionalProperties',
+      message: 'argument not declared by the schema (strictArguments)',
+    });
+  }
+}
+
+const MAX_WALK_DEPTH = 64;
+
+/** Records the JSON pointers of object keys that `shape` does not declare, descending into declared ones. */
+function collectUndeclared(value: unknown, shape: Shape, path: string, out: string[], depth: number): void {
+  if (depth > MAX_WALK_DEPTH || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    const items = shape.itemShape();
+    if (!items) return;
+    for (let i = 0; i < value.length; i++) collectUndeclared(value[i], items, `${path}/${i}`, out, depth + 1);
+    return;
+  }
+  if (!shape.isObjectShape) return;
+  for (const key of Object.keys(value)) {
+    const child = `${path}/${escapePointerSegment(key)}`;
+    if (!shape.declares(key)) {
+      out.push(child);
+      continue;
+    }
+    const childShape = shape.propertyShape(key);
+    if (childShape) collectUndeclared((value as Record<string, unknown>)[key], childShape, child, out, depth + 1);
+  }
+}
+
+const MAX_REF_DEPTH = 32;
+
+/**
+ * The declared structure of a schema, for recording undeclared arguments: which property names an object
+ * declares (`properties`, `patternProperties`, merged over `allOf`/`anyOf`/`oneOf`/`then`/`else` and local
+ * `$ref`s), and the same for each property's and array item's schema. Children are built lazily and
+ * memoised, so recursive schemas cost only what the data visits.
+ */
+class Shape {
+  /** Whether this describes an object whose keys are checked: the root always, nested ones that declare properties. */
+  readonly isObjectShape: boolean;
+  private readonly declared = new Set<string>();
+  private readonly patterns: RegExp[] = [];
+  private readonly propertySchemas = new Map<string, unknown[]>();
+  private readonly itemSchemas: unknown[] = [];
+  private readonly children = new Map<string, Shape | null>();
+  private items: Shape | null | undefined;
+
+  constructor(
+    schemas: readonly unknown[],
+    private readonly root: unknown,
+    isRoot: boolean,
+  ) {
+    const flat: Record<string, unknown>[] = [];
+    for (const s of schemas) flatten(s, root, flat, 0);
+    let declaresProperties = false;
+    for (const s of flat) {
+      if (isRecord(s.properties)) {
+        declaresProperties = true;
+        for (const [key, sub] of Object.entries(s.properties)) {
+          this.declared.add(key);
+          const list = this.propertySchemas.get(key);
+          if (list) list.push(sub);
+          else this.propertySchemas.set(key, [sub]);
+        }
+      }
+      if (isRecord(s.patternProperties)) {
+        declaresProperties = true;
+        for (const pattern of Object.keys(s.patternProperties)) {
+          try {
+            this.patterns.push(new RegExp(pattern, 'u'));
+          } catch {
+            // Ajv would have refused the schema; nothing to match with.
+          }
+        }
+      }
+      if (isRecord(s.items)) this.itemSchemas.push(s.items);
+    }
+    this.isObjectShape = isRoot || declaresProperties;
+  }
+
+  declares(key: string): boolean {
+    if (this.declared.has(key)) return true;
+    for (const p of this.patterns) if (p.test(key)) return true;
+    return false;
+  }
+
+  /** The shape of a declared property's value, or null when it declares no structure worth walking. */
+  propertyShape(key: string): Shape | null {
+    let shape = this.children.get(key);
+    if (shape === undefined) {
+      const schemas = this.propertySchemas.get(key) ?? [];
+      shape = schemas.length > 0 ? nonTrivial(new Shape(schemas, this.root, false)) : null;
+      this.children.set(key, shape);
+    }
+    return shape;
+  }
+
+  /** The shape of this array's items, or null. */
+  itemShape(): Shape | null {
+    if (this.items === undefined) {
+      this.items = this.itemSchemas.length > 0 ? nonTrivial(new Shape(this.itemSchemas, this.root, false)) : null;
+    }
+    return this.items;
+  }
+
+  get hasItems(): boolean {
+    return this.itemSchemas.length > 0;
+  }
+}
+
+function nonTrivial(shape: Shape): Shape | null {
+  return shape.isObjectShape || shape.hasItems ? shape : null;
+}
+
+/** Collects `schema` and the subschemas that apply to the same value (allOf/anyOf/oneOf/then/else, local $ref). */
+function flatten(schema: unknown, root: unknown, out: Record<string, unknown>[], depth: number): void {
+  if (!isRecord(schema) || depth > MAX_REF_DEPTH) return;
+  out.push(schema);
+  if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#')) {
+    flatten(resolveLocalRef(root, schema.$ref), root, out, depth + 1);
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
+    const list = schema[key];
+    if (Array.isArray(list)) for (const sub of list) flatten(sub, root, out, depth + 1);
+  }
+  flatten(schema.then, root, out, depth + 1);
+  flatten(schema.else, root, out, depth + 1);
+}
+
+/** Resolves '#' and '#/json/pointer' against the root schema; anchors and remote refs resolve to nothing. */
+function resolveLocalRef(root: unknown, ref: string): unknown {
+  if (ref === '#') return root;
+  if (!ref.startsWith('#/')) return undefined;
+  let pointer: string;
+  try {
+    pointer = decodeURIComponent(ref.slice(1));
+  } catch {
+    return undefined;
+  }
+  let current = root;
+  for (const raw of pointer.slice(1).split('/')) {
+    if (!isRecord(current) && !Array.isArray(current)) return undefined;
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}

@@ -1,0 +1,448 @@
+import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ATTR,
+  DURATION_BUCKETS_SECONDS,
+  ERROR_TYPE_NO_RESPONSE,
+  EVENT,
+  META_KEYS,
+  OPERATION_EXECUTE_TOOL,
+  OTEL_METRICS,
+  type Outcome,
+} from '../contract/index.js';
+import { SchemaCatalog, type Grading } from './classify-violations.js';
+import { DeferredWork } from './deferred-work.js';
+import { gradeResponse } from './outcome.js';
+import { extractRequestContext } from './propagation.js';
+import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
+import { argumentsText, countCatalog, defaultTokenizer, resultText, type Tokenizer } from './token-counter.js';
+import { writeCallLog } from './call-log.js';
+import type { InstrumentOptions } from './types.js';
+import { VERSION } from './version.js';
+
+type JsonRpcId = string | number;
+type Message = Record<string, unknown>;
+type Headers = Record<string, string | string[] | undefined>;
+
+/** What the attaching code knows about one connection (one transport). */
+export interface ConnectionInfo {
+  /** `network.transport`: `pipe` for stdio, `tcp` for HTTP; undefined in-process. */
+  networkTransport?: string | undefined;
+  /** `network.protocol.name`: `http` on HTTP transports. */
+  networkProtocolName?: string | undefined;
+  /** Reads the transport's session id (it may be assigned during initialize). */
+  sessionId?: () => string | undefined;
+  /** The tool catalog of the server behind this connection. */
+  catalog: ToolCatalog;
+}
+
+/** Per-message extras the transport passes along (v1 `requestInfo.headers`, v2 a web `Request`). */
+export interface InboundExtra {
+  headers?: Headers | undefined;
+}
+
+/**
+ * The tool catalog of one server: filled from its own `tools/list` answers seen on the
+ * stream, or, when a call comes first, by asking the server's `tools/list` handler once.
+ */
+export class ToolCatalog {
+  readonly schemas: SchemaCatalog;
+  private stale = true;
+  private loading: Promise<void> | undefined;
+  private tokenCache: { key: string; total: number; perTool: Array<{ name: string; tokens: number }> } | undefined;
+
+  constructor(
+    options: InstrumentOptions,
+    /** Asks the server for its tools/list result; undefined when the server cannot be asked. */
+    private readonly loader: (() => Promise<unknown>) | undefined,
+  ) {
+    this.schemas = new SchemaCatalog({
+      strictArguments: options.strictArguments ?? false,
+      onCompileError: (tool, err) => diag.warn(`mcplens: cannot compile the input schema of tool ${tool}; its calls are not graded`, err),
+    });
+  }
+
+  /** Called with a tools/list result seen on the stream. */
+  update(result: unknown): void {
+    const tools = (result as { tools?: unknown } | undefined)?.tools;
+    if (!Array.isArray(tools)) return;
+    // Paginated lists: a page with a cursor is not the whole catalog; merge pages.
+    this.schemas.update(tools as Array<{ name: string; inputSchema?: unknown }>);
+    this.stale = false;
+  }
+
+  markStale(): void {
+    this.stale = true;
+  }
+
+  /** Undefined when the catalog is usable now; else a promise that settles when it was (re)loaded. */
+  ensureLoaded(): Promise<void> | undefined {
+    if (!this.stale && this.schemas.loaded) return undefined;
+    if (this.loader === undefined) return this.schemas.loaded ? undefined : Promise.resolve();
+    this.loading ??= this.loader()
+      .then((result) => this.update(result))
+      .catch((err: unknown) => diag.debug('mcplens: could not load the tool catalog', err))
+      .finally(() => {
+        this.loading = undefined;
+        this.stale = false;
+      });
+    return this.loading;
+  }
+
+  /** Catalog tokens, cached by the catalog's content (clients list tools often). */
+  tokens(tools: unknown[], tokenizer: Tokenizer): { total: number; perTool: Array<{ name: string; tokens: number }> } {
+    const key = JSON.stringify(tools);
+    let cached = this.tokenCache;
+    if (cached === undefined || cached.key !== key) {
+      cached = { key, ...countCatalog(tools as Parameters<typeof countCatalog>[0], tokenizer) };
+      this.tokenCache = cached;
+    }
+    return cached;
+  }
+}
+
+interface Pending {
+  id: JsonRpcId;
+  method: string;
+  span: Span;
+  startPerf: number;
+  toolName: string | undefined;
+  provider: ResolvedProvider;
+  args: unknown;
+  grading: Grading | undefined;
+  gradingDone: Promise<void> | undefined;
+  malformedShape: boolean;
+}
+
+/**
+ * Observes the JSON-RPC message stream of MCP connections (requests in, responses out)
+ * and turns it into one SERVER span per request. It knows nothing about how it is
+ * attached: an in-process transport wrapper and an out-of-process proxy use it alike.
+ */
+export class StreamObserver {
+  readonly deferred: DeferredWork;
+  private readonly tracer: Tracer;
+  private readonly duration: Histogram;
+  private readonly providers: ProviderResolver;
+  private readonly tokenizer: Tokenizer | undefined;
+  /** Bound of each connection's table of unanswered requests. */
+  readonly maxPending: number;
+
+  constructor(readonly options: InstrumentOptions) {
+    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    this.tracer = tracerProvider.getTracer('mcplens', VERSION);
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('mcplens', VERSION);
+    this.duration = meter.createHistogram(OTEL_METRICS.SERVER_OPERATION_DURATION.name, {
+      unit: OTEL_METRICS.SERVER_OPERATION_DURATION.unit,
+      description: OTEL_METRICS.SERVER_OPERATION_DURATION.description,
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
+    });
+    this.providers = new ProviderResolver(options);
+    this.tokenizer = options.countTokens === false ? undefined : (options.tokenizer ?? defaultTokenizer());
+    this.maxPending = options.maxPendingRequests ?? 1000;
+    this.deferred = new DeferredWork(options.maxDeferredQueue ?? 10_000);
+  }
+
+  /** Starts observing one connection. */
+  openConnection(info: ConnectionInfo): ObservedConnection {
+    return new ObservedConnection(this, info);
+  }
+
+  /** @internal */
+  startSpan(conn: ObservedConnection, message: Message, extra: InboundExtra | undefined): Context | undefined {
+    const method = message.method as string;
+    const id = message.id as JsonRpcId;
+    const params = isObject(message.params) ? message.params : undefined;
+    const meta = params?._meta;
+    const { parent, links, baggage } = extractRequestContext(meta);
+
+    let toolName: string | undefined;
+    let target: string | undefined;
+    const attributes: Record<string, string | number | boolean> = {
+      [ATTR.MCP_METHOD_NAME]: method,
+      [ATTR.JSONRPC_REQUEST_ID]: String(id),
+      [ATTR.JSONRPC_PROTOCOL_VERSION]: '2.0',
+    };
+    if (method === 'tools/call') {
+      attributes[ATTR.GEN_AI_OPERATION_NAME] = OPERATION_EXECUTE_TOOL;
+      if (typeof params?.name === 'string') toolName = target = attributes[ATTR.GEN_AI_TOOL_NAME] = params.name;
+    } else if (method === 'prompts/get') {
+      if (typeof params?.name === 'string') target = attributes[ATTR.GEN_AI_PROMPT_NAME] = params.name;
+    } else if (method.startsWith('resources/') && typeof params?.uri === 'string') {
+      attributes[ATTR.MCP_RESOURCE_URI] = params.uri;
+    } else if (method === 'initialize' && isObject(params?.clientInfo)) {
+      conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
+    }
+
+    const perRequestClient = isObject(meta) ? meta[META_KEYS.CLIENT_INFO] : undefined;
+    const clientInfo = isObject(perRequestClient) ? (perRequestClient as ObservedConnection['clientInfo']) : conn.clientInfo;
+    const sessionId = conn.sessionId();
+    const provider = this.providers.resolve({ method, params, headers: extra?.headers, clientInfo, sessionId }, baggage);
+    attributes[ATTR.GEN_AI_PROVIDER_NAME] = provider.provider;
+    attributes[ATTR.GEN_AI_REQUEST_MODEL] = provider.model;
+    attributes[ATTR.PROVIDER_SOURCE] = provider.source;
+    attributes[ATTR.SESSION_KEY] = sessionId ?? conn.key;
+    if (sessionId !== undefined) attributes[ATTR.MCP_SESSION_ID] = sessionId;
+    if (conn.protocolVersion !== undefined) attributes[ATTR.MCP_PROTOCOL_VERSION] = conn.protocolVersion;
+    if (conn.info.networkTransport !== undefined) attributes[ATTR.NETWORK_TRANSPORT] = conn.info.networkTransport;
+    if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
+    if (typeof clientInfo?.name === 'string') attributes[ATTR.CLIENT_NAME] = clientInfo.name;
+
+    const span = this.tracer.startSpan(target === undefined ? method : `${method} ${target}`, { kind: SpanKind.SERVER, attributes, links }, parent);
+    const pending: Pending = {
+      id,
+      method,
+      span,
+      startPerf: performance.now(),
+      toolName,
+      provider,
+      args: params?.arguments,
+      grading: undefined,
+      gradingDone: undefined,
+      malformedShape: false,
+    };
+    const ctx = trace.setSpan(parent, span);
+    if (method === 'tools/call') this.grade(conn, pending, params, ctx);
+    conn.track(pending);
+    return ctx;
+  }
+
+  private grade(conn: ObservedConnection, pending: Pending, params: Record<string, unknown> | undefined, ctx: Context): void {
+    const args = params?.arguments;
+    pending.malformedShape = typeof params?.name !== 'string' || (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)));
+    const catalog = conn.info.catalog;
+    const gradeNow = (): void => {
+      try {
+        pending.grading = catalog.schemas.grade(params ?? {});
+      } catch (err) {
+        diag.error('mcplens: grading a tools/call failed', err);
+      }
+    };
+    const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
+    if (loading === undefined) gradeNow();
+    else pending.gradingDone = loading.then(gradeNow);
+  }
+
+  /** @internal */
+  finish(conn: ObservedConnection, pending: Pending, message: Message | undefined, outcome?: Outcome): void {
+    const endPerf = performance.now();
+    const { span } = pending;
+    let errorType: string | undefined;
+    let result: unknown;
+    if (outcome === 'cancelled') {
+      // A cancelled request is the caller's choice, not a failure: no error.type.
+    } else if (message === undefined) {
+      outcome = 'error';
+      errorType = ERROR_TYPE_NO_RESPONSE;
+    } else {
+      const graded = gradeResponse(message, pending.malformedShape);
+      outcome = graded.outcome;
+      errorType = graded.errorType;
+      if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
+      result = message.result;
+      if (pending.method === 'initialize' && isObject(result) && typeof result.protocolVersion === 'string') {
+        conn.protocolVersion = result.protocolVersion;
+        span.setAttribute(ATTR.MCP_PROTOCOL_VERSION, result.protocolVersion);
+      } else if (pending.method === 'tools/list' && isObject(result)) {
+        conn.info.catalog.update(result);
+      }
+    }
+    span.setAttribute(ATTR.OUTCOME, outcome);
+    if (errorType !== undefined) {
+      span.setAttribute(ATTR.ERROR_TYPE, errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(message) });
+    }
+    const complete = (): void => this.complete(conn, pending, result, outcome!, errorType, endPerf);
+    if (pending.gradingDone !== undefined && pending.grading === undefined) {
+      pending.gradingDone.then(() => this.defer(complete), complete);
+    } else {
+      this.defer(complete);
+    }
+  }
+
+  private defer(job: () => void): void {
+    if (!this.deferred.push(job)) job();
+  }
+
+  /** Off the response path: violations, tokens, content, log line, then the span ends at the answer's time. */
+  private complete(conn: ObservedConnection, pending: Pending, result: unknown, outcome: Outcome, errorType: string | undefined, endPerf: number): void {
+    const { span } = pending;
+    try {
+      if (pending.grading !== undefined) recordGrading(span, pending.grading);
+      const tokens = this.countTokens(conn, pending, result);
+      if (this.options.recordContent === true && pending.method === 'tools/call') this.recordContent(span, pending.args, result);
+      const seconds = (endPerf - pending.startPerf) / 1000;
+      const metricAttributes: Record<string, string> = { [ATTR.MCP_METHOD_NAME]: pending.method };
+      if (pending.toolName !== undefined) metricAttributes[ATTR.GEN_AI_TOOL_NAME] = pending.toolName;
+      if (errorType !== undefined) metricAttributes[ATTR.ERROR_TYPE] = errorType;
+      if (conn.info.networkTransport !== undefined) metricAttributes[ATTR.NETWORK_TRANSPORT] = conn.info.networkTransport;
+      this.duration.record(seconds, metricAttributes);
+      if (this.options.log !== undefined && this.options.log !== false && pending.method === 'tools/call') {
+        writeCallLog(this.options.log, span, {
+          tool: pending.toolName,
+          provider: pending.provider,
+          outcome,
+          violation: pending.grading?.primary,
+          latencySeconds: seconds,
+          tokens,
+        });
+      }
+    } catch (err) {
+      diag.error('mcplens: recording span details failed', err);
+    } finally {
+      span.end(endPerf);
+    }
+  }
+
+  private countTokens(conn: ObservedConnection, pending: Pending, result: unknown): { arguments?: number; result?: number } | undefined {
+    if (this.tokenizer === undefined) return undefined;
+    try {
+      if (pending.method === 'tools/call') {
+        const tokens = {
+          arguments: pending.args === undefined ? 0 : this.tokenizer(argumentsText(pending.args)),
+          result: result === undefined ? 0 : this.tokenizer(resultText(result)),
+        };
+        pending.span.setAttribute(ATTR.TOKENS_ARGUMENTS, tokens.arguments);
+        pending.span.setAttribute(ATTR.TOKENS_RESULT, tokens.result);
+        return tokens;
+      }
+      if (pending.method === 'tools/list' && isObject(result) && Array.isArray(result.tools)) {
+        const catalog = conn.info.catalog.tokens(result.tools, this.tokenizer);
+        pending.span.setAttribute(ATTR.TOKENS_CATALOG, catalog.total);
+        pending.span.setAttribute(ATTR.CATALOG_TOOL_COUNT, catalog.perTool.length);
+        for (const tool of catalog.perTool) {
+          pending.span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
+        }
+      }
+    } catch (err) {
+      diag.warn('mcplens: token counting failed', err);
+    }
+    return undefined;
+  }
+
+  private recordContent(span: Span, args: unknown, result: unknown): void {
+    const redact = this.options.redact;
+    const record = (key: string, text: string, kind: 'arguments' | 'result'): void => {
+      try {
+        span.setAttribute(key, redact === undefined ? text : redact(text, kind));
+      } catch (err) {
+        diag.warn('mcplens: the redact hook threw; content not recorded', err);
+      }
+    };
+    if (args !== undefined) record(ATTR.GEN_AI_TOOL_CALL_ARGUMENTS, JSON.stringify(args), 'arguments');
+    if (result !== undefined) record(ATTR.GEN_AI_TOOL_CALL_RESULT, JSON.stringify(result), 'result');
+  }
+}
+
+/** One connection's view: its pending requests, matched to responses by JSON-RPC id. */
+export class ObservedConnection {
+  /** Random session key for transports without a session id (stdio, protocol 2026-07-28). */
+  readonly key = randomKey();
+  clientInfo: { name?: string; version?: string } | undefined;
+  protocolVersion: string | undefined;
+  private readonly pending = new Map<JsonRpcId, Pending>();
+  private closed = false;
+
+  constructor(
+    private readonly observer: StreamObserver,
+    readonly info: ConnectionInfo,
+  ) {}
+
+  sessionId(): string | undefined {
+    try {
+      return this.info.sessionId?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A message arrived from the client. Returns the context the server should handle it
+   * in (the request's span), or undefined for messages that start no span.
+   */
+  inbound(message: unknown, extra?: InboundExtra): Context | undefined {
+    try {
+      if (!isObject(message) || typeof message.method !== 'string') return undefined;
+      if (message.id !== undefined && message.id !== null) return this.observer.startSpan(this, message, extra);
+      if (message.method === 'notifications/cancelled' && isObject(message.params)) {
+        const entry = this.pending.get(message.params.requestId as JsonRpcId);
+        if (entry !== undefined) {
+          this.pending.delete(entry.id);
+          this.observer.finish(this, entry, undefined, 'cancelled');
+        }
+      }
+    } catch (err) {
+      diag.error('mcplens: observing an inbound message failed', err);
+    }
+    return undefined;
+  }
+
+  /** A message the server sends to the client. */
+  outbound(message: unknown): void {
+    try {
+      if (!isObject(message)) return;
+      if ('result' in message || 'error' in message) {
+        const entry = this.pending.get(message.id as JsonRpcId);
+        if (entry === undefined) return;
+        this.pending.delete(entry.id);
+        this.observer.finish(this, entry, message);
+      } else if (message.method === 'notifications/tools/list_changed') {
+        this.info.catalog.markStale();
+      }
+    } catch (err) {
+      diag.error('mcplens: observing an outbound message failed', err);
+    }
+  }
+
+  /** The transport closed: requests never answered end as errors. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.pending.values()) this.observer.finish(this, entry, undefined);
+    this.pending.clear();
+  }
+
+  /** @internal */
+  track(entry: Pending): void {
+    const previous = this.pending.get(entry.id);
+    if (previous !== undefined) this.observer.finish(this, previous, undefined); // id reused before an answer
+    this.pending.set(entry.id, entry);
+    if (this.pending.size > this.observer.maxPending) {
+      const oldest = this.pending.values().next().value as Pending;
+      this.pending.delete(oldest.id);
+      this.observer.finish(this, oldest, undefined);
+    }
+  }
+}
+
+function recordGrading(span: Span, grading: Grading): void {
+  if (grading.undeclared.length > 0) span.setAttribute(ATTR.ARGUMENTS_UNDECLARED, grading.undeclared);
+  if (grading.primary === undefined) return;
+  span.setAttribute(ATTR.VIOLATION_KIND, grading.primary);
+  span.setAttribute(ATTR.VIOLATION_COUNT, grading.violations.length);
+  span.setAttribute(
+    ATTR.VIOLATION_PATHS,
+    grading.violations.map((v) => v.path),
+  );
+  for (const v of grading.violations) {
+    span.addEvent(EVENT.SCHEMA_VIOLATION, {
+      [ATTR.VIOLATION_KIND]: v.kind,
+      [ATTR.VIOLATION_PATH]: v.path,
+      [ATTR.VIOLATION_KEYWORD]: v.keyword,
+      [ATTR.VIOLATION_MESSAGE]: v.message,
+    });
+  }
+}
+
+function errorMessage(message: Message | undefined): string | undefined {
+  const error = message?.error;
+  if (isObject(error) && typeof error.message === 'string') return error.message;
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function randomKey(): string {
+  return globalThis.crypto.randomUUID();
+}

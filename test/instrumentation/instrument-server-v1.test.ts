@@ -1,0 +1,301 @@
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { ATTR, DURATION_BUCKETS_SECONDS, EVENT, OPERATION_EXECUTE_TOOL, OTEL_METRICS } from '../../contract/index.js';
+import { instrumentServer } from '../../instrumentation/index.js';
+import { createTracing, serverSpans } from '../support/tracing.js';
+
+const { provider, exporter, waitForSpans } = createTracing();
+
+/** An McpServer like most published ones: zod schemas, the SDK validating arguments. */
+function createMcpServer(): McpServer {
+  const server = new McpServer({ name: 'calc', version: '1.0.0' });
+  server.registerTool('add', { description: 'Add two numbers', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
+    content: [{ type: 'text', text: String(a + b) }],
+  }));
+  server.registerTool('fail', { description: 'Always fails', inputSchema: {} }, async () => {
+    throw new Error('kaboom');
+  });
+  server.registerTool('traced', { description: 'Makes its own span' }, async () => {
+    const span = trace.getTracer('app').startSpan('db.query');
+    span.end();
+    return { content: [{ type: 'text', text: 'ok' }] };
+  });
+  server.registerTool('slow', { description: 'Waits until cancelled' }, async (extra) => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return { content: [{ type: 'text', text: 'late' }] };
+  });
+  return server;
+}
+
+const ORDER_SCHEMA = {
+  type: 'object',
+  properties: {
+    sku: { type: 'string', pattern: '^SKU-' },
+    quantity: { type: 'integer', minimum: 1, maximum: 10 },
+    email: { type: 'string', format: 'email' },
+    priority: { enum: ['low', 'high'] },
+    address: { type: 'object', properties: { zip: { type: 'string', maxLength: 5 } }, required: ['zip'] },
+  },
+  required: ['sku', 'quantity'],
+  additionalProperties: false,
+};
+
+/** A low-level Server that checks nothing, as some published servers do. */
+function createLowLevelServer(): Server {
+  const server = new Server({ name: 'orders', version: '1.0.0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: [{ name: 'create_order', description: 'Create an order', inputSchema: ORDER_SCHEMA }],
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => ({
+    content: [{ type: 'text', text: `created ${JSON.stringify(request.params.arguments ?? {})}` }],
+  }));
+  return server;
+}
+
+const open: Array<{ close(): Promise<void> }> = [];
+
+async function connect(server: McpServer | Server, clientName = 'test-client'): Promise<Client> {
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client({ name: clientName, version: '1.0.0' });
+  await client.connect(clientTransport);
+  open.push(client, server);
+  return client;
+}
+
+function baggage(provider: string, model: string): Record<string, string> {
+  return { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=${provider},${ATTR.GEN_AI_REQUEST_MODEL}=${model}` };
+}
+
+afterAll(async () => {
+  for (const o of open) await o.close().catch(() => undefined);
+  await provider.shutdown();
+});
+
+beforeEach(() => exporter.reset());
+
+describe('instrumentServer with SDK v1 McpServer', () => {
+  it('records one SERVER span per request with the semantic-convention attributes', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    const result = await client.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta: baggage('deepseek', 'deepseek-chat') });
+    expect(result.content).toEqual([{ type: 'text', text: '3' }]);
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    const call = serverSpans(spans, 'tools/call')[0]!;
+    expect(call.name).toBe('tools/call add');
+    expect(call.kind).toBe(SpanKind.SERVER);
+    expect(call.attributes).toMatchObject({
+      [ATTR.MCP_METHOD_NAME]: 'tools/call',
+      [ATTR.GEN_AI_TOOL_NAME]: 'add',
+      [ATTR.GEN_AI_OPERATION_NAME]: OPERATION_EXECUTE_TOOL,
+      [ATTR.GEN_AI_PROVIDER_NAME]: 'deepseek',
+      [ATTR.GEN_AI_REQUEST_MODEL]: 'deepseek-chat',
+      [ATTR.PROVIDER_SOURCE]: 'baggage',
+      [ATTR.OUTCOME]: 'ok',
+      [ATTR.MCP_PROTOCOL_VERSION]: expect.any(String),
+      [ATTR.JSONRPC_REQUEST_ID]: expect.any(String),
+      [ATTR.SESSION_KEY]: expect.any(String),
+    });
+    expect(call.attributes[ATTR.ERROR_TYPE]).toBeUndefined();
+    expect(call.attributes[ATTR.VIOLATION_KIND]).toBeUndefined();
+    expect(call.status.code).toBe(SpanStatusCode.UNSET);
+    expect(call.attributes[ATTR.TOKENS_ARGUMENTS]).toBeGreaterThan(0);
+    expect(call.attributes[ATTR.TOKENS_RESULT]).toBeGreaterThan(0);
+    // initialize was seen too, and every request of the connection shares the session key
+    const init = serverSpans(exporter.getFinishedSpans(), 'initialize');
+    expect(init).toHaveLength(1);
+    expect(init[0]!.attributes[ATTR.SESSION_KEY]).toBe(call.attributes[ATTR.SESSION_KEY]);
+  });
+
+  it('grades each outcome the way SDK 1.3x answers it', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    await client.callTool({ name: 'add', arguments: { a: 1 } }); // missing b: isError 'MCP error -32602'
+    await client.callTool({ name: 'add', arguments: { a: '1', b: 2 } }); // wrong type
+    await client.callTool({ name: 'fail', arguments: {} }); // handler throws
+    await client.callTool({ name: 'nope', arguments: {} }); // unknown tool
+    await expect(client.request({ method: 'prompts/list', params: {} }, CallToolResultSchema)).rejects.toThrow(); // no prompts capability
+    const spans = await waitForSpans((s) => s.filter((x) => x.attributes[ATTR.OUTCOME] !== undefined).length >= 6);
+    const calls = serverSpans(spans, 'tools/call');
+    const byTool = (name: string, i = 0) => calls.filter((s) => s.attributes[ATTR.GEN_AI_TOOL_NAME] === name)[i]!;
+    expect(byTool('add', 0).attributes).toMatchObject({ [ATTR.OUTCOME]: 'rejected', [ATTR.ERROR_TYPE]: 'tool_error', [ATTR.VIOLATION_KIND]: 'missing_required' });
+    expect(byTool('add', 0).attributes[ATTR.VIOLATION_PATHS]).toEqual(['/b']);
+    expect(byTool('add', 1).attributes).toMatchObject({ [ATTR.OUTCOME]: 'rejected', [ATTR.VIOLATION_KIND]: 'wrong_type' });
+    expect(byTool('fail').attributes).toMatchObject({ [ATTR.OUTCOME]: 'tool_error', [ATTR.ERROR_TYPE]: 'tool_error' });
+    expect(byTool('fail').status.code).toBe(SpanStatusCode.ERROR);
+    expect(byTool('fail').attributes[ATTR.VIOLATION_KIND]).toBeUndefined();
+    expect(byTool('nope').attributes).toMatchObject({ [ATTR.OUTCOME]: 'rejected', [ATTR.VIOLATION_KIND]: 'unknown_tool' });
+    const prompts = serverSpans(spans, 'prompts/list')[0]!;
+    expect(prompts.attributes).toMatchObject({ [ATTR.OUTCOME]: 'error', [ATTR.ERROR_TYPE]: '-32601', [ATTR.RPC_RESPONSE_STATUS_CODE]: '-32601' });
+  });
+
+  it('sees arguments sent as a JSON string, refused by request parsing before any handler', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    await expect(
+      client.request({ method: 'tools/call', params: { name: 'add', arguments: '{"a":1,"b":2}' as unknown as Record<string, unknown> } }, CallToolResultSchema),
+    ).rejects.toThrow();
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    expect(serverSpans(spans, 'tools/call')[0]!.attributes).toMatchObject({
+      [ATTR.OUTCOME]: 'rejected',
+      [ATTR.ERROR_TYPE]: '-32603',
+      [ATTR.VIOLATION_KIND]: 'not_an_object',
+    });
+  });
+
+  it('ends a cancelled request as cancelled, without error.type', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort('user gave up'), 50);
+    await expect(call).rejects.toThrow();
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    const span = serverSpans(spans, 'tools/call')[0]!;
+    expect(span.attributes[ATTR.OUTCOME]).toBe('cancelled');
+    expect(span.attributes[ATTR.ERROR_TYPE]).toBeUndefined();
+  });
+
+  it('ends a request never answered as an error when the transport closes', async () => {
+    const server = instrumentServer(createMcpServer());
+    const client = await connect(server);
+    const call = client.callTool({ name: 'slow', arguments: {} });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await server.close();
+    await expect(call).rejects.toThrow();
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    expect(serverSpans(spans, 'tools/call')[0]!.attributes).toMatchObject({ [ATTR.OUTCOME]: 'error', [ATTR.ERROR_TYPE]: 'no_response' });
+  });
+
+  it('continues the trace from params._meta.traceparent and makes the handler span a child', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const parentId = 'b7ad6b7169203331';
+    await client.callTool({ name: 'traced', arguments: {}, _meta: { traceparent: `00-${traceId}-${parentId}-01` } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1 && s.some((x) => x.name === 'db.query'));
+    const call = serverSpans(spans, 'tools/call')[0]!;
+    const child = spans.find((s) => s.name === 'db.query')!;
+    expect(call.spanContext().traceId).toBe(traceId);
+    expect(call.parentSpanContext?.spanId).toBe(parentId);
+    expect(child.spanContext().traceId).toBe(traceId);
+    expect(child.parentSpanContext?.spanId).toBe(call.spanContext().spanId);
+  });
+
+  it('works when instrumented after connect, and twice is harmless', async () => {
+    const server = createMcpServer();
+    const client = await connect(server);
+    instrumentServer(server);
+    expect(instrumentServer(server)).toBe(server);
+    await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(serverSpans(exporter.getFinishedSpans(), 'tools/call')).toHaveLength(1);
+    // the catalog was loaded from the server's own tools/list handler: a valid call has no violation
+    expect(serverSpans(spans, 'tools/call')[0]!.attributes[ATTR.VIOLATION_KIND]).toBeUndefined();
+  });
+
+  it('attributes the provider from a resolver first, then from clientInfo', async () => {
+    const resolved = await connect(
+      instrumentServer(createMcpServer(), { providerResolver: ({ method }) => (method === 'tools/call' ? { provider: 'x_ai', model: 'grok-4' } : undefined) }),
+    );
+    await resolved.callTool({ name: 'add', arguments: { a: 1, b: 1 }, _meta: baggage('openai', 'gpt-4.1') });
+    const byClient = await connect(instrumentServer(createMcpServer()), 'claude-code');
+    await byClient.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const [first, second] = serverSpans(spans, 'tools/call');
+    expect(first!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'x_ai', [ATTR.GEN_AI_REQUEST_MODEL]: 'grok-4', [ATTR.PROVIDER_SOURCE]: 'resolver' });
+    expect(second!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'anthropic', [ATTR.PROVIDER_SOURCE]: 'client_info', [ATTR.CLIENT_NAME]: 'claude-code' });
+  });
+
+  it('records catalog tokens per tool and in total on tools/list', async () => {
+    const client = await connect(instrumentServer(createMcpServer()));
+    const { tools } = await client.listTools();
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/list').length === 1);
+    const list = serverSpans(spans, 'tools/list')[0]!;
+    const perTool = list.events.filter((e) => e.name === EVENT.CATALOG_TOOL);
+    expect(perTool.map((e) => e.attributes?.[ATTR.GEN_AI_TOOL_NAME]).sort()).toEqual(tools.map((t) => t.name).sort());
+    const sum = perTool.reduce((n, e) => n + Number(e.attributes?.[ATTR.TOKENS_CATALOG]), 0);
+    expect(list.attributes[ATTR.TOKENS_CATALOG]).toBe(sum);
+    expect(list.attributes[ATTR.CATALOG_TOOL_COUNT]).toBe(tools.length);
+  });
+});
+
+describe('catalog refresh and metrics', () => {
+  it('refreshes the catalog on notifications/tools/list_changed', async () => {
+    const server = instrumentServer(createMcpServer());
+    const client = await connect(server);
+    await client.listTools();
+    server.registerTool('late', { description: 'Registered after connect', inputSchema: { n: z.number() } }, async ({ n }) => ({
+      content: [{ type: 'text', text: String(n) }],
+    })); // McpServer sends notifications/tools/list_changed
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.callTool({ name: 'late', arguments: { n: 1 } });
+    await client.callTool({ name: 'late', arguments: { n: 'one' } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const calls = serverSpans(spans, 'tools/call').sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
+    expect(calls[0]!.attributes[ATTR.VIOLATION_KIND]).toBeUndefined();
+    expect(calls[1]!.attributes[ATTR.VIOLATION_KIND]).toBe('wrong_type');
+  });
+
+  it('records mcp.server.operation.duration when a MeterProvider is given', async () => {
+    const exporterM = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter: exporterM, exportIntervalMillis: 60_000 });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const client = await connect(instrumentServer(createMcpServer(), { meterProvider }));
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    await reader.forceFlush();
+    const metric = exporterM
+      .getMetrics()
+      .flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics))
+      .find((m) => m.descriptor.name === OTEL_METRICS.SERVER_OPERATION_DURATION.name)!;
+    expect(metric.descriptor.unit).toBe('s');
+    const point = metric.dataPoints.find((p) => p.attributes[ATTR.MCP_METHOD_NAME] === 'tools/call')!;
+    expect(point.attributes[ATTR.GEN_AI_TOOL_NAME]).toBe('add');
+    expect((point.value as { count: number; buckets: { boundaries: number[] } }).count).toBe(1);
+    expect((point.value as { buckets: { boundaries: number[] } }).buckets.boundaries).toEqual([...DURATION_BUCKETS_SECONDS]);
+    await meterProvider.shutdown();
+  });
+});
+
+describe('instrumentServer with the SDK v1 low-level Server (validates nothing)', () => {
+  it('classifies every violation of an ok call, with one event per violation', async () => {
+    const client = await connect(instrumentServer(createLowLevelServer()));
+    const cases: Array<[Record<string, unknown>, string, string[]]> = [
+      [{ quantity: 1 }, 'missing_required', ['/sku']],
+      [{ sku: null, quantity: 1 }, 'null_value', ['/sku']],
+      [{ sku: 'SKU-1', quantity: '2' }, 'wrong_type', ['/quantity']],
+      [{ sku: 'SKU-1', quantity: 1, priority: 'urgent' }, 'enum_violation', ['/priority']],
+      [{ sku: 'SKU-1', quantity: 11 }, 'out_of_range', ['/quantity']],
+      [{ sku: 'SKU-1', quantity: 1, email: 'not-an-email' }, 'format_violation', ['/email']],
+      [{ sku: 'X-1', quantity: 1 }, 'constraint', ['/sku']],
+      [{ sku: 'SKU-1', quantity: 1, gift: true }, 'unknown_argument', ['/gift']],
+      [{ sku: 'SKU-1', quantity: 1, address: {} }, 'missing_required', ['/address/zip']],
+    ];
+    for (const [args] of cases) {
+      const result = await client.callTool({ name: 'create_order', arguments: args });
+      expect(result.isError).toBeFalsy(); // the server itself checked nothing
+    }
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === cases.length);
+    const calls = serverSpans(spans, 'tools/call').sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
+    cases.forEach(([, kind, paths], i) => {
+      const span = calls[i]!;
+      expect(span.attributes[ATTR.OUTCOME]).toBe('ok');
+      expect(span.attributes[ATTR.VIOLATION_KIND]).toBe(kind);
+      expect(span.attributes[ATTR.VIOLATION_PATHS]).toEqual(paths);
+      const events = span.events.filter((e) => e.name === EVENT.SCHEMA_VIOLATION);
+      expect(events).toHaveLength(paths.length);
+      expect(events[0]!.attributes?.[ATTR.VIOLATION_KIND]).toBe(kind);
+      expect(span.attributes[ATTR.VIOLATION_COUNT]).toBe(paths.length);
+    });
+  });
+});
