@@ -7,10 +7,6 @@
 import type { ErrorObject } from 'ajv';
 import { VIOLATION_KINDS, type ViolationKind } from '../contract/index.js';
 
-// The catalog that grades calls lives in schema-catalog.ts; re-exported here for callers that import
-// grading from this module (an ESM cycle, harmless: neither module uses the other while it is evaluated).
-export { SchemaCatalog, type ToolCatalogEntry, type SchemaCatalogOptions } from './schema-catalog.js';
-
 /** One schema violation of a tools/call. */
 export interface Violation {
   /** The violation's kind (contract `VIOLATION_KINDS`). */

@@ -9,7 +9,7 @@ import {
   OTEL_METRICS,
   type Outcome,
 } from '../contract/index.js';
-import { SchemaCatalog, type Grading } from './classify-violations.js';
+import { SchemaCatalog, type Grading } from './schema-catalog.js';
 import { DeferredWork } from './deferred-work.js';
 import { gradeResponse } from './outcome.js';
 import { extractRequestContext } from './propagation.js';
