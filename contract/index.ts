@@ -25,5 +25,7 @@ export {
   CALL_LABELS,
   METRICS,
   MCP_METHOD,
+  SPAN_REJECT_REASONS,
+  FORWARD_DROP_REASONS,
 } from './telemetry.js';
 export type { Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';

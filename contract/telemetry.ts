@@ -320,3 +320,21 @@ export const MCP_METHOD = {
   TOOLS_CALL: 'tools/call',
   TOOLS_LIST: 'tools/list',
 } as const;
+
+/** `reason` label values of `mcplens_collector_spans_rejected_total` (spans the collector received but could not use). */
+export const SPAN_REJECT_REASONS = {
+  /** Trace or span id missing, of the wrong length, or all zero. */
+  INVALID_ID: 'invalid_id',
+  /** End before start, or a start that is not a number. */
+  INVALID_TIME: 'invalid_time',
+  /** `mcplens.sample.adjusted_count` not an integer from 1 to 1,000,000. */
+  INVALID_ADJUSTED_COUNT: 'invalid_adjusted_count',
+} as const;
+
+/** `reason` label values of `mcplens_collector_forward_dropped_total`. */
+export const FORWARD_DROP_REASONS = {
+  QUEUE_FULL: 'queue_full',
+  REJECTED: 'rejected',
+  RETRIES_EXHAUSTED: 'retries_exhausted',
+  SHUTDOWN: 'shutdown',
+} as const;

@@ -1,0 +1,108 @@
+/**
+ * Small PromQL builders. Every metric and label name comes from the telemetry contract;
+ * these helpers only assemble them, so a query cannot spell a name by hand.
+ */
+import { LABEL, METRICS, type LabelName, type MetricDefinition, type Outcome } from '../contract/index.js';
+
+/** One label matcher: `label op "value"`. */
+export interface Matcher {
+  readonly label: LabelName;
+  readonly op: '=' | '!=' | '=~' | '!~';
+  readonly value: string;
+}
+
+/** `label=~"$variable"`: the filter of a multi-value dashboard variable. */
+export function matchVariable(label: LabelName, variable: string): Matcher {
+  return { label, op: '=~', value: `$${variable}` };
+}
+
+/** `label="value"`. */
+export function eq(label: LabelName, value: string): Matcher {
+  return { label, op: '=', value };
+}
+
+/** `label!="value"`. */
+export function neq(label: LabelName, value: string): Matcher {
+  return { label, op: '!=', value };
+}
+
+/** `label=~"a|b|c"` for a set of literal values (escaped for the regex). */
+export function oneOf(label: LabelName, values: readonly string[]): Matcher {
+  return { label, op: '=~', value: values.map(escapeRegex).join('|') };
+}
+
+/** `label!~"regex"`. */
+export function notMatch(label: LabelName, value: string): Matcher {
+  return { label, op: '!~', value };
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** Which series of a metric a selector names: the plain name, or a histogram's `_bucket`, `_sum`, `_count`. */
+export type Series = 'value' | 'bucket' | 'sum' | 'count';
+
+/** A vector selector `name{matchers}` for a metric of the contract's catalog. */
+export function selector(metric: MetricDefinition, matchers: readonly Matcher[] = [], series: Series = 'value'): string {
+  const name = series === 'value' ? metric.name : `${metric.name}_${series}`;
+  for (const m of matchers) {
+    if (!metric.labels.includes(m.label)) {
+      throw new Error(`PromQL builder: metric ${metric.name} has no label ${m.label}`);
+    }
+  }
+  if (matchers.length === 0) return name;
+  return `${name}{${matchers.map((m) => `${m.label}${m.op}${quote(m.value)}`).join(', ')}}`;
+}
+
+/** `sum by (labels) (inner)`, or `sum(inner)` without labels. */
+export function sumBy(labels: readonly LabelName[], inner: string): string {
+  return labels.length === 0 ? `sum(${inner})` : `sum by (${labels.join(', ')}) (${inner})`;
+}
+
+/** `rate(selector[window])`. */
+export function rate(sel: string, window: string): string {
+  return `rate(${sel}[${window}])`;
+}
+
+/** `increase(selector[window])`. */
+export function increase(sel: string, window: string): string {
+  return `increase(${sel}[${window}])`;
+}
+
+/** `histogram_quantile(q, sum by (le, labels) (rate(metric_bucket{...}[window])))`. */
+export function quantile(q: number, metric: MetricDefinition, matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+  if (metric.type !== 'histogram') throw new Error(`PromQL builder: ${metric.name} is not a histogram`);
+  // `le` is Prometheus' own bucket label, not a telemetry name.
+  return `histogram_quantile(${q}, sum by (le${by.map((l) => `, ${l}`).join('')}) (${rate(selector(metric, matchers, 'bucket'), window)}))`;
+}
+
+/** Outcomes that count as a failed tool call for error ratios (a caller's malformed call is `rejected`, not an error of the tool). */
+// `satisfies` makes this fail to compile if the contract renames one of these outcomes.
+export const ERROR_OUTCOMES = ['tool_error', 'error'] as const satisfies readonly Outcome[];
+
+/** The malformed-call ratio: violations over calls, summed by `by`, over `window`. Reads 0 for a clean label set because the collector creates violation series at zero. */
+export function malformedRatio(matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+  return `${sumBy(by, rate(selector(METRICS.TOOL_SCHEMA_VIOLATIONS, matchers), window))} / ${sumBy(by, rate(selector(METRICS.TOOL_CALLS, matchers), window))}`;
+}
+
+/** The error ratio: calls with an error outcome over all calls. `or ... * 0` keeps a 0 where no error series exists yet. */
+export function errorRatio(matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+  const all = sumBy(by, rate(selector(METRICS.TOOL_CALLS, matchers), window));
+  const errors = sumBy(by, rate(selector(METRICS.TOOL_CALLS, [...matchers, oneOf(LABEL.OUTCOME, ERROR_OUTCOMES)]), window));
+  return `(${errors} or ${all} * 0) / ${all}`;
+}
+
+/** Every metric name (with histogram suffixes) the contract's catalog allows in a query. */
+export function catalogSeriesNames(): Set<string> {
+  const names = new Set<string>();
+  for (const m of Object.values(METRICS) as MetricDefinition[]) {
+    names.add(m.name);
+    if (m.type === 'histogram') for (const s of ['bucket', 'sum', 'count']) names.add(`${m.name}_${s}`);
+  }
+  return names;
+}

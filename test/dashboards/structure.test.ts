@@ -1,0 +1,253 @@
+/**
+ * Structural lint of the generated dashboards and provisioning, and the shape rules the
+ * issue sets (headline thresholds, every outcome, exemplars, variables, Grafana's
+ * provisioning shape for alert rules).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { LABEL, METRICS, OUTCOMES, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
+import {
+  VAR,
+  alertDefinitions,
+  dashboardModels,
+  grafanaAlertFile,
+  lintDashboard,
+  metricNamesIn,
+  resolveOptions,
+  createDefaultOptions,
+} from '../../dashboards/index.js';
+import { datasourcesFile } from '../../dashboards/provisioning.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const o = resolveOptions();
+const models = dashboardModels(o);
+const byUid = (uid: string): Json => {
+  const m = models.find((x) => x.model.uid === uid);
+  if (!m) throw new Error(`no dashboard ${uid}`);
+  return m.model as Json;
+};
+const panels = (uid: string): Json[] => byUid(uid).panels as Json[];
+const panel = (uid: string, title: string): Json => {
+  const p = panels(uid).find((x) => x.title === title);
+  if (!p) throw new Error(`no panel ${title} in ${uid}`);
+  return p;
+};
+
+describe('generated dashboards pass the structural lint', () => {
+  it.each(models.map((m) => [m.path, m.model] as const))('%s', (_path, model) => {
+    expect(lintDashboard(model)).toEqual([]);
+  });
+
+  it('generates three dashboards with distinct uids', () => {
+    expect(new Set(models.map((m) => m.model.uid)).size).toBe(3);
+  });
+
+  it('every query reads only metrics of the contract (histograms by _bucket)', () => {
+    const names = new Set<string>();
+    for (const { model } of models) for (const p of (model as Json).panels) for (const t of p.targets) for (const n of metricNamesIn(t.expr)) names.add(n);
+    expect([...names].sort()).toEqual(
+      [
+        METRICS.TOOL_CALLS.name,
+        METRICS.TOOL_SCHEMA_VIOLATIONS.name,
+        `${METRICS.SERVER_OPERATION_DURATION.name}_bucket`,
+        METRICS.TOOL_TOKENS.name,
+        METRICS.TOOL_CATALOG_TOKENS.name,
+        METRICS.TOOL_SELF_CORRECTIONS.name,
+      ].sort(),
+    );
+  });
+
+  it('range-vector queries use $__rate_interval (time series) or $__range (instant tables), never a fixed window', () => {
+    for (const { model } of models) {
+      for (const p of (model as Json).panels) {
+        for (const t of p.targets) {
+          for (const m of (t.expr as string).matchAll(/\[([^\]]+)\]/g)) expect(['$__rate_interval', '$__range']).toContain(m[1]);
+        }
+      }
+    }
+  });
+});
+
+describe('the lint catches what it claims to', () => {
+  it('reports duplicate ids, missing refId, unit, description, datasource and unknown metrics', () => {
+    const bad = JSON.parse(JSON.stringify(byUid('mcplens-overview'))) as Json;
+    bad.panels[1].id = bad.panels[0].id;
+    delete bad.panels[2].targets[0].refId;
+    delete bad.panels[3].fieldConfig.defaults.unit;
+    delete bad.panels[4].description;
+    bad.panels[5].datasource = { type: 'prometheus', uid: 'prometheus' };
+    bad.panels[6].targets[0].expr = 'sum(rate(mcp_tool_callz_total[$__rate_interval]))';
+    const problems = lintDashboard(bad).join('\n');
+    expect(problems).toMatch(/duplicate id/);
+    expect(problems).toMatch(/target without refId/);
+    expect(problems).toMatch(/no unit/);
+    expect(problems).toMatch(/no description/);
+    expect(problems).toMatch(/datasource is not the \$\{datasource\} variable/);
+    expect(problems).toMatch(/metric mcp_tool_callz_total is not in the contract's catalog/);
+  });
+
+  it('finds metric names but not functions, labels, keywords or durations', () => {
+    expect(metricNamesIn('histogram_quantile(0.95, sum by (le, gen_ai_tool_name) (rate(a_bucket{x="y"}[5m]))) > 2 or b * 0 and on(c) d')).toEqual([
+      'a_bucket',
+      'b',
+      'd',
+    ]);
+  });
+});
+
+describe('MCP overview', () => {
+  it('has the datasource, service, provider, model and tool variables plus price and requests per day', () => {
+    const names = (byUid('mcplens-overview').templating.list as Json[]).map((v) => v.name);
+    expect(names).toEqual([VAR.DATASOURCE, VAR.SERVICE, VAR.PROVIDER, VAR.MODEL, VAR.TOOL, VAR.PRICE_PER_MILLION, VAR.REQUESTS_PER_DAY]);
+  });
+
+  it('headline malformed-ratio panel: percent, thresholds at 1% and 5%, violations over calls by provider', () => {
+    const p = panel('mcplens-overview', 'Malformed-call ratio by provider');
+    expect(p.fieldConfig.defaults.unit).toBe('percentunit');
+    expect(p.fieldConfig.defaults.thresholds.steps.map((s: Json) => s.value)).toEqual([null, 0.01, 0.05]);
+    const expr = p.targets[0].expr as string;
+    expect(expr).toContain(`sum by (${LABEL.GEN_AI_PROVIDER_NAME}) (rate(${METRICS.TOOL_SCHEMA_VIOLATIONS.name}`);
+    expect(expr).toContain(`/ sum by (${LABEL.GEN_AI_PROVIDER_NAME}) (rate(${METRICS.TOOL_CALLS.name}`);
+    expect(p.targets[0].legendFormat).toBe(`{{${LABEL.GEN_AI_PROVIDER_NAME}}}`);
+  });
+
+  it('outcome breakdown has one query per outcome of the contract, each reading 0 when absent', () => {
+    const p = panel('mcplens-overview', 'Outcomes');
+    expect(p.targets.map((t: Json) => t.legendFormat)).toEqual([...OUTCOMES]);
+    expect(p.targets.map((t: Json) => t.refId)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    for (const t of p.targets) expect(t.expr).toMatch(/or vector\(0\)$/);
+  });
+
+  it('latency panel asks for exemplars on p50, p95 and p99', () => {
+    const p = panel('mcplens-overview', 'Tool-call latency');
+    expect(p.targets.map((t: Json) => [t.legendFormat, t.exemplar])).toEqual([
+      ['p50', true],
+      ['p95', true],
+      ['p99', true],
+    ]);
+    expect(p.fieldConfig.defaults.unit).toBe('s');
+  });
+
+  it('monthly cost multiplies catalog tokens by the two variables', () => {
+    const p = panel('mcplens-overview', 'Estimated monthly catalog cost');
+    expect(p.targets[0].expr).toContain(METRICS.TOOL_CATALOG_TOKENS.name);
+    expect(p.targets[0].expr).toContain(`$${VAR.REQUESTS_PER_DAY}`);
+    expect(p.targets[0].expr).toContain(`$${VAR.PRICE_PER_MILLION}`);
+    expect(p.fieldConfig.defaults.unit).toBe('currencyUSD');
+  });
+
+  it('panels do not overlap on the grid', () => {
+    const overlaps: string[] = [];
+    for (const { model } of models) {
+      const cells = new Map<string, number>();
+      for (const p of (model as Json).panels) {
+        const g = p.gridPos;
+        for (let x = g.x; x < g.x + g.w; x++) {
+          for (let y = g.y; y < g.y + g.h; y++) {
+            const other = cells.get(`${x},${y}`);
+            if (other !== undefined) overlaps.push(`${String(model.uid)}: panels ${other} and ${p.id} at ${x},${y}`);
+            cells.set(`${x},${y}`, p.id);
+          }
+        }
+      }
+    }
+    expect(overlaps).toEqual([]);
+  });
+
+  it('carries the built-in annotation list Grafana expects', () => {
+    for (const { model } of models) expect((model as Json).annotations.list[0].builtIn).toBe(1);
+  });
+});
+
+describe('tools and provider dashboards', () => {
+  it('tools table has calls, error %, malformed %, p95 and tokens as instant table queries', () => {
+    const p = panel('mcplens-tools', 'Tools');
+    expect(p.type).toBe('table');
+    expect(p.targets.map((t: Json) => [t.refId, t.legendFormat, t.instant, t.format])).toEqual([
+      ['A', 'Calls', true, 'table'],
+      ['B', 'Error %', true, 'table'],
+      ['C', 'Malformed %', true, 'table'],
+      ['D', 'p95', true, 'table'],
+      ['E', 'Tokens', true, 'table'],
+    ]);
+  });
+
+  it('unknown-tool panel counts the unknown_tool violation kind, not a tool label', () => {
+    const p = panel('mcplens-tools', 'Calls to unknown tools');
+    expect(p.targets[0].expr).toContain(`${LABEL.VIOLATION_KIND}="unknown_tool"`);
+    expect(p.targets[0].expr).not.toContain(LABEL.GEN_AI_TOOL_NAME);
+  });
+
+  it('provider drill-down: provider is a single choice, each comparison has the selection and the rest', () => {
+    const vars = byUid('mcplens-provider').templating.list as Json[];
+    expect(vars.find((v) => v.name === VAR.PROVIDER)?.multi).toBeFalsy();
+    expect(vars.find((v) => v.name === VAR.MODEL)?.multi).toBe(true);
+    for (const title of ['Malformed-call ratio: this provider vs the rest', 'p95 latency: this provider vs the rest', 'Error ratio: this provider vs the rest']) {
+      expect(panel('mcplens-provider', title).targets.map((t: Json) => t.refId)).toEqual(['A', 'B']);
+    }
+  });
+});
+
+describe('provisioning', () => {
+  it('Prometheus datasource links exemplar trace ids to the Tempo datasource', () => {
+    const ds = datasourcesFile(o) as Json;
+    const prom = ds.datasources.find((d: Json) => d.type === 'prometheus');
+    const tempo = ds.datasources.find((d: Json) => d.type === 'tempo');
+    expect(prom.uid).toBe(o.prometheusDatasourceUid);
+    expect(prom.jsonData.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: tempo.uid }]);
+  });
+
+  it('Grafana alert rules are in the file-provisioning shape, not the HTTP API shape', () => {
+    const file = grafanaAlertFile(o) as Json;
+    expect(file.apiVersion).toBe(1);
+    expect(file.groups).toHaveLength(1);
+    const g = file.groups[0];
+    expect(Object.keys(g).sort()).toEqual(['folder', 'interval', 'name', 'orgId', 'rules']);
+    expect(g.rules).toHaveLength(alertDefinitions(o).length);
+    for (const r of g.rules) {
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['uid', 'title', 'condition', 'data', 'for', 'labels', 'annotations', 'noDataState', 'execErrState']));
+      expect(r).not.toHaveProperty('folderUID');
+      expect(r).not.toHaveProperty('orgID');
+      expect(r).not.toHaveProperty('ruleGroup');
+      expect(r.data.map((q: Json) => q.refId)).toEqual(['A', 'B', 'C']);
+      expect(r.condition).toBe('C');
+      expect(r.data[0].datasourceUid).toBe(o.prometheusDatasourceUid);
+      expect(r.data[2].model.conditions[0].evaluator.type).toBe('gt');
+      expect(r.annotations.summary).toMatch(/\{\{ \$labels\.\w+ \}\}|\{\{ humanize/);
+      expect(r.annotations.description).toMatch(/\$values\.B\.Value/);
+      expect(r.annotations.dashboard_url).toMatch(/^http:\/\/localhost:3000\/d\/mcplens-/);
+    }
+    const malformed = g.rules.find((r: Json) => r.uid === 'mcplens-malformed-ratio');
+    expect(malformed.for).toBe('10m');
+    expect(malformed.data[2].model.conditions[0].evaluator.params).toEqual([0.05]);
+    expect(malformed.annotations.summary).toContain(`{{ $labels.${LABEL.GEN_AI_PROVIDER_NAME} }}`);
+  });
+
+  it('per-tool alerts leave calls to unknown tools to their own alert', () => {
+    for (const d of alertDefinitions(o).filter((x) => x.by.includes(LABEL.GEN_AI_TOOL_NAME))) {
+      expect(d.query).toContain(`${LABEL.GEN_AI_TOOL_NAME}!="${UNKNOWN_LABEL_VALUE}"`);
+    }
+  });
+});
+
+describe('options', () => {
+  it('thresholds and durations flow into the rules', () => {
+    const defs = alertDefinitions(resolveOptions({ malformedRatioThreshold: 0.2, malformedRatioFor: '3m', rateWindow: '2m' }));
+    const m = defs.find((d) => d.name === 'MCPMalformedCallRatioHigh');
+    expect(m?.threshold).toBe(0.2);
+    expect(m?.for).toBe('3m');
+    expect(m?.query).toContain('[2m]');
+  });
+
+  it('rejects an unknown key and bad values, naming them', () => {
+    expect(() => resolveOptions({ malformedRatioTreshold: 0.1 } as never)).toThrow(/unknown option "malformedRatioTreshold"/);
+    expect(() => resolveOptions({ malformedRatioThreshold: 5 })).toThrow(/malformedRatioThreshold=5/);
+    expect(() => resolveOptions({ malformedRatioFor: '10 minutes' })).toThrow(/malformedRatioFor="10 minutes"/);
+    expect(() => resolveOptions({ grafanaUrl: 'localhost:3000' })).toThrow(/grafanaUrl/);
+    expect(() => resolveOptions({ rateWindow: '0s' })).toThrow(/rateWindow/);
+  });
+
+  it('defaults live in one place', () => {
+    expect(resolveOptions()).toEqual(createDefaultOptions());
+  });
+});
