@@ -15,7 +15,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'collector':
-      return (await import('../collector/main.js')).runCollectorCli(rest);
+      // Runs until SIGTERM/SIGINT; sets process.exitCode itself on a configuration error.
+      await (await import('../collector/main.js')).runCollectorCli(rest);
+      return 0;
     case 'dashboards':
       return (await import('../dashboards/cli.js')).runDashboardsCli(rest);
     case 'demo':

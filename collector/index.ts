@@ -1,0 +1,213 @@
+/**
+ * The mcplens collector, public as `mcplens/collector`: receives OTLP/HTTP traces from
+ * instrumented MCP servers, tallies tool calls and malformed calls per LLM provider, and
+ * serves them to Prometheus (`/metrics`), as JSON (`/api/summary`) and as a status page (`/`).
+ *
+ * ```ts
+ * const collector = createCollector({ port: 0 });
+ * const { url } = await collector.listen();
+ * // ... later
+ * await collector.close();
+ * ```
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type Request, type Response } from 'express';
+import { Registry, type RegistryContentType } from 'prom-client';
+import { LABEL } from '../contract/index.js';
+import { bearerCheck } from './auth.js';
+import { resolveConfig, type CollectorConfig, type CollectorOptions } from './config.js';
+import { renderMetrics } from './exposition.js';
+import { Forwarder } from './forwarder.js';
+import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
+import { createReceiver } from './receiver.js';
+import { renderStatusPage } from './status-page.js';
+import { SummaryStore } from './summary.js';
+import { Tally } from './tally.js';
+import type { Summary } from './summary-types.js';
+
+export type { CollectorOptions, CollectorConfig } from './config.js';
+export { DEFAULT_CONFIG, ConfigError, resolveConfig } from './config.js';
+export type { Summary } from './summary-types.js';
+
+/** Options of {@link createCollector}: the configuration plus what only code can pass. */
+export interface CreateCollectorOptions extends CollectorOptions {
+  /**
+   * Registry to register the metrics on. Default: a new one. It is switched to the
+   * OpenMetrics content type (exemplars need it); `/metrics` still serves the classic
+   * format to scrapers that do not ask for OpenMetrics.
+   */
+  registry?: Registry<RegistryContentType>;
+}
+
+/** Where a started collector listens. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` (IPv6 hosts bracketed). */
+  url: string;
+}
+
+/** A collector instance. */
+export interface Collector {
+  /** The express app (mountable elsewhere; `listen` serves it on its own server). */
+  app: Express;
+  /** The metrics registry. */
+  registry: Registry<RegistryContentType>;
+  /** The resolved configuration. */
+  config: Readonly<CollectorConfig>;
+  /** Starts listening on `config.host:config.port`. */
+  listen(): Promise<ListenAddress>;
+  /** The current `/api/summary` document. */
+  summary(): Promise<Summary>;
+  /**
+   * Graceful shutdown: stops accepting connections, answers new ingest 503, lets in-flight
+   * requests finish and forward queues drain (up to `shutdownTimeoutMs`), then cuts what is left.
+   */
+  close(): Promise<void>;
+}
+
+/** Route label values of the request-duration metric (fixed, so clients cannot make new series). */
+const ROUTES = new Set(['/v1/traces', '/metrics', '/api/summary', '/healthz', '/readyz', '/']);
+
+/** Creates a collector; throws a ConfigError naming the bad option on a configuration mistake. */
+export function createCollector(options: CreateCollectorOptions = {}): Collector {
+  const { registry: injected, ...rest } = options;
+  const config = resolveConfig(rest);
+  const registry: Registry<RegistryContentType> = injected ?? new Registry<RegistryContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const metrics: CollectorMetrics = createCollectorMetrics(registry);
+  const store = new SummaryStore({
+    recentViolations: config.recentViolations,
+    trendBucketSeconds: config.trendBucketSeconds,
+    trendBuckets: config.trendBuckets,
+  });
+  const tally = new Tally({
+    metrics,
+    summary: store,
+    cardinalityLimit: config.cardinalityLimit,
+    selfCorrectionWindowMs: config.selfCorrectionWindowSeconds * 1000,
+    selfCorrectionMaxKeys: config.selfCorrectionMaxKeys,
+  });
+  const forwarder = new Forwarder({
+    endpoints: config.forwardEndpoints,
+    queueSize: config.forwardQueueSize,
+    maxRetries: config.forwardMaxRetries,
+    initialBackoffMs: config.forwardInitialBackoffMs,
+    maxBackoffMs: config.forwardMaxBackoffMs,
+    timeoutMs: config.forwardTimeoutMs,
+    metrics,
+  });
+  const ingestAuth = bearerCheck(config.ingestToken);
+  const readAuth = bearerCheck(config.readToken);
+
+  let closing = false;
+  let rss = 0;
+  let rssTimer: NodeJS.Timeout | undefined;
+  if (config.maxRssBytes > 0) {
+    // Sampled, never per request: process.memoryUsage is not free.
+    rss = process.memoryUsage.rss();
+    rssTimer = setInterval(() => (rss = process.memoryUsage.rss()), 1000);
+    rssTimer.unref();
+  }
+
+  const summary = async (): Promise<Summary> =>
+    store.render({
+      spansReceived: tally.health.spansReceived,
+      spansRejected: tally.health.spansRejected,
+      seriesDropped: await tally.seriesDropped(),
+    });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = ROUTES.has(req.path) ? req.path : 'other';
+      metrics.requestDuration.observe(
+        { [LABEL.ROUTE]: route, [LABEL.STATUS_CODE]: String(res.statusCode) },
+        Number(process.hrtime.bigint() - start) / 1e9,
+      );
+    });
+    next();
+  });
+
+  const denied = (req: Request, res: Response, queryToken?: string): boolean => {
+    const challenge = readAuth.check(req, queryToken);
+    if (challenge === undefined) return false;
+    res.status(401).set('www-authenticate', challenge).type('text/plain').send('missing or invalid bearer token\n');
+    return true;
+  };
+
+  app.all('/v1/traces', createReceiver({ config, tally, forwarder, auth: ingestAuth, closing: () => closing, rss: () => rss }));
+
+  app.get('/metrics', async (req, res) => {
+    if (denied(req, res)) return;
+    const { contentType, body } = await renderMetrics(registry, req.headers.accept);
+    res.set('content-type', contentType).send(body);
+  });
+
+  app.get('/api/summary', async (req, res) => {
+    if (denied(req, res)) return;
+    res.set('cache-control', 'no-store').json(await summary());
+  });
+
+  let page: string | undefined;
+  app.get('/', (req, res) => {
+    const q = req.query['token'];
+    if (denied(req, res, typeof q === 'string' ? q : undefined)) return;
+    page ??= renderStatusPage();
+    res.set('cache-control', 'no-store').type('html').send(page);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+  app.get('/readyz', (_req, res) => {
+    // Embedded apps (never `listen`ed here) are ready as long as they are not closing.
+    if (closing || (server !== undefined && !server.listening)) res.status(503).type('text/plain').send('not ready\n');
+    else res.type('text/plain').send('ready\n');
+  });
+
+  let server: Server | undefined;
+
+  return {
+    app,
+    registry,
+    config,
+    summary,
+    listen() {
+      if (server) return Promise.reject(new Error('collector is already listening'));
+      const srv = createServer(app);
+      server = srv;
+      return new Promise<ListenAddress>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(config.port, config.host, () => {
+          srv.off('error', reject);
+          const addr = srv.address() as AddressInfo;
+          const host = addr.address;
+          const shown = host.includes(':') ? `[${host}]` : host;
+          resolve({ host, port: addr.port, url: `http://${shown}:${addr.port}` });
+        });
+      });
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (rssTimer) clearInterval(rssTimer);
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const srv = server;
+      if (srv?.listening) {
+        const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+        srv.closeIdleConnections();
+        // Keep-alive connections go idle after their in-flight request: close them as they do.
+        const idle = setInterval(() => srv.closeIdleConnections(), 50);
+        const cut = setTimeout(() => srv.closeAllConnections(), Math.max(0, deadline - Date.now()));
+        await closed;
+        clearInterval(idle);
+        clearTimeout(cut);
+      }
+      await forwarder.close(deadline);
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Configuration: defaults in one place, table-driven validation (unknown key, typo, bad
+ * values), the three sources and their precedence, and the CLI in a child process
+ * (a bad value fails at start naming it; SIGTERM lets an in-flight request finish).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { ConfigError, DEFAULT_CONFIG, keyToEnv, optionsFromEnv, optionsFromFile, parseArgs, resolveConfig } from '../../collector/config.js';
+import { createCollector } from '../../collector/index.js';
+
+const MAIN = fileURLToPath(new URL('../../collector/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'mcplens-collector-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('resolveConfig', () => {
+  it('fills the defaults: loopback on the OTLP/HTTP port, 64 MiB bodies, 10,000 series, 60 s window', () => {
+    const c = resolveConfig({});
+    expect(c).toEqual(DEFAULT_CONFIG);
+    expect([c.host, c.port, c.maxBodyBytes, c.cardinalityLimit, c.selfCorrectionWindowSeconds]).toEqual(['127.0.0.1', 4318, 64 * 1024 * 1024, 10_000, 60]);
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['unknown key', { colour: 'blue' }, /unknown key 'colour'/],
+    ['typo with a hint', { prot: 4318 }, /unknown key 'prot' \(did you mean 'port'\?\)/],
+    ['case typo', { MaxBodyBytes: 10 }, /unknown key 'MaxBodyBytes' \(did you mean 'maxBodyBytes'\?\)/],
+    ['port too large', { port: 70000 }, /'port': 70000 is not valid: expected an integer port/],
+    ['negative port', { port: -1 }, /'port': -1/],
+    ['port as string', { port: '4318' }, /'port': '4318'/],
+    ['fractional limit', { cardinalityLimit: 1.5 }, /'cardinalityLimit': 1.5/],
+    ['zero body limit', { maxBodyBytes: 0 }, /'maxBodyBytes': 0/],
+    ['empty host', { host: '' }, /'host': ''/],
+    ['token with space', { readToken: 'a b' }, /'readToken'/],
+    ['bad forward URL', { forwardEndpoints: ['ftp://x'] }, /'forwardEndpoints': 'ftp:\/\/x' is not an http\(s\) URL/],
+    ['forward not a list', { forwardEndpoints: 'http://x' }, /'forwardEndpoints'/],
+    ['backoff order', { forwardInitialBackoffMs: 1000, forwardMaxBackoffMs: 10 }, /'forwardMaxBackoffMs' \(10\) must not be less/],
+    ['not an object', [], /expected an object/],
+  ];
+  for (const [name, input, message] of bad) {
+    it(`rejects: ${name}`, () => {
+      expect(() => resolveConfig(input)).toThrow(ConfigError);
+      expect(() => resolveConfig(input)).toThrow(message);
+    });
+  }
+
+  it('createCollector rejects bad options at once', () => {
+    expect(() => createCollector({ port: 99999 })).toThrow(/'port': 99999/);
+    expect(() => createCollector({ cardinalityLimit: 0 })).toThrow(/cardinalityLimit/);
+  });
+});
+
+describe('sources', () => {
+  it('parses flags (both forms, repeated forward endpoints) and rejects unknown flags with a hint', () => {
+    const p = parseArgs(['--port', '0', '--host=0.0.0.0', '--forward-endpoint', 'http://a/v1/traces', '--forward-endpoint=http://b/v1/traces', '--config', 'x.json']);
+    expect(p.options).toEqual({ port: 0, host: '0.0.0.0', forwardEndpoints: ['http://a/v1/traces', 'http://b/v1/traces'] });
+    expect(p.configFile).toBe('x.json');
+    expect(() => parseArgs(['--prot', '1'])).toThrow(/unknown option --prot \(did you mean 'port'\?\)/);
+    expect(() => parseArgs(['--port', 'abc'])).toThrow(/--port: 'abc' is not a number/);
+    expect(() => parseArgs(['--port', '70000'])).toThrow(/--port: 70000 is not valid/);
+    expect(() => parseArgs(['--port'])).toThrow(/--port needs a value/);
+  });
+
+  it('reads MCPLENS_COLLECTOR_* variables and rejects unknown ones', () => {
+    expect(keyToEnv('maxBodyBytes')).toBe('MCPLENS_COLLECTOR_MAX_BODY_BYTES');
+    expect(optionsFromEnv({ MCPLENS_COLLECTOR_PORT: '9999', MCPLENS_COLLECTOR_FORWARD_ENDPOINTS: 'http://a/x, http://b/y', PATH: '/bin' })).toEqual({
+      port: 9999,
+      forwardEndpoints: ['http://a/x', 'http://b/y'],
+    });
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_PROT: '1' })).toThrow(/MCPLENS_COLLECTOR_PROT \(did you mean 'MCPLENS_COLLECTOR_PORT'\?\)/);
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_PORT: 'x' })).toThrow(/MCPLENS_COLLECTOR_PORT: 'x' is not a number/);
+  });
+
+  it('reads a JSON config file, naming the file in errors', () => {
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ port: 1234, readToken: 'r' }));
+    expect(optionsFromFile(good)).toEqual({ port: 1234, readToken: 'r' });
+    const typo = join(dir, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ cardinalityLimt: 5 }));
+    expect(() => optionsFromFile(typo)).toThrow(new RegExp(`config file ${typo}: unknown key 'cardinalityLimt' \\(did you mean 'cardinalityLimit'\\?\\)`));
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{');
+    expect(() => optionsFromFile(broken)).toThrow(/not valid JSON/);
+  });
+});
+
+/** Runs the CLI entry in a child; resolves with the first stdout line matching `until`. */
+function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function output(child: ChildProcess): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return { out: () => out, err: () => err };
+}
+
+function exited(child: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('child did not exit in time'));
+    }, ms);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+describe('CLI (child process)', () => {
+  it('fails at start naming a bad value from the environment, exit code 2', async () => {
+    const child = spawnCli(['--port', '0'], { MCPLENS_COLLECTOR_CARDINALITY_LIMIT: '-3' });
+    const o = output(child);
+    expect(await exited(child, 10_000)).toBe(2);
+    expect(o.err()).toMatch(/MCPLENS_COLLECTOR_CARDINALITY_LIMIT: -3 is not valid/);
+  });
+
+  it('flags override the environment and the config file; SIGTERM finishes the in-flight request', async () => {
+    const file = join(dir, 'cli.json');
+    writeFileSync(file, JSON.stringify({ port: 1, maxBodyBytes: 100 }));
+    const child = spawnCli(['--config', file, '--port', '0'], { MCPLENS_COLLECTOR_MAX_BODY_BYTES: '100000' });
+    const o = output(child);
+    const done = exited(child, 15_000);
+    for (let i = 0; i < 200 && !/listening on (\S+) /.test(o.out()); i++) await new Promise((r) => setTimeout(r, 25));
+    const url = /listening on (\S+) /.exec(o.out())?.[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const u = new URL(`${url!}/v1/traces`);
+    // Start a request and keep its body open across SIGTERM.
+    const body = JSON.stringify({ resourceSpans: [], pad: 'x'.repeat(500) });
+    const status = new Promise<number>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 100));
+      req.flushHeaders();
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(100)), 300);
+      }, 200);
+    });
+    // 200, not 413: the environment's 100000 overrode the file's 100.
+    expect(await status).toBe(200);
+    expect(await done).toBe(0);
+    expect(o.out()).toMatch(/SIGTERM, finishing in-flight requests/);
+    expect(o.out()).toMatch(/stopped/);
+  });
+});

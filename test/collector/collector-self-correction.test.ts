@@ -1,0 +1,53 @@
+/**
+ * Self-correction rules on the tracker itself: ordered by span start (not arrival), the
+ * same session and tool only, within the window, each malformed call counted once, and
+ * bounded memory. (The end-to-end count through the exporters is in collector-ingest.)
+ */
+import { describe, expect, it } from '@jest/globals';
+import { MAX_PENDING, SelfCorrectionTracker } from '../../collector/self-correction.js';
+
+const WINDOW = 60_000;
+
+function tracker(maxKeys = 100): SelfCorrectionTracker<string> {
+  return new SelfCorrectionTracker<string>({ windowMs: WINDOW, maxKeys });
+}
+
+describe('SelfCorrectionTracker', () => {
+  it('a later well-formed call to the same tool in the same session corrects earlier malformed calls once', () => {
+    const t = tracker();
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 0, malformed: true, payload: 'm1' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 10, malformed: true, payload: 'm2' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 20, malformed: false, payload: 'ok' })).toEqual(['m1', 'm2']);
+    // Already counted: a second good call corrects nothing.
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 30, malformed: false, payload: 'ok' })).toEqual([]);
+  });
+
+  it('ignores other sessions, other tools, and calls outside the window or before the malformed one', () => {
+    const t = tracker();
+    t.observe({ sessionKey: 's', tool: 'a', startMs: 1000, malformed: true, payload: 'm' });
+    expect(t.observe({ sessionKey: 'other', tool: 'a', startMs: 1001, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'b', startMs: 1002, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 999, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1000 + WINDOW + 1, malformed: false, payload: '' })).toEqual([]);
+  });
+
+  it('orders by span start: a well-formed call that arrived first still corrects an earlier-started malformed call', () => {
+    const t = tracker();
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 5000, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 4000, malformed: true, payload: 'late' })).toEqual(['late']);
+    // A malformed call that started after every known good call waits for a later one.
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 6000, malformed: true, payload: 'next' })).toEqual([]);
+  });
+
+  it('keeps memory bounded: keys forgotten least recently used first, pending calls capped', () => {
+    const t = tracker(10);
+    for (let i = 0; i < 1000; i++) t.observe({ sessionKey: `s${i}`, tool: 'a', startMs: i, malformed: true, payload: `m${i}` });
+    expect(t.size).toBe(10);
+    // s0 was forgotten; s999 is still known.
+    expect(t.observe({ sessionKey: 's0', tool: 'a', startMs: 5, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 's999', tool: 'a', startMs: 1005, malformed: false, payload: '' })).toEqual(['m999']);
+    const u = tracker();
+    for (let i = 0; i < MAX_PENDING + 10; i++) u.observe({ sessionKey: 's', tool: 'a', startMs: i, malformed: true, payload: `m${i}` });
+    expect(u.observe({ sessionKey: 's', tool: 'a', startMs: 1000, malformed: false, payload: '' })).toHaveLength(MAX_PENDING);
+  });
+});
