@@ -179,7 +179,8 @@ export class Tally {
       let weight = 1;
       if (adjusted !== undefined) {
         const n = typeof adjusted === 'number' ? adjusted : Number(adjusted);
-        if (!Number.isInteger(n) || n < 1 || n > MAX_ADJUSTED_COUNT) {
+        // 1 / ratio: not necessarily an integer (ratio 0.3 -> 3.33...).
+        if (!Number.isFinite(n) || n < 1 || n > MAX_ADJUSTED_COUNT) {
           reject(REJECT_REASON.INVALID_ADJUSTED_COUNT);
           continue;
         }
@@ -238,8 +239,9 @@ export class Tally {
     }
     const seconds = (span.endTimeUnixNano - span.startTimeUnixNano) / 1e9;
     this.m.duration.observe({ labels: durLabels, value: seconds, exemplarLabels: { trace_id: span.traceId } });
-    // Adjusted counts: prom-client has no weighted observe; the extra observations are plain.
-    for (let i = 1; i < weight; i++) this.m.duration.observe({ labels: durLabels, value: seconds });
+    // Adjusted counts: prom-client has no weighted observe; the extra observations are plain,
+    // rounded to whole observations (counters below take the exact weight).
+    for (let i = 1, n = Math.round(weight); i < n; i++) this.m.duration.observe({ labels: durLabels, value: seconds });
     if (!isCall) return undefined;
     const model = str(a[ATTR.GEN_AI_REQUEST_MODEL]) ?? UNKNOWN_PROVIDER;
     return { span, toolName: toolName ?? '', kind, weight, series: this.seriesFor(service, tool, provider, model) };

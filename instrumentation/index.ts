@@ -8,3 +8,5 @@ export { StreamObserver, ObservedConnection, ToolCatalog } from './stream-observ
 export type { ConnectionInfo, InboundExtra } from './stream-observer.js';
 export type { InstrumentOptions, ProviderAttribution, ProviderResolverInput, StructuredLogger } from './types.js';
 export { DEFAULT_PROVIDER_HEADERS } from './provider-resolver.js';
+export { createAdjustedCountSampler } from './adjusted-count-sampler.js';
+export type { AdjustedCountSamplerOptions } from './adjusted-count-sampler.js';

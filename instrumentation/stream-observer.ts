@@ -1,4 +1,4 @@
-import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import {
   ATTR,
   DURATION_BUCKETS_SECONDS,
@@ -74,6 +74,11 @@ export class ToolCatalog {
     this.stale = true;
   }
 
+  /** Whether calls can be graded now, without loading. */
+  get ready(): boolean {
+    return !this.stale && this.schemas.loaded;
+  }
+
   /** Undefined when the catalog is usable now; else a promise that settles when it was (re)loaded. */
   ensureLoaded(): Promise<void> | undefined {
     if (!this.stale && this.schemas.loaded) return undefined;
@@ -120,7 +125,8 @@ interface Pending {
  */
 export class StreamObserver {
   readonly deferred: DeferredWork;
-  private readonly tracer: Tracer;
+  private tracer: Tracer;
+  private tracerSource: TracerProvider;
   private readonly duration: Histogram;
   private readonly providers: ProviderResolver;
   private readonly tokenizer: Tokenizer | undefined;
@@ -128,8 +134,8 @@ export class StreamObserver {
   readonly maxPending: number;
 
   constructor(readonly options: InstrumentOptions) {
-    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
-    this.tracer = tracerProvider.getTracer('mcplens', VERSION);
+    this.tracerSource = options.tracerProvider ?? trace.getTracerProvider();
+    this.tracer = this.tracerSource.getTracer('mcplens', VERSION);
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('mcplens', VERSION);
     this.duration = meter.createHistogram(OTEL_METRICS.SERVER_OPERATION_DURATION.name, {
       unit: OTEL_METRICS.SERVER_OPERATION_DURATION.unit,
@@ -140,6 +146,18 @@ export class StreamObserver {
     this.tokenizer = options.countTokens === false ? undefined : (options.tokenizer ?? defaultTokenizer());
     this.maxPending = options.maxPendingRequests ?? 1000;
     this.deferred = new DeferredWork(options.maxDeferredQueue ?? 10_000);
+  }
+
+  /** The global provider can be replaced (trace.disable() then a new registration): follow it. */
+  private currentTracer(): Tracer {
+    if (this.options.tracerProvider === undefined) {
+      const global = trace.getTracerProvider();
+      if (global !== this.tracerSource) {
+        this.tracerSource = global;
+        this.tracer = global.getTracer('mcplens', VERSION);
+      }
+    }
+    return this.tracer;
   }
 
   /** Starts observing one connection. */
@@ -187,7 +205,7 @@ export class StreamObserver {
     if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
     if (typeof clientInfo?.name === 'string') attributes[ATTR.CLIENT_NAME] = clientInfo.name;
 
-    const span = this.tracer.startSpan(target === undefined ? method : `${method} ${target}`, { kind: SpanKind.SERVER, attributes, links }, parent);
+    const span = this.currentTracer().startSpan(target === undefined ? method : `${method} ${target}`, { kind: SpanKind.SERVER, attributes, links }, parent);
     const pending: Pending = {
       id,
       method,
@@ -217,7 +235,8 @@ export class StreamObserver {
         diag.error('mcplens: grading a tools/call failed', err);
       }
     };
-    const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
+    // Loading runs the server's list handler in the call's context, so its spans nest there.
+    const loading = catalog.ready ? undefined : otelContext.with(ctx, () => catalog.ensureLoaded());
     if (loading === undefined) gradeNow();
     else pending.gradingDone = loading.then(gradeNow);
   }
