@@ -327,7 +327,7 @@ export const SPAN_REJECT_REASONS = {
   INVALID_ID: 'invalid_id',
   /** End before start, or a start that is not a number. */
   INVALID_TIME: 'invalid_time',
-  /** `mcplens.sample.adjusted_count` not an integer from 1 to 1,000,000. */
+  /** `mcplens.sample.adjusted_count` not a number from 1 to 1,000,000. */
   INVALID_ADJUSTED_COUNT: 'invalid_adjusted_count',
 } as const;
 

@@ -6,11 +6,25 @@ import { diag } from '@opentelemetry/api';
  * payloads cannot hold the event loop for long.
  */
 export class DeferredWork {
+  /** Every queue in the process, so that a shutdown can end the spans still waiting. */
+  private static readonly all = new Set<WeakRef<DeferredWork>>();
+
+  /** Runs the deferred work of every queue now: spans waiting for tokens end at once. */
+  static flushAll(): void {
+    for (const ref of DeferredWork.all) {
+      const queue = ref.deref();
+      if (queue === undefined) DeferredWork.all.delete(ref);
+      else queue.flush();
+    }
+  }
+
   private queue: Array<() => void> = [];
   private scheduled = false;
   private readonly sliceMs = 5;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    DeferredWork.all.add(new WeakRef(this));
+  }
 
   /** Queues `job`; returns false when the queue is full (the caller then does the minimum at once). */
   push(job: () => void): boolean {

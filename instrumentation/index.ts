@@ -10,3 +10,4 @@ export type { InstrumentOptions, ProviderAttribution, ProviderResolverInput, Str
 export { DEFAULT_PROVIDER_HEADERS } from './provider-resolver.js';
 export { createAdjustedCountSampler } from './adjusted-count-sampler.js';
 export type { AdjustedCountSamplerOptions } from './adjusted-count-sampler.js';
+export { flush } from './flush.js';

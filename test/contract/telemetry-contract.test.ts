@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ATTR, EVENT, LABEL, METRICS, OUTCOMES, PROVIDER_SOURCES, TOKEN_KINDS, VIOLATION_KINDS } from '../../contract/index.js';
+import { ATTR, EVENT, FORWARD_DROP_REASONS, LABEL, METRICS, OUTCOMES, PROVIDER_SOURCES, SPAN_REJECT_REASONS, TOKEN_KINDS, VIOLATION_KINDS } from '../../contract/index.js';
 
 // dist/test/contract -> repository root
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -17,6 +17,8 @@ const names = [
   ...TOKEN_KINDS,
   ...Object.values(LABEL),
   ...Object.values(METRICS).map((m) => m.name),
+  ...Object.values(SPAN_REJECT_REASONS),
+  ...Object.values(FORWARD_DROP_REASONS),
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -1,0 +1,97 @@
+import { register } from 'node:module';
+import { diag } from '@opentelemetry/api';
+import { addHook } from 'import-in-the-middle';
+import { Hook as RequireHook } from 'require-in-the-middle';
+
+/**
+ * Called inside every patched `Server.prototype.connect`, before the SDK's own connect
+ * runs, with the Server instance and the transport it is connecting. Its errors are
+ * reported through diag and never reach the server.
+ */
+export type ConnectListener = (server: object, transport: unknown) => void;
+
+/**
+ * The SDK files whose `Server` export is hooked, matched by path so that any copy is
+ * found, wherever its node_modules tree is:
+ * - v1 `@modelcontextprotocol/sdk`: `dist/esm/server/index.js` and `dist/cjs/server/index.js`
+ *   (the files that define `Server`; `McpServer` connects through it);
+ * - v2 `@modelcontextprotocol/server`: the package root (`Server` lives in a hashed
+ *   chunk, re-exported by `dist/index.mjs` and `dist/index.cjs`).
+ * `Protocol`, which clients share, is never touched.
+ */
+const SERVER_FILE_URL_PATTERNS: readonly RegExp[] = [
+  /\/node_modules\/@modelcontextprotocol\/sdk\/dist\/(?:esm|cjs)\/server\/index\.js$/,
+  /\/node_modules\/@modelcontextprotocol\/server\/dist\/index\.(?:mjs|cjs)$/,
+];
+
+// Symbol.for: two copies of mcplens (ESM and --require, or two installs) patch a prototype once.
+const PATCHED = Symbol.for('mcplens.connectPatched');
+
+const V1_CJS_SERVER = '@modelcontextprotocol/sdk/dist/cjs/server';
+const V2_PACKAGE = '@modelcontextprotocol/server';
+
+type ConnectFn = (this: object, ...args: unknown[]) => unknown;
+
+/**
+ * Patches `ServerClass.prototype.connect` so that `listener` runs before each connect.
+ * Idempotent per prototype. Returns false (and changes nothing) when `ServerClass` does not
+ * look like an MCP SDK Server class.
+ */
+export function patchServerClass(ServerClass: unknown, listener: ConnectListener): boolean {
+  if (typeof ServerClass !== 'function') return false;
+  const proto = (ServerClass as { prototype?: Record<PropertyKey, unknown> }).prototype;
+  if (proto === undefined || typeof proto.connect !== 'function' || typeof proto.setRequestHandler !== 'function') return false;
+  if (Object.prototype.hasOwnProperty.call(proto, PATCHED)) return true;
+
+  // v2 defines connect on Server, v1 inherits it from Protocol: either way the own property
+  // set here shadows it for Server instances only.
+  const original = proto.connect as ConnectFn;
+  const connect = function connect(this: object, ...args: unknown[]): unknown {
+    try {
+      listener(this, args[0]);
+    } catch (err) {
+      diag.error('mcplens: instrumenting a connecting server failed; it runs uninstrumented', err);
+    }
+    return original.apply(this, args);
+  };
+  Object.defineProperty(connect, 'length', { value: original.length });
+  Object.defineProperty(proto, 'connect', { value: connect, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(proto, PATCHED, { value: original, enumerable: false });
+  return true;
+}
+
+let installed = false;
+
+/**
+ * Installs the module hooks: import-in-the-middle's loader for ESM (static and dynamic
+ * `import()`), limited to the SDK's Server files, and require-in-the-middle for CommonJS
+ * (on Node 20 a loader hook never sees `require`). Must run before the application loads
+ * the SDK, i.e. from `--import mcplens/register`. Installs once per process copy of mcplens.
+ */
+export function installModuleHooks(listener: ConnectListener): void {
+  if (installed) return;
+  installed = true;
+
+  const onModule = (exported: Record<string, unknown>, where: string): void => {
+    try {
+      if (!patchServerClass(exported.Server, listener)) diag.warn(`mcplens: no MCP Server class found in ${where}; not instrumented`);
+    } catch (err) {
+      diag.error(`mcplens: patching ${where} failed`, err);
+    }
+  };
+
+  // ESM. Only the matched files go through import-in-the-middle's wrapper: every other
+  // module loads exactly as without mcplens.
+  register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: [...SERVER_FILE_URL_PATTERNS] } });
+  addHook((url, exported) => {
+    if (SERVER_FILE_URL_PATTERNS.some((pattern) => pattern.test(url))) onModule(exported, url);
+  });
+
+  // CommonJS. require-in-the-middle names a file by its package-relative path without
+  // `/index.js`. Its `internals` option cannot be used for v1: it resolves the package root
+  // first, and SDK 1.x's `exports["."].require` points at a file that does not exist.
+  new RequireHook([V1_CJS_SERVER, V2_PACKAGE], (exported, name) => {
+    if (name === V1_CJS_SERVER || name === V2_PACKAGE) onModule(exported as Record<string, unknown>, name);
+    return exported;
+  });
+}

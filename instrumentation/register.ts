@@ -1,0 +1,39 @@
+/**
+ * `node --import mcplens/register server.js` (or `--require mcplens/register` on Node
+ * >= 20.19, which can require this ES module): instruments every MCP SDK `Server` the
+ * process connects, with no code change. Installs module hooks only; telemetry starts the
+ * first time a server connects (see telemetry-bootstrap). Writes nothing to stdout.
+ *
+ * Configured by the standard OpenTelemetry variables; `OTEL_SDK_DISABLED=true` turns
+ * mcplens off entirely. A server bundled together with the SDK into one file cannot be
+ * hooked: its Server class is not loaded from the SDK's files.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { instrumentConnectingTransport } from './attach.js';
+import { installModuleHooks } from './module-hooks.js';
+import { ensureTelemetryStarted, readTelemetryConfig } from './telemetry-bootstrap.js';
+import type { InstrumentOptions } from './types.js';
+
+// Read (and validated) now, so that a bad variable stops the process at start-up, naming it.
+const config = readTelemetryConfig();
+
+// Main thread only: Node 20 also runs `--require` modules in its module-loader thread, where
+// registering the loader again only earns a warning. Servers run in worker threads are not hooked.
+if (!config.disabled && isMainThread) {
+  // One options object for the whole process: instrumentation shares one observer per options object.
+  let options: InstrumentOptions | undefined;
+  installModuleHooks((server, transport) => {
+    if (options === undefined) {
+      const telemetry = ensureTelemetryStarted({ serviceName: serverName(server) }, config);
+      if (telemetry.source === 'disabled') return;
+      options = telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider };
+    }
+    instrumentConnectingTransport(server, transport, options);
+  });
+}
+
+/** The name the server announces in `initialize` (v1 and v2 keep it in `_serverInfo`). */
+function serverName(server: object): string | undefined {
+  const name = (server as { _serverInfo?: { name?: unknown } })._serverInfo?.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
