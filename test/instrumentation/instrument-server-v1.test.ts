@@ -229,6 +229,73 @@ describe('instrumentServer with SDK v1 McpServer', () => {
   });
 });
 
+describe('options', () => {
+  it('records content only when asked, through the redact hook, and logs one line per call to a logger', async () => {
+    const lines: Array<{ obj: Record<string, unknown>; msg?: string }> = [];
+    const logger = { info: (obj: Record<string, unknown>, msg?: string) => lines.push({ obj, msg }) };
+    const plain = await connect(instrumentServer(createMcpServer()));
+    await plain.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    const recorded = await connect(
+      instrumentServer(createMcpServer(), { recordContent: true, redact: (text) => text.replace(/"a":\d+/, '"a":"[redacted]"'), log: logger }),
+    );
+    await recorded.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta: baggage('groq', 'llama-4') });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const [first, second] = serverSpans(spans, 'tools/call');
+    expect(first!.attributes[ATTR.GEN_AI_TOOL_CALL_ARGUMENTS]).toBeUndefined();
+    expect(first!.attributes[ATTR.GEN_AI_TOOL_CALL_RESULT]).toBeUndefined();
+    expect(second!.attributes[ATTR.GEN_AI_TOOL_CALL_ARGUMENTS]).toBe('{"a":"[redacted]","b":2}');
+    expect(JSON.parse(String(second!.attributes[ATTR.GEN_AI_TOOL_CALL_RESULT]))).toEqual({ content: [{ type: 'text', text: '3' }] });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.obj).toMatchObject({
+      trace_id: second!.spanContext().traceId,
+      span_id: second!.spanContext().spanId,
+      tool: 'add',
+      provider: 'groq',
+      model: 'llama-4',
+      outcome: 'ok',
+      tokens_arguments: second!.attributes[ATTR.TOKENS_ARGUMENTS],
+    });
+    expect(lines[0]!.obj.latency_ms).toEqual(expect.any(Number));
+  });
+
+  it('survives a throwing tokenizer, resolver and redact hook: the call and its span go on', async () => {
+    const client = await connect(
+      instrumentServer(createMcpServer(), {
+        tokenizer: () => {
+          throw new Error('tokenizer down');
+        },
+        providerResolver: () => {
+          throw new Error('resolver down');
+        },
+        recordContent: true,
+        redact: () => {
+          throw new Error('redact down');
+        },
+      }),
+    );
+    const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 }, _meta: baggage('openai', 'gpt-4.1') });
+    expect(result.content).toEqual([{ type: 'text', text: '5' }]);
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    const span = serverSpans(spans, 'tools/call')[0]!;
+    expect(span.attributes).toMatchObject({ [ATTR.OUTCOME]: 'ok', [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.PROVIDER_SOURCE]: 'baggage' });
+    expect(span.attributes[ATTR.TOKENS_ARGUMENTS]).toBeUndefined();
+    expect(span.attributes[ATTR.GEN_AI_TOOL_CALL_ARGUMENTS]).toBeUndefined();
+  });
+
+  it('grades undeclared arguments only under strictArguments, recording them either way', async () => {
+    const lenient = await connect(instrumentServer(createMcpServer()));
+    await lenient.callTool({ name: 'add', arguments: { a: 1, b: 2, c: 3 } });
+    const strict = await connect(instrumentServer(createMcpServer(), { strictArguments: true }));
+    await strict.callTool({ name: 'add', arguments: { a: 1, b: 2, c: 3 } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const [first, second] = serverSpans(spans, 'tools/call');
+    expect(first!.attributes[ATTR.VIOLATION_KIND]).toBeUndefined();
+    expect(first!.attributes[ATTR.ARGUMENTS_UNDECLARED]).toEqual(['/c']);
+    expect(second!.attributes[ATTR.VIOLATION_KIND]).toBe('unknown_argument');
+    expect(second!.attributes[ATTR.ARGUMENTS_UNDECLARED]).toEqual(['/c']);
+  });
+});
+
 describe('catalog refresh and metrics', () => {
   it('refreshes the catalog on notifications/tools/list_changed', async () => {
     const server = instrumentServer(createMcpServer());
