@@ -9,13 +9,32 @@ export class DeferredWork {
   /** Every queue in the process, so that a shutdown can end the spans still waiting. */
   private static readonly all = new Set<WeakRef<DeferredWork>>();
 
-  /** Runs the deferred work of every queue now: spans waiting for tokens end at once. */
-  static flushAll(): void {
+  /** Spans waiting for an asynchronous part (token counts): each callback ends its span without it. */
+  static readonly waiting = new Set<() => void>();
+
+  /** Ends every span still waiting, without what it waited for (shutdown past its bound). */
+  static abandonWaiting(): number {
+    const callbacks = [...DeferredWork.waiting];
+    DeferredWork.waiting.clear();
+    for (const end of callbacks) {
+      try {
+        end();
+      } catch (err) {
+        diag.error('mcplens: ending a waiting span failed', err);
+      }
+    }
+    return callbacks.length;
+  }
+
+  /** Runs the deferred work of every queue now; returns how many jobs ran. */
+  static flushAll(): number {
+    let ran = 0;
     for (const ref of DeferredWork.all) {
       const queue = ref.deref();
       if (queue === undefined) DeferredWork.all.delete(ref);
-      else queue.flush();
+      else ran += queue.flush();
     }
+    return ran;
   }
 
   private queue: Array<() => void> = [];
@@ -37,9 +56,14 @@ export class DeferredWork {
     return true;
   }
 
-  /** Runs everything queued now (used on shutdown and by tests). */
-  flush(): void {
-    while (this.queue.length > 0) this.runSlice(Infinity);
+  /** Runs everything queued now (used on shutdown); returns how many jobs ran. */
+  flush(): number {
+    let ran = 0;
+    while (this.queue.length > 0) {
+      ran += this.queue.length;
+      this.runSlice(Infinity);
+    }
+    return ran;
   }
 
   private readonly drain = (): void => {

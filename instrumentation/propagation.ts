@@ -1,4 +1,4 @@
-import { context as otelContext, propagation, ROOT_CONTEXT, trace, type Context, type Link, type TextMapGetter } from '@opentelemetry/api';
+import { context as otelContext, propagation, ROOT_CONTEXT, trace, type Baggage, type Context, type Link, type TextMapGetter } from '@opentelemetry/api';
 import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { META_KEYS } from '../contract/index.js';
 
@@ -41,19 +41,39 @@ export function extractRequestContext(meta: unknown): RequestContext {
       parent = trace.setSpanContext(ambient, remoteSpan);
     }
   }
-  let baggage: Map<string, string> | undefined;
-  if (typeof carrier[META_KEYS.BAGGAGE] === 'string') {
-    const bag = propagation.getBaggage(baggagePropagator.extract(ROOT_CONTEXT, carrier, metaGetter));
-    if (bag !== undefined) {
-      baggage = new Map(bag.getAllEntries().map(([key, entry]) => [key, entry.value]));
-      parent = propagation.setBaggage(parent, bag);
+  let baggage: ReadonlyMap<string, string> | undefined;
+  const raw = carrier[META_KEYS.BAGGAGE];
+  if (typeof raw === 'string') {
+    const parsed = parseBaggage(raw);
+    if (parsed !== undefined) {
+      baggage = parsed.entries;
+      parent = propagation.setBaggage(parent, parsed.bag);
     }
   }
   return { parent, links, baggage };
 }
 
+interface ParsedBaggage {
+  bag: Baggage;
+  entries: ReadonlyMap<string, string>;
+}
+
+// A client sends the same baggage string on every call: parse each distinct string once.
+// Baggage objects are immutable, so sharing one between requests is safe.
+const BAGGAGE_CACHE_SIZE = 256;
+const baggageCache = new Map<string, ParsedBaggage | null>();
+
+function parseBaggage(raw: string): ParsedBaggage | undefined {
+  const cached = baggageCache.get(raw);
+  if (cached !== undefined) return cached ?? undefined;
+  const bag = propagation.getBaggage(baggagePropagator.extract(ROOT_CONTEXT, { baggage: raw }, metaGetter));
+  const parsed = bag === undefined ? null : { bag, entries: new Map(bag.getAllEntries().map(([key, entry]) => [key, entry.value])) };
+  if (baggageCache.size >= BAGGAGE_CACHE_SIZE) baggageCache.clear();
+  baggageCache.set(raw, parsed);
+  return parsed ?? undefined;
+}
+
 /** Parses a W3C `baggage` header value into a map (for the HTTP header source). */
 export function parseBaggageHeader(value: string): ReadonlyMap<string, string> | undefined {
-  const bag = propagation.getBaggage(baggagePropagator.extract(ROOT_CONTEXT, { baggage: value }, metaGetter));
-  return bag === undefined ? undefined : new Map(bag.getAllEntries().map(([key, entry]) => [key, entry.value]));
+  return parseBaggage(value)?.entries;
 }

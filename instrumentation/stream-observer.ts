@@ -14,7 +14,8 @@ import { DeferredWork } from './deferred-work.js';
 import { gradeResponse } from './outcome.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
-import { argumentsText, countCatalog, defaultTokenizer, resultText, type Tokenizer } from './token-counter.js';
+import { argumentsText, catalogToolText, resultText, type CatalogTool } from './token-counter.js';
+import { defaultTokenService, inThreadTokenService, type TokenService } from './token-service.js';
 import { writeCallLog } from './call-log.js';
 import type { InstrumentOptions } from './types.js';
 import { VERSION } from './version.js';
@@ -93,14 +94,17 @@ export class ToolCatalog {
     return this.loading;
   }
 
-  /** Catalog tokens, cached by the catalog's content (clients list tools often). */
-  tokens(tools: unknown[], tokenizer: Tokenizer): { total: number; perTool: Array<{ name: string; tokens: number }> } {
-    const key = JSON.stringify(tools);
-    let cached = this.tokenCache;
-    if (cached === undefined || cached.key !== key) {
-      cached = { key, ...countCatalog(tools as Parameters<typeof countCatalog>[0], tokenizer) };
-      this.tokenCache = cached;
-    }
+  /** Whether the catalog tokens of exactly these tools are known (clients list tools often). */
+  hasTokensFor(tools: readonly CatalogTool[]): boolean {
+    return this.tokenCache !== undefined && this.tokenCache.key === JSON.stringify(tools);
+  }
+
+  /** Catalog tokens from fresh per-tool counts (same order as `tools`), or the cached ones when `counts` is undefined. */
+  catalogTokens(tools: readonly CatalogTool[], counts: number[] | undefined): { total: number; perTool: Array<{ name: string; tokens: number }> } {
+    if (counts === undefined && this.tokenCache !== undefined) return this.tokenCache;
+    const perTool = tools.map((tool, i) => ({ name: String(tool.name), tokens: counts?.[i] ?? 0 }));
+    const cached = { key: JSON.stringify(tools), total: perTool.reduce((n, t) => n + t.tokens, 0), perTool };
+    this.tokenCache = cached;
     return cached;
   }
 }
@@ -129,7 +133,9 @@ export class StreamObserver {
   private tracerSource: TracerProvider;
   private readonly duration: Histogram;
   private readonly providers: ProviderResolver;
-  private readonly tokenizer: Tokenizer | undefined;
+  private readonly tokens: TokenService | undefined;
+  private tokensInFlight = 0;
+  private readonly maxTokensInFlight: number;
   /** Bound of each connection's table of unanswered requests. */
   readonly maxPending: number;
 
@@ -143,7 +149,10 @@ export class StreamObserver {
       advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
     });
     this.providers = new ProviderResolver(options);
-    this.tokenizer = options.countTokens === false ? undefined : (options.tokenizer ?? defaultTokenizer());
+    this.tokens =
+      options.countTokens === false ? undefined : options.tokenizer === undefined ? defaultTokenService() : inThreadTokenService(options.tokenizer);
+    this.maxTokensInFlight = options.maxDeferredQueue ?? 10_000;
+    this.tokens?.warmUp?.();
     this.maxPending = options.maxPendingRequests ?? 1000;
     this.deferred = new DeferredWork(options.maxDeferredQueue ?? 10_000);
   }
@@ -282,58 +291,84 @@ export class StreamObserver {
     if (!this.deferred.push(job)) job();
   }
 
-  /** Off the response path: violations, tokens, content, log line, then the span ends at the answer's time. */
+  /**
+   * Off the response path: violations, content, the duration metric; then tokens (counted
+   * in a worker thread), the log line, and the span ends at the answer's time.
+   */
   private complete(conn: ObservedConnection, pending: Pending, result: unknown, outcome: Outcome, errorType: string | undefined, endPerf: number): void {
     const { span } = pending;
+    const seconds = (endPerf - pending.startPerf) / 1000;
+    let texts: { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] } | undefined;
     try {
       if (pending.grading !== undefined) recordGrading(span, pending.grading);
-      const tokens = this.countTokens(conn, pending, result);
       if (this.options.recordContent === true && pending.method === 'tools/call') this.recordContent(span, pending.args, result);
-      const seconds = (endPerf - pending.startPerf) / 1000;
       const metricAttributes: Record<string, string> = { [ATTR.MCP_METHOD_NAME]: pending.method };
       if (pending.toolName !== undefined) metricAttributes[ATTR.GEN_AI_TOOL_NAME] = pending.toolName;
       if (errorType !== undefined) metricAttributes[ATTR.ERROR_TYPE] = errorType;
       if (conn.info.networkTransport !== undefined) metricAttributes[ATTR.NETWORK_TRANSPORT] = conn.info.networkTransport;
       this.duration.record(seconds, metricAttributes);
-      if (this.options.log !== undefined && this.options.log !== false && pending.method === 'tools/call') {
-        writeCallLog(this.options.log, span, {
-          tool: pending.toolName,
-          provider: pending.provider,
-          outcome,
-          violation: pending.grading?.primary,
-          latencySeconds: seconds,
-          tokens,
-        });
-      }
+      texts = this.tokenTexts(conn, pending, result);
     } catch (err) {
       diag.error('mcplens: recording span details failed', err);
-    } finally {
-      span.end(endPerf);
     }
+    let done = false;
+    let abandon: (() => void) | undefined;
+    const finish = (counts: number[] | undefined): void => {
+      if (done) return;
+      done = true;
+      if (abandon !== undefined) DeferredWork.waiting.delete(abandon);
+      let tokens: { arguments?: number; result?: number } | undefined;
+      try {
+        if (counts !== undefined && texts !== undefined) tokens = recordTokens(conn, span, texts, counts);
+        if (this.options.log !== undefined && this.options.log !== false && pending.method === 'tools/call') {
+          writeCallLog(this.options.log, span, {
+            tool: pending.toolName,
+            provider: pending.provider,
+            outcome,
+            violation: pending.grading?.primary,
+            latencySeconds: seconds,
+            tokens,
+          });
+        }
+      } catch (err) {
+        diag.error('mcplens: recording span details failed', err);
+      } finally {
+        span.end(endPerf);
+      }
+    };
+    if (this.tokens === undefined || texts === undefined || texts.texts.length === 0 || this.tokensInFlight >= this.maxTokensInFlight) {
+      // Cached catalog counts need no worker round trip.
+      finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
+      return;
+    }
+    abandon = (): void => finish(undefined);
+    DeferredWork.waiting.add(abandon);
+    this.tokensInFlight++;
+    this.tokens.count(texts.texts).then(
+      (counts) => {
+        this.tokensInFlight--;
+        finish(counts);
+      },
+      () => {
+        this.tokensInFlight--;
+        finish(undefined);
+      },
+    );
   }
 
-  private countTokens(conn: ObservedConnection, pending: Pending, result: unknown): { arguments?: number; result?: number } | undefined {
-    if (this.tokenizer === undefined) return undefined;
-    try {
-      if (pending.method === 'tools/call') {
-        const tokens = {
-          arguments: pending.args === undefined ? 0 : this.tokenizer(argumentsText(pending.args)),
-          result: result === undefined ? 0 : this.tokenizer(resultText(result)),
-        };
-        pending.span.setAttribute(ATTR.TOKENS_ARGUMENTS, tokens.arguments);
-        pending.span.setAttribute(ATTR.TOKENS_RESULT, tokens.result);
-        return tokens;
-      }
-      if (pending.method === 'tools/list' && isObject(result) && Array.isArray(result.tools)) {
-        const catalog = conn.info.catalog.tokens(result.tools, this.tokenizer);
-        pending.span.setAttribute(ATTR.TOKENS_CATALOG, catalog.total);
-        pending.span.setAttribute(ATTR.CATALOG_TOOL_COUNT, catalog.perTool.length);
-        for (const tool of catalog.perTool) {
-          pending.span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
-        }
-      }
-    } catch (err) {
-      diag.warn('mcplens: token counting failed', err);
+  /** The texts to tokenize for this span (none for a catalog whose counts are cached). */
+  private tokenTexts(
+    conn: ObservedConnection,
+    pending: Pending,
+    result: unknown,
+  ): { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] } | undefined {
+    if (this.tokens === undefined) return undefined;
+    if (pending.method === 'tools/call') {
+      return { kind: 'call', texts: [pending.args === undefined ? '' : argumentsText(pending.args), result === undefined ? '' : resultText(result)] };
+    }
+    if (pending.method === 'tools/list' && isObject(result) && Array.isArray(result.tools)) {
+      const tools = result.tools as CatalogTool[];
+      return { kind: 'catalog', tools, texts: conn.info.catalog.hasTokensFor(tools) ? [] : tools.map(catalogToolText) };
     }
     return undefined;
   }
@@ -431,6 +466,28 @@ export class ObservedConnection {
       this.observer.finish(this, oldest, undefined);
     }
   }
+}
+
+/** Puts token counts on the span; returns the call's counts for the log line. */
+function recordTokens(
+  conn: ObservedConnection,
+  span: Span,
+  texts: { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] },
+  counts: number[],
+): { arguments?: number; result?: number } | undefined {
+  if (texts.kind === 'call') {
+    const tokens = { arguments: counts[0] ?? 0, result: counts[1] ?? 0 };
+    span.setAttribute(ATTR.TOKENS_ARGUMENTS, tokens.arguments);
+    span.setAttribute(ATTR.TOKENS_RESULT, tokens.result);
+    return tokens;
+  }
+  const catalog = conn.info.catalog.catalogTokens(texts.tools, texts.texts.length === 0 ? undefined : counts);
+  span.setAttribute(ATTR.TOKENS_CATALOG, catalog.total);
+  span.setAttribute(ATTR.CATALOG_TOOL_COUNT, catalog.perTool.length);
+  for (const tool of catalog.perTool) {
+    span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
+  }
+  return undefined;
 }
 
 function recordGrading(span: Span, grading: Grading): void {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { diag, DiagLogLevel, trace, type TracerProvider } from '@opentelemetry/api';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createAdjustedCountSampler } from './adjusted-count-sampler.js';
-import { DeferredWork } from './deferred-work.js';
+import { drainDeferred } from './flush.js';
 import { installExitFlush } from './exit-flush.js';
 import { StderrDiagLogger } from './stderr-diag-logger.js';
 
@@ -143,9 +143,32 @@ function readSamplerConfig(env: NodeJS.ProcessEnv): SamplerConfig {
  * by shape, not `instanceof`: the application may hold another copy of the OTel API.
  */
 export function hasApplicationTracerProvider(): boolean {
+  return effectiveTracerProvider().constructor.name !== 'NoopTracerProvider';
+}
+
+function effectiveTracerProvider(): TracerProvider {
   const provider = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
-  const effective = typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider;
-  return effective.constructor.name !== 'NoopTracerProvider';
+  return typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider;
+}
+
+const DRAINS = Symbol.for('mcplens.drainsBeforeFlush');
+
+/**
+ * Makes the application's provider end mcplens' waiting spans before it flushes or shuts
+ * down (NodeSDK.shutdown() ends there), so the last calls' spans are not dropped.
+ */
+function drainBeforeFlush(provider: TracerProvider): void {
+  const target = provider as TracerProvider & { forceFlush?: () => Promise<void>; shutdown?: () => Promise<void>; [DRAINS]?: true };
+  if (target[DRAINS] === true) return;
+  for (const method of ['forceFlush', 'shutdown'] as const) {
+    const original = target[method];
+    if (typeof original !== 'function') continue;
+    target[method] = async function drainingFirst(this: unknown): Promise<void> {
+      await drainDeferred();
+      return original.call(this);
+    };
+  }
+  Object.defineProperty(target, DRAINS, { value: true });
 }
 
 // createRequire keeps the SDK off the start-up path: it is loaded (synchronously, inside
@@ -167,8 +190,10 @@ export function ensureTelemetryStarted(hint: { serviceName?: string } = {}, conf
   if (config.disabled || !config.exportTraces) {
     state = { source: 'disabled', tracerProvider: undefined, flush: async () => {} };
   } else if (hasApplicationTracerProvider()) {
-    // The application owns its SDK, its exporter and its shutdown.
-    state = { source: 'application', tracerProvider: undefined, flush: async () => {} };
+    // The application owns its SDK, its exporter and its shutdown; its flush and shutdown
+    // first end the spans still waiting for their token counts.
+    drainBeforeFlush(effectiveTracerProvider());
+    state = { source: 'application', tracerProvider: undefined, flush: () => drainDeferred() };
   } else {
     state = startOwnSdk(config, hint.serviceName);
   }
@@ -222,9 +247,9 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   sdk.start();
 
   // Spans of the last calls may still wait for their deferred work (tokens): end them first.
-  const flush = (): Promise<void> => {
-    DeferredWork.flushAll();
-    return processor.forceFlush();
+  const flush = async (): Promise<void> => {
+    await drainDeferred();
+    await processor.forceFlush();
   };
   installExitFlush({ flush });
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };

@@ -10,21 +10,12 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { ATTR, LABEL, METRICS } from '../../contract/index.js';
 import { SCENARIO, emitScenario, makeTracer, scrape, startCollector, sumOf, type Started } from './collector-harness.js';
+import { seededRandom } from './decode-fixtures.js';
 
 const CASES = 2500;
 const PARALLEL = 8;
 
-/** mulberry32: the same sequence on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 let started: Started;
 let validPb: Uint8Array;

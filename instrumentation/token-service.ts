@@ -1,0 +1,144 @@
+import { diag } from '@opentelemetry/api';
+import { Worker } from 'node:worker_threads';
+import { defaultTokenizer, type Tokenizer } from './token-counter.js';
+
+/** Counts tokens off the server's thread; resolves undefined when counting failed. */
+export interface TokenService {
+  count(texts: string[]): Promise<number[] | undefined>;
+  /** Prepares for the first count (loads the vocabulary) without blocking. */
+  warmUp?(): void;
+  /** Resolves when every count asked for so far has answered. */
+  idle(): Promise<void>;
+  /** True when no count is outstanding. */
+  isIdle(): boolean;
+}
+
+/** A user tokenizer runs in-thread (a function cannot cross into a worker), still after the answer left. */
+export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
+  return {
+    count: async (texts) => {
+      try {
+        return texts.map(tokenizer);
+      } catch (err) {
+        diag.warn('mcplens: token counting failed', err);
+        return undefined;
+      }
+    },
+    idle: async () => undefined,
+    isIdle: () => true,
+  };
+}
+
+/**
+ * The default: o200k_base in one worker thread per process, started on first use. Requests
+ * of one event-loop turn travel in one message. The worker keeps the process alive only
+ * while counts are outstanding, so a server exits as it would without mcplens. If the
+ * worker cannot start or dies, counting moves in-thread and says so through diag.
+ */
+class WorkerTokenService implements TokenService {
+  private worker: Worker | undefined;
+  private failed = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Array<(counts: number[] | undefined) => void>>();
+  private batch: { texts: string[]; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> } | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private fallback: TokenService | undefined;
+
+  count(texts: string[]): Promise<number[] | undefined> {
+    if (this.failed) return this.inThread().count(texts);
+    return new Promise((resolve) => {
+      if (this.batch === undefined) {
+        this.batch = { texts: [], resolvers: [] };
+        queueMicrotask(() => this.send());
+      }
+      const from = this.batch.texts.length;
+      this.batch.texts.push(...texts);
+      this.batch.resolvers.push({ from, to: this.batch.texts.length, resolve });
+    });
+  }
+
+  /** Starts the worker now, so the vocabulary is loaded before the first call needs it. */
+  warmUp(): void {
+    this.ensureWorker();
+  }
+
+  isIdle(): boolean {
+    return this.pending.size === 0 && this.batch === undefined;
+  }
+
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private send(): void {
+    const batch = this.batch;
+    this.batch = undefined;
+    if (batch === undefined) return;
+    const settle = (counts: number[] | undefined): void => {
+      for (const r of batch.resolvers) r.resolve(counts === undefined ? undefined : counts.slice(r.from, r.to));
+    };
+    const worker = this.ensureWorker();
+    if (worker === undefined) {
+      void this.inThread().count(batch.texts).then(settle);
+      return;
+    }
+    const id = this.nextId++;
+    if (this.pending.size === 0) worker.ref();
+    this.pending.set(id, [settle]);
+    worker.postMessage({ id, texts: batch.texts });
+  }
+
+  private ensureWorker(): Worker | undefined {
+    if (this.worker !== undefined || this.failed) return this.worker;
+    try {
+      const worker = new Worker(new URL('./token-worker.js', import.meta.url));
+      worker.unref();
+      worker.on('message', (message: { id: number; counts: number[] | undefined }) => {
+        const settle = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        settle?.forEach((s) => s(message.counts));
+        this.afterSettle();
+      });
+      const fail = (err: unknown): void => {
+        if (this.failed) return;
+        diag.warn('mcplens: the token-counting worker stopped; counting in-thread from now on', err);
+        this.failed = true;
+        this.worker = undefined;
+        for (const settle of this.pending.values()) settle.forEach((s) => s(undefined));
+        this.pending.clear();
+        this.afterSettle();
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+      this.worker = worker;
+      return worker;
+    } catch (err) {
+      diag.warn('mcplens: cannot start the token-counting worker; counting in-thread', err);
+      this.failed = true;
+      return undefined;
+    }
+  }
+
+  private afterSettle(): void {
+    if (this.pending.size > 0) return;
+    this.worker?.unref();
+    if (this.batch !== undefined) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((w) => w());
+  }
+
+  private inThread(): TokenService {
+    this.fallback ??= inThreadTokenService(defaultTokenizer());
+    return this.fallback;
+  }
+}
+
+let shared: WorkerTokenService | undefined;
+
+/** The process-wide default token service (one worker for every instrumented server). */
+export function defaultTokenService(): TokenService {
+  shared ??= new WorkerTokenService();
+  return shared;
+}
