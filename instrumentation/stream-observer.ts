@@ -341,6 +341,18 @@ export class StreamObserver {
       finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
       return;
     }
+    let now: number[] | undefined;
+    try {
+      now = this.tokens.countNow?.(texts.texts);
+    } catch (err) {
+      diag.warn('mcplens: token counting failed', err);
+      finish(undefined);
+      return;
+    }
+    if (now !== undefined) {
+      finish(now);
+      return;
+    }
     abandon = (): void => finish(undefined);
     DeferredWork.waiting.add(abandon);
     this.tokensInFlight++;

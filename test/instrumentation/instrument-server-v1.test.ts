@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { ATTR, DURATION_BUCKETS_SECONDS, EVENT, OPERATION_EXECUTE_TOOL, OTEL_METRICS } from '../../contract/index.js';
 import { instrumentServer } from '../../instrumentation/index.js';
+import { defaultTokenizer } from '../../instrumentation/token-counter.js';
 import { createTracing, serverSpans } from '../support/tracing.js';
 
 const { provider, exporter, waitForSpans } = createTracing();
@@ -256,6 +257,19 @@ describe('options', () => {
       tokens_arguments: second!.attributes[ATTR.TOKENS_ARGUMENTS],
     });
     expect(lines[0]!.obj.latency_ms).toEqual(expect.any(Number));
+  });
+
+  it('counts large payloads in the worker thread exactly as the tokenizer does', async () => {
+    const server = createMcpServer();
+    server.registerTool('echo', { description: 'Echo', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+    const client = await connect(instrumentServer(server));
+    const text = Array.from({ length: 400 }, (_, i) => `word${i} ünïcödé`).join(' ');
+    await client.callTool({ name: 'echo', arguments: { text } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1, 15_000);
+    const span = serverSpans(spans, 'tools/call')[0]!;
+    const count = defaultTokenizer();
+    expect(span.attributes[ATTR.TOKENS_ARGUMENTS]).toBe(count(JSON.stringify({ text })));
+    expect(span.attributes[ATTR.TOKENS_RESULT]).toBe(count(text));
   });
 
   it('survives a throwing tokenizer, resolver and redact hook: the call and its span go on', async () => {

@@ -1,0 +1,504 @@
+/**
+ * Instrumentation overhead on tools/call: each variant (bare, bare-span, mcplens, sentry)
+ * and transport (in-memory, Streamable HTTP on 127.0.0.1) runs in its own child process
+ * (bench/variants/child.ts), one at a time, interleaved over several rounds with the
+ * order rotated each round. The parent aggregates: medians over rounds of each child's
+ * figures, and "added" figures as the median over rounds of (variant - bare) in the same round.
+ *
+ * Run: `npx tsc -p . && node dist/bench/instrumentation-overhead.js [--quick] [--rounds N] [--json FILE] [--cpu-prof]`
+ * (or `npm run bench`, which also runs the collector ingest bench).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_VARIANTS,
+  RESULT_SIZES,
+  TRANSPORT_NAMES,
+  VARIANT_NAMES,
+  type ChildFigures,
+  type ResultSize,
+  type TransportName,
+  type VariantName,
+} from './variants/figures.js';
+
+/** Per-transport load of one child. */
+export interface ChildLoad {
+  /** Warm-up iterations (one call of each size each). */
+  warmup: number;
+  /** Most sequential calls per result size. */
+  calls: number;
+  /** Time bound of the sequential calls per result size, ms. */
+  sequentialMs: number;
+  burstMs: number;
+  burstConcurrency: number;
+  pacedRate: number;
+  pacedSeconds: number;
+}
+
+/** Options of {@link runOverheadBench}; every field optional. */
+export interface OverheadBenchOptions {
+  /** Short run (one round, small loads): under a minute. Default false. */
+  quick?: boolean;
+  /** Rounds (each runs every variant on every transport once). Default 5, quick 1. */
+  rounds?: number;
+  /** Default bare, bare-span, mcplens, sentry (add `mcplens-lean` to split mcplens' cost). */
+  variants?: readonly VariantName[];
+  transports?: readonly TransportName[];
+  /** Overrides of the per-transport child load. */
+  load?: Partial<Record<TransportName, Partial<ChildLoad>>>;
+  /** Directory for `--cpu-prof` profiles of every child (figures are then inflated). */
+  cpuProfDir?: string;
+  /** Longest a child may run before it is killed, ms. Default 120 s. */
+  childTimeoutMs?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** Aggregated figures of one variant on one transport and result size. */
+export interface SizeRow {
+  variant: VariantName;
+  transport: TransportName;
+  size: ResultSize;
+  rounds: number;
+  calls: number;
+  spans: number;
+  /** Medians over rounds, microseconds. */
+  medianUs: number;
+  p99Us: number;
+  cpuUs: number;
+  /** Median over rounds of (this - bare) in the same round; undefined for bare. */
+  addedMedianUs?: number;
+  addedP99Us?: number;
+  addedCpuUs?: number;
+  /** Smallest and largest per-round added median: the spread the noise gives. */
+  addedMedianRange?: [number, number];
+}
+
+/** Load phases of one variant on one transport, summed over rounds. */
+export interface LoadRow {
+  variant: VariantName;
+  transport: TransportName;
+  burstCalls: number;
+  burstSpans: number;
+  burstRate: number;
+  burstConcurrency: number;
+  pacedCalls: number;
+  pacedSpans: number;
+  pacedRate: number;
+  pacedTargetRate: number;
+  pacedSustainedRounds: number;
+  /** Latency at the steady rate, medians over rounds, microseconds. */
+  pacedMedianUs: number;
+  pacedP99Us: number;
+  rounds: number;
+}
+
+/** One target of the issue, checked on this run's figures. */
+export interface TargetCheck {
+  name: string;
+  value: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+/** Everything one run produced. */
+export interface OverheadReport {
+  node: string;
+  cpu: string;
+  cores: number;
+  date: string;
+  rounds: number;
+  quick: boolean;
+  load: Record<TransportName, ChildLoad>;
+  sizes: SizeRow[];
+  loads: LoadRow[];
+  targets: TargetCheck[];
+  /** Variant/transport pairs whose children failed, with the reason. */
+  failures: string[];
+  raw: ChildFigures[];
+  elapsedSeconds: number;
+}
+
+// Sized for about 5 minutes (full, 5 rounds) and under a minute (quick) on 2 busy cores;
+// the time bounds keep a slow machine from stretching the run.
+const FULL_LOAD: Record<TransportName, ChildLoad> = {
+  memory: { warmup: 300, calls: 6000, sequentialMs: 2000, burstMs: 500, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 1.5 },
+  http: { warmup: 100, calls: 1500, sequentialMs: 1600, burstMs: 500, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 1.5 },
+};
+const QUICK_LOAD: Record<TransportName, ChildLoad> = {
+  memory: { warmup: 100, calls: 1000, sequentialMs: 600, burstMs: 300, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 0.75 },
+  http: { warmup: 20, calls: 300, sequentialMs: 400, burstMs: 300, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 0.75 },
+};
+
+const CHILD_SCRIPT = fileURLToPath(new URL('./variants/child.js', import.meta.url));
+
+/** Runs the interleaved rounds and aggregates. Children run one at a time. */
+export async function runOverheadBench(options: OverheadBenchOptions = {}): Promise<OverheadReport> {
+  const started = performance.now();
+  const quick = options.quick ?? false;
+  const rounds = options.rounds ?? (quick ? 1 : 5);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runOverheadBench: rounds must be a positive integer, got ${rounds}`);
+  const variants = options.variants ?? DEFAULT_VARIANTS;
+  const transports = options.transports ?? TRANSPORT_NAMES;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const base = quick ? QUICK_LOAD : FULL_LOAD;
+  const load = {
+    memory: { ...base.memory, ...options.load?.memory },
+    http: { ...base.http, ...options.load?.http },
+  };
+  const raw: ChildFigures[] = [];
+  const byRound: Array<Map<string, ChildFigures>> = [];
+  const failures: string[] = [];
+  const unavailable = new Set<VariantName>();
+  for (let round = 0; round < rounds; round++) {
+    const results = new Map<string, ChildFigures>();
+    byRound.push(results);
+    for (const transport of transports) {
+      // Rotate the order each round so no variant always runs first (cold machine) or last.
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+      for (const variant of order) {
+        if (unavailable.has(variant)) continue;
+        log(`round ${round + 1}/${rounds}: ${variant} over ${transport}...`);
+        try {
+          const figures = await runChild(variant, transport, load[transport], options.cpuProfDir, options.childTimeoutMs ?? 120_000);
+          results.set(key(variant, transport), figures);
+          raw.push(figures);
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          failures.push(`${variant}/${transport} (round ${round + 1}): ${reason}`);
+          log(`  failed: ${reason.split('\n')[0]}`);
+          // A variant that cannot load (mcplens while instrumentation/ does not build) fails every time.
+          if (/Cannot find module|ERR_MODULE_NOT_FOUND|SyntaxError/.test(reason)) unavailable.add(variant);
+        }
+      }
+    }
+  }
+  const sizes = aggregateSizes(byRound, variants, transports);
+  const loads = aggregateLoads(byRound, variants, transports);
+  return {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    date: new Date().toISOString(),
+    rounds,
+    quick,
+    load,
+    sizes,
+    loads,
+    targets: checkTargets(sizes, loads),
+    failures,
+    raw,
+    elapsedSeconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+}
+
+function key(variant: VariantName, transport: TransportName): string {
+  return `${variant}/${transport}`;
+}
+
+/** Spawns one child, returns its figures; rejects on a non-zero exit, bad output or timeout. */
+function runChild(variant: VariantName, transport: TransportName, load: ChildLoad, cpuProfDir: string | undefined, timeoutMs: number): Promise<ChildFigures> {
+  const nodeArgs = ['--expose-gc'];
+  if (cpuProfDir !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${variant}-${transport}-${Date.now()}.cpuprofile`);
+  const args = [
+    ...nodeArgs,
+    CHILD_SCRIPT,
+    `--variant=${variant}`,
+    `--transport=${transport}`,
+    `--warmup=${load.warmup}`,
+    `--calls=${load.calls}`,
+    `--sequential-ms=${load.sequentialMs}`,
+    `--burst-ms=${load.burstMs}`,
+    `--burst-concurrency=${load.burstConcurrency}`,
+    `--paced-rate=${load.pacedRate}`,
+    `--paced-seconds=${load.pacedSeconds}`,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      // Keep the tail only: a chatty child must not fill the parent's memory.
+      stderr = (stderr + chunk).slice(-8000);
+    });
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) child.kill('SIGKILL');
+      reject(new Error(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`exit code ${code}: ${stderr.trim().split('\n').slice(0, 6).join('\n')}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as ChildFigures);
+      } catch {
+        reject(new Error(`unreadable child output: ${line.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function aggregateSizes(byRound: Array<Map<string, ChildFigures>>, variants: readonly VariantName[], transports: readonly TransportName[]): SizeRow[] {
+  const rows: SizeRow[] = [];
+  for (const transport of transports) {
+    for (const size of RESULT_SIZES) {
+      for (const variant of variants) {
+        const own = byRound.map((r) => r.get(key(variant, transport))?.sequential[size]).filter((f) => f !== undefined);
+        if (own.length === 0) continue;
+        const row: SizeRow = {
+          variant,
+          transport,
+          size,
+          rounds: own.length,
+          calls: own.reduce((s, f) => s + f.calls, 0),
+          spans: own.reduce((s, f) => s + f.spans, 0),
+          medianUs: round1(median(own.map((f) => f.medianUs))),
+          p99Us: round1(median(own.map((f) => f.p99Us))),
+          cpuUs: round1(median(own.map((f) => f.cpuUs))),
+        };
+        if (variant !== 'bare') {
+          // Deltas within a round: the bare child ran minutes apart at most, on the same machine state.
+          const pairs = byRound
+            .map((r) => [r.get(key(variant, transport))?.sequential[size], r.get(key('bare', transport))?.sequential[size]] as const)
+            .filter((p): p is readonly [NonNullable<(typeof p)[0]>, NonNullable<(typeof p)[1]>] => p[0] !== undefined && p[1] !== undefined);
+          if (pairs.length > 0) {
+            const addedMedians = pairs.map(([v, b]) => v.medianUs - b.medianUs);
+            row.addedMedianUs = round1(median(addedMedians));
+            row.addedP99Us = round1(median(pairs.map(([v, b]) => v.p99Us - b.p99Us)));
+            row.addedCpuUs = round1(median(pairs.map(([v, b]) => v.cpuUs - b.cpuUs)));
+            row.addedMedianRange = [round1(Math.min(...addedMedians)), round1(Math.max(...addedMedians))];
+          }
+        }
+        rows.push(row);
+      }
+    }
+  }
+  return rows;
+}
+
+function aggregateLoads(byRound: Array<Map<string, ChildFigures>>, variants: readonly VariantName[], transports: readonly TransportName[]): LoadRow[] {
+  const rows: LoadRow[] = [];
+  for (const transport of transports) {
+    for (const variant of variants) {
+      const own = byRound.map((r) => r.get(key(variant, transport))).filter((f) => f !== undefined);
+      if (own.length === 0) continue;
+      rows.push({
+        variant,
+        transport,
+        rounds: own.length,
+        burstCalls: own.reduce((s, f) => s + f.burst.calls, 0),
+        burstSpans: own.reduce((s, f) => s + f.burst.spans, 0),
+        burstRate: Math.round(median(own.map((f) => f.burst.rate))),
+        burstConcurrency: own[0]!.burst.concurrency,
+        pacedCalls: own.reduce((s, f) => s + f.paced.calls, 0),
+        pacedSpans: own.reduce((s, f) => s + f.paced.spans, 0),
+        pacedRate: Math.round(median(own.map((f) => f.paced.rate))),
+        pacedTargetRate: own[0]!.paced.targetRate,
+        pacedSustainedRounds: own.filter((f) => f.paced.sustained).length,
+        pacedMedianUs: round1(median(own.map((f) => f.paced.medianUs))),
+        pacedP99Us: round1(median(own.map((f) => f.paced.p99Us))),
+      });
+    }
+  }
+  return rows;
+}
+
+/** Tolerance for "no more latency": the 10 KB figure may exceed the 100 B one by this much (noise). */
+const SAME_LATENCY_TOLERANCE_US = 2;
+
+function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[]): TargetCheck[] {
+  const find = (variant: VariantName, transport: TransportName, size: ResultSize): SizeRow | undefined =>
+    sizes.find((r) => r.variant === variant && r.transport === transport && r.size === size);
+  const checks: TargetCheck[] = [];
+  for (const transport of TRANSPORT_NAMES) {
+    for (const size of RESULT_SIZES) {
+      const lens = find('mcplens', transport, size)?.addedMedianUs;
+      const span = find('bare-span', transport, size)?.addedMedianUs;
+      if (lens === undefined || span === undefined) continue;
+      const ratio = span > 0 ? lens / span : Infinity;
+      checks.push({
+        name: `mcplens added median / bare-span added median (${transport}, ${size})`,
+        value: `${lens} us / ${span} us = ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a (floor <= 0)'}`,
+        target: '<= 1.5',
+        met: span > 0 ? ratio <= 1.5 : lens <= 0,
+      });
+    }
+  }
+  for (const transport of TRANSPORT_NAMES) {
+    const small = find('mcplens', transport, '100B')?.addedMedianUs;
+    const large = find('mcplens', transport, '10KB')?.addedMedianUs;
+    if (small === undefined || large === undefined) continue;
+    checks.push({
+      name: `mcplens added median, 10 KB vs 100 B result (${transport})`,
+      value: `${large} us vs ${small} us`,
+      target: `10 KB <= 100 B (+${SAME_LATENCY_TOLERANCE_US} us noise)`,
+      met: large <= small + SAME_LATENCY_TOLERANCE_US,
+    });
+  }
+  for (const size of RESULT_SIZES) {
+    const lens = find('mcplens', 'http', size)?.addedMedianUs;
+    const sentry = find('sentry', 'http', size)?.addedMedianUs;
+    if (lens === undefined || sentry === undefined) continue;
+    checks.push({
+      name: `mcplens added HTTP median vs Sentry's (${size})`,
+      value: `${lens} us vs ${sentry} us (${sentry > 0 ? (lens / sentry).toFixed(2) : 'n/a'})`,
+      target: '<= 1/4 of Sentry',
+      met: sentry > 0 ? lens <= sentry / 4 : undefined,
+    });
+  }
+  for (const row of loads) {
+    if (row.variant === 'bare') continue;
+    if (row.variant === 'mcplens' || row.pacedSpans !== row.pacedCalls) {
+      checks.push({
+        name: `${row.variant} spans lost at a steady ${row.pacedTargetRate} calls/s (${row.transport})`,
+        value: `${row.pacedCalls - row.pacedSpans} of ${row.pacedCalls}${row.pacedSustainedRounds < row.rounds ? ' (rate not sustained)' : ''}`,
+        target: '0',
+        met: row.pacedSpans === row.pacedCalls,
+      });
+    }
+  }
+  return checks;
+}
+
+function table(header: string[], rows: string[][], textColumns = 3): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function signed(value: number | undefined): string {
+  if (value === undefined) return '';
+  return value > 0 ? `+${value}` : String(value);
+}
+
+/** The report as text tables (what `npm run bench` prints). */
+export function formatOverheadReport(report: OverheadReport): string {
+  const out: string[] = [];
+  out.push(
+    `tools/call overhead: ${report.rounds} round(s)${report.quick ? ' (--quick)' : ''}, node ${report.node}, ${report.cores} x ${report.cpu}, ${report.date}, ${report.elapsedSeconds} s`,
+  );
+  out.push('latency = client round trip per call (median / p99 over the round, then median over rounds), us; cpu = process CPU per call incl. deferred work and span export, us');
+  out.push('+x = median over rounds of (variant - bare) in the same round; range = smallest..largest per-round added median\n');
+  out.push(
+    table(
+      ['transport', 'result', 'variant', 'median', 'p99', 'cpu', '+median', 'range', '+p99', '+cpu', 'spans/calls'],
+      report.sizes.map((r) => [
+        r.transport,
+        r.size,
+        r.variant,
+        String(r.medianUs),
+        String(r.p99Us),
+        String(r.cpuUs),
+        signed(r.addedMedianUs),
+        r.addedMedianRange === undefined ? '' : `${r.addedMedianRange[0]}..${r.addedMedianRange[1]}`,
+        signed(r.addedP99Us),
+        signed(r.addedCpuUs),
+        r.variant === 'bare' ? '-' : `${r.spans}/${r.calls}`,
+      ]),
+    ),
+  );
+  out.push('\nspans exported vs calls made under load (100 B results; summed over rounds; rates are medians over rounds)\n');
+  out.push(
+    table(
+      ['transport', 'variant', 'burst', 'calls/s', 'burst spans/calls', 'paced calls/s', 'paced spans/calls', 'sustained', 'paced median', 'paced p99'],
+      report.loads.map((r) => [
+        r.transport,
+        r.variant,
+        `${r.burstConcurrency} in flight`,
+        String(r.burstRate),
+        r.variant === 'bare' ? '-' : `${r.burstSpans}/${r.burstCalls}`,
+        `${r.pacedRate} (target ${r.pacedTargetRate})`,
+        r.variant === 'bare' ? '-' : `${r.pacedSpans}/${r.pacedCalls}`,
+        `${r.pacedSustainedRounds}/${r.rounds}`,
+        String(r.pacedMedianUs),
+        String(r.pacedP99Us),
+      ]),
+      2,
+    ),
+  );
+  out.push('\ntargets\n');
+  for (const t of report.targets) {
+    const verdict = t.met === undefined ? 'n/a ' : t.met ? 'met ' : 'MISS';
+    out.push(`  ${verdict}  ${t.name}: ${t.value} (target ${t.target})`);
+  }
+  if (report.failures.length > 0) {
+    out.push('\nfailed children\n');
+    for (const f of report.failures) out.push(`  ${f.split('\n')[0]}`);
+  }
+  return out.join('\n');
+}
+
+/** Command-line flags shared by this file and bench/run.ts. */
+export function parseOverheadArgs(argv: string[]): { options: OverheadBenchOptions; json: string | undefined } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      variants: { type: 'string' },
+      transports: { type: 'string' },
+      json: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const options: OverheadBenchOptions = { quick: values.quick };
+  if (values.rounds !== undefined) {
+    const rounds = Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+    options.rounds = rounds;
+  }
+  if (values.variants !== undefined) {
+    const list = values.variants.split(',');
+    for (const v of list) if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new Error(`--variants: unknown variant ${v} (known: ${VARIANT_NAMES.join(', ')})`);
+    if (!list.includes('bare')) list.unshift('bare'); // every "added" figure needs the baseline
+    options.variants = list as VariantName[];
+  }
+  if (values.transports !== undefined) {
+    const list = values.transports.split(',');
+    for (const t of list) if (!(TRANSPORT_NAMES as readonly string[]).includes(t)) throw new Error(`--transports: unknown transport ${t} (known: ${TRANSPORT_NAMES.join(', ')})`);
+    options.transports = list as TransportName[];
+  }
+  if (values['cpu-prof']) options.cpuProfDir = mkdtempSync(join(tmpdir(), 'mcplens-bench-prof-'));
+  return { options, json: values.json };
+}
+
+/** Runs the bench as a command: tables on stdout, progress on stderr. */
+export async function mainOverhead(argv: string[]): Promise<OverheadReport> {
+  const { options, json } = parseOverheadArgs(argv);
+  if (options.cpuProfDir !== undefined) process.stderr.write(`CPU profiles of every child go to ${options.cpuProfDir} (figures are inflated by profiling)\n`);
+  const report = await runOverheadBench(options);
+  process.stdout.write(`${formatOverheadReport(report)}\n`);
+  if (json !== undefined) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  mainOverhead(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
+ * then the collector ingest bench when bench/collector-ingest.js exports `runIngestBench`.
+ * Tables go to stdout, progress to stderr.
+ *
+ * Flags: `--quick` (short run, under a minute), `--rounds N`, `--variants a,b`,
+ * `--transports memory,http`, `--json FILE` (raw figures), `--cpu-prof` (profiles of every child).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { mainOverhead } from './instrumentation-overhead.js';
+
+/** The subset of bench/collector-ingest.ts this runner calls. */
+interface IngestModule {
+  runIngestBench?: (options: { durationMs?: number; log?: (line: string) => void }) => unknown[];
+  formatIngestTable?: (results: never[]) => string;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  await mainOverhead(argv);
+
+  const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
+  let ingest: IngestModule | undefined;
+  if (existsSync(ingestPath)) {
+    try {
+      // A specifier in a variable: this runner must build whether or not that file exists.
+      const specifier = './collector-ingest.js';
+      ingest = (await import(specifier)) as IngestModule;
+    } catch (err) {
+      process.stdout.write(`\ncollector ingest bench skipped: loading it failed (${err instanceof Error ? err.message : String(err)})\n`);
+      return;
+    }
+  }
+  if (typeof ingest?.runIngestBench !== 'function') {
+    process.stdout.write('\ncollector ingest bench skipped: dist/bench/collector-ingest.js does not export runIngestBench\n');
+    return;
+  }
+  process.stderr.write('collector ingest bench...\n');
+  const results = ingest.runIngestBench({ durationMs: quick ? 300 : 2000, log: (line) => process.stderr.write(`${line}\n`) });
+  const text = typeof ingest.formatIngestTable === 'function' ? ingest.formatIngestTable(results as never[]) : JSON.stringify(results, null, 2);
+  process.stdout.write(`\n${text}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
