@@ -7,7 +7,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { ATTR, DURATION_BUCKETS_SECONDS, EVENT, OPERATION_EXECUTE_TOOL, OTEL_METRICS } from '../../contract/index.js';
+import { ATTR, DURATION_BUCKETS_SECONDS, EVENT, META_KEYS, OPERATION_EXECUTE_TOOL, OTEL_METRICS } from '../../contract/index.js';
 import { instrumentServer } from '../../instrumentation/index.js';
 import { defaultTokenizer } from '../../instrumentation/token-counter.js';
 import { createTracing, serverSpans } from '../support/tracing.js';
@@ -215,6 +215,16 @@ describe('instrumentServer with SDK v1 McpServer', () => {
     const [first, second] = serverSpans(spans, 'tools/call');
     expect(first!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'x_ai', [ATTR.GEN_AI_REQUEST_MODEL]: 'grok-4', [ATTR.PROVIDER_SOURCE]: 'resolver' });
     expect(second!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'anthropic', [ATTR.PROVIDER_SOURCE]: 'client_info', [ATTR.CLIENT_NAME]: 'claude-code' });
+  });
+
+  it('reads per-request client info from _meta (protocol 2026-07-28)', async () => {
+    const client = await connect(instrumentServer(createMcpServer()), 'some-unknown-client');
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 1 }, _meta: { [META_KEYS.CLIENT_INFO]: { name: 'gemini-cli', version: '0.9.0' } } });
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const [first, second] = serverSpans(spans, 'tools/call').sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
+    expect(first!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'gcp.gemini', [ATTR.PROVIDER_SOURCE]: 'client_info', [ATTR.CLIENT_NAME]: 'gemini-cli' });
+    expect(second!.attributes).toMatchObject({ [ATTR.GEN_AI_PROVIDER_NAME]: 'unknown', [ATTR.PROVIDER_SOURCE]: 'unknown' });
   });
 
   it('records catalog tokens per tool and in total on tools/list', async () => {

@@ -98,8 +98,24 @@ describe('a Streamable HTTP server on loopback', () => {
     await client.connect(clientTransport);
     cleanup.push(() => client.close());
     await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
-    const call = serverSpans(spans, 'tools/call')[0]!;
+    // A second client whose gateway sends W3C baggage on the HTTP request itself.
+    const viaBaggage = new Client({ name: 'some-agent', version: '1.0.0' });
+    await viaBaggage.connect(
+      new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+        requestInit: { headers: { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=aws.bedrock,${ATTR.GEN_AI_REQUEST_MODEL}=nova-pro` } },
+      }),
+    );
+    cleanup.push(() => viaBaggage.close());
+    await viaBaggage.callTool({ name: 'echo', arguments: { text: 'hello' } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+    const call = serverSpans(spans, 'tools/call').find((s) => s.attributes[ATTR.MCP_SESSION_ID] === clientTransport.sessionId)!;
+    const other = serverSpans(spans, 'tools/call').find((s) => s !== call)!;
+    expect(other.attributes).toMatchObject({
+      [ATTR.GEN_AI_PROVIDER_NAME]: 'aws.bedrock',
+      [ATTR.GEN_AI_REQUEST_MODEL]: 'nova-pro',
+      [ATTR.PROVIDER_SOURCE]: 'http_baggage',
+      [ATTR.NETWORK_PROTOCOL_NAME]: 'http',
+    });
     expect(call.attributes).toMatchObject({
       [ATTR.NETWORK_TRANSPORT]: NETWORK_TRANSPORT.TCP,
       [ATTR.MCP_SESSION_ID]: clientTransport.sessionId,
