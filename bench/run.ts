@@ -12,8 +12,10 @@ import { mainOverhead } from './instrumentation-overhead.js';
 
 /** The subset of bench/collector-ingest.ts this runner calls. */
 interface IngestModule {
-  runIngestBench?: (options: { durationMs?: number; log?: (line: string) => void }) => unknown[];
+  runIngestBench?: (options: { durationMs?: number; log?: (line: string) => void; realTally?: boolean }) => unknown[];
   formatIngestTable?: (results: never[]) => string;
+  runRssAtCapBench?: (options: { log?: (line: string) => void }) => Promise<unknown>;
+  formatRssAtCap?: (result: never) => string;
 }
 
 async function main(): Promise<void> {
@@ -38,9 +40,15 @@ async function main(): Promise<void> {
     return;
   }
   process.stderr.write('collector ingest bench...\n');
-  const results = ingest.runIngestBench({ durationMs: quick ? 300 : 2000, log: (line) => process.stderr.write(`${line}\n`) });
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  // realTally: decode + the collector's own Tally (prom-client registry, summary, self-correction).
+  const results = ingest.runIngestBench({ durationMs: quick ? 300 : 2000, log, realTally: true });
   const text = typeof ingest.formatIngestTable === 'function' ? ingest.formatIngestTable(results as never[]) : JSON.stringify(results, null, 2);
   process.stdout.write(`\n${text}\n`);
+  if (!quick && typeof ingest.runRssAtCapBench === 'function') {
+    const rss = await ingest.runRssAtCapBench({ log });
+    process.stdout.write(`\n${typeof ingest.formatRssAtCap === 'function' ? ingest.formatRssAtCap(rss as never) : JSON.stringify(rss, null, 2)}\n`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@
  */
 import { setAttribute } from './decode-attributes.js';
 import { OtlpDecodeError, OtlpLimitError, resolveDecodeLimits, type DecodeLimits } from './decode-errors.js';
+import type { DecodeProjection } from './decode-protobuf.js';
 import type { AttributeValue, Attributes, SpanEventView, SpanView } from './span-view.js';
 
 type Json = Record<string, unknown>;
@@ -122,6 +123,17 @@ function asFixed64(value: unknown, path: string, field: string): number {
 }
 
 /**
+ * end - start of two validated fixed64 values, exact when both came as decimal strings
+ * (as the OTel JSON exporter sends them): the last nine digits are subtracted apart.
+ */
+function exactDifference(end: unknown, start: unknown, approximate: number): number {
+  if (typeof end !== 'string' || typeof start !== 'string' || end.length < 10 || start.length < 10) return approximate;
+  const endHead = Number(end.slice(0, -9));
+  const startHead = Number(start.slice(0, -9));
+  return (endHead - startHead) * 1e9 + (Number(end.slice(-9)) - Number(start.slice(-9)));
+}
+
+/**
  * An int64 as a decimal string or number, to the nearest double. Integers beyond the int64
  * range are kept, not refused: the OTel JS JSON exporter sends any integral number (1e300
  * too) as intValue, where its protobuf exporter sends a double of the same value.
@@ -205,8 +217,8 @@ function readAnyValue(value: unknown, owner: string, list: string, i: number, j:
   return undefined;
 }
 
-/** Reads `owner.list` (a KeyValue list) into `attributes`. */
-function readAttributes(items: unknown, owner: string, list: string, attributes: Attributes): void {
+/** Reads `owner.list` (a KeyValue list) into `attributes`; with `keep`, only those keys (every value is still checked). */
+function readAttributes(items: unknown, owner: string, list: string, attributes: Attributes, keep?: ReadonlySet<string>): void {
   if (items === undefined) return;
   if (!Array.isArray(items)) fail(owner, list, `expected an array, got ${describe(items)}`);
   for (let i = 0; i < items.length; i++) {
@@ -218,7 +230,7 @@ function readAttributes(items: unknown, owner: string, list: string, attributes:
     const raw = kv.value;
     if (raw === undefined || raw === null) continue;
     const value = readAnyValue(raw, owner, list, i, -1);
-    if (value !== undefined) setAttribute(attributes, key, value);
+    if (value !== undefined && (keep === undefined || keep.has(key))) setAttribute(attributes, key, value);
   }
 }
 
@@ -245,10 +257,11 @@ function readEvent(value: unknown, spanPath: string, index: number): SpanEventVi
   return { name, timeUnixNano, attributes };
 }
 
-/** What is still allowed of the request's limits. */
+/** What is still allowed of the request's limits, and the projection. */
 interface Budget {
   spans: number;
   events: number;
+  projection: DecodeProjection | undefined;
 }
 
 function readSpan(value: unknown, path: string, resource: Attributes, budget: Budget): SpanView {
@@ -258,20 +271,32 @@ function readSpan(value: unknown, path: string, resource: Attributes, budget: Bu
   const parentSpanId = asId(get(s, 'parentSpanId', 'parent_span_id'), 16, path, 'parentSpanId');
   const name = asString(s.name ?? undefined, path, 'name');
   const kind = asEnum(s.kind ?? undefined, SPAN_KIND_NAMES, path, 'kind');
-  const startTimeUnixNano = asFixed64(get(s, 'startTimeUnixNano', 'start_time_unix_nano'), path, 'startTimeUnixNano');
-  const endTimeUnixNano = asFixed64(get(s, 'endTimeUnixNano', 'end_time_unix_nano'), path, 'endTimeUnixNano');
+  const rawStart = get(s, 'startTimeUnixNano', 'start_time_unix_nano');
+  const rawEnd = get(s, 'endTimeUnixNano', 'end_time_unix_nano');
+  const startTimeUnixNano = asFixed64(rawStart, path, 'startTimeUnixNano');
+  const endTimeUnixNano = asFixed64(rawEnd, path, 'endTimeUnixNano');
   let statusCode = 0;
   const status = s.status ?? undefined;
   if (status !== undefined) {
     statusCode = asEnum(asObject(status, path, 'status').code ?? undefined, STATUS_CODE_NAMES, path, 'status.code');
   }
   const attributes: Attributes = {};
-  readAttributes(s.attributes ?? undefined, path, 'attributes', attributes);
+  readAttributes(s.attributes ?? undefined, path, 'attributes', attributes, budget.projection?.spanAttributes);
   const eventList = asArray(s.events ?? undefined, path, 'events');
   budget.events -= eventList.length;
   if (budget.events < 0) throw new OtlpLimitError(`${path}.events: more span events than the limit allows`);
-  const events: SpanEventView[] = new Array(eventList.length);
-  for (let i = 0; i < eventList.length; i++) events[i] = readEvent(eventList[i], path, i);
+  const keepEvents = budget.projection?.events;
+  let events: SpanEventView[];
+  if (keepEvents === undefined) {
+    events = new Array(eventList.length);
+    for (let i = 0; i < eventList.length; i++) events[i] = readEvent(eventList[i], path, i);
+  } else {
+    events = [];
+    for (let i = 0; i < eventList.length; i++) {
+      const event = readEvent(eventList[i], path, i);
+      if (keepEvents.has(event.name)) events.push(event);
+    }
+  }
   return {
     traceId,
     spanId,
@@ -280,6 +305,7 @@ function readSpan(value: unknown, path: string, resource: Attributes, budget: Bu
     kind,
     startTimeUnixNano,
     endTimeUnixNano,
+    durationNano: exactDifference(rawEnd, rawStart, endTimeUnixNano - startTimeUnixNano),
     statusCode,
     attributes,
     events,
@@ -312,10 +338,13 @@ function parse(body: string | Uint8Array): unknown {
  * @throws OtlpDecodeError naming the JSON path of the first problem (OtlpLimitError, a
  *   subclass, past `limits`), e.g.
  *   `resourceSpans[0].scopeSpans[1].spans[3].traceId: expected 32 hex characters, got 31`.
+ *
+ * With a `projection` (see decode-protobuf.ts), only the attributes and events it names are
+ * kept; everything is still checked, so the same bodies fail with the same errors.
  */
-export function decodeTracesJson(body: string | Uint8Array, limits?: DecodeLimits): SpanView[] {
+export function decodeTracesJson(body: string | Uint8Array, limits?: DecodeLimits, projection?: DecodeProjection): SpanView[] {
   const { maxSpans, maxEvents } = limits === undefined ? DEFAULT_LIMITS : resolveDecodeLimits(limits);
-  const budget: Budget = { spans: maxSpans, events: maxEvents };
+  const budget: Budget = { spans: maxSpans, events: maxEvents, projection };
   const request = asObject(parse(body), 'request', '');
   const out: SpanView[] = [];
   const resourceSpans = asArray(get(request, 'resourceSpans', 'resource_spans'), 'resourceSpans', '');
@@ -324,7 +353,7 @@ export function decodeTracesJson(body: string | Uint8Array, limits?: DecodeLimit
     const rs = asObject(resourceSpans[i], rsPath, '');
     const resource: Attributes = {};
     const res = rs.resource ?? undefined;
-    if (res !== undefined) readAttributes(asObject(res, rsPath, 'resource').attributes ?? undefined, `${rsPath}.resource`, 'attributes', resource);
+    if (res !== undefined) readAttributes(asObject(res, rsPath, 'resource').attributes ?? undefined, `${rsPath}.resource`, 'attributes', resource, projection?.resourceAttributes);
     const scopeSpans = asArray(get(rs, 'scopeSpans', 'scope_spans'), rsPath, 'scopeSpans');
     for (let j = 0; j < scopeSpans.length; j++) {
       const ssPath = `${rsPath}.scopeSpans[${j}]`;

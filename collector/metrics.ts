@@ -60,3 +60,197 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
     forwardDropped: counter(METRICS.COLLECTOR_FORWARD_DROPPED, registry),
   };
 }
+
+/*
+ * Pre-resolved series ("cells"). prom-client hashes the label object into a string on every
+ * `inc`/`observe` (and validates every label), which at 200k spans/s is most of the tally's
+ * time. A cell resolves its series once: the first update goes through prom-client's public
+ * API (creating the series exactly as before), then the cell keeps a reference to the series'
+ * entry in the metric's store and updates it in place with the same arithmetic prom-client
+ * uses (`value += n`; `sum += v`, `count += 1`, bucket `+= 1`, latest exemplar per bucket),
+ * so scrapes see exactly the values the public API would have produced.
+ *
+ * That store is prom-client's internal `hashMap` (15.x). The cell checks the entry it found
+ * holds its very label object, and re-checks the store's identity on every update (a
+ * `reset()` replaces it); when either check fails it falls back to the public API, so a
+ * prom-client that stores series differently is slower, never wrong. (`remove()` and
+ * `zero()` of a series a cell holds would orphan its entry: the collector calls neither.)
+ */
+
+interface CounterEntry {
+  value: number;
+  labels: Record<string, string>;
+}
+
+interface ExemplarEntry {
+  labelSet: Record<string, string>;
+  value: number;
+  timestamp?: number;
+}
+
+interface HistogramEntry {
+  labels: Record<string, string>;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+  bucketExemplars?: Record<string, ExemplarEntry | null>;
+}
+
+interface Internals<E> {
+  hashMap: Record<string, E>;
+  sortedLabelNames: readonly string[];
+  upperBounds?: readonly number[];
+}
+
+/** prom-client's series key for a label set (lib/util.js fastHashObject); checked by identity before use. */
+function seriesHash(sortedLabelNames: readonly string[], labels: Record<string, string>): string {
+  let hash = '';
+  for (const key of sortedLabelNames) {
+    const value = labels[key];
+    if (value === undefined) continue;
+    hash += `${key}:${value},`;
+  }
+  return hash;
+}
+
+/** The entry of `labels` in a metric's internal store, or undefined when prom-client stores it some other way. */
+function findEntry<E extends { labels: Record<string, string> }>(metric: unknown, labels: Record<string, string>): { map: Record<string, E>; entry: E } | undefined {
+  const m = metric as Partial<Internals<E>>;
+  if (m.hashMap === null || typeof m.hashMap !== 'object' || !Array.isArray(m.sortedLabelNames)) return undefined;
+  const entry = m.hashMap[seriesHash(m.sortedLabelNames, labels)];
+  if (entry === undefined || entry === null || entry.labels !== labels) return undefined;
+  return { map: m.hashMap, entry };
+}
+
+/** One series of a counter: `inc` without hashing labels. */
+export class CounterCell {
+  readonly labels: Record<string, string>;
+  private readonly counter: Counter<string>;
+  private map: Record<string, CounterEntry> | undefined;
+  private entry: CounterEntry | undefined;
+
+  /** Creates the series at zero (as `counter.inc(labels, 0)` does). */
+  constructor(counter: Counter<string>, labels: Record<string, string>) {
+    this.counter = counter;
+    this.labels = labels;
+    this.slowInc(0);
+  }
+
+  /** True while updates bypass prom-client's hashing (for tests). */
+  get fast(): boolean {
+    return this.entry !== undefined && this.map === (this.counter as unknown as Internals<CounterEntry>).hashMap;
+  }
+
+  /** Adds `value` (same checks as prom-client: a non-finite or negative value throws). */
+  inc(value: number): void {
+    const entry = this.entry;
+    if (entry !== undefined && this.map === (this.counter as unknown as Internals<CounterEntry>).hashMap && value >= 0 && value < Infinity) {
+      entry.value += value;
+      return;
+    }
+    this.slowInc(value);
+  }
+
+  private slowInc(value: number): void {
+    this.counter.inc(this.labels, value);
+    const found = findEntry<CounterEntry>(this.counter, this.labels);
+    this.map = found?.map;
+    this.entry = found !== undefined && typeof found.entry.value === 'number' ? found.entry : undefined;
+  }
+}
+
+/**
+ * A copy of a histogram series' per-bucket object (`bucketValues` / `bucketExemplars`) in
+ * dictionary ("slow") elements. prom-client keys them by bucket bound; bounds that are
+ * integers (1, 2, ..., 300 for the semconv buckets) are array indices to V8, which then
+ * allocates a holey backing store up to the largest one: about 3.8 kB per object, 7.7 kB
+ * per series, 77 MB at 10,000 series. A property with non-default attributes forces
+ * dictionary elements (about 0.5 kB per object). Same keys, same values, same order.
+ */
+function compactBuckets<V>(source: Record<string, V>): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const key of Object.keys(source)) {
+    Object.defineProperty(out, key, { value: source[key], writable: true, enumerable: true, configurable: false });
+  }
+  return out;
+}
+
+/** Bucket keys per histogram, shared by its cells. */
+const BUCKET_KEYS = new WeakMap<object, readonly string[]>();
+
+/** One series of a histogram with exemplars: `observe` without hashing labels. */
+export class HistogramCell {
+  readonly labels: Record<string, string>;
+  private readonly histogram: Histogram<string>;
+  private readonly bounds: readonly number[];
+  /** Keys of `bucketValues` / `bucketExemplars` per bound, '-1' for +Inf (as prom-client keys them). */
+  private readonly keys: readonly string[];
+  private map: Record<string, HistogramEntry> | undefined;
+  private entry: HistogramEntry | undefined;
+
+  constructor(histogram: Histogram<string>, labels: Record<string, string>) {
+    this.histogram = histogram;
+    this.labels = labels;
+    const bounds = (histogram as unknown as Partial<Internals<HistogramEntry>>).upperBounds;
+    this.bounds = Array.isArray(bounds) ? bounds : [];
+    let keys = BUCKET_KEYS.get(histogram);
+    if (keys === undefined) BUCKET_KEYS.set(histogram, (keys = [...this.bounds.map(String), '-1']));
+    this.keys = keys;
+  }
+
+  /** True while updates bypass prom-client's hashing (for tests). */
+  get fast(): boolean {
+    return this.entry !== undefined && this.map === (this.histogram as unknown as Internals<HistogramEntry>).hashMap;
+  }
+
+  /**
+   * Observes `value` `times` times (at least once); the first observation carries the
+   * exemplar `{trace_id}` stamped `timestampSeconds`, like `observe({labels, value,
+   * exemplarLabels})` followed by `times - 1` plain `observe({labels, value})` calls.
+   */
+  observe(value: number, times: number, traceId: string, timestampSeconds: number): void {
+    const entry = this.entry;
+    if (entry === undefined || this.map !== (this.histogram as unknown as Internals<HistogramEntry>).hashMap || !Number.isFinite(value)) {
+      this.slowObserve(value, times, traceId);
+      return;
+    }
+    const bounds = this.bounds;
+    let b = 0;
+    while (b < bounds.length && !(value <= bounds[b]!)) b++;
+    const key = this.keys[b]!;
+    const exemplars = entry.bucketExemplars;
+    const exemplar = exemplars?.[key];
+    if (exemplar === undefined || exemplar === null) {
+      // First exemplar of this bucket: prom-client creates it (and validates the label set).
+      this.slowObserve(value, times, traceId);
+      return;
+    }
+    const buckets = entry.bucketValues;
+    const inFinite = b < bounds.length;
+    for (let i = 0; i < times || i === 0; i++) {
+      entry.sum += value;
+      entry.count += 1;
+      if (inFinite) buckets[key]! += 1;
+    }
+    // The label set object is this cell's own (see slowObserve): updated in place, no allocation per span.
+    exemplar.labelSet.trace_id = traceId;
+    exemplar.value = value;
+    exemplar.timestamp = timestampSeconds;
+  }
+
+  private slowObserve(value: number, times: number, traceId: string): void {
+    this.histogram.observe({ labels: this.labels, value, exemplarLabels: { trace_id: traceId } });
+    for (let i = 1; i < times; i++) this.histogram.observe({ labels: this.labels, value });
+    const found = findEntry<HistogramEntry>(this.histogram, this.labels);
+    const entry =
+      found !== undefined && typeof found.entry.sum === 'number' && found.entry.bucketValues !== null && typeof found.entry.bucketValues === 'object'
+        ? found.entry
+        : undefined;
+    if (entry !== undefined && entry !== this.entry) {
+      entry.bucketValues = compactBuckets(entry.bucketValues);
+      if (entry.bucketExemplars !== undefined && entry.bucketExemplars !== null) entry.bucketExemplars = compactBuckets(entry.bucketExemplars);
+    }
+    this.map = found?.map;
+    this.entry = entry;
+  }
+}

@@ -25,7 +25,7 @@ import { OtlpDecodeError } from './decode-errors.js';
 import { encodeExportResponse, encodeStatus, type OtlpEncoding } from './encode-response.js';
 import type { Forwarder } from './forwarder.js';
 import type { SpanView } from './span-view.js';
-import type { Tally } from './tally.js';
+import { TALLY_PROJECTION, type Tally } from './tally.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -186,7 +186,8 @@ export function createReceiver(deps: ReceiverDeps): (req: IncomingMessage, res: 
       }
       let spans: SpanView[];
       try {
-        spans = encoding === 'protobuf' ? decodeTracesProtobuf(body) : decodeTracesJson(body);
+        // Only what the tally reads is decoded (the rest is still checked); forwarding re-sends the raw body.
+        spans = encoding === 'protobuf' ? decodeTracesProtobuf(body, undefined, TALLY_PROJECTION) : decodeTracesJson(body, undefined, TALLY_PROJECTION);
       } catch (err) {
         const reason = err instanceof OtlpDecodeError ? err.message : `unexpected decoder failure: ${(err as Error)?.message ?? String(err)}`;
         fail(res, encoding, 400, RPC_CODE.INVALID_ARGUMENT, `could not decode ${encoding} ExportTraceServiceRequest: ${reason}`);

@@ -28,9 +28,17 @@ export interface TrackedCall<T> {
 }
 
 interface Entry<T> {
-  pending: Array<{ startMs: number; payload: T }>;
+  sessionKey: string;
+  tool: string;
+  /** Uncorrected malformed calls, oldest first: start times and payloads in parallel (a tight loop over numbers). */
+  pendingStarts: number[];
+  pendingPayloads: T[];
+  /** Ascending start times (kept sorted on insertion: starts mostly arrive in order, so that is O(1)). */
   good: number[];
 }
+
+/** Returned when nothing was corrected (shared: callers only read it). */
+const NONE: readonly never[] = Object.freeze([]);
 
 /** Options of {@link SelfCorrectionTracker}. */
 export interface SelfCorrectionOptions {
@@ -44,7 +52,11 @@ export interface SelfCorrectionOptions {
 export class SelfCorrectionTracker<T> {
   private readonly windowMs: number;
   private readonly maxKeys: number;
-  private readonly entries = new Map<string, Entry<T>>();
+  /** Entries by session key, then tool (no key string is built per call). */
+  private readonly bySession = new Map<string, Map<string, Entry<T>>>();
+  /** Every entry, least recently used first (a Set keeps insertion order; re-adding moves to the end). */
+  private readonly lru = new Set<Entry<T>>();
+  private newest: Entry<T> | undefined;
 
   constructor(options: SelfCorrectionOptions) {
     this.windowMs = options.windowMs;
@@ -53,7 +65,7 @@ export class SelfCorrectionTracker<T> {
 
   /** Number of (session, tool) pairs held (for tests of the bound). */
   get size(): number {
-    return this.entries.size;
+    return this.lru.size;
   }
 
   /**
@@ -61,42 +73,77 @@ export class SelfCorrectionTracker<T> {
    * (a well-formed call may correct several; a malformed call may be corrected by a
    * well-formed call seen earlier that started later).
    */
-  observe(call: TrackedCall<T>): T[] {
-    if (!call.sessionKey || !call.tool) return [];
-    const key = `${call.sessionKey}\u0000${call.tool}`;
-    let entry = this.entries.get(key);
-    if (entry) {
+  observe(call: TrackedCall<T>): readonly T[] {
+    const { sessionKey, tool } = call;
+    if (!sessionKey || !tool) return NONE;
+    let tools = this.bySession.get(sessionKey);
+    if (tools === undefined) this.bySession.set(sessionKey, (tools = new Map()));
+    let entry = tools.get(tool);
+    if (entry === undefined) {
+      entry = { sessionKey, tool, pendingStarts: [], pendingPayloads: [], good: [] };
+      tools.set(tool, entry);
+      this.lru.add(entry);
+      if (this.lru.size > this.maxKeys) this.evictOldest();
+    } else if (entry !== this.newest) {
       // Refresh the LRU position.
-      this.entries.delete(key);
-    } else {
-      entry = { pending: [], good: [] };
+      this.lru.delete(entry);
+      this.lru.add(entry);
     }
-    this.entries.set(key, entry);
-    if (this.entries.size > this.maxKeys) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    this.newest = entry;
 
     const t = call.startMs;
     if (call.malformed) {
-      if (entry.good.some((g) => g > t && g - t <= this.windowMs)) return [call.payload];
-      entry.pending.push({ startMs: t, payload: call.payload });
-      if (entry.pending.length > MAX_PENDING) entry.pending.shift();
-      return [];
+      // `good` ascends: only its tail can hold a start after t.
+      const good = entry.good;
+      for (let i = good.length - 1; i >= 0 && good[i]! > t; i--) if (good[i]! - t <= this.windowMs) return [call.payload];
+      entry.pendingStarts.push(t);
+      entry.pendingPayloads.push(call.payload);
+      if (entry.pendingStarts.length > MAX_PENDING) {
+        entry.pendingStarts.shift();
+        entry.pendingPayloads.shift();
+      }
+      return NONE;
     }
-    const corrected: T[] = [];
-    const keep: Entry<T>['pending'] = [];
-    for (const p of entry.pending) {
-      if (t > p.startMs && t - p.startMs <= this.windowMs) corrected.push(p.payload);
-      else keep.push(p);
+    let corrected: T[] | undefined;
+    // Corrected calls leave the pending list; the rest keep their order (compacted in place).
+    const starts = entry.pendingStarts;
+    const payloads = entry.pendingPayloads;
+    const n = starts.length;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const start = starts[i]!;
+      if (t > start && t - start <= this.windowMs) (corrected ??= []).push(payloads[i]!);
+      else if (kept !== i) {
+        starts[kept] = start;
+        payloads[kept++] = payloads[i]!;
+      } else kept++;
     }
-    entry.pending = keep;
-    entry.good.push(t);
-    if (entry.good.length > MAX_GOOD) {
-      // Keep the latest starts: they can still correct malformed calls arriving late.
-      entry.good.sort((a, b) => a - b);
-      entry.good.shift();
+    if (kept !== n) {
+      starts.length = kept;
+      payloads.length = kept;
     }
-    return corrected;
+    // Keep the latest MAX_GOOD starts: they can still correct malformed calls arriving late.
+    const good = entry.good;
+    let i = good.length;
+    while (i > 0 && good[i - 1]! > t) i--;
+    if (good.length < MAX_GOOD) {
+      if (i === good.length) good.push(t);
+      else good.splice(i, 0, t);
+    } else if (i > 0) {
+      // Full: the earliest start leaves (a start earlier than all kept ones would leave at once: i === 0).
+      for (let j = 1; j < i; j++) good[j - 1] = good[j]!;
+      good[i - 1] = t;
+    }
+    return corrected ?? NONE;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.lru.values().next().value;
+    if (oldest === undefined) return;
+    this.lru.delete(oldest);
+    const tools = this.bySession.get(oldest.sessionKey);
+    tools?.delete(oldest.tool);
+    if (tools !== undefined && tools.size === 0) this.bySession.delete(oldest.sessionKey);
+    if (this.newest === oldest) this.newest = undefined;
   }
 }

@@ -46,43 +46,77 @@ export interface SummaryStoreOptions {
   now?: () => number;
 }
 
-class Stats {
+/** Outcomes and call token kinds every aggregate reports (at zero when unseen), in output order. */
+const BASE_OUTCOMES: readonly string[] = OUTCOMES;
+const BASE_TOKENS: readonly string[] = TOKEN_KINDS.filter((k) => k !== 'catalog');
+const OUTCOME_INDEX: ReadonlyMap<string, number> = new Map(BASE_OUTCOMES.map((o, i) => [o, i]));
+const TOKEN_INDEX: ReadonlyMap<string, number> = new Map(BASE_TOKENS.map((k, i) => [k, i]));
+
+/** Adds `w` under `key` of a lazily made record (values outside the base lists; rare). */
+function addExtra(record: Record<string, number> | undefined, key: string, w: number): Record<string, number> {
+  const r = record ?? {};
+  r[key] = (r[key] ?? 0) + w;
+  return r;
+}
+
+/**
+ * Counters of one aggregate (totals, a provider, a model, a tool). Outcomes and token kinds
+ * of the contract are array slots (one call updates four aggregates: indexing beats a
+ * keyed property per aggregate); other keys go to `extra*` records, after them in the output.
+ */
+export class Stats {
   calls = 0;
   malformed = 0;
   selfCorrections = 0;
-  outcomes: Record<string, number> = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
+  outcomeCounts: number[] = new Array<number>(BASE_OUTCOMES.length).fill(0);
+  extraOutcomes: Record<string, number> | undefined;
   violations: Record<string, number> = {};
-  tokens: Record<string, number> = Object.fromEntries(TOKEN_KINDS.filter((k) => k !== 'catalog').map((k) => [k, 0]));
+  tokenCounts: number[] = new Array<number>(BASE_TOKENS.length).fill(0);
+  extraTokens: Record<string, number> | undefined;
   /** Counts per duration bucket, the last one being +Inf. */
   buckets = new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0);
 
-  add(c: SummaryCall, bucket: number): void {
+  /**
+   * Adds a call's counts (not its tokens: the caller adds those for all aggregates in one
+   * walk); `outcomeIndex` is the outcome's slot, -1 for another outcome.
+   */
+  addCounts(c: SummaryCall, bucket: number, outcomeIndex: number): void {
     const w = c.weight;
     this.calls += w;
-    this.outcomes[c.outcome] = (this.outcomes[c.outcome] ?? 0) + w;
+    if (outcomeIndex >= 0) this.outcomeCounts[outcomeIndex]! += w;
+    else this.extraOutcomes = addExtra(this.extraOutcomes, c.outcome, w);
     if (c.kind !== undefined) {
       this.malformed += w;
       this.violations[c.kind] = (this.violations[c.kind] ?? 0) + w;
     }
-    for (const k in c.tokens) {
-      const n = c.tokens[k];
-      if (n !== undefined) this.tokens[k] = (this.tokens[k] ?? 0) + n * w;
-    }
     this.buckets[bucket] = (this.buckets[bucket] ?? 0) + w;
+  }
+
+  /** Adds `n` tokens of `kind`; `index` is its slot, -1 for another kind. */
+  addTokens(kind: string, index: number, n: number): void {
+    if (index >= 0) this.tokenCounts[index]! += n;
+    else this.extraTokens = addExtra(this.extraTokens, kind, n);
   }
 
   view(): CallStats {
     return {
       calls: this.calls,
-      outcomes: { ...this.outcomes },
+      outcomes: slotsToRecord(BASE_OUTCOMES, this.outcomeCounts, this.extraOutcomes),
       malformed: this.malformed,
       malformedRatio: this.calls > 0 ? this.malformed / this.calls : 0,
       violations: { ...this.violations },
       latency: latency(this.buckets),
-      tokens: { ...this.tokens },
+      tokens: slotsToRecord(BASE_TOKENS, this.tokenCounts, this.extraTokens),
       selfCorrections: this.selfCorrections,
     };
   }
+}
+
+/** Slots and extras as one record: the base keys first, in order, then the extras in first-seen order. */
+function slotsToRecord(keys: readonly string[], slots: readonly number[], extra: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < keys.length; i++) out[keys[i]!] = slots[i]!;
+  return extra === undefined ? out : Object.assign(out, extra);
 }
 
 /** Quantile estimated from bucket counts with linear interpolation, like PromQL's histogram_quantile. */
@@ -108,10 +142,26 @@ function latency(buckets: readonly number[]): LatencySummary {
   return { p50: bucketQuantile(0.5, buckets), p95: bucketQuantile(0.95, buckets), p99: bucketQuantile(0.99, buckets) };
 }
 
-interface ProviderEntry {
+/** A provider's aggregates. */
+export interface ProviderEntry {
   stats: Stats;
   models: Map<string, Stats>;
   trend: Map<number, { calls: number; malformed: number }>;
+}
+
+/**
+ * The aggregates one resolved label set (service, tool, provider, model) updates, looked up
+ * once (see {@link SummaryStore.handle}) instead of by key on every call.
+ */
+export interface SummaryHandle {
+  readonly service: string;
+  readonly tool: string;
+  readonly provider: string;
+  readonly model: string;
+  /** The provider's aggregates (trend included). */
+  readonly entry: ProviderEntry;
+  /** Totals, provider, model and tool stats, in that order. */
+  readonly stats: readonly Stats[];
 }
 
 /** Aggregates for `/api/summary`. */
@@ -122,9 +172,11 @@ export class SummaryStore {
   private readonly providers = new Map<string, ProviderEntry>();
   private readonly tools = new Map<string, { service: string; tool: string; stats: Stats }>();
   private readonly catalogs = new Map<string, { total: number; tools: Map<string, number> }>();
-  /** Ring buffer of recent malformed calls. */
-  private readonly ring: RecentViolation[] = [];
+  /** Ring buffer of recent malformed calls; `time` is formatted from `startMs` when rendered. */
+  private readonly ring: Array<Omit<RecentViolation, 'time'> & { startMs: number }> = [];
   private ringNext = 0;
+  /** Trend bucket index at the last pruning of old trend buckets. */
+  private prunedAt = Number.NaN;
 
   constructor(options: SummaryStoreOptions) {
     this.opts = { now: Date.now, ...options };
@@ -150,34 +202,65 @@ export class SummaryStore {
     return m;
   }
 
-  /** Records one tools/call. */
+  /**
+   * The aggregates of a resolved label set. Stable for the store's lifetime (nothing is
+   * evicted), so callers may keep it.
+   */
+  handle(service: string, tool: string, provider: string, model: string): SummaryHandle {
+    const entry = this.provider(provider);
+    return { service, tool, provider, model, entry, stats: [this.totals, entry.stats, this.model(entry, model), this.tool(service, tool).stats] };
+  }
+
+  /** Records one tools/call (its label values looked up by key). */
   recordCall(c: SummaryCall): void {
+    this.recordCallTo(this.handle(c.service, c.tool, c.provider, c.model), c);
+  }
+
+  /**
+   * Records one tools/call under a handle from {@link handle}; `c`'s service, tool, provider
+   * and model are ignored in favour of the handle's. `c` is not kept (a caller may reuse it).
+   */
+  recordCallTo(h: SummaryHandle, c: SummaryCall): void {
     let bucket = 0;
     while (bucket < DURATION_BUCKETS_SECONDS.length && c.durationSeconds > DURATION_BUCKETS_SECONDS[bucket]!) bucket++;
-    this.totals.add(c, bucket);
-    const p = this.provider(c.provider);
-    p.stats.add(c, bucket);
-    this.model(p, c.model).add(c, bucket);
-    this.tool(c.service, c.tool).stats.add(c, bucket);
+    const all = h.stats;
+    const outcomeIndex = OUTCOME_INDEX.get(c.outcome) ?? -1;
+    for (const stats of all) stats.addCounts(c, bucket, outcomeIndex);
+    // Tokens: one walk of the call's token kinds for the four aggregates.
+    const tokens = c.tokens;
+    for (const k in tokens) {
+      const n = tokens[k];
+      if (n === undefined) continue;
+      const add = n * c.weight;
+      const index = TOKEN_INDEX.get(k) ?? -1;
+      for (const stats of all) stats.addTokens(k, index, add);
+    }
+    const p = h.entry;
 
     const width = this.opts.trendBucketSeconds * 1000;
     const idx = Math.floor(c.startMs / width);
     const nowIdx = Math.floor(this.opts.now() / width);
     // Spans far in the past or future do not fit the window shown; they still count above.
     if (idx > nowIdx - this.opts.trendBuckets && idx <= nowIdx + 1) {
-      const b = p.trend.get(idx) ?? { calls: 0, malformed: 0 };
+      let b = p.trend.get(idx);
+      if (b === undefined) {
+        p.trend.set(idx, (b = { calls: 0, malformed: 0 }));
+      }
       b.calls += c.weight;
       if (c.kind !== undefined) b.malformed += c.weight;
-      p.trend.set(idx, b);
-      for (const k of p.trend.keys()) if (k <= nowIdx - this.opts.trendBuckets) p.trend.delete(k);
+      // Buckets that left the window are never shown again: drop them (only needed when the window moved or a bucket was added).
+      if (nowIdx !== this.prunedAt) {
+        for (const e of this.providers.values()) for (const k of e.trend.keys()) if (k <= nowIdx - this.opts.trendBuckets) e.trend.delete(k);
+        this.prunedAt = nowIdx;
+      }
     }
 
     if (c.kind !== undefined) {
-      const v: RecentViolation = {
-        time: new Date(c.startMs).toISOString(),
-        service: c.service,
-        provider: c.provider,
-        model: c.model,
+      const v = {
+        startMs: c.startMs,
+        service: h.service,
+        provider: h.provider,
+        model: h.model,
         tool: c.toolName,
         kind: c.kind,
         paths: c.paths.slice(0, 16),
@@ -234,7 +317,10 @@ export class SummaryStore {
       .sort((a, b) => b.calls - a.calls || a.tool.localeCompare(b.tool));
     const n = this.ring.length;
     const recentViolations: RecentViolation[] = [];
-    for (let i = 1; i <= n; i++) recentViolations.push(this.ring[(this.ringNext - i + n * 2) % n]!);
+    for (let i = 1; i <= n; i++) {
+      const { startMs, ...rest } = this.ring[(this.ringNext - i + n * 2) % n]!;
+      recentViolations.push({ time: new Date(startMs).toISOString(), ...rest });
+    }
     const catalogs: CatalogSummary[] = [...this.catalogs.entries()].map(([service, c]) => ({
       service,
       totalTokens: c.total,

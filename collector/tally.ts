@@ -34,10 +34,11 @@ import {
   type Outcome,
 } from '../contract/index.js';
 import { CardinalityGuard } from './cardinality.js';
-import type { CollectorMetrics } from './metrics.js';
+import type { DecodeProjection } from './decode-protobuf.js';
+import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
 import { OTLP_SPAN_KIND, OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
-import type { SummaryStore } from './summary.js';
+import type { SummaryHandle, SummaryStore } from './summary.js';
 
 const TOOLS_CALL = MCP_METHOD.TOOLS_CALL;
 const TOOLS_LIST = MCP_METHOD.TOOLS_LIST;
@@ -60,6 +61,30 @@ const CALL_FANOUT: Readonly<Record<string, number>> = {
   [METRICS.TOOL_SCHEMA_VIOLATIONS.name]: VIOLATION_KINDS.length,
   [METRICS.TOOL_TOKENS.name]: CALL_TOKEN_KINDS.length,
   [METRICS.TOOL_SELF_CORRECTIONS.name]: 1,
+};
+
+/**
+ * What {@link Tally} reads from a span, for the decoders' projection (attribute values of
+ * other keys and events of other names are not decoded). Keep it in step with the reads below:
+ * test/collector/collector-projection.test.ts tallies with and without it and compares.
+ */
+export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
+  spanAttributes: new Set<string>([
+    ATTR.ADJUSTED_COUNT,
+    ATTR.MCP_METHOD_NAME,
+    ATTR.VIOLATION_KIND,
+    ATTR.VIOLATION_PATHS,
+    ATTR.GEN_AI_TOOL_NAME,
+    ATTR.GEN_AI_PROVIDER_NAME,
+    ATTR.GEN_AI_REQUEST_MODEL,
+    ATTR.ERROR_TYPE,
+    ATTR.OUTCOME,
+    ATTR.SESSION_KEY,
+    ATTR.TOKENS_CATALOG,
+    ...CALL_TOKEN_KINDS.map((k) => TOKEN_ATTRIBUTE[k]),
+  ]),
+  resourceAttributes: new Set<string>([ATTR.SERVICE_NAME]),
+  events: new Set<string>([EVENT.CATALOG_TOOL]),
 };
 
 const HEX32 = /^[0-9a-f]{32}$/;
@@ -86,14 +111,47 @@ export interface TallyResult {
   reasons: Record<string, number>;
 }
 
-/** Pre-built label sets of one call label set (service, tool, provider, model): no allocation per span. */
+/**
+ * Pre-resolved series of one call label set (service, tool, provider, model): no allocation
+ * and no label hashing per span (see CounterCell in metrics.ts).
+ */
 interface CallSeries {
   labels: Record<string, string>;
   /** The call label set went to the overflow series (every label, outcome and kind included, is the overflow value). */
   overflow: boolean;
-  outcome: Map<string, Record<string, string>>;
-  kind: Map<string, Record<string, string>>;
-  token: Map<string, Record<string, string>>;
+  outcome: Map<string, CounterCell>;
+  kind: Map<string, CounterCell>;
+  token: Map<string, CounterCell>;
+  /** Created at the first self-correction of this label set (never at zero, as before). */
+  selfCorrections: CounterCell | undefined;
+  /** The summary's aggregates of this label set. */
+  summary: SummaryHandle;
+  /** Self-correction payload of an unsampled call (weight 1), shared so a call allocates none. */
+  payload1: { series: CallSeries; weight: number };
+}
+
+/** Nested maps keyed by label values: the strings decoded spans share are hashed once, no key string is built per span. */
+class KeyTree<V> {
+  private readonly root = new Map<string, unknown>();
+
+  get(keys: readonly string[]): V | undefined {
+    let node: unknown = this.root;
+    for (const k of keys) {
+      node = (node as Map<string, unknown>).get(k);
+      if (node === undefined) return undefined;
+    }
+    return node as V;
+  }
+
+  set(keys: readonly string[], value: V): void {
+    let node = this.root;
+    for (let i = 0; i < keys.length - 1; i++) {
+      let next = node.get(keys[i]!) as Map<string, unknown> | undefined;
+      if (next === undefined) node.set(keys[i]!, (next = new Map()));
+      node = next;
+    }
+    node.set(keys[keys.length - 1]!, value);
+  }
 }
 
 interface Call {
@@ -104,14 +162,19 @@ interface Call {
   series: CallSeries;
 }
 
-/** Label set for `value` of the last label, built once per call series. */
-function child(map: Map<string, Record<string, string>>, base: CallSeries, label: string, value: string): Record<string, string> {
-  let l = map.get(value);
-  if (!l) {
-    l = { ...base.labels, [label]: base.overflow ? OVERFLOW_LABEL_VALUE : value };
-    map.set(value, l);
+/** Counter series for `value` of the last label, resolved once per call series. */
+function child(map: Map<string, CounterCell>, counter: CollectorMetrics['calls'], base: CallSeries, label: string, value: string): CounterCell {
+  let cell = map.get(value);
+  if (!cell) {
+    // Copied key by key, not spread: V8 gives every `{...spread}` result a map of its own
+    // (about 350 bytes each, 17,000 series at the cap); keyed copies share one.
+    const labels: Record<string, string> = {};
+    for (const k of Object.keys(base.labels)) labels[k] = base.labels[k]!;
+    labels[label] = base.overflow ? OVERFLOW_LABEL_VALUE : value;
+    cell = new CounterCell(counter, labels);
+    map.set(value, cell);
   }
-  return l;
+  return cell;
 }
 
 function str(v: AttributeValue | undefined): string | undefined {
@@ -133,17 +196,27 @@ function outcomeOf(a: Attributes, statusCode: number): Outcome {
   return 'ok';
 }
 
+/** Paths of a well-formed call, shared (the summary only copies paths of malformed calls). */
+const NO_PATHS: string[] = [];
+
 /** Turns span batches into metric increments and summary records. */
 export class Tally {
   readonly guard: CardinalityGuard;
   private readonly m: CollectorMetrics;
   private readonly summary: SummaryStore;
   private readonly selfCorrection: SelfCorrectionTracker<{ series: CallSeries; weight: number }>;
-  /** Admitted call series by call key (bounded by the cap); overflowed keys share {@link overflowSeries}. */
-  private readonly callSeries = new Map<string, CallSeries>();
+  /** Admitted call series by (service, tool, provider, model) (bounded by the cap); overflowed keys share {@link overflowSeries}. */
+  private readonly callSeries = new KeyTree<CallSeries>();
   private overflowSeries: CallSeries | undefined;
-  /** Admitted duration label sets by key (bounded by the cap). */
-  private readonly durationSeries = new Map<string, Record<string, string>>();
+  /** Admitted duration series by (service, method, tool, provider, error type) (bounded by the cap). */
+  private readonly durationSeries = new KeyTree<HistogramCell>();
+  /** Overflow duration series, by the guard's (cached) overflow label object. */
+  private readonly durationOverflow = new Map<Record<string, string>, HistogramCell>();
+  /** Key scratch for the trees (no array per span). */
+  private readonly durKey: string[] = ['', '', '', '', ''];
+  private readonly callKey: string[] = ['', '', '', ''];
+  /** Exemplar timestamp of the batch being tallied (seconds). */
+  private nowSeconds = 0;
   /** Plain totals for `/api/summary` (reading prom-client values is async). */
   readonly health = { spansReceived: 0, spansRejected: 0 };
 
@@ -165,13 +238,15 @@ export class Tally {
       rejected++;
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     };
+    // One exemplar timestamp per batch: its spans are observed within the same millisecond or so.
+    this.nowSeconds = Date.now() / 1000;
     const calls: Call[] = [];
     for (const span of spans) {
       if (!HEX32.test(span.traceId) || span.traceId === ZERO32 || !HEX16.test(span.spanId) || span.spanId === ZERO16) {
         reject(REJECT_REASON.INVALID_ID);
         continue;
       }
-      if (!(span.endTimeUnixNano >= span.startTimeUnixNano) || !Number.isFinite(span.startTimeUnixNano)) {
+      if (!(span.durationNano >= 0) || !Number.isFinite(span.startTimeUnixNano)) {
         reject(REJECT_REASON.INVALID_TIME);
         continue;
       }
@@ -223,9 +298,14 @@ export class Tally {
     const tool = isCall ? (kind === 'unknown_tool' || toolName === undefined ? UNKNOWN_LABEL_VALUE : toolName) : '';
     const errorType = str(a[ATTR.ERROR_TYPE]) ?? '';
 
-    const durKey = `${service}\u0000${method}\u0000${tool}\u0000${provider}\u0000${errorType}`;
-    let durLabels = this.durationSeries.get(durKey);
-    if (!durLabels) {
+    const key = this.durKey;
+    key[0] = service;
+    key[1] = method;
+    key[2] = tool;
+    key[3] = provider;
+    key[4] = errorType;
+    let cell = this.durationSeries.get(key);
+    if (!cell) {
       const labels = {
         [LABEL.SERVICE_NAME]: service,
         [LABEL.MCP_METHOD_NAME]: method,
@@ -233,15 +313,21 @@ export class Tally {
         [LABEL.GEN_AI_PROVIDER_NAME]: provider,
         [LABEL.ERROR_TYPE]: errorType,
       };
-      durLabels = this.guard.resolve(METRICS.SERVER_OPERATION_DURATION.name, DURATION_LABELS, labels);
-      // Only admitted sets are cached, so the cache is bounded by the cap.
-      if (durLabels === labels) this.durationSeries.set(durKey, labels);
+      // Past the cap the guard is asked on every span, as it counts dropped label sets.
+      const resolved = this.guard.resolve(METRICS.SERVER_OPERATION_DURATION.name, DURATION_LABELS, labels);
+      if (resolved === labels) {
+        // Only admitted sets are cached, so the cache is bounded by the cap.
+        cell = new HistogramCell(this.m.duration, labels);
+        this.durationSeries.set(key, cell);
+      } else {
+        cell = this.durationOverflow.get(resolved);
+        if (!cell) this.durationOverflow.set(resolved, (cell = new HistogramCell(this.m.duration, resolved)));
+      }
     }
-    const seconds = (span.endTimeUnixNano - span.startTimeUnixNano) / 1e9;
-    this.m.duration.observe({ labels: durLabels, value: seconds, exemplarLabels: { trace_id: span.traceId } });
+    const seconds = span.durationNano / 1e9;
     // Adjusted counts: prom-client has no weighted observe; the extra observations are plain,
     // rounded to whole observations (counters below take the exact weight).
-    for (let i = 1, n = Math.round(weight); i < n; i++) this.m.duration.observe({ labels: durLabels, value: seconds });
+    cell.observe(seconds, Math.round(weight), span.traceId, this.nowSeconds);
     if (!isCall) return undefined;
     const model = str(a[ATTR.GEN_AI_REQUEST_MODEL]) ?? UNKNOWN_PROVIDER;
     return { span, toolName: toolName ?? '', kind, weight, series: this.seriesFor(service, tool, provider, model) };
@@ -249,9 +335,14 @@ export class Tally {
 
   /** The call series of a call label set: admitted (and cached) or the shared overflow series. */
   private seriesFor(service: string, tool: string, provider: string, model: string): CallSeries {
-    const key = `${service}\u0000${tool}\u0000${provider}\u0000${model}\u0000`;
-    const cached = this.callSeries.get(key);
+    const tree = this.callKey;
+    tree[0] = service;
+    tree[1] = tool;
+    tree[2] = provider;
+    tree[3] = model;
+    const cached = this.callSeries.get(tree);
     if (cached) return cached;
+    const key = `${service}\u0000${tool}\u0000${provider}\u0000${model}\u0000`;
     if (this.guard.admitGroup('call', key, CALL_FANOUT)) {
       const series = this.newSeries(
         {
@@ -262,7 +353,7 @@ export class Tally {
         },
         false,
       );
-      this.callSeries.set(key, series);
+      this.callSeries.set(tree, series);
       return series;
     }
     for (const metric of Object.keys(CALL_FANOUT)) this.guard.noteDropped(metric, key);
@@ -272,23 +363,26 @@ export class Tally {
 
   /** Makes a call series and creates its violation_kind series at zero (the ratio reads 0, not "no data"). */
   private newSeries(labels: Record<string, string>, overflow: boolean): CallSeries {
-    const series: CallSeries = { labels, overflow, outcome: new Map(), kind: new Map(), token: new Map() };
-    for (const kind of VIOLATION_KINDS) this.m.violations.inc(child(series.kind, series, LABEL.VIOLATION_KIND, kind), 0);
+    const summary = this.summary.handle(labels[LABEL.SERVICE_NAME]!, labels[LABEL.GEN_AI_TOOL_NAME]!, labels[LABEL.GEN_AI_PROVIDER_NAME]!, labels[LABEL.GEN_AI_REQUEST_MODEL]!);
+    const series = { labels, overflow, outcome: new Map(), kind: new Map(), token: new Map(), selfCorrections: undefined, summary } as Omit<CallSeries, 'payload1'> as CallSeries;
+    series.payload1 = { series, weight: 1 };
+    for (const kind of VIOLATION_KINDS) child(series.kind, this.m.violations, series, LABEL.VIOLATION_KIND, kind);
     return series;
   }
 
   private recordCall(c: Call): void {
     const a = c.span.attributes;
     const s = c.series;
+    const w = c.weight;
     const outcome = outcomeOf(a, c.span.statusCode);
-    this.m.calls.inc(child(s.outcome, s, LABEL.OUTCOME, outcome), c.weight);
-    if (c.kind !== undefined) this.m.violations.inc(child(s.kind, s, LABEL.VIOLATION_KIND, c.kind), c.weight);
+    child(s.outcome, this.m.calls, s, LABEL.OUTCOME, outcome).inc(w);
+    if (c.kind !== undefined) child(s.kind, this.m.violations, s, LABEL.VIOLATION_KIND, c.kind).inc(w);
     const tokens: Partial<Record<string, number>> = {};
     for (const kind of CALL_TOKEN_KINDS) {
       const n = num(a[TOKEN_ATTRIBUTE[kind]]);
       if (n === undefined) continue;
       tokens[kind] = n;
-      if (n > 0) this.m.tokens.inc(child(s.token, s, LABEL.TOKEN_KIND, kind), n * c.weight);
+      if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
     }
     const sessionKey = str(a[ATTR.SESSION_KEY]);
     if (sessionKey !== undefined && c.toolName !== '') {
@@ -297,27 +391,28 @@ export class Tally {
         tool: c.toolName,
         startMs: c.span.startTimeUnixNano / 1e6,
         malformed: c.kind !== undefined,
-        payload: { series: s, weight: c.weight },
+        payload: w === 1 ? s.payload1 : { series: s, weight: w },
       });
       for (const p of corrected) {
-        const l = p.series.labels;
-        this.m.selfCorrections.inc(l, p.weight);
+        const ps = p.series;
+        (ps.selfCorrections ??= new CounterCell(this.m.selfCorrections, ps.labels)).inc(p.weight);
+        const l = ps.labels;
         this.summary.recordSelfCorrection(l[LABEL.SERVICE_NAME]!, l[LABEL.GEN_AI_TOOL_NAME]!, l[LABEL.GEN_AI_PROVIDER_NAME]!, l[LABEL.GEN_AI_REQUEST_MODEL]!, p.weight);
       }
     }
     const paths = c.kind === undefined ? undefined : a[ATTR.VIOLATION_PATHS];
-    this.summary.recordCall({
-      service: s.labels[LABEL.SERVICE_NAME]!,
-      tool: s.labels[LABEL.GEN_AI_TOOL_NAME]!,
+    this.summary.recordCallTo(s.summary, {
+      service: s.summary.service,
+      tool: s.summary.tool,
       toolName: c.toolName,
-      provider: s.labels[LABEL.GEN_AI_PROVIDER_NAME]!,
-      model: s.labels[LABEL.GEN_AI_REQUEST_MODEL]!,
+      provider: s.summary.provider,
+      model: s.summary.model,
       outcome,
       kind: c.kind,
-      paths: Array.isArray(paths) ? paths.map(String) : typeof paths === 'string' ? [paths] : [],
-      durationSeconds: (c.span.endTimeUnixNano - c.span.startTimeUnixNano) / 1e9,
+      paths: Array.isArray(paths) ? paths.map(String) : typeof paths === 'string' ? [paths] : NO_PATHS,
+      durationSeconds: c.span.durationNano / 1e9,
       tokens,
-      weight: c.weight,
+      weight: w,
       startMs: c.span.startTimeUnixNano / 1e6,
       traceId: c.span.traceId,
       spanId: c.span.spanId,

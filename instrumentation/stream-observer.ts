@@ -214,12 +214,19 @@ export class StreamObserver {
     if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
     if (typeof clientInfo?.name === 'string') attributes[ATTR.CLIENT_NAME] = clientInfo.name;
 
-    const span = this.currentTracer().startSpan(target === undefined ? method : `${method} ${target}`, { kind: SpanKind.SERVER, attributes, links }, parent);
+    // An explicit start: without one the SDK stamps Date.now(), whole milliseconds, which
+    // leaves calls of one millisecond unordered (self-correction needs their order).
+    const startPerf = performance.now();
+    const span = this.currentTracer().startSpan(
+      target === undefined ? method : `${method} ${target}`,
+      { kind: SpanKind.SERVER, attributes, links, startTime: startPerf },
+      parent,
+    );
     const pending: Pending = {
       id,
       method,
       span,
-      startPerf: performance.now(),
+      startPerf,
       toolName,
       provider,
       args: params?.arguments,

@@ -4,7 +4,7 @@
  * bounded memory. (The end-to-end count through the exporters is in collector-ingest.)
  */
 import { describe, expect, it } from '@jest/globals';
-import { MAX_PENDING, SelfCorrectionTracker } from '../../collector/self-correction.js';
+import { MAX_GOOD, MAX_PENDING, SelfCorrectionTracker } from '../../collector/self-correction.js';
 
 const WINDOW = 60_000;
 
@@ -49,5 +49,24 @@ describe('SelfCorrectionTracker', () => {
     const u = tracker();
     for (let i = 0; i < MAX_PENDING + 10; i++) u.observe({ sessionKey: 's', tool: 'a', startMs: i, malformed: true, payload: `m${i}` });
     expect(u.observe({ sessionKey: 's', tool: 'a', startMs: 1000, malformed: false, payload: '' })).toHaveLength(MAX_PENDING);
+  });
+
+  it('keeps the latest MAX_GOOD well-formed starts, whatever their arrival order', () => {
+    const t = new SelfCorrectionTracker<string>({ windowMs: 1500, maxKeys: 10 });
+    // Well-formed calls starting at 101..120 s arrive latest first: the earliest ones must be the ones forgotten.
+    const count = MAX_GOOD + 4;
+    for (let i = count; i >= 1; i--) t.observe({ sessionKey: 's', tool: 'a', startMs: (100 + i) * 1000, malformed: false, payload: '' });
+    const oldestKept = 100 + count - MAX_GOOD + 1;
+    // Only a forgotten start (101 s) lies within 1.5 s after 100.9 s.
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 100_900, malformed: true, payload: 'early' })).toEqual([]);
+    // A kept one (the oldest kept) does for a malformed call just before it.
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: oldestKept * 1000 - 800, malformed: true, payload: 'kept' })).toEqual(['kept']);
+  });
+
+  it('tells (session, tool) pairs apart even when their names contain the separator', () => {
+    const t = tracker();
+    t.observe({ sessionKey: 'a\u0000b', tool: 'c', startMs: 0, malformed: true, payload: 'm' });
+    expect(t.observe({ sessionKey: 'a', tool: 'b\u0000c', startMs: 10, malformed: false, payload: '' })).toEqual([]);
+    expect(t.observe({ sessionKey: 'a\u0000b', tool: 'c', startMs: 10, malformed: false, payload: '' })).toEqual(['m']);
   });
 });

@@ -255,6 +255,8 @@ export function referenceDecode(body: Uint8Array): SpanView[] {
           kind: (s.kind as number | undefined) ?? 0,
           startTimeUnixNano: Number((s.startTimeUnixNano as string | undefined) ?? 0),
           endTimeUnixNano: Number((s.endTimeUnixNano as string | undefined) ?? 0),
+          // BigInt here, as a reference independent of the decoders' hi/lo arithmetic.
+          durationNano: Number(BigInt((s.endTimeUnixNano as string | undefined) ?? 0) - BigInt((s.startTimeUnixNano as string | undefined) ?? 0)),
           statusCode: ((s.status as Obj | undefined)?.code as number | undefined) ?? 0,
           attributes: refAttributes(s.attributes),
           events: ((s.events as Obj[] | undefined) ?? []).map((e) => ({

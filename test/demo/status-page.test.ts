@@ -5,6 +5,7 @@
  * leaves the origin, every provider the traffic used is shown with its malformed ratio,
  * caller-controlled text is shown as text; saves a screenshot under test-artifacts/.
  */
+import { flush } from '../../instrumentation/index.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -73,7 +74,7 @@ beforeAll(async () => {
   const deadline = Date.now() + 15_000;
   do {
     await new Promise((r) => setTimeout(r, 100));
-    await provider.forceFlush();
+    await flush(provider);
     summary = await collector.summary();
   } while (summary.totals.calls < CALLS + 1 && Date.now() < deadline);
 
