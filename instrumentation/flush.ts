@@ -2,7 +2,10 @@ import { trace } from '@opentelemetry/api';
 import { DeferredWork } from './deferred-work.js';
 import { defaultTokenService } from './token-service.js';
 
-/** Ends every span still waiting for deferred work or token counts (bounded by `timeoutMs`). */
+/**
+ * Ends every span still waiting for deferred work or token counts: waits up to `timeoutMs`
+ * for the counts, then ends the rest without them.
+ */
 export async function drainDeferred(timeoutMs = 1500): Promise<void> {
   const ran = DeferredWork.flushAll();
   const tokens = defaultTokenService();
@@ -29,7 +32,7 @@ export async function drainDeferred(timeoutMs = 1500): Promise<void> {
  */
 export async function flush(tracerProvider: unknown = trace.getTracerProvider()): Promise<void> {
   try {
-    await drainDeferred();
+    await drainDeferred(5000);
     const delegate = (tracerProvider as { getDelegate?: () => unknown }).getDelegate?.() ?? tracerProvider;
     await (delegate as { forceFlush?: () => Promise<void> }).forceFlush?.();
   } catch {

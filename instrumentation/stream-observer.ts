@@ -1,4 +1,4 @@
-import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import {
   ATTR,
   DURATION_BUCKETS_SECONDS,
@@ -114,6 +114,8 @@ interface Pending {
   method: string;
   span: Span;
   startPerf: number;
+  /** Clock anchor the span started with; its end uses the same. */
+  anchor: number;
   toolName: string | undefined;
   provider: ResolvedProvider;
   args: unknown;
@@ -214,12 +216,14 @@ export class StreamObserver {
     if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
     if (typeof clientInfo?.name === 'string') attributes[ATTR.CLIENT_NAME] = clientInfo.name;
 
-    // An explicit start: without one the SDK stamps Date.now(), whole milliseconds, which
-    // leaves calls of one millisecond unordered (self-correction needs their order).
+    // Start and end on one monotonic clock, as absolute times: the SDK otherwise anchors each
+    // span to Date.now(), whole milliseconds, which leaves calls of one millisecond unordered
+    // (self-correction needs their order).
     const startPerf = performance.now();
+    const anchor = clockAnchor(startPerf);
     const span = this.currentTracer().startSpan(
       target === undefined ? method : `${method} ${target}`,
-      { kind: SpanKind.SERVER, attributes, links, startTime: startPerf },
+      { kind: SpanKind.SERVER, attributes, links, startTime: hrTimeOf(startPerf, anchor) },
       parent,
     );
     const pending: Pending = {
@@ -227,6 +231,7 @@ export class StreamObserver {
       method,
       span,
       startPerf,
+      anchor,
       toolName,
       provider,
       args: params?.arguments,
@@ -340,7 +345,7 @@ export class StreamObserver {
       } catch (err) {
         diag.error('mcplens: recording span details failed', err);
       } finally {
-        span.end(endPerf);
+        span.end(hrTimeOf(endPerf, pending.anchor));
       }
     };
     if (this.tokens === undefined || texts === undefined || texts.texts.length === 0 || this.tokensInFlight >= this.maxTokensInFlight) {
@@ -532,6 +537,27 @@ function errorMessage(message: Message | undefined): string | undefined {
   const error = message?.error;
   if (isObject(error) && typeof error.message === 'string') return error.message;
   return undefined;
+}
+
+// Wall time of performance.now() = 0, refreshed every minute so that a long-lived process
+// follows wall-clock adjustments; between refreshes, span times are monotonic.
+let anchorMs = Date.now() - performance.now();
+let anchoredAt = performance.now();
+
+/** The current anchor (wall-clock ms at performance.now() = 0). */
+function clockAnchor(perf: number): number {
+  if (perf - anchoredAt > 60_000) {
+    anchorMs = Date.now() - performance.now();
+    anchoredAt = perf;
+  }
+  return anchorMs;
+}
+
+/** A `performance.now()` reading as an absolute HrTime ([seconds, nanoseconds] since the epoch). */
+function hrTimeOf(perf: number, anchor: number): HrTime {
+  const ms = anchor + perf;
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6))];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -193,7 +193,7 @@ export function ensureTelemetryStarted(hint: { serviceName?: string } = {}, conf
     // The application owns its SDK, its exporter and its shutdown; its flush and shutdown
     // first end the spans still waiting for their token counts.
     drainBeforeFlush(effectiveTracerProvider());
-    state = { source: 'application', tracerProvider: undefined, flush: () => drainDeferred() };
+    state = { source: 'application', tracerProvider: undefined, flush: () => drainDeferred(250) };
   } else {
     state = startOwnSdk(config, hint.serviceName);
   }
@@ -247,8 +247,9 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   sdk.start();
 
   // Spans of the last calls may still wait for their deferred work (tokens): end them first.
+  // On exit (signals wait at most 2 s in all) counts get a short while, then spans end without them.
   const flush = async (): Promise<void> => {
-    await drainDeferred();
+    await drainDeferred(250);
     await processor.forceFlush();
   };
   installExitFlush({ flush });

@@ -16,6 +16,8 @@ export interface TokenService {
   idle(): Promise<void>;
   /** True when no count is outstanding. */
   isIdle(): boolean;
+  /** False while counts would wait for start-up (a worker loading its vocabulary). */
+  isReady?(): boolean;
 }
 
 /** A user tokenizer runs in-thread (a function cannot cross into a worker), still after the answer left. */
@@ -41,15 +43,18 @@ export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
  * while counts are outstanding, so a server exits as it would without mcplens. If the
  * worker cannot start or dies, counting moves in-thread and says so through diag.
  */
-/** Texts up to this many characters in all are counted in-thread (about 25 µs per KB). */
-const IN_THREAD_MAX_CHARS = 1024;
-/** Larger texts wait this long for company, so that one message carries several calls. */
-const BATCH_WINDOW_MS = 2;
+/**
+ * Texts wait this long for company, so that one message carries many calls: a message per
+ * call costs the server's thread more than counting a small text would.
+ */
+const BATCH_WINDOW_MS = 5;
+/** A batch this large leaves at once. */
+const BATCH_MAX_TEXTS = 512;
 
 class WorkerTokenService implements TokenService {
-  private local: Tokenizer | undefined;
   private worker: Worker | undefined;
   private failed = false;
+  private ready = false;
   private nextId = 1;
   private readonly pending = new Map<number, Array<(counts: number[] | undefined) => void>>();
   private batch: { texts: string[]; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> } | undefined;
@@ -60,33 +65,30 @@ class WorkerTokenService implements TokenService {
     if (this.failed) return this.inThread().count(texts);
     return new Promise((resolve) => {
       if (this.batch === undefined) {
-        this.batch = { texts: [], resolvers: [] };
-        setTimeout(() => this.send(), BATCH_WINDOW_MS);
+        const batch: NonNullable<WorkerTokenService['batch']> = { texts: [], resolvers: [] };
+        this.batch = batch;
+        setTimeout(() => {
+          if (this.batch === batch) this.send();
+        }, BATCH_WINDOW_MS);
       }
       const from = this.batch.texts.length;
       this.batch.texts.push(...texts);
       this.batch.resolvers.push({ from, to: this.batch.texts.length, resolve });
+      if (this.batch.texts.length >= BATCH_MAX_TEXTS) this.send();
     });
   }
 
-  /**
-   * Loads the in-thread vocabulary now (synchronously, at instrumentation time, not on a
-   * call's path); the worker starts with the first large text.
-   */
+  /** Starts the worker now, so its vocabulary is loaded before the first call needs it. */
   warmUp(): void {
-    this.local ??= defaultTokenizer();
-  }
-
-  countNow(texts: readonly string[]): number[] | undefined {
-    let chars = 0;
-    for (const t of texts) chars += t.length;
-    if (chars > IN_THREAD_MAX_CHARS && !this.failed) return undefined;
-    this.local ??= defaultTokenizer();
-    return texts.map(this.local);
+    this.ensureWorker();
   }
 
   isIdle(): boolean {
     return this.pending.size === 0 && this.batch === undefined;
+  }
+
+  isReady(): boolean {
+    return this.ready || this.failed;
   }
 
   idle(): Promise<void> {
@@ -117,7 +119,11 @@ class WorkerTokenService implements TokenService {
     try {
       const worker = new Worker(new URL('./token-worker.js', import.meta.url));
       worker.unref();
-      worker.on('message', (message: { id: number; counts: number[] | undefined }) => {
+      worker.on('message', (message: { id: number; counts: number[] | undefined; ready?: true }) => {
+        if (message.ready === true) {
+          this.ready = true;
+          return;
+        }
         const settle = this.pending.get(message.id);
         this.pending.delete(message.id);
         settle?.forEach((s) => s(message.counts));

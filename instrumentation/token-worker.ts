@@ -7,6 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import { defaultTokenizer } from './token-counter.js';
 
 const count = defaultTokenizer();
+// The vocabulary is loaded: from now on counts come back in microseconds, not seconds.
+parentPort?.postMessage({ ready: true });
 parentPort?.on('message', (message: { id: number; texts: string[] }) => {
   let counts: number[] | undefined;
   try {
