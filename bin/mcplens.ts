@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
     case 'dashboards':
       return (await import('../dashboards/cli.js')).runDashboardsCli(rest);
     case 'demo':
-      return (await import('../demo/run-demo.js')).runDemo(rest);
+      return (await importDemo()).runDemo(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -30,6 +30,20 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`mcplens: unknown command '${command}'\n${USAGE}`);
       return 2;
+  }
+}
+
+/** The demo uses the MCP SDK and zod, development dependencies of mcplens: say so when they are missing. */
+async function importDemo(): Promise<typeof import('../demo/run-demo.js')> {
+  try {
+    return await import('../demo/run-demo.js');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new Error(
+        `the demo needs packages that are not installed (${(err as Error).message.split('\n')[0]}); run it from a clone of the repository with 'npm ci && npm start', or install @modelcontextprotocol/sdk and zod`,
+      );
+    }
+    throw err;
   }
 }
 
