@@ -214,6 +214,11 @@ describe('node --import mcplens/register: configuration and failure', () => {
       expect(result.content).toEqual([{ type: 'text', text: String(i + 1) }]);
     }
     latencies.sort((a, b) => a - b);
+    // Spans end once their token counts are back (the worker loads its vocabulary first): the
+    // exporter reaches the black hole shortly after the calls.
+    for (const deadline = Date.now() + 5000; blackhole.connections() === 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(blackhole.connections()).toBeGreaterThan(0);
     // A stdio round trip takes about a millisecond here; an export on the request path would take 10 s.
     expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(50);
