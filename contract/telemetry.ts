@@ -317,6 +317,7 @@ export type MetricKey = keyof typeof METRICS;
 
 /** `mcp.method.name` values that dashboards, alert rules and the collector single out (the `mcp_method_name` label). */
 export const MCP_METHOD = {
+  INITIALIZE: 'initialize',
   TOOLS_CALL: 'tools/call',
   TOOLS_LIST: 'tools/list',
 } as const;

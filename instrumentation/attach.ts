@@ -1,5 +1,5 @@
 import { context as otelContext, diag } from '@opentelemetry/api';
-import { NETWORK_TRANSPORT } from '../contract/index.js';
+import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
 import { StreamObserver, ToolCatalog, type InboundExtra, type ObservedConnection } from './stream-observer.js';
 import type { InstrumentOptions } from './types.js';
 
@@ -170,10 +170,10 @@ function catalogLoader(protocol: ProtocolLike): (() => Promise<unknown>) | undef
   const handlers = protocol._requestHandlers;
   if (!(handlers instanceof Map)) return undefined;
   return async () => {
-    const handler = handlers.get('tools/list');
+    const handler = handlers.get(MCP_METHOD.TOOLS_LIST);
     if (handler === undefined) return undefined;
     const controller = new AbortController();
-    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: 'tools/list', params: {} };
+    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: MCP_METHOD.TOOLS_LIST, params: {} };
     const noop = async (): Promise<never> => {
       throw new Error('mcplens: the catalog request cannot send messages');
     };

@@ -3,7 +3,7 @@ import type { DiagLogger } from '@opentelemetry/api';
 
 /**
  * An OpenTelemetry `DiagLogger` that writes to stderr only. OTel's own
- * `DiagConsoleLogger` sends info/debug/verbose to `console.log`, i.e. stdout, which a
+ * `DiagConsoleLogger` prints info, debug and verbose on standard output, which a
  * stdio MCP server owns: one stray line there corrupts the JSON-RPC stream.
  */
 export class StderrDiagLogger implements DiagLogger {

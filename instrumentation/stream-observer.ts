@@ -4,6 +4,7 @@ import {
   DURATION_BUCKETS_SECONDS,
   ERROR_TYPE_NO_RESPONSE,
   EVENT,
+  MCP_METHOD,
   META_KEYS,
   OPERATION_EXECUTE_TOOL,
   OTEL_METRICS,
@@ -66,7 +67,7 @@ export class ToolCatalog {
   update(result: unknown): void {
     const tools = (result as { tools?: unknown } | undefined)?.tools;
     if (!Array.isArray(tools)) return;
-    // Paginated lists: a page with a cursor is not the whole catalog; merge pages.
+    // A paginated list replaces the catalog page by page (documented limitation).
     this.schemas.update(tools as Array<{ name: string; inputSchema?: unknown }>);
     this.stale = false;
   }
@@ -82,7 +83,7 @@ export class ToolCatalog {
 
   /** Undefined when the catalog is usable now; else a promise that settles when it was (re)loaded. */
   ensureLoaded(): Promise<void> | undefined {
-    if (!this.stale && this.schemas.loaded) return undefined;
+    if (this.ready) return undefined;
     if (this.loader === undefined) return this.schemas.loaded ? undefined : Promise.resolve();
     this.loading ??= this.loader()
       .then((result) => this.update(result))
@@ -94,19 +95,25 @@ export class ToolCatalog {
     return this.loading;
   }
 
-  /** Whether the catalog tokens of exactly these tools are known (clients list tools often). */
-  hasTokensFor(tools: readonly CatalogTool[]): boolean {
-    return this.tokenCache !== undefined && this.tokenCache.key === JSON.stringify(tools);
+  /** Whether the catalog tokens of the tools listed as `key` (their JSON) are known: clients list tools often. */
+  hasTokensFor(key: string): boolean {
+    return this.tokenCache?.key === key;
   }
 
   /** Catalog tokens from fresh per-tool counts (same order as `tools`), or the cached ones when `counts` is undefined. */
-  catalogTokens(tools: readonly CatalogTool[], counts: number[] | undefined): { total: number; perTool: Array<{ name: string; tokens: number }> } {
+  catalogTokens(key: string, tools: readonly CatalogTool[], counts: number[] | undefined): { total: number; perTool: Array<{ name: string; tokens: number }> } {
     if (counts === undefined && this.tokenCache !== undefined) return this.tokenCache;
     const perTool = tools.map((tool, i) => ({ name: String(tool.name), tokens: counts?.[i] ?? 0 }));
-    const cached = { key: JSON.stringify(tools), total: perTool.reduce((n, t) => n + t.tokens, 0), perTool };
+    const cached = { key, total: perTool.reduce((n, t) => n + t.tokens, 0), perTool };
     this.tokenCache = cached;
     return cached;
   }
+}
+
+/** What a span's token counts are made of. */
+interface TokenTexts {
+  call: { kind: 'call'; texts: string[] };
+  catalog: { kind: 'catalog'; key: string; tools: CatalogTool[]; texts: string[] };
 }
 
 interface Pending {
@@ -191,14 +198,14 @@ export class StreamObserver {
       [ATTR.JSONRPC_REQUEST_ID]: String(id),
       [ATTR.JSONRPC_PROTOCOL_VERSION]: '2.0',
     };
-    if (method === 'tools/call') {
+    if (method === MCP_METHOD.TOOLS_CALL) {
       attributes[ATTR.GEN_AI_OPERATION_NAME] = OPERATION_EXECUTE_TOOL;
       if (typeof params?.name === 'string') toolName = target = attributes[ATTR.GEN_AI_TOOL_NAME] = params.name;
     } else if (method === 'prompts/get') {
       if (typeof params?.name === 'string') target = attributes[ATTR.GEN_AI_PROMPT_NAME] = params.name;
     } else if (method.startsWith('resources/') && typeof params?.uri === 'string') {
       attributes[ATTR.MCP_RESOURCE_URI] = params.uri;
-    } else if (method === 'initialize' && isObject(params?.clientInfo)) {
+    } else if (method === MCP_METHOD.INITIALIZE && isObject(params?.clientInfo)) {
       conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
     }
 
@@ -240,7 +247,7 @@ export class StreamObserver {
       malformedShape: false,
     };
     const ctx = trace.setSpan(parent, span);
-    if (method === 'tools/call') this.grade(conn, pending, params, ctx);
+    if (method === MCP_METHOD.TOOLS_CALL) this.grade(conn, pending, params, ctx);
     conn.track(pending);
     return ctx;
   }
@@ -262,36 +269,19 @@ export class StreamObserver {
     else pending.gradingDone = loading.then(gradeNow);
   }
 
-  /** @internal */
-  finish(conn: ObservedConnection, pending: Pending, message: Message | undefined, outcome?: Outcome): void {
+  /**
+   * The answer left (or never will). Only what the next requests depend on happens here
+   * (protocol version, the tool catalog); grading the answer and everything else is deferred.
+   * @internal
+   */
+  finish(conn: ObservedConnection, pending: Pending, message: Message | undefined, cancelled = false): void {
     const endPerf = performance.now();
-    const { span } = pending;
-    let errorType: string | undefined;
-    let result: unknown;
-    if (outcome === 'cancelled') {
-      // A cancelled request is the caller's choice, not a failure: no error.type.
-    } else if (message === undefined) {
-      outcome = 'error';
-      errorType = ERROR_TYPE_NO_RESPONSE;
-    } else {
-      const graded = gradeResponse(message, pending.malformedShape);
-      outcome = graded.outcome;
-      errorType = graded.errorType;
-      if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
-      result = message.result;
-      if (pending.method === 'initialize' && isObject(result) && typeof result.protocolVersion === 'string') {
-        conn.protocolVersion = result.protocolVersion;
-        span.setAttribute(ATTR.MCP_PROTOCOL_VERSION, result.protocolVersion);
-      } else if (pending.method === 'tools/list' && isObject(result)) {
-        conn.info.catalog.update(result);
-      }
+    const result = message?.result;
+    if (isObject(result)) {
+      if (pending.method === MCP_METHOD.INITIALIZE && typeof result.protocolVersion === 'string') conn.protocolVersion = result.protocolVersion;
+      else if (pending.method === MCP_METHOD.TOOLS_LIST) conn.info.catalog.update(result);
     }
-    span.setAttribute(ATTR.OUTCOME, outcome);
-    if (errorType !== undefined) {
-      span.setAttribute(ATTR.ERROR_TYPE, errorType);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(message) });
-    }
-    const complete = (): void => this.complete(conn, pending, result, outcome!, errorType, endPerf);
+    const complete = (): void => this.complete(conn, pending, message, cancelled, endPerf);
     if (pending.gradingDone !== undefined && pending.grading === undefined) {
       pending.gradingDone.then(() => this.defer(complete), complete);
     } else {
@@ -307,13 +297,17 @@ export class StreamObserver {
    * Off the response path: violations, content, the duration metric; then tokens (counted
    * in a worker thread), the log line, and the span ends at the answer's time.
    */
-  private complete(conn: ObservedConnection, pending: Pending, result: unknown, outcome: Outcome, errorType: string | undefined, endPerf: number): void {
+  private complete(conn: ObservedConnection, pending: Pending, message: Message | undefined, cancelled: boolean, endPerf: number): void {
     const { span } = pending;
     const seconds = (endPerf - pending.startPerf) / 1000;
-    let texts: { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] } | undefined;
+    const result = message?.result;
+    let outcome: Outcome = 'error';
+    let errorType: string | undefined;
+    let texts: TokenTexts[keyof TokenTexts] | undefined;
     try {
+      ({ outcome, errorType } = gradeAnswer(span, pending, message, cancelled));
       if (pending.grading !== undefined) recordGrading(span, pending.grading);
-      if (this.options.recordContent === true && pending.method === 'tools/call') this.recordContent(span, pending.args, result);
+      if (this.options.recordContent === true && pending.method === MCP_METHOD.TOOLS_CALL) this.recordContent(span, pending.args, result);
       const metricAttributes: Record<string, string> = { [ATTR.MCP_METHOD_NAME]: pending.method };
       if (pending.toolName !== undefined) metricAttributes[ATTR.GEN_AI_TOOL_NAME] = pending.toolName;
       if (errorType !== undefined) metricAttributes[ATTR.ERROR_TYPE] = errorType;
@@ -332,7 +326,7 @@ export class StreamObserver {
       let tokens: { arguments?: number; result?: number } | undefined;
       try {
         if (counts !== undefined && texts !== undefined) tokens = recordTokens(conn, span, texts, counts);
-        if (this.options.log !== undefined && this.options.log !== false && pending.method === 'tools/call') {
+        if (this.options.log !== undefined && this.options.log !== false && pending.method === MCP_METHOD.TOOLS_CALL) {
           writeCallLog(this.options.log, span, {
             tool: pending.toolName,
             provider: pending.provider,
@@ -385,14 +379,15 @@ export class StreamObserver {
     conn: ObservedConnection,
     pending: Pending,
     result: unknown,
-  ): { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] } | undefined {
+  ): TokenTexts[keyof TokenTexts] | undefined {
     if (this.tokens === undefined) return undefined;
-    if (pending.method === 'tools/call') {
+    if (pending.method === MCP_METHOD.TOOLS_CALL) {
       return { kind: 'call', texts: [pending.args === undefined ? '' : argumentsText(pending.args), result === undefined ? '' : resultText(result)] };
     }
-    if (pending.method === 'tools/list' && isObject(result) && Array.isArray(result.tools)) {
+    if (pending.method === MCP_METHOD.TOOLS_LIST && isObject(result) && Array.isArray(result.tools)) {
       const tools = result.tools as CatalogTool[];
-      return { kind: 'catalog', tools, texts: conn.info.catalog.hasTokensFor(tools) ? [] : tools.map(catalogToolText) };
+      const key = JSON.stringify(tools);
+      return { kind: 'catalog', key, tools, texts: conn.info.catalog.hasTokensFor(key) ? [] : tools.map(catalogToolText) };
     }
     return undefined;
   }
@@ -445,7 +440,7 @@ export class ObservedConnection {
         const entry = this.pending.get(message.params.requestId as JsonRpcId);
         if (entry !== undefined) {
           this.pending.delete(entry.id);
-          this.observer.finish(this, entry, undefined, 'cancelled');
+          this.observer.finish(this, entry, undefined, true);
         }
       }
     } catch (err) {
@@ -496,7 +491,7 @@ export class ObservedConnection {
 function recordTokens(
   conn: ObservedConnection,
   span: Span,
-  texts: { kind: 'call'; texts: string[] } | { kind: 'catalog'; tools: CatalogTool[]; texts: string[] },
+  texts: TokenTexts[keyof TokenTexts],
   counts: number[],
 ): { arguments?: number; result?: number } | undefined {
   if (texts.kind === 'call') {
@@ -505,13 +500,41 @@ function recordTokens(
     span.setAttribute(ATTR.TOKENS_RESULT, tokens.result);
     return tokens;
   }
-  const catalog = conn.info.catalog.catalogTokens(texts.tools, texts.texts.length === 0 ? undefined : counts);
+  const catalog = conn.info.catalog.catalogTokens(texts.key, texts.tools, texts.texts.length === 0 ? undefined : counts);
   span.setAttribute(ATTR.TOKENS_CATALOG, catalog.total);
   span.setAttribute(ATTR.CATALOG_TOOL_COUNT, catalog.perTool.length);
   for (const tool of catalog.perTool) {
     span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
   }
   return undefined;
+}
+
+/** Outcome, `error.type` and status of an answer (or of its absence) on the span. */
+function gradeAnswer(span: Span, pending: Pending, message: Message | undefined, cancelled: boolean): { outcome: Outcome; errorType: string | undefined } {
+  let outcome: Outcome;
+  let errorType: string | undefined;
+  if (cancelled) {
+    // A cancelled request is the caller's choice, not a failure: no error.type.
+    outcome = 'cancelled';
+  } else if (message === undefined) {
+    outcome = 'error';
+    errorType = ERROR_TYPE_NO_RESPONSE;
+  } else {
+    const graded = gradeResponse(message, pending.malformedShape);
+    outcome = graded.outcome;
+    errorType = graded.errorType;
+    if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
+    const result = message.result;
+    if (pending.method === MCP_METHOD.INITIALIZE && isObject(result) && typeof result.protocolVersion === 'string') {
+      span.setAttribute(ATTR.MCP_PROTOCOL_VERSION, result.protocolVersion);
+    }
+  }
+  span.setAttribute(ATTR.OUTCOME, outcome);
+  if (errorType !== undefined) {
+    span.setAttribute(ATTR.ERROR_TYPE, errorType);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(message) });
+  }
+  return { outcome, errorType };
 }
 
 function recordGrading(span: Span, grading: Grading): void {
