@@ -210,7 +210,7 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
   }
   const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(options)) {
-    if (!(key in SCHEMA)) {
+    if (!Object.hasOwn(SCHEMA, key)) {
       throw new ConfigError(`${source}: unknown key '${key}'${suggest(key, CONFIG_KEYS)}`);
     }
     // `undefined` means "not set" (e.g. an optional field spread from elsewhere).

@@ -88,9 +88,7 @@ class EndpointSender {
     this.bytes += item.body.length;
     if (!this.running) {
       this.running = true;
-      this.idle = this.run().finally(() => {
-        this.running = false;
-      });
+      this.idle = this.run();
     }
   }
 
@@ -132,6 +130,15 @@ class EndpointSender {
   }
 
   private async run(): Promise<void> {
+    try {
+      await this.drain();
+    } finally {
+      // Cleared in the same turn the queue was seen empty, so the next enqueue starts a new run.
+      this.running = false;
+    }
+  }
+
+  private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.abort.signal.aborted) {
       const item = this.queue[0]!;
       let retries = 0;

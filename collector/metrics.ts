@@ -4,7 +4,7 @@
  * exemplars render; see exposition.ts for the classic text format.
  */
 import { Counter, Gauge, Histogram, type Registry, type RegistryContentType } from 'prom-client';
-import { METRICS, type MetricDefinition } from '../contract/index.js';
+import { METRICS, type MetricDefinition, EXEMPLAR_LABEL } from '../contract/index.js';
 
 /** The collector's prom-client instruments, by catalog key. */
 export interface CollectorMetrics {
@@ -233,13 +233,13 @@ export class HistogramCell {
       if (inFinite) buckets[key]! += 1;
     }
     // The label set object is this cell's own (see slowObserve): updated in place, no allocation per span.
-    exemplar.labelSet.trace_id = traceId;
+    exemplar.labelSet[EXEMPLAR_LABEL.TRACE_ID] = traceId;
     exemplar.value = value;
     exemplar.timestamp = timestampSeconds;
   }
 
   private slowObserve(value: number, times: number, traceId: string): void {
-    this.histogram.observe({ labels: this.labels, value, exemplarLabels: { trace_id: traceId } });
+    this.histogram.observe({ labels: this.labels, value, exemplarLabels: { [EXEMPLAR_LABEL.TRACE_ID]: traceId } });
     for (let i = 1; i < times; i++) this.histogram.observe({ labels: this.labels, value });
     const found = findEntry<HistogramEntry>(this.histogram, this.labels);
     const entry =

@@ -4,7 +4,7 @@
  * bounds it too), plus what must not be a label (the real tool name, field paths, trace ids)
  * for the bounded ring of recent malformed calls.
  */
-import { DURATION_BUCKETS_SECONDS, OUTCOMES, TOKEN_KINDS } from '../contract/index.js';
+import { DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
 import type {
   CallStats,
   CatalogSummary,
@@ -48,7 +48,7 @@ export interface SummaryStoreOptions {
 
 /** Outcomes and call token kinds every aggregate reports (at zero when unseen), in output order. */
 const BASE_OUTCOMES: readonly string[] = OUTCOMES;
-const BASE_TOKENS: readonly string[] = TOKEN_KINDS.filter((k) => k !== 'catalog');
+const BASE_TOKENS: readonly string[] = CALL_TOKEN_KINDS;
 const OUTCOME_INDEX: ReadonlyMap<string, number> = new Map(BASE_OUTCOMES.map((o, i) => [o, i]));
 const TOKEN_INDEX: ReadonlyMap<string, number> = new Map(BASE_TOKENS.map((k, i) => [k, i]));
 

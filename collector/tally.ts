@@ -12,7 +12,7 @@
  *   of it is created at zero, so `sum by (provider)(violations) / sum by (provider)(calls)` reads 0
  *   (not "no data") for a provider with calls and no violations. Those zero series count against the
  *   cardinality cap: a call label set is admitted only while the violations metric has room for all
- *   its kinds (see cardinality.ts), so at the default cap of 10,000 series about 1,000 distinct
+ *   its kinds and one unknown-kind series (see cardinality.ts), so at the default cap of 10,000 series about 900 distinct
  *   (service, tool, provider, model) sets get their own series.
  * - tools/list spans set the catalog gauges (per tool from CATALOG_TOOL events, total from TOKENS_CATALOG).
  * - Self-corrections: see self-correction.ts.
@@ -32,6 +32,8 @@ import {
   UNKNOWN_PROVIDER,
   VIOLATION_KINDS,
   type Outcome,
+  CALL_LABELS,
+  CALL_TOKEN_KINDS,
 } from '../contract/index.js';
 import { CardinalityGuard } from './cardinality.js';
 import type { DecodeProjection } from './decode-protobuf.js';
@@ -49,16 +51,15 @@ export const MAX_ADJUSTED_COUNT = 1_000_000;
 /** Reasons of `mcplens_collector_spans_rejected_total` (from the contract). */
 const REJECT_REASON = SPAN_REJECT_REASONS;
 
-const CALL_LABEL_NAMES = METRICS.TOOL_CALLS.labels.slice(0, -1) as readonly string[];
 const DURATION_LABELS = METRICS.SERVER_OPERATION_DURATION.labels as readonly string[];
 const CATALOG_TOOL_LABELS = METRICS.TOOL_CATALOG_TOOL_TOKENS.labels as readonly string[];
 const CATALOG_TOTAL_LABELS = METRICS.TOOL_CATALOG_TOKENS.labels as readonly string[];
-const CALL_TOKEN_KINDS = (['arguments', 'result'] as const).filter((k) => k in TOKEN_ATTRIBUTE);
 
 /** Series one admitted call label set may create in each per-call metric (reserved against the cap). */
 const CALL_FANOUT: Readonly<Record<string, number>> = {
   [METRICS.TOOL_CALLS.name]: OUTCOMES.length,
-  [METRICS.TOOL_SCHEMA_VIOLATIONS.name]: VIOLATION_KINDS.length,
+  // Every kind at zero, plus the one series of kinds this contract does not know (UNKNOWN_LABEL_VALUE).
+  [METRICS.TOOL_SCHEMA_VIOLATIONS.name]: VIOLATION_KINDS.length + 1,
   [METRICS.TOOL_TOKENS.name]: CALL_TOKEN_KINDS.length,
   [METRICS.TOOL_SELF_CORRECTIONS.name]: 1,
 };
@@ -253,7 +254,8 @@ export class Tally {
       const adjusted = span.attributes[ATTR.ADJUSTED_COUNT];
       let weight = 1;
       if (adjusted !== undefined) {
-        const n = typeof adjusted === 'number' ? adjusted : Number(adjusted);
+        // A number, or a number sent as a string; anything else (booleans, arrays) is invalid.
+        const n = typeof adjusted === 'number' ? adjusted : typeof adjusted === 'string' && adjusted.trim() !== '' ? Number(adjusted) : NaN;
         // 1 / ratio: not necessarily an integer (ratio 0.3 -> 3.33...).
         if (!Number.isFinite(n) || n < 1 || n > MAX_ADJUSTED_COUNT) {
           reject(REJECT_REASON.INVALID_ADJUSTED_COUNT);
@@ -357,7 +359,7 @@ export class Tally {
       return series;
     }
     for (const metric of Object.keys(CALL_FANOUT)) this.guard.noteDropped(metric, key);
-    this.overflowSeries ??= this.newSeries(this.guard.overflowLabels('call', CALL_LABEL_NAMES), true);
+    this.overflowSeries ??= this.newSeries(this.guard.overflowLabels('call', CALL_LABELS), true);
     return this.overflowSeries;
   }
 
@@ -428,19 +430,19 @@ export class Tally {
       const tool = str(e.attributes[ATTR.GEN_AI_TOOL_NAME]);
       const tokens = num(e.attributes[ATTR.TOKENS_CATALOG]);
       if (tool === undefined || tokens === undefined) continue;
-      tools.push({ tool, tokens });
       const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOOL_TOKENS.name, CATALOG_TOOL_LABELS, {
         [LABEL.SERVICE_NAME]: service,
         [LABEL.GEN_AI_TOOL_NAME]: tool,
       });
       this.m.catalogTool.set(labels, tokens);
+      // The summary keeps what the cap admitted, so its memory is bounded the same way.
+      tools.push({ tool: labels[LABEL.GEN_AI_TOOL_NAME]!, tokens });
     }
     let total = num(span.attributes[ATTR.TOKENS_CATALOG]);
     if (total === undefined && tools.length > 0) total = tools.reduce((s, t) => s + t.tokens, 0);
-    if (total !== undefined) {
-      const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
-      this.m.catalogTotal.set(labels, total);
-    }
-    if (total !== undefined || tools.length > 0) this.summary.recordCatalog(service, total, tools);
+    if (total === undefined) return;
+    const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
+    this.m.catalogTotal.set(labels, total);
+    this.summary.recordCatalog(labels[LABEL.SERVICE_NAME]!, total, tools);
   }
 }

@@ -89,6 +89,8 @@ export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 /** Token kinds: the `token_kind` label and the suffix of the `mcplens.tokens.*` attributes. */
 export const TOKEN_KINDS = ['arguments', 'result', 'catalog'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
+/** The token kinds a tools/call carries (`catalog` is on tools/list spans). */
+export const CALL_TOKEN_KINDS = ['arguments', 'result'] as const satisfies readonly TokenKind[];
 
 /** Which token attribute carries each token kind. */
 export const TOKEN_ATTRIBUTE: Readonly<Record<TokenKind, string>> = {
@@ -137,6 +139,9 @@ export const META_KEYS = {
   BAGGAGE: 'baggage',
   CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
 } as const;
+
+/** Label of the exemplars on `mcp_server_operation_duration_seconds`: the span's trace id. */
+export const EXEMPLAR_LABEL = { TRACE_ID: 'trace_id' } as const;
 
 /** Label value for a tool name that must not become a label (unknown or missing tool). */
 export const UNKNOWN_LABEL_VALUE = '__unknown__';

@@ -1,3 +1,4 @@
+import { EXEMPLAR_LABEL } from '../contract/index.js';
 /**
  * Grafana file-provisioning documents for datasources and dashboards. The Prometheus
  * datasource links exemplar trace ids (label `trace_id`, as the collector writes them)
@@ -6,7 +7,7 @@
 import type { ResolvedOptions } from './options.js';
 
 /** Exemplar label that carries the trace id (what the collector attaches to the duration histogram). */
-export const EXEMPLAR_TRACE_ID_LABEL = 'trace_id';
+export const EXEMPLAR_TRACE_ID_LABEL = EXEMPLAR_LABEL.TRACE_ID;
 
 /** `provisioning/datasources/*.yaml`: Prometheus (default) and Tempo. */
 export function datasourcesFile(o: ResolvedOptions): Record<string, unknown> {

@@ -26,6 +26,8 @@ describe('resolveConfig', () => {
 
   const bad: Array<[string, unknown, RegExp]> = [
     ['unknown key', { colour: 'blue' }, /unknown key 'colour'/],
+    ['inherited name', JSON.parse('{"constructor": 5}') as unknown, /unknown key 'constructor'/],
+    ['inherited toString', { toString: 1 }, /unknown key 'toString'/],
     ['typo with a hint', { prot: 4318 }, /unknown key 'prot' \(did you mean 'port'\?\)/],
     ['case typo', { MaxBodyBytes: 10 }, /unknown key 'MaxBodyBytes' \(did you mean 'maxBodyBytes'\?\)/],
     ['port too large', { port: 70000 }, /'port': 70000 is not valid: expected an integer port/],

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { LABEL, METRICS, SPAN_REJECT_REASONS } from '../../contract/index.js';
+import { ATTR, LABEL, METRICS, SPAN_REJECT_REASONS } from '../../contract/index.js';
 import { RPC_CODE } from '../../collector/receiver.js';
 import { emitCall, makeTracer, scrape, startCollector, sumOf, type Started } from './collector-harness.js';
 
@@ -14,7 +14,7 @@ const JSON_CT = 'application/json';
 const PB_CT = 'application/x-protobuf';
 
 /** A valid OTLP/JSON body with one SERVER tools/call span (hex ids, integer enums, int64 as string). */
-function jsonBody(opts: { traceId?: string; spanId?: string; start?: string; end?: string } = {}): string {
+function jsonBody(opts: { traceId?: string; spanId?: string; start?: string; end?: string; extra?: Array<{ key: string; value: unknown }> } = {}): string {
   return JSON.stringify({
     resourceSpans: [
       {
@@ -33,6 +33,7 @@ function jsonBody(opts: { traceId?: string; spanId?: string; start?: string; end
                 attributes: [
                   { key: 'mcp.method.name', value: { stringValue: 'tools/call' } },
                   { key: 'gen_ai.tool.name', value: { stringValue: 'add' } },
+                  ...(opts.extra ?? []),
                 ],
               },
             ],
@@ -105,6 +106,15 @@ describe('OTLP/HTTP receiver status codes', () => {
     expect(body.partialSuccess.errorMessage).toMatch(/invalid_time/);
     const { samples } = await scrape(open.url);
     expect(sumOf(samples, METRICS.COLLECTOR_SPANS_REJECTED.name, { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_TIME })).toBe(1);
+  });
+
+  it('rejects an adjusted count that is not a number (a boolean, an array)', async () => {
+    for (const value of [{ boolValue: true }, { arrayValue: { values: [{ intValue: '5' }] } }]) {
+      const r = await post(open.url, jsonBody({ extra: [{ key: ATTR.ADJUSTED_COUNT, value }] }), { 'content-type': JSON_CT });
+      expect(r.status).toBe(200);
+      const body = JSON.parse(Buffer.from(r.bytes).toString()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+      expect(body.partialSuccess.errorMessage).toMatch(new RegExp(SPAN_REJECT_REASONS.INVALID_ADJUSTED_COUNT));
+    }
   });
 
   it('400 with the reason for an undecodable body, in the request encoding', async () => {
