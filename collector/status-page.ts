@@ -9,7 +9,7 @@
  * `api/summary` (for collectors with a read token). All data is inserted as text nodes,
  * never as HTML: tool names come from callers and are untrusted.
  */
-import { OUTCOMES, VIOLATION_KINDS } from '../contract/index.js';
+import { MALFORMED_RATIO_LEVELS, OUTCOMES } from '../contract/index.js';
 
 /** How often the page polls `api/summary` (ms). */
 export const STATUS_PAGE_POLL_MS = 2000;
@@ -102,7 +102,7 @@ const SCRIPT = String.raw`
     for (var k in stats.violations) if (stats.violations[k] > n) { best = k; n = stats.violations[k]; }
     return best;
   }
-  function severity(r) { return r >= 0.1 ? 'bad' : r >= 0.02 ? 'warn' : 'good'; }
+  function severity(r) { return r >= CONFIG.levels.CRITICAL ? 'bad' : r >= CONFIG.levels.WARN ? 'warn' : 'good'; }
 
   function sparkline(trend) {
     var w = 120, hgt = 30, s = svg('svg', { width: w, height: hgt, viewBox: '0 0 ' + w + ' ' + hgt, 'class': 'spark', role: 'img' });
@@ -287,7 +287,7 @@ function scriptSafe(json: string): string {
 
 /** The status page as one HTML string; the same for every request (data arrives by polling). */
 export function renderStatusPage(): string {
-  const config = scriptSafe(JSON.stringify({ outcomes: OUTCOMES, violationKinds: VIOLATION_KINDS, pollMs: STATUS_PAGE_POLL_MS, recentRows: STATUS_PAGE_RECENT_ROWS }));
+  const config = scriptSafe(JSON.stringify({ outcomes: OUTCOMES, levels: MALFORMED_RATIO_LEVELS, pollMs: STATUS_PAGE_POLL_MS, recentRows: STATUS_PAGE_RECENT_ROWS }));
   return `<!doctype html>
 <html lang="en">
 <head>

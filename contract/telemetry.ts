@@ -140,6 +140,12 @@ export const META_KEYS = {
   CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
 } as const;
 
+/**
+ * Malformed-call ratio levels every view colours by (dashboard thresholds, status page):
+ * above WARN deserves a look, above CRITICAL an alert (the alert's own threshold is an option).
+ */
+export const MALFORMED_RATIO_LEVELS = { WARN: 0.01, CRITICAL: 0.05 } as const;
+
 /** Label of the exemplars on `mcp_server_operation_duration_seconds`: the span's trace id. */
 export const EXEMPLAR_LABEL = { TRACE_ID: 'trace_id' } as const;
 

@@ -9,6 +9,7 @@ import * as expr from '@grafana/grafana-foundation-sdk/expr';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import { alertDefinitions, dashboardUrl, type AlertDefinition, type TemplateSyntax, type ValueFormat } from './alert-rules.js';
 import type { ResolvedOptions } from './options.js';
+import { durationSeconds } from './promql.js';
 
 const QUERY = 'A';
 const REDUCED = 'B';
@@ -23,14 +24,6 @@ export const GRAFANA_TEMPLATES: TemplateSyntax = {
 };
 
 const HUMANIZE: Record<ValueFormat, string> = { percent: 'humanizePercentage', number: 'humanize', seconds: 'humanizeDuration' };
-
-/** Seconds in a Prometheus duration such as `5m` or `1h30m`. */
-export function durationSeconds(d: string): number {
-  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
-  let total = 0;
-  for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1);
-  return total;
-}
 
 /** The rule, built with the SDK (HTTP API shape). */
 function buildRule(d: AlertDefinition, o: ResolvedOptions): alerting.Rule {

@@ -1,3 +1,5 @@
+import { durationSeconds } from './promql.js';
+
 /**
  * Options of the dashboards and alerts generator, with their defaults in exactly one
  * place ({@link createDefaultOptions}) and validation separate from merging.
@@ -130,8 +132,8 @@ function validateOptions(o: ResolvedOptions): void {
   for (const key of DURATION_KEYS) {
     if (typeof o[key] !== 'string' || !DURATION.test(o[key])) bad(key, o[key], 'a Prometheus duration such as 30s, 5m or 1h');
   }
-  if (/^0+(ms|s|m|h|d|w|y)$/.test(o.rateWindow)) bad('rateWindow', o.rateWindow, 'a duration above zero');
-  if (/^0+(ms|s|m|h|d|w|y)$/.test(o.evaluationInterval)) bad('evaluationInterval', o.evaluationInterval, 'a duration above zero');
+  if (durationSeconds(o.rateWindow) <= 0) bad('rateWindow', o.rateWindow, 'a duration above zero');
+  if (durationSeconds(o.evaluationInterval) <= 0) bad('evaluationInterval', o.evaluationInterval, 'a duration above zero');
   for (const key of RATIO_KEYS) {
     if (typeof o[key] !== 'number' || !(o[key] > 0 && o[key] < 1)) bad(key, o[key], 'a ratio between 0 and 1 (exclusive)');
   }

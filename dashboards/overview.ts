@@ -7,7 +7,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { LABEL, MCP_METHOD, METRICS, OUTCOMES } from '../contract/index.js';
+import { LABEL, MALFORMED_RATIO_LEVELS, MCP_METHOD, METRICS, OUTCOMES } from '../contract/index.js';
 import {
   DASHBOARD_TAG,
   DASHBOARD_UID,
@@ -30,8 +30,8 @@ import { eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } fr
 
 const R = MACRO.RATE_INTERVAL;
 /** Thresholds of the headline panel: 1% is worth a look, 5% is the default alert threshold. */
-export const MALFORMED_WARN = 0.01;
-export const MALFORMED_CRIT = 0.05;
+export const MALFORMED_WARN = MALFORMED_RATIO_LEVELS.WARN;
+export const MALFORMED_CRIT = MALFORMED_RATIO_LEVELS.CRITICAL;
 /** Days in the monthly cost estimate. */
 const DAYS_PER_MONTH = 30;
 

@@ -106,3 +106,11 @@ export function catalogSeriesNames(): Set<string> {
   }
   return names;
 }
+
+/** Seconds in a Prometheus duration such as `5m` or `1h30m`. */
+export function durationSeconds(d: string): number {
+  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1);
+  return total;
+}

@@ -4,11 +4,23 @@
  * that must fire and others that must stay silent, the exact labels and annotations
  * expected, and (where the `for` duration allows) a check that it does not fire early.
  */
-import { DURATION_BUCKETS_SECONDS, LABEL, MCP_METHOD, METRICS, PROVIDERS, UNKNOWN_LABEL_VALUE, type LabelName, type MetricDefinition, type Outcome } from '../contract/index.js';
+import {
+  DURATION_BUCKETS_SECONDS,
+  FORWARD_DROP_REASONS,
+  LABEL,
+  MCP_METHOD,
+  METRICS,
+  PROVIDERS,
+  SPAN_REJECT_REASONS,
+  UNKNOWN_LABEL_VALUE,
+  type LabelName,
+  type MetricDefinition,
+  type Outcome,
+  type ViolationKind,
+} from '../contract/index.js';
 import { alertDefinitions, dashboardUrl, recordingDefinitions, type AlertDefinition, type TemplateSyntax, type ValueFormat } from './alert-rules.js';
-import { durationSeconds } from './grafana-alerts.js';
 import type { ResolvedOptions } from './options.js';
-import { ERROR_OUTCOMES } from './promql.js';
+import { durationSeconds, ERROR_OUTCOMES } from './promql.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
 
 type Labels = Partial<Record<LabelName, string>>;
@@ -67,11 +79,11 @@ function callLabels(provider: string, tool: string): Labels {
 /** The scenarios by alert name. `steps` is the number of increments per series; `perWindow` the increments per rate window. */
 function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record<string, Scenario> {
   const counter = (perStep: number): string => `0+${perStep}x${steps}`;
-  const calls = (labels: Labels, outcome: string, perStep: number): InputSeries => ({
+  const calls = (labels: Labels, outcome: Outcome, perStep: number): InputSeries => ({
     series: seriesName(METRICS.TOOL_CALLS, { ...labels, [LABEL.OUTCOME]: outcome }),
     values: counter(perStep),
   });
-  const violations = (labels: Labels, kind: string, perStep: number): InputSeries => ({
+  const violations = (labels: Labels, kind: ViolationKind, perStep: number): InputSeries => ({
     series: seriesName(METRICS.TOOL_SCHEMA_VIOLATIONS, { ...labels, [LABEL.VIOLATION_KIND]: kind }),
     values: counter(perStep),
   });
@@ -148,12 +160,12 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
     MCPUnknownToolCalls: unknown,
     MCPToolErrorRatioHigh: toolErrors,
     MCPToolLatencyP95High: latency,
-    MCPLensCollectorRejectingSpans: collector(METRICS.COLLECTOR_SPANS_REJECTED, { [LABEL.REASON]: 'decode' }, { [LABEL.REASON]: 'missing_attribute' }),
+    MCPLensCollectorRejectingSpans: collector(METRICS.COLLECTOR_SPANS_REJECTED, { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_ID }, { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_TIME }),
     MCPLensCollectorDroppingSeries: collector(METRICS.COLLECTOR_SERIES_DROPPED, { [LABEL.METRIC]: METRICS.TOOL_CALLS.name }, { [LABEL.METRIC]: METRICS.TOOL_TOKENS.name }),
     MCPLensCollectorForwardDropping: collector(
       METRICS.COLLECTOR_FORWARD_DROPPED,
-      { [LABEL.ENDPOINT]: 'http://tempo:4318/v1/traces', [LABEL.REASON]: 'queue_full' },
-      { [LABEL.ENDPOINT]: 'http://tempo:4318/v1/traces', [LABEL.REASON]: 'rejected' },
+      { [LABEL.ENDPOINT]: 'http://tempo:4318/v1/traces', [LABEL.REASON]: FORWARD_DROP_REASONS.QUEUE_FULL },
+      { [LABEL.ENDPOINT]: 'http://tempo:4318/v1/traces', [LABEL.REASON]: FORWARD_DROP_REASONS.REJECTED },
     ),
   };
 }

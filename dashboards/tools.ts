@@ -7,7 +7,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { LABEL, MCP_METHOD, METRICS, type ViolationKind } from '../contract/index.js';
+import { LABEL, MALFORMED_RATIO_LEVELS, MCP_METHOD, METRICS, type ViolationKind } from '../contract/index.js';
 import {
   DASHBOARD_TAG,
   DASHBOARD_UID,
@@ -71,7 +71,7 @@ export function toolTable(): table.PanelBuilder {
     .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: renames } })
     .overrideByName('Malformed %', [
       { id: 'custom.cellOptions', value: { type: 'color-background' } },
-      { id: 'thresholds', value: trafficLight(0.01, 0.05).build() },
+      { id: 'thresholds', value: trafficLight(MALFORMED_RATIO_LEVELS.WARN, MALFORMED_RATIO_LEVELS.CRITICAL).build() },
     ]);
 }
 

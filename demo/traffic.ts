@@ -25,6 +25,9 @@ import {
   createOrderServer,
   type OrderServerOptions,
 } from './order-server.js';
+import { createPrng } from './prng.js';
+
+export { createPrng };
 
 /** One simulated agent: an LLM of one provider and its characteristic mistake. */
 export interface AgentProfile {
@@ -111,18 +114,6 @@ export interface PlannedCall {
   readonly intended: ViolationKind | null;
   /** True when this well-formed call corrects the same agent's previous malformed call to the same tool. */
   readonly correction: boolean;
-}
-
-/** mulberry32: a small, fast, well-distributed 32-bit PRNG; same seed, same sequence. */
-export function createPrng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rng = () => number;
@@ -352,6 +343,10 @@ export async function startTraffic(options: TrafficOptions = {}): Promise<Traffi
   if (options.maxCalls !== undefined && !(Number.isInteger(options.maxCalls) && options.maxCalls >= 0)) {
     throw new RangeError(`maxCalls must be a non-negative integer, got ${String(options.maxCalls)}`);
   }
+
+  // One session per provider: sessions and statistics are keyed by it.
+  const duplicate = profiles.find((p, i) => profiles.findIndex((q) => q.provider === p.provider) !== i);
+  if (duplicate !== undefined) throw new RangeError(`profiles must name each provider once; ${duplicate.provider} appears twice`);
 
   const sessions = new Map<string, Session>();
   for (const profile of profiles) {

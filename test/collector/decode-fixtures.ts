@@ -10,18 +10,10 @@ import { ATTR, EVENT, MCP_METHOD, NETWORK_TRANSPORT, OPERATION_EXECUTE_TOOL, ERR
 import type { AttributeValue, Attributes, SpanView } from '../../collector/span-view.js';
 import type { IConversionOptions } from 'protobufjs';
 import { loadOtlpTypes } from './decode-otlp-proto.js';
+import { createPrng } from '../../demo/prng.js';
 
 /** A small seeded PRNG (mulberry32): the same sequence on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = createPrng;
 
 function hexOf(random: () => number, chars: number): string {
   let s = '';

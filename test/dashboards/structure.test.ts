@@ -245,6 +245,8 @@ describe('options', () => {
     expect(() => resolveOptions({ malformedRatioFor: '10 minutes' })).toThrow(/malformedRatioFor="10 minutes"/);
     expect(() => resolveOptions({ grafanaUrl: 'localhost:3000' })).toThrow(/grafanaUrl/);
     expect(() => resolveOptions({ rateWindow: '0s' })).toThrow(/rateWindow/);
+    expect(() => resolveOptions({ rateWindow: '0m0s' })).toThrow(/rateWindow/);
+    expect(() => resolveOptions({ evaluationInterval: '0h' })).toThrow(/evaluationInterval/);
   });
 
   it('defaults live in one place', () => {
