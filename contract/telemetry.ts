@@ -326,11 +326,12 @@ export const METRICS = {
 
 export type MetricKey = keyof typeof METRICS;
 
-/** `mcp.method.name` values that dashboards, alert rules and the collector single out (the `mcp_method_name` label). */
+/** `mcp.method.name` values that instrumentation, dashboards, alert rules and the collector single out (the `mcp_method_name` label). */
 export const MCP_METHOD = {
   INITIALIZE: 'initialize',
   TOOLS_CALL: 'tools/call',
   TOOLS_LIST: 'tools/list',
+  PROMPTS_GET: 'prompts/get',
 } as const;
 
 /** `reason` label values of `mcplens_collector_spans_rejected_total` (spans the collector received but could not use). */

@@ -1,10 +1,16 @@
-import { diag } from '@opentelemetry/api';
+import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
 
 /**
  * A bounded queue of work that must not sit on a response's path (tokenizing,
- * serialising, logging). Drained on `setImmediate`, in slices, so a burst of large
- * payloads cannot hold the event loop for long.
+ * serialising, logging). Drained on a timer a millisecond after the first job, in slices,
+ * so a burst of large payloads cannot hold the event loop for long.
+ *
+ * A timer, not `setImmediate`: every scheduled callback is an async resource that
+ * AsyncLocalStorage (the OTel context manager) must propagate into, on the request's path;
+ * one timer per millisecond serves every call of that millisecond instead of one per call.
  */
+const DRAIN_DELAY_MS = 1;
+
 export class DeferredWork {
   /** Every queue in the process, so that a shutdown can end the spans still waiting. */
   private static readonly all = new Set<WeakRef<DeferredWork>>();
@@ -51,7 +57,7 @@ export class DeferredWork {
     this.queue.push(job);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.drain);
+      setTimeout(this.drain, DRAIN_DELAY_MS);
     }
     return true;
   }
@@ -68,7 +74,9 @@ export class DeferredWork {
 
   private readonly drain = (): void => {
     this.scheduled = false;
-    this.runSlice(this.sliceMs);
+    // The timer carries the context of whichever request scheduled it: jobs (a user's log
+    // call among them) must not run as if inside that request.
+    context.with(ROOT_CONTEXT, this.runSlice, this, this.sliceMs);
     if (this.queue.length > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(this.drain);

@@ -20,7 +20,7 @@ export interface RequestContext {
   /** Context holding the remote parent from `_meta` (or the ambient one) and `_meta` baggage. */
   parent: Context;
   /** The ambient span (e.g. an HTTP server span) when the parent came from `_meta`. */
-  links: Link[];
+  links: Link[] | undefined;
   /** Baggage members from `_meta.baggage`, by key. */
   baggage: ReadonlyMap<string, string> | undefined;
 }
@@ -28,16 +28,16 @@ export interface RequestContext {
 /** Extracts trace context and baggage from `params._meta` (MCP SEP-414), linking an ambient HTTP span. */
 export function extractRequestContext(meta: unknown): RequestContext {
   const ambient = otelContext.active();
-  if (meta === null || typeof meta !== 'object') return { parent: ambient, links: [], baggage: undefined };
+  if (meta === null || typeof meta !== 'object') return { parent: ambient, links: undefined, baggage: undefined };
   const carrier = meta as Record<string, unknown>;
   let parent = ambient;
-  const links: Link[] = [];
+  let links: Link[] | undefined;
   if (typeof carrier[META_KEYS.TRACEPARENT] === 'string') {
     const remote = traceContext.extract(ROOT_CONTEXT, carrier, metaGetter);
     const remoteSpan = trace.getSpanContext(remote);
     if (remoteSpan !== undefined) {
       const ambientSpan = trace.getSpanContext(ambient);
-      if (ambientSpan !== undefined && ambientSpan.traceId !== remoteSpan.traceId) links.push({ context: ambientSpan });
+      if (ambientSpan !== undefined && ambientSpan.traceId !== remoteSpan.traceId) links = [{ context: ambientSpan }];
       parent = trace.setSpanContext(ambient, remoteSpan);
     }
   }
@@ -47,10 +47,22 @@ export function extractRequestContext(meta: unknown): RequestContext {
     const parsed = parseBaggage(raw);
     if (parsed !== undefined) {
       baggage = parsed.entries;
-      parent = propagation.setBaggage(parent, parsed.bag);
+      parent = withBaggage(parent, parsed.bag);
     }
   }
   return { parent, links, baggage };
+}
+
+// Contexts are immutable: a client that sends the same baggage into the same ambient context
+// (stdio, or any transport without an ambient span) gets the same context, not a copy per call.
+let lastBaggageContext: { parent: Context; bag: Baggage; context: Context } | undefined;
+
+function withBaggage(parent: Context, bag: Baggage): Context {
+  const last = lastBaggageContext;
+  if (last !== undefined && last.parent === parent && last.bag === bag) return last.context;
+  const context = propagation.setBaggage(parent, bag);
+  lastBaggageContext = { parent, bag, context };
+  return context;
 }
 
 interface ParsedBaggage {

@@ -1,4 +1,4 @@
-import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import {
   ATTR,
   DURATION_BUCKETS_SECONDS,
@@ -22,6 +22,9 @@ import type { InstrumentOptions } from './types.js';
 import { VERSION } from './version.js';
 
 type JsonRpcId = string | number;
+
+const JSONRPC_VERSION = '2.0';
+const RESOURCES_PREFIX = 'resources/';
 type Message = Record<string, unknown>;
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -125,6 +128,11 @@ interface Pending {
   anchor: number;
   toolName: string | undefined;
   provider: ResolvedProvider;
+  /** The transport's session id when the request arrived. */
+  sessionId: string | undefined;
+  /** The connection's negotiated protocol version when the request arrived. */
+  protocolVersion: string | undefined;
+  clientName: string | undefined;
   args: unknown;
   grading: Grading | undefined;
   gradingDone: Promise<void> | undefined;
@@ -186,42 +194,32 @@ export class StreamObserver {
   /** @internal */
   startSpan(conn: ObservedConnection, message: Message, extra: InboundExtra | undefined): Context | undefined {
     const method = message.method as string;
-    const id = message.id as JsonRpcId;
     const params = isObject(message.params) ? message.params : undefined;
     const meta = params?._meta;
     const { parent, links, baggage } = extractRequestContext(meta);
 
-    let toolName: string | undefined;
-    let target: string | undefined;
-    const attributes: Record<string, string | number | boolean> = {
-      [ATTR.MCP_METHOD_NAME]: method,
-      [ATTR.JSONRPC_REQUEST_ID]: String(id),
-      [ATTR.JSONRPC_PROTOCOL_VERSION]: '2.0',
-    };
-    if (method === MCP_METHOD.TOOLS_CALL) {
-      attributes[ATTR.GEN_AI_OPERATION_NAME] = OPERATION_EXECUTE_TOOL;
-      if (typeof params?.name === 'string') toolName = target = attributes[ATTR.GEN_AI_TOOL_NAME] = params.name;
-    } else if (method === 'prompts/get') {
-      if (typeof params?.name === 'string') target = attributes[ATTR.GEN_AI_PROMPT_NAME] = params.name;
-    } else if (method.startsWith('resources/') && typeof params?.uri === 'string') {
-      attributes[ATTR.MCP_RESOURCE_URI] = params.uri;
-    } else if (method === MCP_METHOD.INITIALIZE && isObject(params?.clientInfo)) {
-      conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
-    }
-
     const perRequestClient = isObject(meta) ? meta[META_KEYS.CLIENT_INFO] : undefined;
+    if (method === MCP_METHOD.INITIALIZE && isObject(params?.clientInfo)) conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
     const clientInfo = isObject(perRequestClient) ? (perRequestClient as ObservedConnection['clientInfo']) : conn.clientInfo;
     const sessionId = conn.sessionId();
     const provider = this.providers.resolve({ method, params, headers: extra?.headers, clientInfo, sessionId }, baggage);
-    attributes[ATTR.GEN_AI_PROVIDER_NAME] = provider.provider;
-    attributes[ATTR.GEN_AI_REQUEST_MODEL] = provider.model;
-    attributes[ATTR.PROVIDER_SOURCE] = provider.source;
-    attributes[ATTR.SESSION_KEY] = sessionId ?? conn.key;
-    if (sessionId !== undefined) attributes[ATTR.MCP_SESSION_ID] = sessionId;
-    if (conn.protocolVersion !== undefined) attributes[ATTR.MCP_PROTOCOL_VERSION] = conn.protocolVersion;
-    if (conn.info.networkTransport !== undefined) attributes[ATTR.NETWORK_TRANSPORT] = conn.info.networkTransport;
-    if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
-    if (typeof clientInfo?.name === 'string') attributes[ATTR.CLIENT_NAME] = clientInfo.name;
+
+    // Only what a sampler may decide on goes in at the start: every attribute given here is
+    // validated and copied on the request's path. The rest is set off it, before the span ends.
+    let toolName: string | undefined;
+    let target: string | undefined;
+    const attributes: Record<string, string> = {
+      [ATTR.MCP_METHOD_NAME]: method,
+      [ATTR.GEN_AI_PROVIDER_NAME]: provider.provider,
+      [ATTR.GEN_AI_REQUEST_MODEL]: provider.model,
+    };
+    if (method === MCP_METHOD.TOOLS_CALL) {
+      if (typeof params?.name === 'string') toolName = target = attributes[ATTR.GEN_AI_TOOL_NAME] = params.name;
+    } else if (method === MCP_METHOD.PROMPTS_GET) {
+      if (typeof params?.name === 'string') target = attributes[ATTR.GEN_AI_PROMPT_NAME] = params.name;
+    } else if (method.startsWith(RESOURCES_PREFIX) && typeof params?.uri === 'string') {
+      attributes[ATTR.MCP_RESOURCE_URI] = params.uri;
+    }
 
     // Start and end on one monotonic clock, as absolute times: the SDK otherwise anchors each
     // span to Date.now(), whole milliseconds, which leaves calls of one millisecond unordered
@@ -234,13 +232,16 @@ export class StreamObserver {
       parent,
     );
     const pending: Pending = {
-      id,
+      id: message.id as JsonRpcId,
       method,
       span,
       startPerf,
       anchor,
       toolName,
       provider,
+      sessionId,
+      protocolVersion: conn.protocolVersion,
+      clientName: typeof clientInfo?.name === 'string' ? clientInfo.name : undefined,
       args: params?.arguments,
       grading: undefined,
       gradingDone: undefined,
@@ -305,6 +306,7 @@ export class StreamObserver {
     let errorType: string | undefined;
     let texts: TokenTexts[keyof TokenTexts] | undefined;
     try {
+      span.setAttributes(requestAttributes(conn, pending));
       ({ outcome, errorType } = gradeAnswer(span, pending, message, cancelled));
       if (pending.grading !== undefined) recordGrading(span, pending.grading);
       if (this.options.recordContent === true && pending.method === MCP_METHOD.TOOLS_CALL) this.recordContent(span, pending.args, result);
@@ -507,6 +509,23 @@ function recordTokens(
     span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
   }
   return undefined;
+}
+
+/** The request's attributes a sampler does not need, set off the request's path. */
+function requestAttributes(conn: ObservedConnection, pending: Pending): Attributes {
+  const attributes: Attributes = {
+    [ATTR.JSONRPC_REQUEST_ID]: String(pending.id),
+    [ATTR.JSONRPC_PROTOCOL_VERSION]: JSONRPC_VERSION,
+    [ATTR.PROVIDER_SOURCE]: pending.provider.source,
+    [ATTR.SESSION_KEY]: pending.sessionId ?? conn.key,
+  };
+  if (pending.method === MCP_METHOD.TOOLS_CALL) attributes[ATTR.GEN_AI_OPERATION_NAME] = OPERATION_EXECUTE_TOOL;
+  if (pending.sessionId !== undefined) attributes[ATTR.MCP_SESSION_ID] = pending.sessionId;
+  if (pending.protocolVersion !== undefined) attributes[ATTR.MCP_PROTOCOL_VERSION] = pending.protocolVersion;
+  if (conn.info.networkTransport !== undefined) attributes[ATTR.NETWORK_TRANSPORT] = conn.info.networkTransport;
+  if (conn.info.networkProtocolName !== undefined) attributes[ATTR.NETWORK_PROTOCOL_NAME] = conn.info.networkProtocolName;
+  if (pending.clientName !== undefined) attributes[ATTR.CLIENT_NAME] = pending.clientName;
+  return attributes;
 }
 
 /** Outcome, `error.type` and status of an answer (or of its absence) on the span. */
