@@ -1,5 +1,6 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -242,8 +243,8 @@ describe('instrumentServer with SDK v1 McpServer', () => {
 
 describe('options', () => {
   it('records content only when asked, through the redact hook, and logs one line per call to a logger', async () => {
-    const lines: Array<{ obj: Record<string, unknown>; msg?: string }> = [];
-    const logger = { info: (obj: Record<string, unknown>, msg?: string) => lines.push({ obj, msg }) };
+    const lines: Array<{ obj: Record<string, unknown>; msg?: string; activeSpan: unknown }> = [];
+    const logger = { info: (obj: Record<string, unknown>, msg?: string) => lines.push({ obj, msg, activeSpan: trace.getActiveSpan() }) };
     const plain = await connect(instrumentServer(createMcpServer()));
     await plain.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
     const recorded = await connect(
@@ -267,6 +268,43 @@ describe('options', () => {
       tokens_arguments: second!.attributes[ATTR.TOKENS_ARGUMENTS],
     });
     expect(lines[0]!.obj.latency_ms).toEqual(expect.any(Number));
+    // Deferred work runs outside any request: a logger that reads the active span (pino's
+    // OTel mixins do) must not stamp the line with another call's trace.
+    expect(lines[0]!.activeSpan).toBeUndefined();
+  });
+
+  it('gives a sampler the method, tool, provider and model at span start; the rest is on the span when it ends', async () => {
+    const seen: Array<{ name: string; attributes: Attributes }> = [];
+    const sampler: Sampler = {
+      shouldSample: (_ctx, _traceId, name, _kind, attributes) => {
+        seen.push({ name, attributes: { ...attributes } });
+        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      },
+      toString: () => 'recording',
+    };
+    const own = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(own)] });
+    const client = await connect(instrumentServer(createMcpServer(), { tracerProvider, countTokens: false }));
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta: baggage('mistral_ai', 'mistral-large') });
+    await tracerProvider.forceFlush();
+    for (let i = 0; i < 100 && serverSpans(own.getFinishedSpans(), 'tools/call').length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const atStart = seen.find((s) => s.name === 'tools/call add')!;
+    expect(atStart.attributes).toEqual({
+      [ATTR.MCP_METHOD_NAME]: 'tools/call',
+      [ATTR.GEN_AI_TOOL_NAME]: 'add',
+      [ATTR.GEN_AI_PROVIDER_NAME]: 'mistral_ai',
+      [ATTR.GEN_AI_REQUEST_MODEL]: 'mistral-large',
+    });
+    const [ended] = serverSpans(own.getFinishedSpans(), 'tools/call');
+    expect(ended!.attributes).toMatchObject({
+      [ATTR.JSONRPC_REQUEST_ID]: expect.any(String),
+      [ATTR.GEN_AI_OPERATION_NAME]: OPERATION_EXECUTE_TOOL,
+      [ATTR.PROVIDER_SOURCE]: 'baggage',
+      [ATTR.SESSION_KEY]: expect.any(String),
+      [ATTR.CLIENT_NAME]: 'test-client',
+      [ATTR.OUTCOME]: 'ok',
+    });
+    await tracerProvider.shutdown();
   });
 
   it('counts large payloads in the worker thread exactly as the tokenizer does', async () => {
