@@ -24,6 +24,8 @@ import { VERSION } from './version.js';
 type JsonRpcId = string | number;
 
 const JSONRPC_VERSION = '2.0';
+/** Text waiting for the tokenizer, in characters (16 Mi: tens of MB at most); past it spans end without counts. */
+const MAX_TOKEN_CHARS_IN_FLIGHT = 1 << 24;
 const RESOURCES_PREFIX = 'resources/';
 type Message = Record<string, unknown>;
 type Headers = Record<string, string | string[] | undefined>;
@@ -152,6 +154,8 @@ export class StreamObserver {
   private readonly providers: ProviderResolver;
   private readonly tokens: TokenService | undefined;
   private tokensInFlight = 0;
+  private tokenCharsInFlight = 0;
+  private warnedTokensBehind = false;
   private readonly maxTokensInFlight: number;
   /** Bound of each connection's table of unanswered requests. */
   readonly maxPending: number;
@@ -344,9 +348,20 @@ export class StreamObserver {
         span.end(hrTimeOf(endPerf, pending.anchor));
       }
     };
-    if (this.tokens === undefined || texts === undefined || texts.texts.length === 0 || this.tokensInFlight >= this.maxTokensInFlight) {
+    if (this.tokens === undefined || texts === undefined || texts.texts.length === 0) {
       // Cached catalog counts need no worker round trip.
       finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
+      return;
+    }
+    const chars = texts.texts.reduce((n, text) => n + text.length, 0);
+    if (this.tokensInFlight >= this.maxTokensInFlight || this.tokenCharsInFlight + chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
+      // The tokenizer is behind (a saturated machine): the span ends now, without counts,
+      // rather than holding ever more text in memory.
+      if (!this.warnedTokensBehind) {
+        this.warnedTokensBehind = true;
+        diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
+      }
+      finish(undefined);
       return;
     }
     let now: number[] | undefined;
@@ -364,16 +379,13 @@ export class StreamObserver {
     abandon = (): void => finish(undefined);
     DeferredWork.waiting.add(abandon);
     this.tokensInFlight++;
-    this.tokens.count(texts.texts).then(
-      (counts) => {
-        this.tokensInFlight--;
-        finish(counts);
-      },
-      () => {
-        this.tokensInFlight--;
-        finish(undefined);
-      },
-    );
+    this.tokenCharsInFlight += chars;
+    const settled = (counts: number[] | undefined): void => {
+      this.tokensInFlight--;
+      this.tokenCharsInFlight -= chars;
+      finish(counts);
+    };
+    this.tokens.count(texts.texts).then(settled, () => settled(undefined));
   }
 
   /** The texts to tokenize for this span (none for a catalog whose counts are cached). */

@@ -156,3 +156,23 @@ describe('catalog tokens', () => {
     expect(countCatalog([], tokenizer)).toEqual({ total: 0, perTool: [] });
   });
 });
+
+describe('the token-counting worker', () => {
+  it('counts in a thread of the lowest priority, so tokenizing yields to the server on a busy machine (Linux)', async () => {
+    if (process.platform !== 'linux') throw new Error('this test reads per-thread nice values from /proc: Linux only');
+    const { defaultTokenService } = await import('../../instrumentation/token-service.js');
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const service = defaultTokenService();
+    const niceOf = (tid: string): number => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+    };
+    const before = new Set(readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19));
+    expect(await service.count(['warm the worker up'])).toEqual([tokenizer('warm the worker up')]);
+    const lowest = readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19 && !before.has(tid));
+    // One new thread at nice 19 (the worker, unless an earlier test in this process started it)...
+    expect(lowest.length + before.size).toBeGreaterThanOrEqual(1);
+    // ...and this thread (the server's) keeps its priority.
+    expect(niceOf(String(process.pid))).toBe(0);
+  });
+});
