@@ -1,14 +1,19 @@
 /**
  * One bench child: sets up one telemetry variant, links an MCP server and client over one
- * transport, measures, and prints one JSON line (`ChildFigures`) on stdout. This process
- * is not an MCP stdio server, so stdout is free; diagnostics go to stderr.
+ * transport, and measures on the parent's command, over the IPC channel. The parent runs
+ * every variant's child at once but lets one measure at a time: blocks of sequential
+ * calls take turns, variant after variant, so a drift of the machine hits all variants
+ * alike and each block pairs with the baseline's block next to it. Every block ends with a
+ * drain (the variant's deferred work done, spans exported), so nothing spills into the
+ * next child's turn. Diagnostics go to stderr.
  *
- * Run by bench/instrumentation-overhead.ts:
- * `node --expose-gc dist/bench/variants/child.js --variant mcplens --transport memory --calls 2000 --sequential-ms 3000 ...`
+ * Commands (parent -> child), each answered once: `warmup` -> `warmed`;
+ * `block {size, calls, maxMs}` -> `block {figures}`; `load` -> `load {burst, paced}`;
+ * `finish` -> `done {allSpans}`, then the child exits.
  */
 import { parseArgs } from 'node:util';
-import { RESULT_SIZES, TRANSPORT_NAMES, VARIANT_NAMES, type ChildFigures, type ResultSize, type SequentialFigures, type TransportName, type VariantName } from './figures.js';
-import { drain, measureBurst, measurePaced, measureSequential, quantile } from './measure.js';
+import { TRANSPORT_NAMES, VARIANT_NAMES, type BlockFigures, type ChildMessage, type ParentCommand, type TransportName, type VariantName } from './figures.js';
+import { collectGarbage, drain, measureBurst, measurePaced, measureSequential } from './measure.js';
 import type { VariantRuntime } from './variant.js';
 
 /** The child's command line, validated. */
@@ -17,10 +22,6 @@ export interface ChildOptions {
   transport: TransportName;
   /** Warm-up calls per result size before anything is measured. */
   warmup: number;
-  /** Most measured sequential calls per result size. */
-  calls: number;
-  /** Time bound of the sequential calls per result size, ms (at least 100 calls are made). */
-  sequentialMs: number;
   burstMs: number;
   burstConcurrency: number;
   pacedRate: number;
@@ -34,8 +35,6 @@ function parseChildArgs(argv: string[]): ChildOptions {
       variant: { type: 'string' },
       transport: { type: 'string' },
       warmup: { type: 'string', default: '500' },
-      calls: { type: 'string', default: '2000' },
-      'sequential-ms': { type: 'string', default: '3000' },
       'burst-ms': { type: 'string', default: '1000' },
       'burst-concurrency': { type: 'string', default: '32' },
       'paced-rate': { type: 'string', default: '1000' },
@@ -56,8 +55,6 @@ function parseChildArgs(argv: string[]): ChildOptions {
     variant,
     transport,
     warmup: Math.floor(positive('warmup', values.warmup, true)),
-    calls: Math.floor(positive('calls', values.calls)),
-    sequentialMs: positive('sequential-ms', values['sequential-ms']),
     burstMs: positive('burst-ms', values['burst-ms']),
     burstConcurrency: Math.floor(positive('burst-concurrency', values['burst-concurrency'])),
     pacedRate: positive('paced-rate', values['paced-rate']),
@@ -83,56 +80,64 @@ async function setUpVariant(name: VariantName): Promise<VariantRuntime> {
 }
 
 async function main(): Promise<void> {
+  if (process.send === undefined) throw new Error('run by bench/instrumentation-overhead.ts, with an IPC channel');
   const options = parseChildArgs(process.argv.slice(2));
   // Telemetry first, the MCP SDK after: the order an application's instrument file gives.
   const runtime = await setUpVariant(options.variant);
   const { createPair } = await import('./mcp-pair.js');
   const pair = await createPair(options.transport, runtime.hooks);
-  // Warm-up: JIT, connection pools, caches. Bounded in time too (HTTP calls are slow on a busy machine).
-  const warmupEnd = performance.now() + WARMUP_MAX_MS;
-  const spansBeforeWarmup = runtime.toolCallSpans();
-  let warmups = 0;
-  for (; warmups < options.warmup && (warmups < 20 || performance.now() < warmupEnd); warmups++) {
-    await pair.call('100B');
-    await pair.call('10KB');
-  }
-  // The warm-up's spans must not land in the first measured phase.
-  await drain(runtime, spansBeforeWarmup + 2 * warmups);
-  // Alternate the sizes in halves so a drift over the child's life hits both alike.
-  const half = Math.max(1, Math.floor(options.calls / 2));
-  const parts: Record<ResultSize, HalfFigures[]> = { '100B': [], '10KB': [] };
-  for (const size of [...RESULT_SIZES, ...[...RESULT_SIZES].reverse()]) {
-    parts[size].push(await measureSequential(pair, runtime, size, half, options.sequentialMs / 2));
-  }
-  const burst = await measureBurst(pair, runtime, options.burstMs, options.burstConcurrency);
-  const paced = await measurePaced(pair, runtime, options.pacedRate, options.pacedSeconds);
-  await pair.close();
-  const figures: ChildFigures = {
-    variant: options.variant,
-    transport: options.transport,
-    node: process.version,
-    sequential: { '100B': mergeHalves(parts['100B']), '10KB': mergeHalves(parts['10KB']) },
-    burst,
-    paced,
-    allSpans: runtime.allSpans(),
-  };
-  process.stdout.write(`${JSON.stringify(figures)}\n`);
-}
 
-type HalfFigures = Awaited<ReturnType<typeof measureSequential>>;
+  const reply = (message: ChildMessage): Promise<void> =>
+    new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
 
-/** The two halves of one size as one phase: quantiles over all latencies, CPU over all calls. */
-function mergeHalves(halves: HalfFigures[]): SequentialFigures {
-  const latencies = halves.flatMap((h) => h.latenciesMs).sort((a, b) => a - b);
-  const calls = latencies.length;
-  const us = (ms: number): number => Math.round(ms * 10_000) / 10;
-  return {
-    calls,
-    medianUs: us(quantile(latencies, 0.5)),
-    p99Us: us(quantile(latencies, 0.99)),
-    cpuUs: Math.round((halves.reduce((s, h) => s + h.cpuTotalUs, 0) / calls) * 10) / 10,
-    spans: halves.reduce((s, h) => s + h.spans, 0),
+  const run = async (command: ParentCommand): Promise<boolean> => {
+    switch (command.type) {
+      case 'warmup': {
+        // JIT, connection pools, caches. Bounded in time too (HTTP calls are slow on a busy machine).
+        const end = performance.now() + WARMUP_MAX_MS;
+        const spansBefore = runtime.toolCallSpans();
+        let warmups = 0;
+        for (; warmups < options.warmup && (warmups < 20 || performance.now() < end); warmups++) {
+          await pair.call('100B');
+          await pair.call('10KB');
+        }
+        // The warm-up's spans must not land in the first measured block, nor its garbage.
+        await drain(runtime, spansBefore + 2 * warmups);
+        collectGarbage();
+        await reply({ type: 'warmed' });
+        return true;
+      }
+      case 'block': {
+        const { latenciesMs, cpuTotalUs, spans } = await measureSequential(pair, runtime, command.size, command.calls, command.maxMs);
+        const figures: BlockFigures = { latenciesMs, cpuTotalUs, spans };
+        await reply({ type: 'block', figures });
+        return true;
+      }
+      case 'load': {
+        const burst = await measureBurst(pair, runtime, options.burstMs, options.burstConcurrency);
+        const paced = await measurePaced(pair, runtime, options.pacedRate, options.pacedSeconds);
+        await reply({ type: 'load', burst, paced });
+        return true;
+      }
+      case 'finish':
+        await pair.close();
+        await reply({ type: 'done', allSpans: runtime.allSpans() });
+        return false;
+    }
   };
+
+  // One command at a time, in order: the parent waits for each answer anyway.
+  await new Promise<void>((resolve, reject) => {
+    let queue = Promise.resolve(true);
+    process.on('message', (command: ParentCommand) => {
+      queue = queue.then((open) => (open ? run(command) : false));
+      queue.then((open) => {
+        if (!open) resolve();
+      }, reject);
+    });
+    process.on('disconnect', () => reject(new Error('the parent went away')));
+    void reply({ type: 'ready' });
+  });
 }
 
 main().then(

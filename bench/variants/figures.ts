@@ -1,6 +1,6 @@
 /**
- * The figures one bench child prints (one JSON line on its stdout) and the parent reads.
- * Shared by both sides so the shape is typed once.
+ * The messages between the bench parent and its children, and the figures the parent
+ * assembles from them. Shared by both sides so the shape is typed once.
  */
 
 /** The telemetry set-ups the bench knows; `mcplens-lean` (tokens, call log and metrics off) is a diagnostic, not run by default. */
@@ -43,12 +43,40 @@ export interface LoadFigures {
   p99Us: number;
 }
 
-/** Everything one child measured. */
+/** One block of sequential calls of one result size, as a child measured it. */
+export interface BlockFigures {
+  /** Client round trip of each call, ms. */
+  latenciesMs: number[];
+  /** Process CPU over the block and its drain, µs. */
+  cpuTotalUs: number;
+  /** tools/call spans exported for the block's calls. */
+  spans: number;
+}
+
+/** Parent -> child. */
+export type ParentCommand =
+  | { type: 'warmup' }
+  | { type: 'block'; size: ResultSize; calls: number; maxMs: number }
+  | { type: 'load' }
+  | { type: 'finish' };
+
+/** Child -> parent: `ready` once set up, then one answer per command. */
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'warmed' }
+  | { type: 'block'; figures: BlockFigures }
+  | { type: 'load'; burst: ChildFigures['burst']; paced: ChildFigures['paced'] }
+  | { type: 'done'; allSpans: number };
+
+/** Everything one child measured in one round. */
 export interface ChildFigures {
   variant: VariantName;
   transport: TransportName;
   node: string;
+  /** All of the round's blocks of one size together. */
   sequential: Record<ResultSize, SequentialFigures>;
+  /** Median latency of each block (µs), in turn order: block i was measured in the same cycle as every other variant's block i. */
+  blockMediansUs: Record<ResultSize, number[]>;
   /** `concurrency` calls in flight, as fast as the process can go, for a fixed time (100 B results). */
   burst: LoadFigures & { concurrency: number };
   /** A steady rate (default 1,000 calls/s) for a few seconds (100 B results); `sustained` false when the process fell behind and issuing stopped. */

@@ -31,7 +31,7 @@ export async function drain(runtime: VariantRuntime, expected: number): Promise<
   let last = runtime.toolCallSpans();
   let lastMove = performance.now();
   while (performance.now() < deadline) {
-    // Deferred work (mcplens' tokenizing, span end) runs on setImmediate: let it go first.
+    // Deferred work (mcplens' tokenizing, span end) runs on timers: let the loop turn first.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await runtime.flush();
     const now = runtime.toolCallSpans();
@@ -63,7 +63,8 @@ function round(value: number, digits = 1): number {
   return Math.round(value * f) / f;
 }
 
-function collectGarbage(): void {
+/** A full collection, so garbage of an earlier phase is not collected during the next one. */
+export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
@@ -79,7 +80,6 @@ export async function measureSequential(
   maxCalls: number,
   maxMs: number,
 ): Promise<SequentialFigures & { latenciesMs: number[]; cpuTotalUs: number }> {
-  collectGarbage();
   const latencies: number[] = [];
   const spansBefore = runtime.toolCallSpans();
   const cpuBefore = cpuMicros();
@@ -91,8 +91,8 @@ export async function measureSequential(
     latencies.push(performance.now() - t0);
     calls++;
     // In memory a whole round trip is microtasks: without this the event loop never turns
-    // and deferred work (setImmediate) would pile up until the drain. A real transport
-    // yields for I/O between requests; so do we, outside the timed window.
+    // and deferred work (timers) would pile up until the drain. A real transport yields
+    // for I/O between requests; so do we, outside the timed window.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   await drain(runtime, spansBefore + calls);
