@@ -135,6 +135,7 @@ interface Pending {
   /** The connection's negotiated protocol version when the request arrived. */
   protocolVersion: string | undefined;
   clientName: string | undefined;
+  params: Record<string, unknown> | undefined;
   args: unknown;
   grading: Grading | undefined;
   gradingDone: Promise<void> | undefined;
@@ -246,6 +247,7 @@ export class StreamObserver {
       sessionId,
       protocolVersion: conn.protocolVersion,
       clientName: typeof clientInfo?.name === 'string' ? clientInfo.name : undefined,
+      params,
       args: params?.arguments,
       grading: undefined,
       gradingDone: undefined,
@@ -257,21 +259,19 @@ export class StreamObserver {
     return ctx;
   }
 
+  /**
+   * Only the call's shape is judged on the request path; the arguments are graded with the
+   * rest of the deferred work, where many calls' grading runs back to back (warm caches).
+   * A catalog that must be loaded first is loaded now, in the call's context, so the list
+   * handler's spans nest there.
+   */
   private grade(conn: ObservedConnection, pending: Pending, params: Record<string, unknown> | undefined, ctx: Context): void {
     const args = params?.arguments;
     pending.malformedShape = typeof params?.name !== 'string' || (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)));
     const catalog = conn.info.catalog;
-    const gradeNow = (): void => {
-      try {
-        pending.grading = catalog.schemas.grade(params ?? {});
-      } catch (err) {
-        diag.error('mcplens: grading a tools/call failed', err);
-      }
-    };
-    // Loading runs the server's list handler in the call's context, so its spans nest there.
-    const loading = catalog.ready ? undefined : otelContext.with(ctx, () => catalog.ensureLoaded());
-    if (loading === undefined) gradeNow();
-    else pending.gradingDone = loading.then(gradeNow);
+    if (catalog.ready) return;
+    const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
+    if (loading !== undefined) pending.gradingDone = loading.then(() => gradeArguments(catalog, pending));
   }
 
   /**
@@ -310,6 +310,7 @@ export class StreamObserver {
     let errorType: string | undefined;
     let texts: TokenTexts[keyof TokenTexts] | undefined;
     try {
+      if (pending.method === MCP_METHOD.TOOLS_CALL && pending.gradingDone === undefined) gradeArguments(conn.info.catalog, pending);
       span.setAttributes(requestAttributes(conn, pending));
       ({ outcome, errorType } = gradeAnswer(span, pending, message, cancelled));
       if (pending.grading !== undefined) recordGrading(span, pending.grading);
@@ -521,6 +522,19 @@ function recordTokens(
     span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool.name, [ATTR.TOKENS_CATALOG]: tool.tokens });
   }
   return undefined;
+}
+
+/**
+ * Grades a tools/call's arguments against the catalog. After the answer, like token counting:
+ * a handler that mutates its arguments in place is seen mutated (the SDK hands handlers
+ * parsed copies of the top level).
+ */
+function gradeArguments(catalog: ToolCatalog, pending: Pending): void {
+  try {
+    pending.grading = catalog.schemas.grade(pending.params ?? {});
+  } catch (err) {
+    diag.error('mcplens: grading a tools/call failed', err);
+  }
 }
 
 /** The request's attributes a sampler does not need, set off the request's path. */
