@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { diag, DiagLogLevel, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -318,6 +318,32 @@ describe('options', () => {
     const count = defaultTokenizer();
     expect(span.attributes[ATTR.TOKENS_ARGUMENTS]).toBe(count(JSON.stringify({ text })));
     expect(span.attributes[ATTR.TOKENS_RESULT]).toBe(count(text));
+  });
+
+  it('ends a span without token counts, and says so, when more text waits for the tokenizer than its bound', async () => {
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => {}, warn: (m: string) => void warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    try {
+      const server = createMcpServer();
+      // 17 Mi characters: past the 16 Mi the tokenizer may have waiting, so never sent to it.
+      const huge = 'x'.repeat(17 << 20);
+      server.registerTool('dump', { description: 'A huge result' }, async () => ({ content: [{ type: 'text', text: huge }] }));
+      // Own options object: its own observer, whose warning has not been given yet.
+      const client = await connect(instrumentServer(server, {}));
+      const result = await client.callTool({ name: 'dump', arguments: {} });
+      expect((result.content as Array<{ text: string }>)[0]!.text).toHaveLength(17 << 20);
+      await client.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2, 15_000);
+      const dump = serverSpans(spans, 'tools/call').find((s) => s.attributes[ATTR.GEN_AI_TOOL_NAME] === 'dump')!;
+      const add = serverSpans(spans, 'tools/call').find((s) => s.attributes[ATTR.GEN_AI_TOOL_NAME] === 'add')!;
+      expect(dump.attributes[ATTR.OUTCOME]).toBe('ok');
+      expect(dump.attributes[ATTR.TOKENS_RESULT]).toBeUndefined();
+      expect(warnings.some((w) => /token counting is behind/.test(w))).toBe(true);
+      // The next, ordinary call is counted again.
+      expect(add.attributes[ATTR.TOKENS_ARGUMENTS]).toBe(defaultTokenizer()('{"a":1,"b":1}'));
+    } finally {
+      diag.disable();
+    }
   });
 
   it('survives a throwing tokenizer, resolver and redact hook: the call and its span go on', async () => {
