@@ -62,7 +62,7 @@ export interface OverheadBenchOptions {
   load?: Partial<Record<TransportName, Partial<ChildLoad>>>;
   /** Directory for `--cpu-prof` profiles of every child (figures are then inflated). */
   cpuProfDir?: string;
-  /** Longest a child may run before it is killed, ms. Default 120 s. */
+  /** Longest a child may take to answer one command (set-up, a block, the load phases) before it is killed, ms. Default 120 s. */
   childTimeoutMs?: number;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
@@ -496,19 +496,34 @@ function aggregateLoads(byRound: Array<Map<string, ChildFigures>>, variants: rea
 /** "No more latency": 10 KB may add this much more than 100 B before it counts as more. */
 const SAME_LATENCY_TOLERANCE_US = 2;
 
-/** A median and its distribution-free 95% confidence interval. */
+/** A median and its distribution-free 95% confidence interval (undefined below 6 values: none exists). */
 export interface MedianInterval {
   median: number;
-  low: number;
-  high: number;
+  interval: [number, number] | undefined;
   n: number;
+}
+
+/**
+ * Indexes (0-based, into sorted values) of the order statistics that bound a median with at
+ * least 95% confidence: the largest k with P(Binomial(n, 1/2) < k) <= 2.5%, then
+ * [x(k), x(n-k+1)] in 1-based ranks. Exact, not the normal approximation.
+ */
+export function medianIntervalRanks(n: number): [number, number] | undefined {
+  let p = 0.5 ** n; // P(X = 0)
+  let below = 0; // P(X < k)
+  let k = 0;
+  while (k < n && below + p <= 0.025) {
+    below += p;
+    p = (p * (n - k)) / (k + 1);
+    k++;
+  }
+  return k === 0 ? undefined : [k - 1, n - k];
 }
 
 /**
  * How much more a 10 KB result adds than a 100 B one, per cycle: (variant − bare at 10 KB) −
  * (variant − bare at 100 B), the four blocks of one cycle measured within a second or two. The
- * median over all cycles, with the order-statistic 95% interval of a median (binomial, normal
- * approximation), so noise is stated rather than guessed.
+ * median over all cycles, with its 95% interval, so noise is stated rather than guessed.
  */
 export function sizeDifference(byRound: Array<Map<string, ChildFigures>>, variant: VariantName, transport: TransportName): MedianInterval | undefined {
   const diffs: number[] = [];
@@ -522,10 +537,12 @@ export function sizeDifference(byRound: Array<Map<string, ChildFigures>>, varian
   const n = diffs.length;
   if (n === 0) return undefined;
   diffs.sort((a, b) => a - b);
-  const half = 0.98 * Math.sqrt(n); // 1.96 * sqrt(n) / 2
-  const low = diffs[Math.max(0, Math.floor(n / 2 - half))]!;
-  const high = diffs[Math.min(n - 1, Math.ceil(n / 2 + half) - 1)]!;
-  return { median: round1(median(diffs)), low: round1(low), high: round1(high), n };
+  const ranks = medianIntervalRanks(n);
+  return { median: round1(median(diffs)), interval: ranks === undefined ? undefined : [round1(diffs[ranks[0]]!), round1(diffs[ranks[1]]!)], n };
+}
+
+function intervalText(m: MedianInterval): string {
+  return m.interval === undefined ? `no 95% interval from ${m.n} cycles` : `95% CI ${m.interval[0]}..${m.interval[1]}, ${m.n} cycles`;
 }
 
 function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[], byRound: Array<Map<string, ChildFigures>>): TargetCheck[] {
@@ -553,12 +570,14 @@ function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[], byRo
     if (small === undefined || large === undefined || diff === undefined) continue;
     // The floor does the same work for both sizes: its figure shows what noise alone gives.
     const floor = sizeDifference(byRound, 'bare-span', transport);
-    const floorText = floor === undefined ? '' : `; the floor's own: ${signed(floor.median)} us (${floor.low}..${floor.high})`;
+    const floorText = floor === undefined ? '' : `; the floor's own: ${signed(floor.median)} us (${intervalText(floor)})`;
+    const [low, high] = diff.interval ?? [-Infinity, Infinity];
+    const verdict = high <= SAME_LATENCY_TOLERANCE_US ? true : low > SAME_LATENCY_TOLERANCE_US ? false : undefined;
     checks.push({
       name: `mcplens added median, 10 KB vs 100 B result (${transport})`,
-      value: `${large} us vs ${small} us; paired per cycle, 10 KB adds ${signed(diff.median)} us (95% CI ${diff.low}..${diff.high}, ${diff.n} cycles)${floorText}`,
-      target: `10 KB adds at most ${SAME_LATENCY_TOLERANCE_US} us more: met unless the whole interval lies above that`,
-      met: diff.low <= SAME_LATENCY_TOLERANCE_US,
+      value: `${large} us vs ${small} us; paired per cycle, 10 KB adds ${signed(diff.median)} us (${intervalText(diff)})${floorText}${verdict === undefined ? '; undecided: the interval straddles the tolerance' : ''}`,
+      target: `10 KB adds at most ${SAME_LATENCY_TOLERANCE_US} us more: met when the whole interval lies at or below it, missed when above`,
+      met: verdict,
     });
   }
   for (const size of RESULT_SIZES) {
@@ -646,7 +665,7 @@ export function formatOverheadReport(report: OverheadReport): string {
   );
   out.push('\ntargets\n');
   for (const t of report.targets) {
-    const verdict = t.met === undefined ? 'n/a ' : t.met ? 'met ' : 'MISS';
+    const verdict = t.met === undefined ? 'open' : t.met ? 'met ' : 'MISS';
     out.push(`  ${verdict}  ${t.name}: ${t.value} (target ${t.target})`);
   }
   if (report.failures.length > 0) {

@@ -71,7 +71,7 @@ export class DeferredWork {
     let ran = 0;
     while (this.queue.length > 0) {
       ran += this.queue.length;
-      this.runSlice(Infinity);
+      context.with(ROOT_CONTEXT, this.runSlice, this, Infinity);
     }
     return ran;
   }

@@ -1,4 +1,4 @@
-import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context as otelContext, diag, metrics, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import {
   ATTR,
   DURATION_BUCKETS_SECONDS,
@@ -135,7 +135,6 @@ interface Pending {
   /** The connection's negotiated protocol version when the request arrived. */
   protocolVersion: string | undefined;
   clientName: string | undefined;
-  params: Record<string, unknown> | undefined;
   args: unknown;
   grading: Grading | undefined;
   gradingDone: Promise<void> | undefined;
@@ -247,7 +246,6 @@ export class StreamObserver {
       sessionId,
       protocolVersion: conn.protocolVersion,
       clientName: typeof clientInfo?.name === 'string' ? clientInfo.name : undefined,
-      params,
       args: params?.arguments,
       grading: undefined,
       gradingDone: undefined,
@@ -260,18 +258,22 @@ export class StreamObserver {
   }
 
   /**
-   * Only the call's shape is judged on the request path; the arguments are graded with the
-   * rest of the deferred work, where many calls' grading runs back to back (warm caches).
-   * A catalog that must be loaded first is loaded now, in the call's context, so the list
+   * Grades the arguments now, against the catalog the call was made against: a handler may
+   * change its arguments in place and a tool may leave the catalog before the answer. A
+   * catalog that must be loaded first is loaded now, in the call's context, so the list
    * handler's spans nest there.
    */
   private grade(conn: ObservedConnection, pending: Pending, params: Record<string, unknown> | undefined, ctx: Context): void {
     const args = params?.arguments;
     pending.malformedShape = typeof params?.name !== 'string' || (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)));
     const catalog = conn.info.catalog;
-    if (catalog.ready) return;
+    if (catalog.ready) {
+      gradeArguments(catalog, pending, params);
+      return;
+    }
     const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
-    if (loading !== undefined) pending.gradingDone = loading.then(() => gradeArguments(catalog, pending));
+    if (loading === undefined) gradeArguments(catalog, pending, params);
+    else pending.gradingDone = loading.then(() => gradeArguments(catalog, pending, params));
   }
 
   /**
@@ -288,14 +290,16 @@ export class StreamObserver {
     }
     const complete = (): void => this.complete(conn, pending, message, cancelled, endPerf);
     if (pending.gradingDone !== undefined && pending.grading === undefined) {
-      pending.gradingDone.then(() => this.defer(complete), complete);
+      const later = (): void => this.defer(complete);
+      pending.gradingDone.then(later, later);
     } else {
       this.defer(complete);
     }
   }
 
+  /** Queues a job; when the queue is full, runs it now, outside the request's context all the same. */
   private defer(job: () => void): void {
-    if (!this.deferred.push(job)) job();
+    if (!this.deferred.push(job)) otelContext.with(ROOT_CONTEXT, job);
   }
 
   /**
@@ -310,7 +314,6 @@ export class StreamObserver {
     let errorType: string | undefined;
     let texts: TokenTexts[keyof TokenTexts] | undefined;
     try {
-      if (pending.method === MCP_METHOD.TOOLS_CALL && pending.gradingDone === undefined) gradeArguments(conn.info.catalog, pending);
       span.setAttributes(requestAttributes(conn, pending));
       ({ outcome, errorType } = gradeAnswer(span, pending, message, cancelled));
       if (pending.grading !== undefined) recordGrading(span, pending.grading);
@@ -354,17 +357,6 @@ export class StreamObserver {
       finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
       return;
     }
-    const chars = texts.texts.reduce((n, text) => n + text.length, 0);
-    if (this.tokensInFlight >= this.maxTokensInFlight || this.tokenCharsInFlight + chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
-      // The tokenizer is behind (a saturated machine): the span ends now, without counts,
-      // rather than holding ever more text in memory.
-      if (!this.warnedTokensBehind) {
-        this.warnedTokensBehind = true;
-        diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
-      }
-      finish(undefined);
-      return;
-    }
     let now: number[] | undefined;
     try {
       now = this.tokens.countNow?.(texts.texts);
@@ -377,6 +369,31 @@ export class StreamObserver {
       finish(now);
       return;
     }
+    // Counted in the worker: the texts wait in memory until then, so that wait is bounded.
+    const chars = texts.texts.reduce((n, text) => n + text.length, 0);
+    if (chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
+      diag.warn(`mcplens: a payload of ${chars} characters is larger than the tokenizer's bound (${MAX_TOKEN_CHARS_IN_FLIGHT}); its tokens are not counted`);
+      finish(undefined);
+      return;
+    }
+    if (this.tokensInFlight >= this.maxTokensInFlight || this.tokenCharsInFlight + chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
+      // The tokenizer is behind (a saturated machine): the span ends now, without counts,
+      // rather than holding ever more text in memory. One warning per episode.
+      if (!this.warnedTokensBehind) {
+        this.warnedTokensBehind = true;
+        diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
+      }
+      finish(undefined);
+      return;
+    }
+    let counting: Promise<number[] | undefined>;
+    try {
+      counting = this.tokens.count(texts.texts);
+    } catch (err) {
+      diag.warn('mcplens: token counting failed', err);
+      finish(undefined);
+      return;
+    }
     abandon = (): void => finish(undefined);
     DeferredWork.waiting.add(abandon);
     this.tokensInFlight++;
@@ -384,9 +401,10 @@ export class StreamObserver {
     const settled = (counts: number[] | undefined): void => {
       this.tokensInFlight--;
       this.tokenCharsInFlight -= chars;
+      if (this.tokensInFlight === 0) this.warnedTokensBehind = false;
       finish(counts);
     };
-    this.tokens.count(texts.texts).then(settled, () => settled(undefined));
+    counting.then(settled, () => settled(undefined));
   }
 
   /** The texts to tokenize for this span (none for a catalog whose counts are cached). */
@@ -524,14 +542,10 @@ function recordTokens(
   return undefined;
 }
 
-/**
- * Grades a tools/call's arguments against the catalog. After the answer, like token counting:
- * a handler that mutates its arguments in place is seen mutated (the SDK hands handlers
- * parsed copies of the top level).
- */
-function gradeArguments(catalog: ToolCatalog, pending: Pending): void {
+/** Grades a tools/call's arguments against the catalog. */
+function gradeArguments(catalog: ToolCatalog, pending: Pending, params: Record<string, unknown> | undefined): void {
   try {
-    pending.grading = catalog.schemas.grade(pending.params ?? {});
+    pending.grading = catalog.schemas.grade(params ?? {});
   } catch (err) {
     diag.error('mcplens: grading a tools/call failed', err);
   }

@@ -39,7 +39,7 @@ export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
 
 /**
  * The default: o200k_base in one worker thread per process, started on first use. Requests
- * of one event-loop turn travel in one message. The worker keeps the process alive only
+ * of up to 20 ms travel in one message. The worker keeps the process alive only
  * while counts are outstanding, so a server exits as it would without mcplens. If the
  * worker cannot start or dies, counting moves in-thread and says so through diag.
  */
@@ -53,7 +53,7 @@ export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
 const BATCH_WINDOW_MS = 20;
 /** A batch this large leaves at once. */
 const BATCH_MAX_TEXTS = 512;
-/** A batch holding this many characters leaves at once (bounds one message's copy). */
+/** A batch holding this many characters leaves at once (a call's texts are never split, so one message may hold more). */
 const BATCH_MAX_CHARS = 1 << 20;
 
 class WorkerTokenService implements TokenService {

@@ -320,15 +320,14 @@ describe('options', () => {
     expect(span.attributes[ATTR.TOKENS_RESULT]).toBe(count(text));
   });
 
-  it('ends a span without token counts, and says so, when more text waits for the tokenizer than its bound', async () => {
+  it('does not send one payload larger than the tokenizer bound to the worker, and says so', async () => {
     const warnings: string[] = [];
     diag.setLogger({ error: () => {}, warn: (m: string) => void warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
     try {
       const server = createMcpServer();
-      // 17 Mi characters: past the 16 Mi the tokenizer may have waiting, so never sent to it.
+      // 17 Mi characters: more than the 16 Mi the tokenizer may have waiting at all.
       const huge = 'x'.repeat(17 << 20);
       server.registerTool('dump', { description: 'A huge result' }, async () => ({ content: [{ type: 'text', text: huge }] }));
-      // Own options object: its own observer, whose warning has not been given yet.
       const client = await connect(instrumentServer(server, {}));
       const result = await client.callTool({ name: 'dump', arguments: {} });
       expect((result.content as Array<{ text: string }>)[0]!.text).toHaveLength(17 << 20);
@@ -338,13 +337,37 @@ describe('options', () => {
       const add = serverSpans(spans, 'tools/call').find((s) => s.attributes[ATTR.GEN_AI_TOOL_NAME] === 'add')!;
       expect(dump.attributes[ATTR.OUTCOME]).toBe('ok');
       expect(dump.attributes[ATTR.TOKENS_RESULT]).toBeUndefined();
-      expect(warnings.some((w) => /token counting is behind/.test(w))).toBe(true);
-      // The next, ordinary call is counted again.
+      expect(warnings.some((w) => /larger than the tokenizer's bound/.test(w))).toBe(true);
       expect(add.attributes[ATTR.TOKENS_ARGUMENTS]).toBe(defaultTokenizer()('{"a":1,"b":1}'));
     } finally {
       diag.disable();
     }
   });
+
+  it('ends spans without token counts while more text waits for the tokenizer than its bound, then counts again', async () => {
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => {}, warn: (m: string) => void warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    try {
+      const server = createMcpServer();
+      // Prose of 6 Mi characters: three answers within one drain put 18 Mi characters in line.
+      const words = 'the quick brown fox jumps over a lazy dog near misty lakes ';
+      const text = words.repeat(Math.ceil((6 << 20) / words.length)).slice(0, 6 << 20);
+      server.registerTool('read', { description: 'A large document' }, async () => ({ content: [{ type: 'text', text }] }));
+      const client = await connect(instrumentServer(server, {}));
+      for (let i = 0; i < 3; i++) await client.callTool({ name: 'read', arguments: {} });
+      const first = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 3, 30_000);
+      const counted = serverSpans(first, 'tools/call').filter((s) => s.attributes[ATTR.TOKENS_RESULT] !== undefined);
+      expect(counted).toHaveLength(2);
+      expect(warnings.filter((w) => /token counting is behind/.test(w))).toHaveLength(1);
+      // Once those counts are back, nothing is waiting: a fourth answer is counted again.
+      await client.callTool({ name: 'read', arguments: {} });
+      const all = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 4, 30_000);
+      const fourth = serverSpans(all, 'tools/call')[3]!;
+      expect(fourth.attributes[ATTR.TOKENS_RESULT]).toBe(counted[0]!.attributes[ATTR.TOKENS_RESULT]);
+    } finally {
+      diag.disable();
+    }
+  }, 60_000);
 
   it('survives a throwing tokenizer, resolver and redact hook: the call and its span go on', async () => {
     const client = await connect(
@@ -423,6 +446,26 @@ describe('catalog refresh and metrics', () => {
 });
 
 describe('instrumentServer with the SDK v1 low-level Server (validates nothing)', () => {
+  it('grades the arguments as the model sent them, even when the handler changes them in place', async () => {
+    const server = new Server({ name: 'orders', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({
+      tools: [{ name: 'create_order', description: 'Create an order', inputSchema: ORDER_SCHEMA }],
+    }));
+    server.setRequestHandler(CallToolRequestSchema, async (request) => {
+      // A handler normalising its input: the nested object is the request's own.
+      const address = (request.params.arguments as { address?: { zip: string } }).address;
+      if (address !== undefined) address.zip = `${address.zip}-0000-extended`;
+      return { content: [{ type: 'text', text: 'created' }] };
+    });
+    const client = await connect(instrumentServer(server, {}));
+    await client.listTools();
+    await client.callTool({ name: 'create_order', arguments: { sku: 'SKU-1', quantity: 1, address: { zip: '12345' } } });
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+    const span = serverSpans(spans, 'tools/call')[0]!;
+    expect(span.attributes[ATTR.OUTCOME]).toBe('ok');
+    expect(span.attributes[ATTR.VIOLATION_KIND]).toBeUndefined(); // the model's zip was valid
+  });
+
   it('classifies every violation of an ok call, with one event per violation', async () => {
     const client = await connect(instrumentServer(createLowLevelServer()));
     const cases: Array<[Record<string, unknown>, string, string[]]> = [

@@ -158,21 +158,24 @@ describe('catalog tokens', () => {
 });
 
 describe('the token-counting worker', () => {
-  it('counts in a thread of the lowest priority, so tokenizing yields to the server on a busy machine (Linux)', async () => {
-    if (process.platform !== 'linux') throw new Error('this test reads per-thread nice values from /proc: Linux only');
+  // Per-thread nice values are a Linux notion (read here from /proc); elsewhere the worker runs at normal priority.
+  const linuxOnly = process.platform === 'linux' ? it : it.skip;
+  if (process.platform !== 'linux') process.stderr.write('token-counter.test: the worker-priority test needs Linux /proc; skipped here\n');
+
+  linuxOnly('counts in a thread of the lowest priority, so tokenizing yields to the server on a busy machine', async () => {
     const { defaultTokenService } = await import('../../instrumentation/token-service.js');
     const { readdirSync, readFileSync } = await import('node:fs');
-    const service = defaultTokenService();
     const niceOf = (tid: string): number => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
     };
-    const before = new Set(readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19));
-    expect(await service.count(['warm the worker up'])).toEqual([tokenizer('warm the worker up')]);
-    const lowest = readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19 && !before.has(tid));
-    // One new thread at nice 19 (the worker, unless an earlier test in this process started it)...
-    expect(lowest.length + before.size).toBeGreaterThanOrEqual(1);
-    // ...and this thread (the server's) keeps its priority.
-    expect(niceOf(String(process.pid))).toBe(0);
+    const ownNice = niceOf(String(process.pid));
+    const threadsBefore = new Set(readdirSync('/proc/self/task'));
+    // No test in this file starts the worker earlier: this call does.
+    expect(await defaultTokenService().count(['warm the worker up'])).toEqual([tokenizer('warm the worker up')]);
+    const newThreads = readdirSync('/proc/self/task').filter((tid) => !threadsBefore.has(tid));
+    expect(newThreads.map(niceOf)).toContain(19);
+    // The server's own thread keeps its priority.
+    expect(niceOf(String(process.pid))).toBe(ownNice);
   });
 });
