@@ -62,6 +62,20 @@ describe('sizeDifference (10 KB vs 100 B, paired per cycle)', () => {
     expect(sizeDifference(figures, 'mcplens', 'http')).toEqual({ median: 0.5, interval: [-5, 6], n: 30 });
   });
 
+  it('measured against the floor, cancels what any span adds with a larger result', () => {
+    // A bare span costs 40 µs more at 10 KB (a bigger heap to collect); mcplens the same 40 plus 3 of its own.
+    const n = Array.from({ length: 12 }, (_, c) => c * 50);
+    const figures = [
+      round({
+        bare: { '100B': n.map((d) => 1000 + d), '10KB': n.map((d) => 1000 + d) },
+        'bare-span': { '100B': n.map((d) => 1100 + d), '10KB': n.map((d) => 1140 + d) },
+        mcplens: { '100B': n.map((d) => 1120 + d), '10KB': n.map((d) => 1163 + d) },
+      }),
+    ];
+    expect(sizeDifference(figures, 'mcplens', 'http')?.median).toBe(43);
+    expect(sizeDifference(figures, 'mcplens', 'http', 'bare-span')).toEqual({ median: 3, interval: [3, 3], n: 12 });
+  });
+
   it('is undefined without paired figures, and has no interval from too few cycles', () => {
     expect(sizeDifference([round({ mcplens: { '100B': [1], '10KB': [2] } })], 'mcplens', 'http')).toBeUndefined();
     const few = [round({ bare: { '100B': [1, 1, 1], '10KB': [1, 1, 1] }, mcplens: { '100B': [2, 2, 2], '10KB': [3, 4, 5] } })];
