@@ -55,15 +55,20 @@ export class DeferredWork {
     DeferredWork.all.add(new WeakRef(this));
   }
 
-  /** Queues `job`; returns false when the queue is full (the caller then does the minimum at once). */
-  push(job: () => void): boolean {
-    if (this.queue.length >= this.capacity) return false;
+  /**
+   * Queues `job`. When the queue is full it runs now instead (memory stays bounded; the work
+   * is not lost). Either way it runs outside the request's context.
+   */
+  push(job: () => void): void {
+    if (this.queue.length >= this.capacity) {
+      context.with(ROOT_CONTEXT, runJob, undefined, job);
+      return;
+    }
     this.queue.push(job);
     if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.drain, DRAIN_DELAY_MS);
     }
-    return true;
   }
 
   /** Runs everything queued now (used on shutdown); returns how many jobs ran. */
@@ -92,17 +97,20 @@ export class DeferredWork {
     const jobs = this.queue;
     let i = 0;
     for (; i < jobs.length; i++) {
-      const job = jobs[i]!;
-      try {
-        job();
-      } catch (err) {
-        diag.error('mcplens: deferred telemetry work failed', err);
-      }
+      runJob(jobs[i]!);
       if ((i & 15) === 15 && performance.now() > deadline) {
         i++;
         break;
       }
     }
     this.queue = i >= jobs.length ? [] : jobs.slice(i);
+  }
+}
+
+function runJob(job: () => void): void {
+  try {
+    job();
+  } catch (err) {
+    diag.error('mcplens: deferred telemetry work failed', err);
   }
 }

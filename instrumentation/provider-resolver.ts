@@ -89,19 +89,10 @@ export class ProviderResolver {
   }
 }
 
-// Parsed baggage maps are cached per baggage string (propagation.ts), so are their answers.
-const resolvedBaggage = { baggage: new WeakMap<object, ResolvedProvider | null>(), http_baggage: new WeakMap<object, ResolvedProvider | null>() };
-
-function fromBaggage(bag: ReadonlyMap<string, string> | undefined, source: 'baggage' | 'http_baggage'): ResolvedProvider | undefined {
-  if (bag === undefined) return undefined;
-  const cache = resolvedBaggage[source];
-  let resolved = cache.get(bag);
-  if (resolved === undefined) {
-    const provider = bag.get(BAGGAGE_KEYS.PROVIDER);
-    resolved = provider === undefined || provider === '' ? null : { provider, model: bag.get(BAGGAGE_KEYS.MODEL) ?? UNKNOWN_PROVIDER, source };
-    cache.set(bag, resolved);
-  }
-  return resolved ?? undefined;
+function fromBaggage(bag: ReadonlyMap<string, string> | undefined, source: ProviderSource): ResolvedProvider | undefined {
+  const provider = bag?.get(BAGGAGE_KEYS.PROVIDER);
+  if (provider === undefined || provider === '') return undefined;
+  return { provider, model: bag?.get(BAGGAGE_KEYS.MODEL) ?? UNKNOWN_PROVIDER, source };
 }
 
 function headerValue(headers: ProviderResolverInput['headers'] & object, name: string): string | undefined {

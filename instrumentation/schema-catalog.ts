@@ -259,21 +259,26 @@ const MAX_WALK_DEPTH = 64;
 /** Records the JSON pointers of object keys that `shape` does not declare, descending into declared ones. */
 function collectUndeclared(value: unknown, shape: Shape, path: string, out: string[], depth: number): void {
   if (depth > MAX_WALK_DEPTH || value === null || typeof value !== 'object') return;
+  // Runs on every tools/call: pointers are built only for what is recorded or descended into.
   if (Array.isArray(value)) {
     const items = shape.itemShape();
     if (!items) return;
-    for (let i = 0; i < value.length; i++) collectUndeclared(value[i], items, `${path}/${i}`, out, depth + 1);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== null && typeof item === 'object') collectUndeclared(item, items, `${path}/${i}`, out, depth + 1);
+    }
     return;
   }
   if (!shape.isObjectShape) return;
   for (const key of Object.keys(value)) {
-    const child = `${path}/${escapePointerSegment(key)}`;
     if (!shape.declares(key)) {
-      out.push(child);
+      out.push(`${path}/${escapePointerSegment(key)}`);
       continue;
     }
+    const child = (value as Record<string, unknown>)[key];
+    if (child === null || typeof child !== 'object') continue;
     const childShape = shape.propertyShape(key);
-    if (childShape) collectUndeclared((value as Record<string, unknown>)[key], childShape, child, out, depth + 1);
+    if (childShape) collectUndeclared(child, childShape, `${path}/${escapePointerSegment(key)}`, out, depth + 1);
   }
 }
 

@@ -1,4 +1,4 @@
-import { context as otelContext, diag, metrics, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context as otelContext, diag, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type HrTime, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import {
   ATTR,
   DURATION_BUCKETS_SECONDS,
@@ -290,16 +290,11 @@ export class StreamObserver {
     }
     const complete = (): void => this.complete(conn, pending, message, cancelled, endPerf);
     if (pending.gradingDone !== undefined && pending.grading === undefined) {
-      const later = (): void => this.defer(complete);
+      const later = (): void => this.deferred.push(complete);
       pending.gradingDone.then(later, later);
     } else {
-      this.defer(complete);
+      this.deferred.push(complete);
     }
-  }
-
-  /** Queues a job; when the queue is full, runs it now, outside the request's context all the same. */
-  private defer(job: () => void): void {
-    if (!this.deferred.push(job)) otelContext.with(ROOT_CONTEXT, job);
   }
 
   /**

@@ -66,6 +66,6 @@ export interface InstrumentOptions {
   log?: boolean | StructuredLogger;
   /** Requests awaiting an answer tracked per connection; past it the oldest is ended as an error. Default 1000. */
   maxPendingRequests?: number;
-  /** Tool calls waiting for deferred work (tokens, logging); past it deferred work is skipped, the span still ends. Default 10000. */
+  /** Calls waiting for deferred work (outcome, tokens, logging). Past it, a call's deferred work runs at once instead of queueing, and its tokens are not counted. Default 10000. */
   maxDeferredQueue?: number;
 }

@@ -273,6 +273,18 @@ describe('options', () => {
     expect(lines[0]!.activeSpan).toBeUndefined();
   });
 
+  it('runs deferred work at once, still outside any request, when more calls wait than maxDeferredQueue', async () => {
+    const lines: Array<{ activeSpan: unknown }> = [];
+    const logger = { info: () => void lines.push({ activeSpan: trace.getActiveSpan() }) };
+    const client = await connect(instrumentServer(createMcpServer(), { maxDeferredQueue: 1, countTokens: false, log: logger }));
+    // In memory five concurrent answers leave before any timer fires: four find the queue full.
+    await Promise.all(Array.from({ length: 5 }, (_, i) => client.callTool({ name: 'add', arguments: { a: i, b: 1 } })));
+    const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 5);
+    expect(serverSpans(spans, 'tools/call').map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(lines).toHaveLength(5);
+    expect(lines.every((l) => l.activeSpan === undefined)).toBe(true);
+  });
+
   it('gives a sampler the method, tool, provider and model at span start; the rest is on the span when it ends', async () => {
     const seen: Array<{ name: string; attributes: Attributes }> = [];
     const sampler: Sampler = {
