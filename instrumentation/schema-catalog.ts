@@ -13,6 +13,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { ViolationKind } from '../contract/index.js';
+import { isRecord } from './is-record.js';
 import {
   classifyAjvErrors,
   escapePointerSegment,
@@ -399,10 +400,6 @@ function resolveLocalRef(root: unknown, ref: string): unknown {
     current = (current as Record<string, unknown>)[segment];
   }
   return current;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

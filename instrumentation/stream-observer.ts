@@ -13,6 +13,7 @@ import {
 import { SchemaCatalog, type Grading } from './schema-catalog.js';
 import { DeferredWork } from './deferred-work.js';
 import { gradeResponse } from './outcome.js';
+import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
 import { argumentsText, catalogToolText, resultText, type CatalogTool } from './token-counter.js';
@@ -198,13 +199,13 @@ export class StreamObserver {
   /** @internal */
   startSpan(conn: ObservedConnection, message: Message, extra: InboundExtra | undefined): Context | undefined {
     const method = message.method as string;
-    const params = isObject(message.params) ? message.params : undefined;
+    const params = isRecord(message.params) ? message.params : undefined;
     const meta = params?._meta;
     const { parent, links, baggage } = extractRequestContext(meta);
 
-    const perRequestClient = isObject(meta) ? meta[META_KEYS.CLIENT_INFO] : undefined;
-    if (method === MCP_METHOD.INITIALIZE && isObject(params?.clientInfo)) conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
-    const clientInfo = isObject(perRequestClient) ? (perRequestClient as ObservedConnection['clientInfo']) : conn.clientInfo;
+    const perRequestClient = isRecord(meta) ? meta[META_KEYS.CLIENT_INFO] : undefined;
+    if (method === MCP_METHOD.INITIALIZE && isRecord(params?.clientInfo)) conn.clientInfo = params.clientInfo as ObservedConnection['clientInfo'];
+    const clientInfo = isRecord(perRequestClient) ? (perRequestClient as ObservedConnection['clientInfo']) : conn.clientInfo;
     const sessionId = conn.sessionId();
     const provider = this.providers.resolve({ method, params, headers: extra?.headers, clientInfo, sessionId }, baggage);
 
@@ -284,7 +285,7 @@ export class StreamObserver {
   finish(conn: ObservedConnection, pending: Pending, message: Message | undefined, cancelled = false): void {
     const endPerf = performance.now();
     const result = message?.result;
-    if (isObject(result)) {
+    if (isRecord(result)) {
       if (pending.method === MCP_METHOD.INITIALIZE && typeof result.protocolVersion === 'string') conn.protocolVersion = result.protocolVersion;
       else if (pending.method === MCP_METHOD.TOOLS_LIST) conn.info.catalog.update(result);
     }
@@ -412,7 +413,7 @@ export class StreamObserver {
     if (pending.method === MCP_METHOD.TOOLS_CALL) {
       return { kind: 'call', texts: [pending.args === undefined ? '' : argumentsText(pending.args), result === undefined ? '' : resultText(result)] };
     }
-    if (pending.method === MCP_METHOD.TOOLS_LIST && isObject(result) && Array.isArray(result.tools)) {
+    if (pending.method === MCP_METHOD.TOOLS_LIST && isRecord(result) && Array.isArray(result.tools)) {
       const tools = result.tools as CatalogTool[];
       const key = JSON.stringify(tools);
       return { kind: 'catalog', key, tools, texts: conn.info.catalog.hasTokensFor(key) ? [] : tools.map(catalogToolText) };
@@ -462,9 +463,9 @@ export class ObservedConnection {
    */
   inbound(message: unknown, extra?: InboundExtra): Context | undefined {
     try {
-      if (!isObject(message) || typeof message.method !== 'string') return undefined;
+      if (!isRecord(message) || typeof message.method !== 'string') return undefined;
       if (message.id !== undefined && message.id !== null) return this.observer.startSpan(this, message, extra);
-      if (message.method === 'notifications/cancelled' && isObject(message.params)) {
+      if (message.method === 'notifications/cancelled' && isRecord(message.params)) {
         const entry = this.pending.get(message.params.requestId as JsonRpcId);
         if (entry !== undefined) {
           this.pending.delete(entry.id);
@@ -480,7 +481,7 @@ export class ObservedConnection {
   /** A message the server sends to the client. */
   outbound(message: unknown): void {
     try {
-      if (!isObject(message)) return;
+      if (!isRecord(message)) return;
       if ('result' in message || 'error' in message) {
         const entry = this.pending.get(message.id as JsonRpcId);
         if (entry === undefined) return;
@@ -579,7 +580,7 @@ function gradeAnswer(span: Span, pending: Pending, message: Message | undefined,
     errorType = graded.errorType;
     if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
     const result = message.result;
-    if (pending.method === MCP_METHOD.INITIALIZE && isObject(result) && typeof result.protocolVersion === 'string') {
+    if (pending.method === MCP_METHOD.INITIALIZE && isRecord(result) && typeof result.protocolVersion === 'string') {
       span.setAttribute(ATTR.MCP_PROTOCOL_VERSION, result.protocolVersion);
     }
   }
@@ -612,7 +613,7 @@ function recordGrading(span: Span, grading: Grading): void {
 
 function errorMessage(message: Message | undefined): string | undefined {
   const error = message?.error;
-  if (isObject(error) && typeof error.message === 'string') return error.message;
+  if (isRecord(error) && typeof error.message === 'string') return error.message;
   return undefined;
 }
 
@@ -635,10 +636,6 @@ function hrTimeOf(perf: number, anchor: number): HrTime {
   const ms = anchor + perf;
   const seconds = Math.floor(ms / 1000);
   return [seconds, Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6))];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function randomKey(): string {
