@@ -13,6 +13,7 @@ export {
   EXEMPLAR_LABEL,
   MALFORMED_RATIO_LEVELS,
   TOKEN_ATTRIBUTE,
+  TOKENS_NOT_COUNTED_REASONS,
   PROVIDER_SOURCES,
   PROVIDERS,
   UNKNOWN_PROVIDER,
@@ -31,4 +32,4 @@ export {
   SPAN_REJECT_REASONS,
   FORWARD_DROP_REASONS,
 } from './telemetry.js';
-export type { Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';
+export type { TokensNotCountedReason, Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';

@@ -45,6 +45,7 @@ export const ATTR = {
   TOKENS_ARGUMENTS: 'mcplens.tokens.arguments',
   TOKENS_RESULT: 'mcplens.tokens.result',
   TOKENS_CATALOG: 'mcplens.tokens.catalog',
+  TOKENS_NOT_COUNTED: 'mcplens.tokens.not_counted',
   CATALOG_TOOL_COUNT: 'mcplens.catalog.tool_count',
   TOKENIZER: 'mcplens.tokenizer',
   ADJUSTED_COUNT: 'mcplens.sample.adjusted_count',
@@ -98,6 +99,22 @@ export const TOKEN_ATTRIBUTE: Readonly<Record<TokenKind, string>> = {
   result: ATTR.TOKENS_RESULT,
   catalog: ATTR.TOKENS_CATALOG,
 };
+
+/**
+ * `mcplens.tokens.not_counted` values: why a span that should carry token counts carries none.
+ * Such a span's tokens are unknown, never 0.
+ */
+export const TOKENS_NOT_COUNTED_REASONS = {
+  /** The process was ending and its exit budget ran out before the counts came back. */
+  SHUTDOWN: 'shutdown',
+  /** The tokenizer was behind (too much text waiting); spans ended without counts. */
+  BACKLOG: 'backlog',
+  /** One payload was larger than the per-payload cap. */
+  TOO_LARGE: 'too_large',
+  /** The tokenizer failed (it threw, or its worker could not start or died). */
+  FAILED: 'failed',
+} as const;
+export type TokensNotCountedReason = (typeof TOKENS_NOT_COUNTED_REASONS)[keyof typeof TOKENS_NOT_COUNTED_REASONS];
 
 /** `mcplens.provider.source` values: where the provider and model came from. */
 export const PROVIDER_SOURCES = ['resolver', 'baggage', 'http_baggage', 'header', 'client_info', 'unknown'] as const;
@@ -257,6 +274,13 @@ export const METRICS = {
     unit: 'tokens',
     help: 'Tokens of tools/call arguments and results, by caller, tool and token kind.',
     labels: [...CALL_LABELS, LABEL.TOKEN_KIND],
+  }),
+  TOOL_TOKENS_NOT_COUNTED: metric({
+    name: 'mcp_tool_tokens_not_counted_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'tools/call requests whose token counts are unknown (their tokens are missing from mcp_tool_tokens_total), by caller, tool and reason.',
+    labels: [...CALL_LABELS, LABEL.REASON],
   }),
   TOOL_CATALOG_TOOL_TOKENS: metric({
     name: 'mcp_tool_catalog_tool_tokens',
