@@ -26,7 +26,7 @@ export interface CollectorOptions {
   cardinalityLimit?: number;
   /** Window (seconds) within which a well-formed call corrects an earlier malformed one. Default 60. */
   selfCorrectionWindowSeconds?: number;
-  /** Sessions x tools tracked for self-correction at once (oldest forgotten first). Default 10,000. */
+  /** (session, tool, provider, model) keys tracked for self-correction at once (least recently used forgotten first). Default 10,000. */
   selfCorrectionMaxKeys?: number;
   /** Malformed calls kept in `/api/summary`'s `recentViolations`. Default 50. */
   recentViolations?: number;

@@ -1,18 +1,20 @@
 /**
- * Self-correction detection: a malformed tools/call counts as self-corrected when, on the
- * same session key, a well-formed call to the same tool starts after it and within the
- * window. Calls are compared by span start, not arrival, so batches may arrive out of order
- * (a well-formed call seen first still corrects a malformed call that started before it).
- * Each malformed call is counted at most once.
+ * Self-correction detection: a malformed tools/call counts as self-corrected when a
+ * well-formed call by the same caller (the same provider and model), on the same session
+ * key, to the same tool starts after it and within the window. A well-formed call of another
+ * provider or model in that session corrects nothing: it is not the same LLM fixing its
+ * own mistake. Calls are compared by span start, not arrival, so batches may arrive out of
+ * order (a well-formed call seen first still corrects a malformed call that started before
+ * it). Each malformed call is counted at most once.
  *
- * Memory is bounded: at most `maxKeys` (session, tool) pairs, forgotten least recently used
- * first, each with at most {@link MAX_PENDING} uncorrected malformed calls and
+ * Memory is bounded: at most `maxKeys` (session, tool, provider, model) keys, forgotten least
+ * recently used first, each with at most {@link MAX_PENDING} uncorrected malformed calls and
  * {@link MAX_GOOD} well-formed start times.
  */
 
-/** Uncorrected malformed calls remembered per (session, tool). */
+/** Uncorrected malformed calls remembered per (session, tool, provider, model). */
 export const MAX_PENDING = 32;
-/** Well-formed call start times remembered per (session, tool). */
+/** Well-formed call start times remembered per (session, tool, provider, model). */
 export const MAX_GOOD = 16;
 
 /** One tools/call as the tracker sees it. */
@@ -20,6 +22,10 @@ export interface TrackedCall<T> {
   sessionKey: string;
   /** The tool name as called (the real name, not the label value). */
   tool: string;
+  /** The caller's `gen_ai.provider.name` (the real value, not a label value that may have overflowed). */
+  provider: string;
+  /** The caller's `gen_ai.request.model` (likewise). */
+  model: string;
   /** Span start, milliseconds since the epoch. */
   startMs: number;
   malformed: boolean;
@@ -28,8 +34,8 @@ export interface TrackedCall<T> {
 }
 
 interface Entry<T> {
-  sessionKey: string;
-  tool: string;
+  /** The entry's key, outermost first: session key, tool, provider, model. */
+  keys: readonly [string, string, string, string];
   /** Uncorrected malformed calls, oldest first: start times and payloads in parallel (a tight loop over numbers). */
   pendingStarts: number[];
   pendingPayloads: T[];
@@ -44,16 +50,19 @@ const NONE: readonly never[] = Object.freeze([]);
 export interface SelfCorrectionOptions {
   /** Window in milliseconds (default 60,000 in the collector's config). */
   windowMs: number;
-  /** (session, tool) pairs kept at once. */
+  /** (session, tool, provider, model) keys kept at once. */
   maxKeys: number;
 }
 
-/** Tracks malformed calls per (session, tool) and reports those a later well-formed call corrects. */
+/** Nested maps, one level per key part, entries at the leaves. */
+type Level<T> = Map<string, Level<T> | Entry<T>>;
+
+/** Tracks malformed calls per (session, tool, provider, model) and reports those a later well-formed call corrects. */
 export class SelfCorrectionTracker<T> {
   private readonly windowMs: number;
   private readonly maxKeys: number;
-  /** Entries by session key, then tool (no key string is built per call). */
-  private readonly bySession = new Map<string, Map<string, Entry<T>>>();
+  /** Entries by session key, then tool, provider and model (no key string is built per call). */
+  private readonly root: Level<T> = new Map();
   /** Every entry, least recently used first (a Set keeps insertion order; re-adding moves to the end). */
   private readonly lru = new Set<Entry<T>>();
   private newest: Entry<T> | undefined;
@@ -63,7 +72,7 @@ export class SelfCorrectionTracker<T> {
     this.maxKeys = options.maxKeys;
   }
 
-  /** Number of (session, tool) pairs held (for tests of the bound). */
+  /** Number of (session, tool, provider, model) keys held (for tests of the bound). */
   get size(): number {
     return this.lru.size;
   }
@@ -74,14 +83,13 @@ export class SelfCorrectionTracker<T> {
    * well-formed call seen earlier that started later).
    */
   observe(call: TrackedCall<T>): readonly T[] {
-    const { sessionKey, tool } = call;
+    const { sessionKey, tool, provider, model } = call;
     if (!sessionKey || !tool) return NONE;
-    let tools = this.bySession.get(sessionKey);
-    if (tools === undefined) this.bySession.set(sessionKey, (tools = new Map()));
-    let entry = tools.get(tool);
+    const models = this.level(this.level(this.level(this.root, sessionKey), tool), provider);
+    let entry = models.get(model) as Entry<T> | undefined;
     if (entry === undefined) {
-      entry = { sessionKey, tool, pendingStarts: [], pendingPayloads: [], good: [] };
-      tools.set(tool, entry);
+      entry = { keys: [sessionKey, tool, provider, model], pendingStarts: [], pendingPayloads: [], good: [] };
+      models.set(model, entry);
       this.lru.add(entry);
       if (this.lru.size > this.maxKeys) this.evictOldest();
     } else if (entry !== this.newest) {
@@ -137,13 +145,30 @@ export class SelfCorrectionTracker<T> {
     return corrected ?? NONE;
   }
 
+  /** The map under `key` of `parent`, made when missing. */
+  private level(parent: Level<T>, key: string): Level<T> {
+    let next = parent.get(key) as Level<T> | undefined;
+    if (next === undefined) parent.set(key, (next = new Map()));
+    return next;
+  }
+
   private evictOldest(): void {
     const oldest = this.lru.values().next().value;
     if (oldest === undefined) return;
     this.lru.delete(oldest);
-    const tools = this.bySession.get(oldest.sessionKey);
-    tools?.delete(oldest.tool);
-    if (tools !== undefined && tools.size === 0) this.bySession.delete(oldest.sessionKey);
+    // Remove the leaf, then every map it leaves empty, innermost first.
+    const path: Level<T>[] = [this.root];
+    for (let i = 0; i < oldest.keys.length - 1; i++) {
+      const next = path[i]!.get(oldest.keys[i]!) as Level<T> | undefined;
+      if (next === undefined) break;
+      path.push(next);
+    }
+    for (let i = path.length - 1; i >= 0; i--) {
+      const map = path[i]!;
+      const child = map.get(oldest.keys[i]!);
+      if (i === path.length - 1 ? child === oldest : child instanceof Map && child.size === 0) map.delete(oldest.keys[i]!);
+      else break;
+    }
     if (this.newest === oldest) this.newest = undefined;
   }
 }

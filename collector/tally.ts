@@ -15,7 +15,8 @@
  *   its kinds and one unknown-kind series (see cardinality.ts), so at the default cap of 10,000 series about 900 distinct
  *   (service, tool, provider, model) sets get their own series.
  * - tools/list spans set the catalog gauges (per tool from CATALOG_TOOL events, total from TOKENS_CATALOG).
- * - Self-corrections: see self-correction.ts.
+ * - Self-corrections (a malformed call followed by a well-formed one of the same provider and model,
+ *   session and tool within the window): see self-correction.ts.
  */
 import {
   ATTR,
@@ -158,6 +159,9 @@ class KeyTree<V> {
 interface Call {
   span: SpanView;
   toolName: string;
+  /** Provider and model as sent (UNKNOWN_PROVIDER when absent), not the label values, which may have overflowed. */
+  provider: string;
+  model: string;
   kind: string | undefined;
   weight: number;
   series: CallSeries;
@@ -332,7 +336,7 @@ export class Tally {
     cell.observe(seconds, Math.round(weight), span.traceId, this.nowSeconds);
     if (!isCall) return undefined;
     const model = str(a[ATTR.GEN_AI_REQUEST_MODEL]) ?? UNKNOWN_PROVIDER;
-    return { span, toolName: toolName ?? '', kind, weight, series: this.seriesFor(service, tool, provider, model) };
+    return { span, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
   }
 
   /** The call series of a call label set: admitted (and cached) or the shared overflow series. */
@@ -391,6 +395,8 @@ export class Tally {
       const corrected = this.selfCorrection.observe({
         sessionKey,
         tool: c.toolName,
+        provider: c.provider,
+        model: c.model,
         startMs: c.span.startTimeUnixNano / 1e6,
         malformed: c.kind !== undefined,
         payload: w === 1 ? s.payload1 : { series: s, weight: w },
