@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `mcplens` command: `collector`, `dashboards`, `demo`. Each subcommand lives in its
- * part and is loaded only when asked for, so `mcplens collector` does not load the demo.
+ * The `mcplens` command: `collector`, `dashboards`, `demo`, and `--version`. Each subcommand
+ * lives in its part and is loaded only when asked for, so `mcplens collector` does not load the demo.
  */
 const USAGE = `usage: mcplens <command> [options]
 
@@ -9,6 +9,8 @@ commands:
   collector    run the collector (OTLP/HTTP in, Prometheus out)   mcplens collector --help
   dashboards   write Grafana dashboards, provisioning and alert rules   mcplens dashboards --out DIR
   demo         collector + instrumented example server + simulated traffic   mcplens demo --help
+
+  mcplens --version   print the version of mcplens
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +24,9 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../dashboards/cli.js')).runDashboardsCli(rest);
     case 'demo':
       return (await importDemo()).runDemo(rest);
+    case '--version':
+      process.stdout.write(`${(await import('../instrumentation/version.js')).VERSION}\n`);
+      return 0;
     case undefined:
     case '-h':
     case '--help':

@@ -1,5 +1,6 @@
 /**
- * Collector configuration: the defaults (in exactly one place), the validation, and pure
+ * Collector configuration: the options with their defaults and meanings (in exactly one
+ * place, {@link COLLECTOR_OPTIONS}), the validation, and pure
  * parsers for the three sources (CLI flags, `MCPLENS_COLLECTOR_*` environment variables, a
  * JSON config file). Only `main.ts` reads the real argv and environment; everything here
  * takes them as arguments so it can be tested table-driven.
@@ -7,8 +8,10 @@
  * Precedence, lowest first: defaults < config file < environment < CLI flags.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs as parseCommandLine } from 'node:util';
+import { METRICS, OVERFLOW_LABEL_VALUE } from '../contract/index.js';
 
-/** What a user may pass to `createCollector` (every field optional; defaults in {@link DEFAULT_CONFIG}). */
+/** What a user may pass to `createCollector` (every field optional; defaults in {@link COLLECTOR_OPTIONS}). */
 export interface CollectorOptions {
   /** Interface to listen on. Default `127.0.0.1` (loopback only). */
   host?: string;
@@ -58,65 +61,61 @@ export interface CollectorOptions {
 export type CollectorConfig = Required<Omit<CollectorOptions, 'ingestToken' | 'readToken'>> &
   Pick<CollectorOptions, 'ingestToken' | 'readToken'>;
 
-/** The defaults, in one place. */
-export const DEFAULT_CONFIG: Readonly<CollectorConfig> = Object.freeze({
-  host: '127.0.0.1',
-  port: 4318,
-  maxBodyBytes: 64 * 1024 * 1024,
-  maxConcurrentIngest: 64,
-  maxRssBytes: 0,
-  retryAfterSeconds: 1,
-  cardinalityLimit: 10_000,
-  selfCorrectionWindowSeconds: 60,
-  selfCorrectionMaxKeys: 10_000,
-  recentViolations: 50,
-  trendBucketSeconds: 60,
-  trendBuckets: 30,
-  ingestToken: undefined,
-  readToken: undefined,
-  forwardEndpoints: [],
-  forwardQueueSize: 1_000,
-  forwardMaxRetries: 8,
-  forwardInitialBackoffMs: 500,
-  forwardMaxBackoffMs: 30_000,
-  forwardTimeoutMs: 10_000,
-  shutdownTimeoutMs: 10_000,
-});
+type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls';
+
+/** One option: how it is checked and parsed from text, its default, and what it means. */
+export interface OptionSpec<V> {
+  /** `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs. */
+  readonly kind: Kind;
+  readonly default: V;
+  /** One line for `mcplens collector --help`. */
+  readonly meaning: string;
+}
+
+/**
+ * Every option in one place: kind, default and meaning. The defaults ({@link DEFAULT_CONFIG}),
+ * the validation and the `--help` text ({@link usage}) all come from this table.
+ */
+export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: OptionSpec<CollectorConfig[K]> } = {
+  host: { kind: 'string', default: '127.0.0.1', meaning: 'interface to listen on (0.0.0.0: every interface)' },
+  port: { kind: 'port', default: 4318, meaning: 'TCP port to listen on (0: any free port)' },
+  maxBodyBytes: { kind: 'count', default: 64 * 1024 * 1024, meaning: 'body limit, checked before and after gzip decompression (413 past it)' },
+  maxConcurrentIngest: { kind: 'count', default: 64, meaning: 'ingest requests in flight; past it 429 with Retry-After' },
+  maxRssBytes: { kind: 'nonNegative', default: 0, meaning: 'resident memory past which ingest answers 503 with Retry-After (0: off)' },
+  retryAfterSeconds: { kind: 'count', default: 1, meaning: 'the Retry-After value of 429 and 503 answers' },
+  cardinalityLimit: {
+    kind: 'count',
+    default: 10_000,
+    meaning: `series per metric; past it new label sets go to one ${OVERFLOW_LABEL_VALUE} series (counted)`,
+  },
+  selfCorrectionWindowSeconds: { kind: 'positive', default: 60, meaning: `window of ${METRICS.TOOL_SELF_CORRECTIONS.name}` },
+  selfCorrectionMaxKeys: { kind: 'count', default: 10_000, meaning: '(session, tool, provider, model) keys remembered for it, least recently used forgotten first' },
+  recentViolations: { kind: 'count', default: 50, meaning: 'recent malformed calls kept for the summary and status page' },
+  trendBucketSeconds: { kind: 'count', default: 60, meaning: "width of one bucket of the summary's malformed-ratio trend" },
+  trendBuckets: { kind: 'count', default: 30, meaning: 'buckets of that trend per provider' },
+  ingestToken: { kind: 'token', default: undefined, meaning: 'bearer token required on /v1/traces (401 without it)' },
+  readToken: { kind: 'token', default: undefined, meaning: 'bearer token required on /metrics, /api/summary and / (401 without it)' },
+  forwardEndpoints: { kind: 'urls', default: [], meaning: 're-send received OTLP bodies unchanged upstream (Tempo, another collector); repeatable' },
+  forwardQueueSize: { kind: 'count', default: 1_000, meaning: 'bounded forward queue per endpoint; a full queue drops (counted), never slows ingest' },
+  forwardMaxRetries: { kind: 'nonNegative', default: 8, meaning: 'retries of a body on 429/502/503/504 or a network error before it is dropped' },
+  forwardInitialBackoffMs: { kind: 'count', default: 500, meaning: "first retry delay; doubles per attempt, with jitter, honouring the upstream's Retry-After" },
+  forwardMaxBackoffMs: { kind: 'count', default: 30_000, meaning: "largest retry delay (also the cap on an upstream's Retry-After)" },
+  forwardTimeoutMs: { kind: 'count', default: 10_000, meaning: 'timeout of one upstream request' },
+  shutdownTimeoutMs: { kind: 'count', default: 10_000, meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish' },
+};
+
+/** Every option key, in declaration order. */
+export const CONFIG_KEYS = Object.keys(COLLECTOR_OPTIONS) as (keyof CollectorOptions)[];
+
+/** The defaults (from {@link COLLECTOR_OPTIONS}). */
+export const DEFAULT_CONFIG: Readonly<CollectorConfig> = Object.freeze(
+  Object.fromEntries(CONFIG_KEYS.map((k) => [k, COLLECTOR_OPTIONS[k].default])) as unknown as CollectorConfig,
+);
 
 /** A configuration mistake; the message names the key and the bad value. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
-
-type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls';
-
-/** How each key is checked and parsed from text. `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0. */
-const SCHEMA: Readonly<Record<keyof CollectorOptions, Kind>> = {
-  host: 'string',
-  port: 'port',
-  maxBodyBytes: 'count',
-  maxConcurrentIngest: 'count',
-  maxRssBytes: 'nonNegative',
-  retryAfterSeconds: 'count',
-  cardinalityLimit: 'count',
-  selfCorrectionWindowSeconds: 'positive',
-  selfCorrectionMaxKeys: 'count',
-  recentViolations: 'count',
-  trendBucketSeconds: 'count',
-  trendBuckets: 'count',
-  ingestToken: 'token',
-  readToken: 'token',
-  forwardEndpoints: 'urls',
-  forwardQueueSize: 'count',
-  forwardMaxRetries: 'nonNegative',
-  forwardInitialBackoffMs: 'count',
-  forwardMaxBackoffMs: 'count',
-  forwardTimeoutMs: 'count',
-  shutdownTimeoutMs: 'count',
-};
-
-/** Every option key, in declaration order. */
-export const CONFIG_KEYS = Object.keys(SCHEMA) as (keyof CollectorOptions)[];
 
 /** `maxBodyBytes` -> `max-body-bytes` (CLI flag). */
 export function keyToFlag(key: string): string {
@@ -143,14 +142,14 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function suggest(bad: string, candidates: readonly string[]): string {
+function suggest(bad: string, candidates: readonly string[], show: (candidate: string) => string = (c) => `'${c}'`): string {
   let best = '';
   let bestD = Infinity;
   for (const c of candidates) {
     const d = distance(bad.toLowerCase(), c.toLowerCase());
     if (d < bestD) [best, bestD] = [c, d];
   }
-  return bestD <= Math.max(2, Math.floor(bad.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  return bestD <= Math.max(2, Math.floor(bad.length / 3)) ? ` (did you mean ${show(best)}?)` : '';
 }
 
 function describe(value: unknown): string {
@@ -159,7 +158,7 @@ function describe(value: unknown): string {
 
 /** Checks one value against its kind; returns the value or throws naming `label`. */
 function checkValue(key: keyof CollectorOptions, value: unknown, label: string): unknown {
-  const kind = SCHEMA[key];
+  const kind = COLLECTOR_OPTIONS[key].kind;
   const bad = (why: string): never => {
     throw new ConfigError(`${label}: ${describe(value)} is not valid: ${why}`);
   };
@@ -210,7 +209,7 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
   }
   const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(options)) {
-    if (!Object.hasOwn(SCHEMA, key)) {
+    if (!Object.hasOwn(COLLECTOR_OPTIONS, key)) {
       throw new ConfigError(`${source}: unknown key '${key}'${suggest(key, CONFIG_KEYS)}`);
     }
     // `undefined` means "not set" (e.g. an optional field spread from elsewhere).
@@ -228,7 +227,7 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
 
 /** Turns one text value (flag or environment) into the type its key wants. */
 function fromText(key: keyof CollectorOptions, text: string, label: string): unknown {
-  const kind = SCHEMA[key];
+  const kind = COLLECTOR_OPTIONS[key].kind;
   if (kind === 'string' || kind === 'token') return text;
   if (kind === 'urls') return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const n = text.trim() === '' ? NaN : Number(text);
@@ -255,48 +254,87 @@ export interface ParsedArgs {
   options: CollectorOptions;
   /** `--config FILE`, if given. */
   configFile?: string;
+  /** `--help` / `-h`: print {@link usage} and stop (option values are then not validated). */
   help: boolean;
+  /** `--version`: print the version and stop (likewise). */
+  version: boolean;
 }
 
-/** Parses `--flag value` / `--flag=value` arguments. `--forward-endpoint` may repeat (or take a comma list). */
+/** The flag each option is documented under, where it is not the key's own (`--forward-endpoint` is used once per URL). */
+const PRIMARY_FLAG: Partial<Record<keyof CollectorOptions, string>> = { forwardEndpoints: 'forward-endpoint' };
+
+/** Every option flag (without `--`) and its key: the key's own flag, plus the documented one where they differ. */
+function optionFlags(): Map<string, keyof CollectorOptions> {
+  const flags = new Map<string, keyof CollectorOptions>();
+  for (const k of CONFIG_KEYS) {
+    flags.set(keyToFlag(k), k);
+    const primary = PRIMARY_FLAG[k];
+    if (primary !== undefined) flags.set(primary, k);
+  }
+  return flags;
+}
+
+/** How a command-line mistake ends: naming it, and where the options are listed. */
+function usageError(what: string): ConfigError {
+  return new ConfigError(`command line: ${what}; 'mcplens collector --help' lists the options`);
+}
+
+/**
+ * Parses the arguments after `mcplens collector` with `node:util`'s parseArgs: `--flag value`
+ * or `--flag=value`; `--forward-endpoint` may repeat (and each may be a comma list); `--config
+ * FILE`, `--help` (`-h`), `--version`. An unknown option, an option without its value and a
+ * positional argument throw a {@link ConfigError} naming them; values are validated like every
+ * other source, unless `--help` or `--version` was given.
+ */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const byFlag = new Map<string, keyof CollectorOptions>(CONFIG_KEYS.map((k) => [keyToFlag(k), k]));
-  byFlag.set('forward-endpoint', 'forwardEndpoints');
-  byFlag.set('forward', 'forwardEndpoints');
-  const out: Record<string, unknown> = {};
+  const flags = optionFlags();
+  const spec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const [flag, key] of flags) spec[flag] = { type: 'string', multiple: COLLECTOR_OPTIONS[key].kind === 'urls' };
+  // Not strict: the tokens let this name an unknown option itself, instead of parseArgs'
+  // strict mode, which takes `--bogus value` for an option missing its value.
+  const { tokens } = parseCommandLine({ args: [...argv], options: spec, strict: false, allowPositionals: true, tokens: true });
+  const given: Array<{ flag: string; text: string }> = [];
   let configFile: string | undefined;
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
+  let version = false;
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') throw usageError(`unexpected argument '${token.value}'`);
+    // Own keys only: `--constructor` is no option.
+    const known = Object.hasOwn(spec, token.name) ? spec[token.name] : undefined;
+    if (known === undefined) {
+      throw usageError(`unknown option ${token.rawName}${suggest(token.name, Object.keys(spec), (f) => `--${f}`)}`);
+    }
+    if (known.type === 'boolean') {
+      if (token.value !== undefined) throw usageError(`${token.rawName} takes no value`);
+      if (token.name === 'help') help = true;
+      else version = true;
       continue;
     }
-    if (!arg.startsWith('--')) throw new ConfigError(`command line: unexpected argument '${arg}'`);
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let text: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (text === undefined) {
-      text = argv[i + 1];
-      if (text === undefined || text.startsWith('--')) throw new ConfigError(`command line: --${flag} needs a value`);
-      i++;
-    }
-    if (flag === 'config') {
-      configFile = text;
-      continue;
-    }
-    const key = byFlag.get(flag);
-    if (!key) throw new ConfigError(`command line: unknown option --${flag}${suggest(flag, [...byFlag.keys(), 'config', 'help'].map((f) => f))}`);
+    // parseArgs takes the next argument as the value even when it is the next option.
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) throw usageError(`${token.rawName} needs a value`);
+    if (token.name === 'config') configFile = token.value;
+    else given.push({ flag: token.name, text: token.value });
+  }
+  if (help || version) return { options: {}, configFile, help, version };
+  const out: Record<string, unknown> = {};
+  for (const { flag, text } of given) {
+    const key = flags.get(flag)!;
     const label = `command line --${flag}`;
     const value = fromText(key, text, label);
-    if (key === 'forwardEndpoints') {
+    if (COLLECTOR_OPTIONS[key].kind === 'urls') {
       out[key] = [...((out[key] as string[] | undefined) ?? []), ...(value as string[])];
       checkValue(key, out[key], label);
     } else {
+      // The last use of a flag wins.
       out[key] = checkValue(key, value, label);
     }
   }
-  return { options: out as CollectorOptions, configFile, help };
+  return { options: out as CollectorOptions, configFile, help, version };
 }
 
 /** Reads a JSON config file; its keys are the option names (camelCase), validated like code options. */
@@ -318,19 +356,54 @@ export function optionsFromFile(path: string): CollectorOptions {
   return parsed as CollectorOptions;
 }
 
-/** Usage text for `mcplens collector --help`, generated from the defaults so it never drifts. */
+/** Placeholder of an option's value in {@link usage}. */
+function placeholder(key: keyof CollectorOptions): string {
+  const kind = COLLECTOR_OPTIONS[key].kind;
+  if (kind === 'urls') return 'URL';
+  if (kind === 'token') return 'TOKEN';
+  if (kind === 'port') return 'PORT';
+  if (kind === 'string') return key.toUpperCase();
+  if (key.endsWith('Ms')) return 'MS';
+  if (key.endsWith('Seconds')) return 'SECONDS';
+  if (key.endsWith('Bytes')) return 'BYTES';
+  return 'N';
+}
+
+/** A default as `--help` shows it. */
+function shownDefault(value: unknown): string {
+  if (value === undefined) return 'unset';
+  if (Array.isArray(value)) return value.length > 0 ? value.join(',') : 'none';
+  const MiB = 1024 * 1024;
+  if (typeof value === 'number' && value >= MiB && value % MiB === 0) return `${value} (${value / MiB} MiB)`;
+  return String(value);
+}
+
+/**
+ * Usage text for `mcplens collector --help`: every option with its meaning, default,
+ * environment variable and config-file key, from {@link COLLECTOR_OPTIONS} (so it never drifts).
+ */
 export function usage(): string {
-  const lines = CONFIG_KEYS.map((k) => {
-    const d = DEFAULT_CONFIG[k];
-    const shown = d === undefined ? '(unset)' : Array.isArray(d) ? (d.length ? d.join(',') : '(none)') : String(d);
-    return `  --${keyToFlag(k).padEnd(32)} ${keyToEnv(k).padEnd(52)} default ${shown}`;
+  const width = 36;
+  // A flag too long for its column gets the meaning on a line of its own.
+  const line = (left: string, right: string): string => `  ${left.padEnd(width - 2)}${left.length > width - 4 ? `\n${' '.repeat(width)}` : ''}${right}`;
+  const options = CONFIG_KEYS.flatMap((k) => {
+    const spec = COLLECTOR_OPTIONS[k];
+    const flag = PRIMARY_FLAG[k] ?? keyToFlag(k);
+    const alias = PRIMARY_FLAG[k] === undefined ? '' : `; also --${keyToFlag(k)}`;
+    return [line(`--${flag} ${placeholder(k)}`, spec.meaning), `${' '.repeat(width)}default ${shownDefault(spec.default)}; ${keyToEnv(k)}; config key ${k}${alias}`];
   });
   return [
-    'Usage: mcplens collector [--config FILE.json] [--option value ...]',
+    'Usage: mcplens collector [options]',
     '',
-    'Options (flag, environment variable, default). A JSON config file uses the camelCase names.',
-    'Precedence: defaults < config file (--config or MCPLENS_COLLECTOR_CONFIG) < environment < flags.',
-    ...lines,
-    '  --forward-endpoint URL may repeat.',
+    'Receives OTLP/HTTP traces from instrumented MCP servers and serves Prometheus metrics',
+    '(/metrics), a JSON summary (/api/summary) and a status page (/).',
+    '',
+    'Each option is also an environment variable and a key of a JSON config file (shown).',
+    'Precedence: defaults < config file < environment < flags.',
+    '',
+    line('--config FILE', 'JSON config file (or MCPLENS_COLLECTOR_CONFIG); unknown keys are errors'),
+    ...options,
+    line('-h, --help', 'print this text'),
+    line('--version', 'print the version of mcplens'),
   ].join('\n');
 }

@@ -7,6 +7,7 @@
  * Also runnable directly: `node dist/collector/main.js --port 4318`.
  */
 import { pathToFileURL } from 'node:url';
+import { VERSION } from '../instrumentation/version.js';
 import { ConfigError, optionsFromEnv, optionsFromFile, parseArgs, resolveConfig, usage, type CollectorOptions } from './config.js';
 import { createCollector, type Collector } from './index.js';
 
@@ -21,8 +22,9 @@ export interface RunningCollector {
 /**
  * Runs the collector from command-line arguments (without `node` and the script/command
  * names, e.g. `process.argv.slice(3)` for `mcplens collector ...`). On a configuration
- * mistake it prints the message (naming the bad value) and sets `process.exitCode = 2`;
- * on `--help` it prints usage. Returns the running collector, or undefined when it did not start.
+ * mistake (an unknown option included) it prints the message (naming the bad value) and sets
+ * `process.exitCode = 2`; on `--help` it prints the options, on `--version` the version, both
+ * to stdout. Returns the running collector, or undefined when it did not start.
  */
 export async function runCollectorCli(argv: readonly string[]): Promise<RunningCollector | undefined> {
   let options: CollectorOptions;
@@ -30,6 +32,10 @@ export async function runCollectorCli(argv: readonly string[]): Promise<RunningC
     const args = parseArgs(argv);
     if (args.help) {
       process.stdout.write(`${usage()}\n`);
+      return undefined;
+    }
+    if (args.version) {
+      process.stdout.write(`${VERSION}\n`);
       return undefined;
     }
     const env = optionsFromEnv(process.env);

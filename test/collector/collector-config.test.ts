@@ -4,16 +4,19 @@
  * (a bad value fails at start naming it; SIGTERM lets an in-flight request finish).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { ConfigError, DEFAULT_CONFIG, keyToEnv, optionsFromEnv, optionsFromFile, parseArgs, resolveConfig } from '../../collector/config.js';
+import { COLLECTOR_OPTIONS, CONFIG_KEYS, ConfigError, DEFAULT_CONFIG, keyToEnv, optionsFromEnv, optionsFromFile, parseArgs, resolveConfig } from '../../collector/config.js';
 import { createCollector } from '../../collector/index.js';
 
 const MAIN = fileURLToPath(new URL('../../collector/main.js', import.meta.url));
+/** The built `mcplens` command. */
+const BIN = fileURLToPath(new URL('../../bin/mcplens.js', import.meta.url));
+const PACKAGE_VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 const dir = mkdtempSync(join(tmpdir(), 'mcplens-collector-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,10 +63,36 @@ describe('sources', () => {
     const p = parseArgs(['--port', '0', '--host=0.0.0.0', '--forward-endpoint', 'http://a/v1/traces', '--forward-endpoint=http://b/v1/traces', '--config', 'x.json']);
     expect(p.options).toEqual({ port: 0, host: '0.0.0.0', forwardEndpoints: ['http://a/v1/traces', 'http://b/v1/traces'] });
     expect(p.configFile).toBe('x.json');
-    expect(() => parseArgs(['--prot', '1'])).toThrow(/unknown option --prot \(did you mean 'port'\?\)/);
+    // The compose file's spelling, each a comma list too.
+    expect(parseArgs(['--forward-endpoints', 'http://a/x,http://b/y', '--forward-endpoint', 'http://c/z']).options).toEqual({ forwardEndpoints: ['http://a/x', 'http://b/y', 'http://c/z'] });
+    expect(() => parseArgs(['--prot', '1'])).toThrow(/unknown option --prot \(did you mean --port\?\)/);
     expect(() => parseArgs(['--port', 'abc'])).toThrow(/--port: 'abc' is not a number/);
     expect(() => parseArgs(['--port', '70000'])).toThrow(/--port: 70000 is not valid/);
     expect(() => parseArgs(['--port'])).toThrow(/--port needs a value/);
+    expect(() => parseArgs(['--port', '--host', 'x'])).toThrow(/--port needs a value/);
+  });
+
+  const badArgs: Array<[string, string[], RegExp]> = [
+    ['unknown option', ['--bogus'], /^command line: unknown option --bogus; 'mcplens collector --help' lists the options$/],
+    ['unknown option before a value', ['--bogus', '5'], /^command line: unknown option --bogus; /],
+    ['unknown option with =', ['--bogus=5'], /^command line: unknown option --bogus; /],
+    ['unknown short option', ['-x'], /^command line: unknown option -x; /],
+    ['inherited name', ['--constructor', 'x'], /^command line: unknown option --constructor; /],
+    ['positional argument', ['4318'], /^command line: unexpected argument '4318'; /],
+    ['a value for --help', ['--help=yes'], /^command line: --help takes no value; /],
+    ['--config without a file', ['--config'], /^command line: --config needs a value; /],
+  ];
+  for (const [name, argv, message] of badArgs) {
+    it(`rejects on the command line: ${name}`, () => {
+      expect(() => parseArgs(argv)).toThrow(ConfigError);
+      expect(() => parseArgs(argv)).toThrow(message);
+    });
+  }
+
+  it('--help and --version stop before option values are validated', () => {
+    expect(parseArgs(['--help', '--port', 'abc'])).toEqual({ options: {}, configFile: undefined, help: true, version: false });
+    expect(parseArgs(['-h']).help).toBe(true);
+    expect(parseArgs(['--version']).version).toBe(true);
   });
 
   it('reads MCPLENS_COLLECTOR_* variables and rejects unknown ones', () => {
@@ -153,5 +182,82 @@ describe('CLI (child process)', () => {
     expect(await done).toBe(0);
     expect(o.out()).toMatch(/SIGTERM, finishing in-flight requests/);
     expect(o.out()).toMatch(/stopped/);
+  });
+});
+
+/** Runs the built `mcplens` command to its end. */
+function runBin(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const o = output(child);
+  return exited(child, 15_000).then((code) => ({ code, stdout: o.out(), stderr: o.err() }));
+}
+
+/** The defaults as documented in the README's collector table (an independent record of them). */
+const DOCUMENTED_DEFAULTS: Record<string, string> = {
+  host: '127.0.0.1',
+  port: '4318',
+  maxBodyBytes: '67108864 (64 MiB)',
+  maxConcurrentIngest: '64',
+  maxRssBytes: '0',
+  retryAfterSeconds: '1',
+  cardinalityLimit: '10000',
+  selfCorrectionWindowSeconds: '60',
+  selfCorrectionMaxKeys: '10000',
+  recentViolations: '50',
+  trendBucketSeconds: '60',
+  trendBuckets: '30',
+  ingestToken: 'unset',
+  readToken: 'unset',
+  forwardEndpoints: 'none',
+  forwardQueueSize: '1000',
+  forwardMaxRetries: '8',
+  forwardInitialBackoffMs: '500',
+  forwardMaxBackoffMs: '30000',
+  forwardTimeoutMs: '10000',
+  shutdownTimeoutMs: '10000',
+};
+
+describe('mcplens collector command line (the built bin, child process)', () => {
+  it('names an unknown option and points to --help, exit code 2, nothing on stdout', async () => {
+    for (const args of [['--bogus'], ['--bogus', 'value'], ['--port', '0', '--bogus']]) {
+      const r = await runBin(['collector', ...args]);
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        args,
+        code: 2,
+        stdout: '',
+        stderr: "mcplens collector: command line: unknown option --bogus; 'mcplens collector --help' lists the options\n",
+      });
+    }
+    const typo = await runBin(['collector', '--prot', '0']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/unknown option --prot \(did you mean --port\?\); 'mcplens collector --help' lists the options/);
+  });
+
+  it('--version prints the package version to stdout, for the collector and for mcplens itself', async () => {
+    for (const args of [['collector', '--version'], ['--version']]) {
+      const r = await runBin(args);
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 0, stdout: `${PACKAGE_VERSION}\n`, stderr: '' });
+    }
+  });
+
+  it('--help lists every option with its meaning, default, environment variable and config key, exit code 0', async () => {
+    // A bad environment does not stop --help.
+    const r = await runBin(['collector', '--help'], { MCPLENS_COLLECTOR_PORT: 'nope' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.split('\n');
+    expect(Object.keys(DOCUMENTED_DEFAULTS).sort()).toEqual([...CONFIG_KEYS].sort());
+    for (const key of CONFIG_KEYS) {
+      const flag = key === 'forwardEndpoints' ? 'forward-endpoint' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      const at = lines.findIndex((l) => l.startsWith(`  --${flag} `));
+      expect([key, at >= 0]).toEqual([key, true]);
+      // The meaning on the flag's line (or the next one, for a long flag), then the default line.
+      const block = lines.slice(at, at + 3).join('\n');
+      expect(COLLECTOR_OPTIONS[key].meaning.length).toBeGreaterThan(10);
+      expect(block).toContain(COLLECTOR_OPTIONS[key].meaning);
+      expect(block).toContain(`default ${DOCUMENTED_DEFAULTS[key]}; ${keyToEnv(key)}; config key ${key}`);
+    }
+    for (const flag of ['--config FILE', '-h, --help', '--version']) expect(r.stdout).toContain(`  ${flag} `);
+    expect(r.stdout).toContain('Precedence: defaults < config file < environment < flags.');
   });
 });
