@@ -36,6 +36,13 @@ export class DeferredWork {
     return callbacks.length;
   }
 
+  /** True while a queue holds jobs or a span waits for its token counts. */
+  static hasWork(): boolean {
+    if (DeferredWork.waiting.size > 0) return true;
+    for (const ref of DeferredWork.all) if ((ref.deref()?.queue.length ?? 0) > 0) return true;
+    return false;
+  }
+
   /** Runs the deferred work of every queue now; returns how many jobs ran. */
   static flushAll(): number {
     let ran = 0;

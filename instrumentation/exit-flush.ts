@@ -1,31 +1,36 @@
 import { diag } from '@opentelemetry/api';
 
-/** Longest a signal waits for the flush before the process goes on exiting. */
-export const MAX_SIGNAL_FLUSH_MS = 2000;
-
 /** Options of {@link installExitFlush}. */
 export interface ExitFlushOptions {
   /** Exports what is buffered. Its failure is reported through diag, never thrown. */
   flush: () => Promise<void>;
-  /** Bounded wait on SIGTERM/SIGINT, in ms. Default and maximum {@link MAX_SIGNAL_FLUSH_MS}. */
-  signalTimeoutMs?: number;
+  /** The exit budget: the longest the process is kept alive for one flush, in ms. */
+  timeoutMs: number;
+  /** Called when the budget ran out before the flush settled (ends in-flight exports). */
+  onTimeout?: () => void;
+  /**
+   * Whether a flush has anything to do. `beforeExit` flushes only then: every flush holds
+   * the process for a moment, after which `beforeExit` fires again.
+   */
+  hasWork?: () => boolean;
   /** Signals to flush on. Default SIGTERM and SIGINT. */
   signals?: readonly NodeJS.Signals[];
 }
 
 /**
  * Flushes buffered spans when the process is about to end: on `beforeExit`, when stdin
- * ends or closes (a stdio MCP server's client has gone), and on SIGTERM/SIGINT with a
- * bounded wait, after which the signal is raised again if nobody else listens for it, so
- * the process dies of it as it would have without mcplens. Returns an uninstaller.
+ * ends or closes (a stdio MCP server's host has gone), and on SIGTERM/SIGINT, after which
+ * the signal is raised again if nobody else listens for it, so the process dies of it as
+ * it would have without mcplens. Each flush keeps the process alive for at most
+ * `timeoutMs`: one timer does, nothing else that mcplens starts holds the event loop
+ * (exports, token counting), so once the flush settles or the budget runs out the
+ * process ends as it would have without mcplens. Returns an uninstaller.
  */
 export function installExitFlush(options: ExitFlushOptions): () => void {
-  const timeoutMs = Math.min(Math.max(options.signalTimeoutMs ?? MAX_SIGNAL_FLUSH_MS, 0), MAX_SIGNAL_FLUSH_MS);
+  const timeoutMs = Math.max(options.timeoutMs, 0);
   const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);
 
   let inFlight: Promise<void> | undefined;
-  // One flush at a time: beforeExit fires again once the flush's own I/O is done, and a
-  // second flush with nothing buffered does no I/O, so the process then exits.
   const flushOnce = (): Promise<void> => {
     if (inFlight !== undefined) return inFlight;
     let flushing: Promise<void>;
@@ -34,16 +39,27 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
     } catch (error) {
       flushing = Promise.reject(error);
     }
-    inFlight = flushing
-      .catch((error: unknown) => diag.error('mcplens: flush on exit failed', error))
-      .finally(() => {
-        inFlight = undefined;
-      });
+    let timer: NodeJS.Timeout | undefined;
+    // Referenced on purpose: it is what keeps the process alive while the flush runs.
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          options.onTimeout?.();
+        } catch (error) {
+          diag.error('mcplens: ending the exports on exit failed', error);
+        }
+        resolve();
+      }, timeoutMs);
+    });
+    inFlight = Promise.race([flushing.catch((error: unknown) => diag.error('mcplens: flush on exit failed', error)), budget]).finally(() => {
+      clearTimeout(timer);
+      inFlight = undefined;
+    });
     return inFlight;
   };
 
   const onBeforeExit = (): void => {
-    void flushOnce();
+    if (options.hasWork === undefined || options.hasWork()) void flushOnce();
   };
   process.on('beforeExit', onBeforeExit);
 
@@ -64,13 +80,7 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
         return;
       }
       received = true;
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
-      });
-      void Promise.race([flushOnce(), bound]).then(() => {
-        clearTimeout(timer);
+      void flushOnce().then(() => {
         if (process.listenerCount(signal) === 1) reraise(signal, handler);
         // Otherwise the application listens for the signal too and decides when to exit.
       });

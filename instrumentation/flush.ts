@@ -1,10 +1,15 @@
-import { trace } from '@opentelemetry/api';
+import { diag, trace } from '@opentelemetry/api';
 import { DeferredWork } from './deferred-work.js';
 import { defaultTokenService } from './token-service.js';
 
+/** True while spans wait for deferred work or token counts. */
+export function hasDeferredWork(): boolean {
+  return DeferredWork.hasWork() || !defaultTokenService().isIdle();
+}
+
 /**
  * Ends every span still waiting for deferred work or token counts: waits up to `timeoutMs`
- * for the counts, then ends the rest without them.
+ * for the counts, then ends the rest without them (marked `mcplens.tokens.not_counted = shutdown`).
  */
 export async function drainDeferred(timeoutMs = 1500): Promise<void> {
   const ran = DeferredWork.flushAll();
@@ -12,27 +17,30 @@ export async function drainDeferred(timeoutMs = 1500): Promise<void> {
   // Nothing waiting: schedule nothing, so a flush on beforeExit lets the process exit.
   if (ran === 0 && tokens.isIdle()) return;
   let timer: NodeJS.Timeout | undefined;
+  // Referenced: the worker never keeps the process alive, so while someone awaits the
+  // counts this bounded timer does (as any awaited I/O would).
   const bound = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
-    timer.unref();
   });
   await Promise.race([tokens.idle(), bound]);
   clearTimeout(timer);
   // Past the bound (a worker still loading its vocabulary, say): end those spans without token counts.
-  DeferredWork.abandonWaiting();
+  const abandoned = DeferredWork.abandonWaiting();
+  if (abandoned > 0) diag.debug(`mcplens: ${abandoned} spans ended without token counts: the exit budget ran out first`);
   // Let the span-ending continuations of the last counts run.
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /**
  * Ends the spans still waiting for deferred work (token counting, logging), then flushes
- * the given tracer provider (default: the global one, when it has `forceFlush`). Call it
+ * the given tracer provider (default: the global one, when it has `forceFlush`); token counts
+ * get up to `timeoutMs` (default 5 s). Call it
  * before shutting down your own OpenTelemetry SDK, so the last calls' spans are exported:
  * `await flush(); await sdk.shutdown();`. Never rejects.
  */
-export async function flush(tracerProvider: unknown = trace.getTracerProvider()): Promise<void> {
+export async function flush(tracerProvider: unknown = trace.getTracerProvider(), timeoutMs = 5000): Promise<void> {
   try {
-    await drainDeferred(5000);
+    await drainDeferred(timeoutMs);
     const delegate = (tracerProvider as { getDelegate?: () => unknown }).getDelegate?.() ?? tracerProvider;
     await (delegate as { forceFlush?: () => Promise<void> }).forceFlush?.();
   } catch {

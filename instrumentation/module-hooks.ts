@@ -1,6 +1,5 @@
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { diag } from '@opentelemetry/api';
-import { addHook } from 'import-in-the-middle';
 import { Hook as RequireHook } from 'require-in-the-middle';
 
 /**
@@ -62,36 +61,75 @@ export function patchServerClass(ServerClass: unknown, listener: ConnectListener
 
 let installed = false;
 
+/** Options of {@link installModuleHooks}. */
+export interface ModuleHookOptions {
+  /**
+   * Install import-in-the-middle's ESM loader hook. On Node 20 any loader hook starts a
+   * loader thread that every later import passes through (measured: 130-570 ms more before
+   * a stdio server's first answer), so it is only a fallback for SDK copies that
+   * {@link patchSdkFiles} cannot reach. Default false.
+   */
+  loaderHook?: boolean;
+}
+
 /**
- * Installs the module hooks: import-in-the-middle's loader for ESM (static and dynamic
- * `import()`), limited to the SDK's Server files, and require-in-the-middle for CommonJS
- * (on Node 20 a loader hook never sees `require`). Must run before the application loads
- * the SDK, i.e. from `--import mcplens/register`. Installs once per process copy of mcplens.
+ * Installs the module hooks: require-in-the-middle for CommonJS (cheap: it wraps
+ * `require` and looks only at the SDK's names) and, when asked, import-in-the-middle's
+ * loader for ESM (static and dynamic `import()`), limited to the SDK's Server files.
+ * Must run before the application loads the SDK, i.e. from `--import mcplens/register`.
+ * Installs once per process copy of mcplens.
  */
-export function installModuleHooks(listener: ConnectListener): void {
+export function installModuleHooks(listener: ConnectListener, options: ModuleHookOptions = {}): void {
   if (installed) return;
   installed = true;
 
-  const onModule = (exported: Record<string, unknown>, where: string): void => {
-    try {
-      if (!patchServerClass(exported.Server, listener)) diag.warn(`mcplens: no MCP Server class found in ${where}; not instrumented`);
-    } catch (err) {
-      diag.error(`mcplens: patching ${where} failed`, err);
-    }
-  };
-
-  // ESM. Only the matched files go through import-in-the-middle's wrapper: every other
-  // module loads exactly as without mcplens.
-  register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: [...SERVER_FILE_URL_PATTERNS] } });
-  addHook((url, exported) => {
-    if (SERVER_FILE_URL_PATTERNS.some((pattern) => pattern.test(url))) onModule(exported, url);
-  });
+  if (options.loaderHook === true) {
+    // ESM. Only the matched files go through import-in-the-middle's wrapper: every other
+    // module loads exactly as without mcplens. Loaded here only: the module itself is not free.
+    const requireLazily = createRequire(import.meta.url);
+    const { addHook } = requireLazily('import-in-the-middle') as typeof import('import-in-the-middle');
+    register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: [...SERVER_FILE_URL_PATTERNS] } });
+    addHook((url, exported) => {
+      if (SERVER_FILE_URL_PATTERNS.some((pattern) => pattern.test(url))) onModule(listener, exported, url);
+    });
+  }
 
   // CommonJS. require-in-the-middle names a file by its package-relative path without
   // `/index.js`. Its `internals` option cannot be used for v1: it resolves the package root
   // first, and SDK 1.x's `exports["."].require` points at a file that does not exist.
   new RequireHook([V1_CJS_SERVER, V2_PACKAGE], (exported, name) => {
-    if (name === V1_CJS_SERVER || name === V2_PACKAGE) onModule(exported as Record<string, unknown>, name);
+    if (name === V1_CJS_SERVER || name === V2_PACKAGE) onModule(listener, exported as Record<string, unknown>, name);
     return exported;
   });
+}
+
+/**
+ * Loads the given SDK Server files (ES modules) now and patches their `Server` class, so
+ * that the application's own `import` of the same files gets the patched class: an ES
+ * module is evaluated once per URL, whoever loads it first. Synchronous (`require` of an
+ * ES module, Node >= 20.19), so it works from `--import` and `--require` alike, and the
+ * application pays nothing it would not have paid: it loads these files anyway.
+ * Returns false when a file could not be loaded or held no Server class.
+ */
+export function patchSdkFiles(files: readonly string[], listener: ConnectListener): boolean {
+  const requireFile = createRequire(import.meta.url);
+  let ok = true;
+  for (const file of files) {
+    try {
+      const exported = requireFile(file) as Record<string, unknown>;
+      if (!patchServerClass(exported.Server, listener)) ok = false;
+    } catch (err) {
+      diag.debug(`mcplens: cannot load ${file} ahead of the application`, err);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+function onModule(listener: ConnectListener, exported: Record<string, unknown>, where: string): void {
+  try {
+    if (!patchServerClass(exported.Server, listener)) diag.warn(`mcplens: no MCP Server class found in ${where}; not instrumented`);
+  } catch (err) {
+    diag.error(`mcplens: patching ${where} failed`, err);
+  }
 }

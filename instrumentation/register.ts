@@ -1,8 +1,18 @@
 /**
  * `node --import mcplens/register server.js` (or `--require mcplens/register` on Node
  * >= 20.19, which can require this ES module): instruments every MCP SDK `Server` the
- * process connects, with no code change. Installs module hooks only; telemetry starts the
- * first time a server connects (see telemetry-bootstrap). Writes nothing to stdout.
+ * process connects, with no code change. Patches the SDK's `Server.prototype.connect`;
+ * telemetry starts the first time a server connects (see telemetry-bootstrap). Writes
+ * nothing to stdout.
+ *
+ * How the SDK is reached, cheapest first (each path was measured on a stdio server's
+ * first answer; see bench/README.md):
+ * - an ES module entry script: the SDK files its `import` resolves to are loaded now and
+ *   patched, with no ESM loader hook (on Node 20 a loader hook alone costs 130-570 ms);
+ * - CommonJS: require-in-the-middle, whatever copy is required, wherever it lives;
+ * - no entry script, no SDK found from it, or `MCPLENS_MODULE_HOOKS=loader`:
+ *   import-in-the-middle's loader hook as well (needed for ES module copies of the SDK
+ *   that the entry's own node_modules lookup does not reach).
  *
  * Configured by the standard OpenTelemetry variables; `OTEL_SDK_DISABLED=true` turns
  * mcplens off entirely. A server bundled together with the SDK into one file cannot be
@@ -10,7 +20,8 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { instrumentConnectingTransport } from './attach.js';
-import { installModuleHooks } from './module-hooks.js';
+import { findEntrySdk } from './find-sdk.js';
+import { installModuleHooks, patchSdkFiles, type ConnectListener } from './module-hooks.js';
 import { ensureTelemetryStarted, readTelemetryConfig } from './telemetry-bootstrap.js';
 import type { InstrumentOptions } from './types.js';
 
@@ -22,14 +33,21 @@ const config = readTelemetryConfig();
 if (!config.disabled && isMainThread) {
   // One options object for the whole process: instrumentation shares one observer per options object.
   let options: InstrumentOptions | undefined;
-  installModuleHooks((server, transport) => {
+  const onConnect: ConnectListener = (server, transport) => {
     if (options === undefined) {
       const telemetry = ensureTelemetryStarted({ serviceName: serverName(server) }, config);
       if (telemetry.source === 'disabled') return;
       options = telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider };
     }
     instrumentConnectingTransport(server, transport, options);
-  });
+  };
+  let loaderHook = config.moduleHooks === 'loader';
+  if (!loaderHook) {
+    const entry = findEntrySdk();
+    if (entry === undefined) loaderHook = true;
+    else if (entry.esm) loaderHook = entry.serverFiles.length === 0 || !patchSdkFiles(entry.serverFiles, onConnect);
+  }
+  installModuleHooks(onConnect, { loaderHook });
 }
 
 /** The name the server announces in `initialize` (v1 and v2 keep it in `_serverInfo`). */

@@ -8,10 +8,8 @@
  * Measured (Node 20, CPU time, 4 properties with a format, a pattern and a nested object):
  * about 0.3 µs per grade() of a valid call, about 1.1 µs of a call with 3 violations.
  */
-import { Ajv, type ErrorObject, type Options as AjvOptions, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import type { ViolationKind } from '../contract/index.js';
 import { isRecord } from './is-record.js';
 import {
@@ -44,8 +42,9 @@ export interface SchemaCatalogOptions {
   onCompileError?: (toolName: string, err: unknown) => void;
 }
 
-// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
-const addFormats = addFormatsModule.default;
+// Ajv and ajv-formats load on the first compile, not with this module: `mcplens/register`
+// imports it at start-up, and Ajv's 40-50 ms of loading would delay a server's first answer.
+const requireLazily = createRequire(import.meta.url);
 
 type Dialect = 'draft-07' | '2019-09' | '2020-12';
 
@@ -61,9 +60,16 @@ const ajvInstances = new Map<Dialect, Ajv>();
 function ajvFor(dialect: Dialect): Ajv {
   let ajv = ajvInstances.get(dialect);
   if (!ajv) {
-    ajv =
-      dialect === '2020-12' ? new Ajv2020(AJV_OPTIONS) : dialect === '2019-09' ? new Ajv2019(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
-    addFormats(ajv);
+    const AjvClass = (
+      dialect === '2020-12'
+        ? (requireLazily('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')).Ajv2020
+        : dialect === '2019-09'
+          ? (requireLazily('ajv/dist/2019.js') as typeof import('ajv/dist/2019.js')).Ajv2019
+          : (requireLazily('ajv') as typeof import('ajv')).Ajv
+    ) as new (options: AjvOptions) => Ajv;
+    ajv = new AjvClass(AJV_OPTIONS);
+    // ajv-formats is CommonJS with `exports.default`.
+    (requireLazily('ajv-formats') as typeof import('ajv-formats')).default(ajv);
     ajvInstances.set(dialect, ajv);
   }
   return ajv;

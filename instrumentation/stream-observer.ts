@@ -8,7 +8,9 @@ import {
   META_KEYS,
   OPERATION_EXECUTE_TOOL,
   OTEL_METRICS,
+  TOKENS_NOT_COUNTED_REASONS,
   type Outcome,
+  type TokensNotCountedReason,
 } from '../contract/index.js';
 import { SchemaCatalog, type Grading } from './schema-catalog.js';
 import { DeferredWork } from './deferred-work.js';
@@ -174,9 +176,28 @@ export class StreamObserver {
     this.tokens =
       options.countTokens === false ? undefined : options.tokenizer === undefined ? defaultTokenService() : inThreadTokenService(options.tokenizer);
     this.maxTokensInFlight = options.maxDeferredQueue ?? 10_000;
-    this.tokens?.warmUp?.();
     this.maxPending = options.maxPendingRequests ?? 1000;
     this.deferred = new DeferredWork(options.maxDeferredQueue ?? 10_000);
+  }
+
+  private warmedUp = false;
+
+  /**
+   * Starts the token worker once the first answer has left: its start and its vocabulary
+   * (about 200 ms of CPU) would otherwise compete with the server's own start-up on a
+   * small machine. Ordinary sessions are still counted: their calls wait for it.
+   */
+  private warmUpAfterFirstAnswer(): void {
+    this.warmedUp = true;
+    const tokens = this.tokens;
+    if (tokens?.warmUp === undefined) return;
+    setImmediate(() => {
+      try {
+        tokens.warmUp?.();
+      } catch (err) {
+        diag.warn('mcplens: starting token counting failed', err);
+      }
+    }).unref();
   }
 
   /** The global provider can be replaced (trace.disable() then a new registration): follow it. */
@@ -284,6 +305,7 @@ export class StreamObserver {
    */
   finish(conn: ObservedConnection, pending: Pending, message: Message | undefined, cancelled = false): void {
     const endPerf = performance.now();
+    if (!this.warmedUp) this.warmUpAfterFirstAnswer();
     const result = message?.result;
     if (isRecord(result)) {
       if (pending.method === MCP_METHOD.INITIALIZE && typeof result.protocolVersion === 'string') conn.protocolVersion = result.protocolVersion;
@@ -325,13 +347,15 @@ export class StreamObserver {
     }
     let done = false;
     let abandon: (() => void) | undefined;
-    const finish = (counts: number[] | undefined): void => {
+    // `notCounted` says why counts that were due are missing: a span without counts must not read as 0 tokens.
+    const finish = (counts: number[] | undefined, notCounted?: TokensNotCountedReason): void => {
       if (done) return;
       done = true;
       if (abandon !== undefined) DeferredWork.waiting.delete(abandon);
       let tokens: { arguments?: number; result?: number } | undefined;
       try {
         if (counts !== undefined && texts !== undefined) tokens = recordTokens(conn, span, texts, counts);
+        else if (texts !== undefined) span.setAttribute(ATTR.TOKENS_NOT_COUNTED, notCounted ?? TOKENS_NOT_COUNTED_REASONS.FAILED);
         if (this.options.log !== undefined && this.options.log !== false && pending.method === MCP_METHOD.TOOLS_CALL) {
           writeCallLog(this.options.log, span, {
             tool: pending.toolName,
@@ -358,7 +382,7 @@ export class StreamObserver {
       now = this.tokens.countNow?.(texts.texts);
     } catch (err) {
       diag.warn('mcplens: token counting failed', err);
-      finish(undefined);
+      finish(undefined, TOKENS_NOT_COUNTED_REASONS.FAILED);
       return;
     }
     if (now !== undefined) {
@@ -369,7 +393,7 @@ export class StreamObserver {
     const chars = texts.texts.reduce((n, text) => n + text.length, 0);
     if (chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
       diag.warn(`mcplens: a payload of ${chars} characters is larger than the tokenizer's bound (${MAX_TOKEN_CHARS_IN_FLIGHT}); its tokens are not counted`);
-      finish(undefined);
+      finish(undefined, TOKENS_NOT_COUNTED_REASONS.TOO_LARGE);
       return;
     }
     if (this.tokensInFlight >= this.maxTokensInFlight || this.tokenCharsInFlight + chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
@@ -379,7 +403,7 @@ export class StreamObserver {
         this.warnedTokensBehind = true;
         diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
       }
-      finish(undefined);
+      finish(undefined, TOKENS_NOT_COUNTED_REASONS.BACKLOG);
       return;
     }
     let counting: Promise<number[] | undefined>;
@@ -387,10 +411,10 @@ export class StreamObserver {
       counting = this.tokens.count(texts.texts);
     } catch (err) {
       diag.warn('mcplens: token counting failed', err);
-      finish(undefined);
+      finish(undefined, TOKENS_NOT_COUNTED_REASONS.FAILED);
       return;
     }
-    abandon = (): void => finish(undefined);
+    abandon = (): void => finish(undefined, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
     DeferredWork.waiting.add(abandon);
     this.tokensInFlight++;
     this.tokenCharsInFlight += chars;
@@ -401,6 +425,7 @@ export class StreamObserver {
       finish(counts);
     };
     counting.then(settled, () => settled(undefined));
+    // The worker starts after the first answer has left; a call that comes before it is ready waits for it.
   }
 
   /** The texts to tokenize for this span (none for a catalog whose counts are cached). */

@@ -2,8 +2,10 @@ import { createRequire } from 'node:module';
 import { diag, DiagLogLevel, trace, type TracerProvider } from '@opentelemetry/api';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createAdjustedCountSampler } from './adjusted-count-sampler.js';
-import { drainDeferred } from './flush.js';
+import { drainDeferred, hasDeferredWork } from './flush.js';
 import { installExitFlush } from './exit-flush.js';
+import { createOtlpSpanExporter } from './otlp-span-exporter.js';
+import { ATTR } from '../contract/index.js';
 import { StderrDiagLogger } from './stderr-diag-logger.js';
 
 /** Where spans go when no OTLP endpoint variable is set: a local mcplens collector. */
@@ -29,7 +31,24 @@ export interface TelemetryConfig {
   readonly logLevel: DiagLogLevel;
   /** `service.name` came from `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES`. */
   readonly serviceNameFromEnv: boolean;
+  /**
+   * `MCPLENS_EXIT_TIMEOUT_MS` (default {@link DEFAULT_EXIT_TIMEOUT_MS}): how long, at most, the
+   * process is kept alive at its end (stdin closed, SIGTERM/SIGINT, `beforeExit`) to count the
+   * last calls' tokens and export their spans.
+   */
+  readonly exitTimeoutMs: number;
+  /**
+   * `MCPLENS_MODULE_HOOKS`: `auto` (default) patches the SDK the entry script resolves, with
+   * no ESM loader hook, and installs the loader hook only when it finds none; `loader`
+   * always installs it too (for SDK copies loaded from outside the entry's node_modules).
+   */
+  readonly moduleHooks: 'auto' | 'loader';
 }
+
+/** Default of `MCPLENS_EXIT_TIMEOUT_MS`. */
+export const DEFAULT_EXIT_TIMEOUT_MS = 1000;
+/** Largest accepted `MCPLENS_EXIT_TIMEOUT_MS`: hosts send SIGKILL a few seconds after SIGTERM. */
+export const MAX_EXIT_TIMEOUT_MS = 10_000;
 
 /** A sampler as named by `OTEL_TRACES_SAMPLER`. */
 export type SamplerConfig =
@@ -45,8 +64,8 @@ export interface TelemetryState {
   readonly source: 'application' | 'mcplens' | 'disabled';
   /** The provider to pass to instrumentServer, undefined to use the global one. */
   readonly tracerProvider: TracerProvider | undefined;
-  /** Exports what is buffered (mcplens' own SDK only; resolves at once otherwise). */
-  flush(): Promise<void>;
+  /** Exports what is buffered, within `budgetMs` (default the exit budget); mcplens' own SDK only, resolves at once otherwise. */
+  flush(budgetMs?: number): Promise<void>;
 }
 
 const SAMPLERS = new Set([
@@ -112,6 +131,14 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
   const serviceNameFromEnv =
     nonEmpty(env, 'OTEL_SERVICE_NAME') !== undefined || resourceAttributes.split(',').some((kv) => kv.trim().startsWith('service.name='));
 
+  const exitRaw = nonEmpty(env, 'MCPLENS_EXIT_TIMEOUT_MS');
+  const exitTimeoutMs = exitRaw === undefined ? DEFAULT_EXIT_TIMEOUT_MS : Number(exitRaw);
+  if (!Number.isInteger(exitTimeoutMs) || exitTimeoutMs < 0 || exitTimeoutMs > MAX_EXIT_TIMEOUT_MS) {
+    throw configError('MCPLENS_EXIT_TIMEOUT_MS', exitRaw ?? '', `an integer number of milliseconds from 0 to ${MAX_EXIT_TIMEOUT_MS}`);
+  }
+  const hooksRaw = nonEmpty(env, 'MCPLENS_MODULE_HOOKS')?.toLowerCase() ?? 'auto';
+  if (hooksRaw !== 'auto' && hooksRaw !== 'loader') throw configError('MCPLENS_MODULE_HOOKS', hooksRaw, 'auto or loader');
+
   return {
     disabled,
     protocol: protocolRaw,
@@ -122,6 +149,8 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
     logsFromEnv: logsExporter !== undefined && logsExporter !== 'none',
     logLevel,
     serviceNameFromEnv,
+    exitTimeoutMs,
+    moduleHooks: hooksRaw,
   };
 }
 
@@ -193,7 +222,7 @@ export function ensureTelemetryStarted(hint: { serviceName?: string } = {}, conf
     // The application owns its SDK, its exporter and its shutdown; its flush and shutdown
     // first end the spans still waiting for their token counts.
     drainBeforeFlush(effectiveTracerProvider());
-    state = { source: 'application', tracerProvider: undefined, flush: () => drainDeferred(250) };
+    state = { source: 'application', tracerProvider: undefined, flush: (budgetMs = config.exitTimeoutMs) => drainDeferred(budgetMs) };
   } else {
     state = startOwnSdk(config, hint.serviceName);
   }
@@ -225,35 +254,84 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   const logger = new StderrDiagLogger();
   diag.setLogger(logger, { logLevel: config.logLevel, suppressOverrideMessage: true });
 
-  const { NodeSDK } = requireLazily('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const traceBase = requireLazily('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { OTLPTraceExporter } = (
-    config.protocol === 'http/json' ? requireLazily('@opentelemetry/exporter-trace-otlp-http') : requireLazily('@opentelemetry/exporter-trace-otlp-proto')
-  ) as typeof import('@opentelemetry/exporter-trace-otlp-proto');
-
-  const exporter = new OTLPTraceExporter(config.tracesUrl === undefined ? {} : { url: config.tracesUrl });
+  const exporter = createOtlpSpanExporter(config.protocol, config.tracesUrl);
   // BatchSpanProcessor reads OTEL_BSP_* itself; holding it gives a flush that NodeSDK lacks.
-  const processor: SpanProcessor = new traceBase.BatchSpanProcessor(exporter);
-  const sdk = withoutEnv('OTEL_LOG_LEVEL', () =>
-    new NodeSDK({
-      spanProcessors: [processor],
-      sampler: buildSampler(config.sampler, traceBase),
-      instrumentations: [],
-      ...(config.metricsFromEnv ? {} : { metricReaders: [] }),
-      ...(config.logsFromEnv ? {} : { logRecordProcessors: [] }),
-      ...(config.serviceNameFromEnv || serviceName === undefined ? {} : { serviceName }),
-    }),
-  );
-  sdk.start();
-
-  // Spans of the last calls may still wait for their deferred work (tokens): end them first.
-  // On exit (signals wait at most 2 s in all) counts get a short while, then spans end without them.
-  const flush = async (): Promise<void> => {
-    await drainDeferred(250);
-    await processor.forceFlush();
+  const batch = new traceBase.BatchSpanProcessor(exporter);
+  // Spans ended since the last flush: `beforeExit` flushes only when there are some.
+  let unflushed = 0;
+  const processor: SpanProcessor = {
+    onStart: (span, parent) => batch.onStart(span, parent),
+    onEnd: (span) => {
+      unflushed++;
+      batch.onEnd(span);
+    },
+    forceFlush: () => {
+      unflushed = 0;
+      return batch.forceFlush();
+    },
+    shutdown: () => batch.shutdown(),
   };
-  installExitFlush({ flush });
+  const sampler = buildSampler(config.sampler, traceBase);
+  const namedService = config.serviceNameFromEnv || serviceName === undefined ? undefined : serviceName;
+
+  if (config.metricsFromEnv || config.logsFromEnv) {
+    // Metric readers and log processors from the environment are NodeSDK's job (it costs
+    // about 400 ms of loading more before the first answer; only when asked for).
+    const { NodeSDK } = requireLazily('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
+    const sdk = withoutEnv('OTEL_LOG_LEVEL', () =>
+      new NodeSDK({
+        spanProcessors: [processor],
+        sampler,
+        instrumentations: [],
+        ...(config.metricsFromEnv ? {} : { metricReaders: [] }),
+        ...(config.logsFromEnv ? {} : { logRecordProcessors: [] }),
+        ...(namedService === undefined ? {} : { serviceName: namedService }),
+      }),
+    );
+    sdk.start();
+  } else {
+    // Traces only: the tracer provider, context manager and propagators NodeSDK would
+    // register, with its resource detectors, at a fraction of its loading time.
+    const { NodeTracerProvider } = requireLazily('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
+    const resources = requireLazily('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+    let resource = resources
+      .defaultResource()
+      .merge(resources.detectResources({ detectors: [resources.envDetector, resources.processDetector, resources.hostDetector] }));
+    if (namedService !== undefined) resource = resource.merge(resources.resourceFromAttributes({ [ATTR.SERVICE_NAME]: namedService }));
+    const provider = new NodeTracerProvider({ resource, sampler, spanProcessors: [processor] });
+    provider.register();
+  }
+
+  // Spans of the last calls may still wait for their deferred work (tokens): end them
+  // first, within the exit budget, then export what the budget leaves time for.
+  const flush = async (budgetMs = config.exitTimeoutMs): Promise<void> => {
+    const deadline = performance.now() + budgetMs;
+    // Counts get at most 60% of the budget; the export gets the rest.
+    await drainDeferred(budgetMs * 0.6);
+    await withDeadline(processor.forceFlush(), deadline - performance.now());
+  };
+  installExitFlush({
+    flush: () => flush(),
+    timeoutMs: config.exitTimeoutMs,
+    onTimeout: () => exporter.abort(),
+    hasWork: () => unflushed > 0 || hasDeferredWork(),
+  });
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };
+}
+
+/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(ms, 0));
+    timer.unref();
+  });
+  try {
+    await Promise.race([promise.then(() => undefined, (err: unknown) => diag.debug('mcplens: flush failed', err)), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Forgets the memoised state. For tests only: a started SDK stays registered. */

@@ -39,8 +39,9 @@ export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
 
 /**
  * The default: o200k_base in one worker thread per process, started on first use. Requests
- * of up to 20 ms travel in one message. The worker keeps the process alive only
- * while counts are outstanding, so a server exits as it would without mcplens. If the
+ * of up to 20 ms travel in one message. The worker never keeps the process alive, so a
+ * server exits as it would without mcplens (the exit flush waits for outstanding counts
+ * within its budget). If the
  * worker cannot start or dies, counting moves in-thread and says so through diag.
  */
 /**
@@ -118,7 +119,8 @@ class WorkerTokenService implements TokenService {
       return;
     }
     const id = this.nextId++;
-    if (this.pending.size === 0) worker.ref();
+    // The worker stays unreferenced even with counts outstanding: at the process's end the
+    // exit flush decides how long to wait for them (its budget), the worker never does.
     this.pending.set(id, [settle]);
     worker.postMessage({ id, texts: batch.texts });
   }
@@ -127,7 +129,6 @@ class WorkerTokenService implements TokenService {
     if (this.worker !== undefined || this.failed) return this.worker;
     try {
       const worker = new Worker(new URL('./token-worker.js', import.meta.url));
-      worker.unref();
       worker.on('message', (message: { id: number; counts: number[] | undefined; ready?: true }) => {
         if (message.ready === true) {
           this.ready = true;
@@ -149,6 +150,9 @@ class WorkerTokenService implements TokenService {
       };
       worker.on('error', fail);
       worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+      // After the listeners: adding a 'message' listener references the worker's port again
+      // (this is what kept a session without tools/call alive for ever).
+      worker.unref();
       this.worker = worker;
       return worker;
     } catch (err) {
@@ -160,7 +164,6 @@ class WorkerTokenService implements TokenService {
 
   private afterSettle(): void {
     if (this.pending.size > 0) return;
-    this.worker?.unref();
     if (this.batch !== undefined) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

@@ -161,7 +161,8 @@ describe('node --import mcplens/register: servers it did not write', () => {
     assertForeignTreeInstalled();
     const otlp = await receiver();
     // A long batch delay: only the flush on beforeExit can deliver the spans.
-    const run = await runToExit(join(FIXTURES, 'two-copies.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000' }), 20_000);
+    // The foreign copy is loaded by URL, outside the entry's node_modules lookup: only the loader hook reaches it.
+    const run = await runToExit(join(FIXTURES, 'two-copies.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', MCPLENS_MODULE_HOOKS: 'loader' }), 20_000);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('two-copies: done') });
     await otlp.waitFor((all) => all.some(toolSpan('ping_main', isOk)) && all.some(toolSpan('ping_foreign', isOk)), 5_000);
   });
