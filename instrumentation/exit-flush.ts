@@ -9,8 +9,8 @@ export interface ExitFlushOptions {
   /** Called when the budget ran out before the flush settled (ends in-flight exports). */
   onTimeout?: () => void;
   /**
-   * Whether a flush has anything to do. `beforeExit` flushes only then: every flush holds
-   * the process for a moment, after which `beforeExit` fires again.
+   * Whether a flush has anything to do. `beforeExit` flushes only then (default: once):
+   * every flush holds the process for a moment, after which `beforeExit` fires again.
    */
   hasWork?: () => boolean;
   /** Signals to flush on. Default SIGTERM and SIGINT. */
@@ -31,6 +31,10 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
   const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);
 
   let inFlight: Promise<void> | undefined;
+  // Once a budget has run out the process is ending: no later beforeExit may hold it again.
+  let exhausted = false;
+  let flushedOnBeforeExit = false;
+  const hasWork = options.hasWork ?? (() => !flushedOnBeforeExit);
   const flushOnce = (): Promise<void> => {
     if (inFlight !== undefined) return inFlight;
     let flushing: Promise<void>;
@@ -43,6 +47,7 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
     // Referenced on purpose: it is what keeps the process alive while the flush runs.
     const budget = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
+        exhausted = true;
         try {
           options.onTimeout?.();
         } catch (error) {
@@ -59,7 +64,9 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
   };
 
   const onBeforeExit = (): void => {
-    if (options.hasWork === undefined || options.hasWork()) void flushOnce();
+    if (exhausted || inFlight !== undefined || !hasWork()) return;
+    flushedOnBeforeExit = true;
+    void flushOnce();
   };
   process.on('beforeExit', onBeforeExit);
 

@@ -167,6 +167,16 @@ describe('node --import mcplens/register: servers it did not write', () => {
     await otlp.waitFor((all) => all.some(toolSpan('ping_main', isOk)) && all.some(toolSpan('ping_foreign', isOk)), 5_000);
   });
 
+  it('by default no loader hook: the copy the entry resolves is hooked, a copy loaded by URL from elsewhere is not', async () => {
+    assertForeignTreeInstalled();
+    const otlp = await receiver();
+    const run = await runToExit(join(FIXTURES, 'two-copies.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000' }), 20_000);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('two-copies: done') });
+    await otlp.waitFor((all) => all.some(toolSpan('ping_main')), 5_000);
+    // Had import-in-the-middle's loader been installed, it would have hooked the foreign copy too.
+    expect(otlp.spans.some(toolSpan('ping_foreign'))).toBe(false);
+  });
+
   it("an application that started its own NodeSDK: its provider is used, mcplens starts none", async () => {
     const appOtlp = await receiver();
     const mcplensOtlp = await receiver();
