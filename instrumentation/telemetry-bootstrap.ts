@@ -45,6 +45,9 @@ export interface TelemetryConfig {
   readonly moduleHooks: 'auto' | 'loader';
 }
 
+/** The longest the exit flush waits for outstanding token counts. */
+const MAX_TOKEN_WAIT_ON_EXIT_MS = 250;
+
 /** Default of `MCPLENS_EXIT_TIMEOUT_MS`. */
 export const DEFAULT_EXIT_TIMEOUT_MS = 1000;
 /** Largest accepted `MCPLENS_EXIT_TIMEOUT_MS`: hosts send SIGKILL a few seconds after SIGTERM. */
@@ -307,8 +310,10 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   // first, within the exit budget, then export what the budget leaves time for.
   const flush = async (budgetMs = config.exitTimeoutMs): Promise<void> => {
     const deadline = performance.now() + budgetMs;
-    // Counts get at most 60% of the budget; the export gets the rest.
-    await drainDeferred(budgetMs * 0.6);
+    // Counts get at most 250 ms (60% of a smaller budget): a worker that is ready answers in
+    // milliseconds, and one still loading its vocabulary must not hold a closing host's server
+    // for long. The export gets the rest.
+    await drainDeferred(Math.min(MAX_TOKEN_WAIT_ON_EXIT_MS, budgetMs * 0.6));
     await withDeadline(processor.forceFlush(), deadline - performance.now());
   };
   installExitFlush({
