@@ -12,6 +12,7 @@ export interface CollectorMetrics {
   violations: Counter<string>;
   duration: Histogram<string>;
   tokens: Counter<string>;
+  tokensNotCounted: Counter<string>;
   catalogTool: Gauge<string>;
   catalogTotal: Gauge<string>;
   selfCorrections: Counter<string>;
@@ -49,6 +50,7 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
     violations: counter(METRICS.TOOL_SCHEMA_VIOLATIONS, registry),
     duration: histogram(METRICS.SERVER_OPERATION_DURATION, registry, true),
     tokens: counter(METRICS.TOOL_TOKENS, registry),
+    tokensNotCounted: counter(METRICS.TOOL_TOKENS_NOT_COUNTED, registry),
     catalogTool: gauge(METRICS.TOOL_CATALOG_TOOL_TOKENS, registry),
     catalogTotal: gauge(METRICS.TOOL_CATALOG_TOKENS, registry),
     selfCorrections: counter(METRICS.TOOL_SELF_CORRECTIONS, registry),

@@ -3,7 +3,8 @@
  * JS, no external requests) that polls `api/summary` on the same origin and draws, per LLM
  * provider, the malformed-call ratio with its trend (inline SVG sparkline), the outcome
  * breakdown, latency percentiles and tokens; a per-tool table; the most recent malformed
- * calls; and the tool catalog's token overhead.
+ * calls; and the tool catalog's token overhead. Tokens that were not counted are shown as
+ * "not counted" with the number of such calls and their reasons, never as 0.
  *
  * When the page was opened with `?token=...` it sends that token as a bearer token to
  * `api/summary` (for collectors with a read token). All data is inserted as text nodes,
@@ -97,6 +98,29 @@ const SCRIPT = String.raw`
     return (n / 1e6).toFixed(1) + 'M';
   }
   function sum(obj) { var t = 0; for (var k in obj) t += obj[k]; return t; }
+  // Tokens are unknown for tokensNotCounted calls (0 in older collectors' summaries); unknown is never shown as 0.
+  function notCounted(stats) { return stats.tokensNotCounted || 0; }
+  function noneCounted(stats) { var n = notCounted(stats); return n > 0 && stats.calls - n <= 1e-9; }
+  function reasons(stats) {
+    var r = stats.tokensNotCountedReasons || {}, parts = [];
+    for (var k in r) parts.push(k + ' ' + count(r[k]));
+    return parts.join(', ');
+  }
+  function notCountedNote(stats) {
+    var n = notCounted(stats);
+    if (!n) return null;
+    return h('div', { 'class': 'ratio-detail tokens-not-counted', 'data-tokens-not-counted': String(n) },
+      'tokens not counted for ' + count(n) + ' of ' + count(stats.calls) + ' calls (' + reasons(stats) + ')');
+  }
+  function callTokens(stats) {
+    if (noneCounted(stats)) return 'not counted';
+    return count(stats.tokens.arguments || 0) + ' / ' + count(stats.tokens.result || 0);
+  }
+  function toolTokens(stats) {
+    var n = notCounted(stats);
+    if (noneCounted(stats)) return 'not counted (' + count(n) + ')';
+    return count(sum(stats.tokens)) + (n ? ' +' + count(n) + ' not counted' : '');
+  }
   function topKind(stats) {
     var best = null, n = 0;
     for (var k in stats.violations) if (stats.violations[k] > n) { best = k; n = stats.violations[k]; }
@@ -151,7 +175,11 @@ const SCRIPT = String.raw`
 
   function minis(pairs) {
     var row = h('div', { 'class': 'minis' });
-    pairs.forEach(function (kv) { row.appendChild(h('div', kv[2] ? { style: 'grid-column:span ' + kv[2] } : null, h('span', null, kv[0]), h('b', null, kv[1]))); });
+    pairs.forEach(function (kv) {
+      var attrs = { 'data-label': kv[0] };
+      if (kv[2]) attrs.style = 'grid-column:span ' + kv[2];
+      row.appendChild(h('div', attrs, h('span', null, kv[0]), h('b', null, kv[1])));
+    });
     return row;
   }
 
@@ -169,7 +197,8 @@ const SCRIPT = String.raw`
       outcomeLegend(p.outcomes),
       h('div', { 'class': 'topkind' }, 'top violation: ', top ? h('span', { 'class': 'kind' }, top) : 'none'),
       minis([['p50', secs(p.latency.p50)], ['p95', secs(p.latency.p95)], ['p99', secs(p.latency.p99)]]),
-      minis([['tokens: args / result', count(p.tokens.arguments || 0) + ' / ' + count(p.tokens.result || 0), 2], ['fixed', String(p.selfCorrections)]]));
+      minis([['tokens: args / result', callTokens(p), 2], ['fixed', String(p.selfCorrections)]]),
+      notCountedNote(p));
     return card;
   }
 
@@ -205,7 +234,8 @@ const SCRIPT = String.raw`
     { label: 'p50', num: true, get: function (t) { return secs(t.latency.p50); } },
     { label: 'p95', num: true, get: function (t) { return secs(t.latency.p95); } },
     { label: 'p99', num: true, get: function (t) { return secs(t.latency.p99); } },
-    { label: 'tokens', num: true, get: function (t) { return count(sum(t.tokens)); } }
+    { label: 'tokens', num: true, get: function (t) { return toolTokens(t); },
+      title: function (t) { return notCounted(t) ? 'not counted: ' + reasons(t) : ''; } }
   ]);
 
   var recentColumns = [
@@ -230,10 +260,15 @@ const SCRIPT = String.raw`
         return h('tr', null, h('td', { 'class': 'mono' }, t.tool), h('td', { 'class': 'num' }, String(t.tokens)), h('td', { style: 'width:45%' }, bar));
       });
       var tbody = h('tbody'); rows.forEach(function (r) { tbody.appendChild(r); });
+      var counted = c.totalTokens !== null && c.totalTokens !== undefined;
+      var latest = c.latestNotCounted ? 'latest tools/list not counted (' + c.latestNotCounted + ')' : null;
       wrap.appendChild(h('div', { 'class': 'card', 'data-service': c.service },
         h('div', { 'class': 'name' }, c.service),
-        h('div', { 'class': 'models' }, c.totalTokens + ' tokens added to every LLM request by ' + c.tools.length + ' tools'),
-        h('table', { style: 'margin-top:8px' }, h('thead', null, h('tr', null, h('th', null, 'tool'), h('th', { 'class': 'num' }, 'tokens'), h('th'))), tbody)));
+        h('div', { 'class': 'models catalog-total' }, counted
+          ? c.totalTokens + ' tokens added to every LLM request by ' + c.tools.length + ' tools'
+          : 'not counted: tokens of its tools/list are unknown (' + (c.latestNotCounted || '-') + ')'),
+        counted && latest ? h('div', { 'class': 'ratio-detail catalog-not-counted' }, latest + '; showing the last counted catalog') : null,
+        counted ? h('table', { style: 'margin-top:8px' }, h('thead', null, h('tr', null, h('th', null, 'tool'), h('th', { 'class': 'num' }, 'tokens'), h('th'))), tbody) : null));
     });
     return wrap;
   }

@@ -1,5 +1,12 @@
 /** The JSON shape of `GET /api/summary`: what the status page and the demo's terminal summary read. */
 
+/**
+ * Key of {@link CallStats.tokensNotCountedReasons} (and {@link CatalogSummary.latestNotCounted}) for
+ * spans with neither token counts nor `mcplens.tokens.not_counted`: token counting off, or
+ * instrumentation older than that attribute. A summary key, never a metric label.
+ */
+export const TOKENS_UNREPORTED = 'unreported';
+
 export interface LatencySummary {
   /** Seconds; null when there were no calls. Estimated from the duration histogram buckets. */
   p50: number | null;
@@ -18,8 +25,22 @@ export interface CallStats {
   /** Malformed calls by primary violation kind. */
   violations: Record<string, number>;
   latency: LatencySummary;
-  /** Tokens by token kind (`arguments`, `result`). */
+  /**
+   * Tokens by token kind (`arguments`, `result`) of the calls whose tokens were counted,
+   * that is `calls - tokensNotCounted` calls. When that is 0, tokens are unknown, not 0.
+   */
   tokens: Record<string, number>;
+  /**
+   * Calls whose tokens are unknown: marked `mcplens.tokens.not_counted`, or with no token
+   * attribute at all. Never added to `tokens` as 0.
+   */
+  tokensNotCounted: number;
+  /**
+   * Those calls by reason: the contract's reasons (`shutdown`, `backlog`, `too_large`,
+   * `failed`), `__unknown__` for a value outside them, {@link TOKENS_UNREPORTED} for calls with
+   * neither counts nor a reason. Only reasons seen are present.
+   */
+  tokensNotCountedReasons: Record<string, number>;
   selfCorrections: number;
 }
 
@@ -53,8 +74,14 @@ export interface RecentViolation {
 
 export interface CatalogSummary {
   service: string;
-  totalTokens: number;
+  /** Tokens of the last counted catalog; null when no tools/list of the service was counted yet. */
+  totalTokens: number | null;
+  /** Per tool, of the last counted catalog (empty when none was counted). */
   tools: Array<{ tool: string; tokens: number }>;
+  /** tools/list spans of the service whose tokens are unknown (they leave the last counted catalog as it was). */
+  listsNotCounted: number;
+  /** Why the latest tools/list was not counted (reasons as in `tokensNotCountedReasons`); null when it was counted. */
+  latestNotCounted: string | null;
 }
 
 export interface Summary {

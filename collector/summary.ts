@@ -30,6 +30,8 @@ export interface SummaryCall {
   paths: string[];
   durationSeconds: number;
   tokens: Partial<Record<string, number>>;
+  /** Why the call's tokens are unknown (a contract reason, `__unknown__`, or TOKENS_UNREPORTED); undefined when counted. */
+  tokensNotCounted: string | undefined;
   /** Adjusted count (1 unless sampled). */
   weight: number;
   startMs: number;
@@ -73,6 +75,8 @@ export class Stats {
   violations: Record<string, number> = {};
   tokenCounts: number[] = new Array<number>(BASE_TOKENS.length).fill(0);
   extraTokens: Record<string, number> | undefined;
+  tokensNotCounted = 0;
+  tokensNotCountedReasons: Record<string, number> | undefined;
   /** Counts per duration bucket, the last one being +Inf. */
   buckets = new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0);
 
@@ -88,6 +92,10 @@ export class Stats {
     if (c.kind !== undefined) {
       this.malformed += w;
       this.violations[c.kind] = (this.violations[c.kind] ?? 0) + w;
+    }
+    if (c.tokensNotCounted !== undefined) {
+      this.tokensNotCounted += w;
+      this.tokensNotCountedReasons = addExtra(this.tokensNotCountedReasons, c.tokensNotCounted, w);
     }
     this.buckets[bucket] = (this.buckets[bucket] ?? 0) + w;
   }
@@ -107,6 +115,8 @@ export class Stats {
       violations: { ...this.violations },
       latency: latency(this.buckets),
       tokens: slotsToRecord(BASE_TOKENS, this.tokenCounts, this.extraTokens),
+      tokensNotCounted: this.tokensNotCounted,
+      tokensNotCountedReasons: { ...this.tokensNotCountedReasons },
       selfCorrections: this.selfCorrections,
     };
   }
@@ -142,6 +152,15 @@ function latency(buckets: readonly number[]): LatencySummary {
   return { p50: bucketQuantile(0.5, buckets), p95: bucketQuantile(0.95, buckets), p99: bucketQuantile(0.99, buckets) };
 }
 
+/** The catalog of one service. */
+interface CatalogEntry {
+  /** Of the last counted listing; undefined while none was counted. */
+  total: number | undefined;
+  tools: Map<string, number>;
+  listsNotCounted: number;
+  latestNotCounted: string | null;
+}
+
 /** A provider's aggregates. */
 export interface ProviderEntry {
   stats: Stats;
@@ -171,7 +190,7 @@ export class SummaryStore {
   private readonly totals = new Stats();
   private readonly providers = new Map<string, ProviderEntry>();
   private readonly tools = new Map<string, { service: string; tool: string; stats: Stats }>();
-  private readonly catalogs = new Map<string, { total: number; tools: Map<string, number> }>();
+  private readonly catalogs = new Map<string, CatalogEntry>();
   /** Ring buffer of recent malformed calls; `time` is formatted from `startMs` when rendered. */
   private readonly ring: Array<Omit<RecentViolation, 'time'> & { startMs: number }> = [];
   private ringNext = 0;
@@ -282,12 +301,25 @@ export class SummaryStore {
     this.tool(service, tool).stats.selfCorrections += weight;
   }
 
+  private catalog(service: string): CatalogEntry {
+    let c = this.catalogs.get(service);
+    if (!c) this.catalogs.set(service, (c = { total: undefined, tools: new Map(), listsNotCounted: 0, latestNotCounted: null }));
+    return c;
+  }
+
   /** Records the catalog seen on a tools/list span of a service (replaces the previous one when tools are listed). */
   recordCatalog(service: string, total: number | undefined, tools: ReadonlyArray<{ tool: string; tokens: number }>): void {
-    let c = this.catalogs.get(service);
-    if (!c) this.catalogs.set(service, (c = { total: 0, tools: new Map() }));
+    const c = this.catalog(service);
     if (tools.length > 0) c.tools = new Map(tools.map((t) => [t.tool, t.tokens]));
     c.total = total ?? [...c.tools.values()].reduce((a, b) => a + b, 0);
+    c.latestNotCounted = null;
+  }
+
+  /** Records a tools/list span of a service whose tokens are unknown; the last counted catalog stays. */
+  recordCatalogNotCounted(service: string, reason: string): void {
+    const c = this.catalog(service);
+    c.listsNotCounted++;
+    c.latestNotCounted = reason;
   }
 
   /** The `/api/summary` document. */
@@ -323,8 +355,10 @@ export class SummaryStore {
     }
     const catalogs: CatalogSummary[] = [...this.catalogs.entries()].map(([service, c]) => ({
       service,
-      totalTokens: c.total,
+      totalTokens: c.total ?? null,
       tools: [...c.tools.entries()].map(([tool, tokens]) => ({ tool, tokens })).sort((a, b) => b.tokens - a.tokens),
+      listsNotCounted: c.listsNotCounted,
+      latestNotCounted: c.latestNotCounted,
     }));
     return {
       generatedAt: new Date(now).toISOString(),

@@ -14,7 +14,13 @@
  *   cardinality cap: a call label set is admitted only while the violations metric has room for all
  *   its kinds and one unknown-kind series (see cardinality.ts), so at the default cap of 10,000 series about 900 distinct
  *   (service, tool, provider, model) sets get their own series.
- * - tools/list spans set the catalog gauges (per tool from CATALOG_TOOL events, total from TOKENS_CATALOG).
+ * - Tokens are unknown, never 0, for a call marked TOKENS_NOT_COUNTED (its token attributes, if any,
+ *   are ignored; `mcp_tool_tokens_not_counted_total` + 1 under its reason, a reason outside the
+ *   contract's as UNKNOWN_LABEL_VALUE) and for a call with no token attribute at all (token
+ *   counting off, older instrumentation: the summary only, as TOKENS_UNREPORTED).
+ * - tools/list spans set the catalog gauges (per tool from CATALOG_TOOL events, total from TOKENS_CATALOG);
+ *   a listing without counts (marked, or a successful one with none) leaves them as they were and
+ *   shows in the summary as not counted.
  * - Self-corrections (a malformed call followed by a well-formed one of the same provider and model,
  *   session and tool within the window): see self-correction.ts.
  */
@@ -29,6 +35,7 @@ import {
   OVERFLOW_LABEL_VALUE,
   SPAN_REJECT_REASONS,
   TOKEN_ATTRIBUTE,
+  TOKENS_NOT_COUNTED_REASONS,
   UNKNOWN_LABEL_VALUE,
   UNKNOWN_PROVIDER,
   VIOLATION_KINDS,
@@ -42,6 +49,7 @@ import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js'
 import { SelfCorrectionTracker } from './self-correction.js';
 import { OTLP_SPAN_KIND, OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
 import type { SummaryHandle, SummaryStore } from './summary.js';
+import { TOKENS_UNREPORTED } from './summary-types.js';
 
 const TOOLS_CALL = MCP_METHOD.TOOLS_CALL;
 const TOOLS_LIST = MCP_METHOD.TOOLS_LIST;
@@ -62,6 +70,8 @@ const CALL_FANOUT: Readonly<Record<string, number>> = {
   // Every kind at zero, plus the one series of kinds this contract does not know (UNKNOWN_LABEL_VALUE).
   [METRICS.TOOL_SCHEMA_VIOLATIONS.name]: VIOLATION_KINDS.length + 1,
   [METRICS.TOOL_TOKENS.name]: CALL_TOKEN_KINDS.length,
+  // Every reason of the contract, plus the one series of reasons it does not know (UNKNOWN_LABEL_VALUE).
+  [METRICS.TOOL_TOKENS_NOT_COUNTED.name]: Object.keys(TOKENS_NOT_COUNTED_REASONS).length + 1,
   [METRICS.TOOL_SELF_CORRECTIONS.name]: 1,
 };
 
@@ -83,6 +93,7 @@ export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
     ATTR.OUTCOME,
     ATTR.SESSION_KEY,
     ATTR.TOKENS_CATALOG,
+    ATTR.TOKENS_NOT_COUNTED,
     ...CALL_TOKEN_KINDS.map((k) => TOKEN_ATTRIBUTE[k]),
   ]),
   resourceAttributes: new Set<string>([ATTR.SERVICE_NAME]),
@@ -95,6 +106,12 @@ const ZERO32 = '0'.repeat(32);
 const ZERO16 = '0'.repeat(16);
 const KNOWN_KINDS: ReadonlySet<string> = new Set(VIOLATION_KINDS);
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(OUTCOMES);
+const KNOWN_NOT_COUNTED: ReadonlySet<string> = new Set(Object.values(TOKENS_NOT_COUNTED_REASONS));
+
+/** The `reason` of a TOKENS_NOT_COUNTED value: a contract reason, else UNKNOWN_LABEL_VALUE (label values stay bounded). */
+function notCountedReason(v: AttributeValue): string {
+  return typeof v === 'string' && KNOWN_NOT_COUNTED.has(v) ? v : UNKNOWN_LABEL_VALUE;
+}
 
 /** Options of {@link Tally}. */
 export interface TallyOptions {
@@ -124,6 +141,8 @@ interface CallSeries {
   outcome: Map<string, CounterCell>;
   kind: Map<string, CounterCell>;
   token: Map<string, CounterCell>;
+  /** `mcp_tool_tokens_not_counted_total` by reason (created at the first call of a reason). */
+  notCounted: Map<string, CounterCell>;
   /** Created at the first self-correction of this label set (never at zero, as before). */
   selfCorrections: CounterCell | undefined;
   /** The summary's aggregates of this label set. */
@@ -370,7 +389,7 @@ export class Tally {
   /** Makes a call series and creates its violation_kind series at zero (the ratio reads 0, not "no data"). */
   private newSeries(labels: Record<string, string>, overflow: boolean): CallSeries {
     const summary = this.summary.handle(labels[LABEL.SERVICE_NAME]!, labels[LABEL.GEN_AI_TOOL_NAME]!, labels[LABEL.GEN_AI_PROVIDER_NAME]!, labels[LABEL.GEN_AI_REQUEST_MODEL]!);
-    const series = { labels, overflow, outcome: new Map(), kind: new Map(), token: new Map(), selfCorrections: undefined, summary } as Omit<CallSeries, 'payload1'> as CallSeries;
+    const series = { labels, overflow, outcome: new Map(), kind: new Map(), token: new Map(), notCounted: new Map(), selfCorrections: undefined, summary } as Omit<CallSeries, 'payload1'> as CallSeries;
     series.payload1 = { series, weight: 1 };
     for (const kind of VIOLATION_KINDS) child(series.kind, this.m.violations, series, LABEL.VIOLATION_KIND, kind);
     return series;
@@ -384,11 +403,25 @@ export class Tally {
     child(s.outcome, this.m.calls, s, LABEL.OUTCOME, outcome).inc(w);
     if (c.kind !== undefined) child(s.kind, this.m.violations, s, LABEL.VIOLATION_KIND, c.kind).inc(w);
     const tokens: Partial<Record<string, number>> = {};
-    for (const kind of CALL_TOKEN_KINDS) {
-      const n = num(a[TOKEN_ATTRIBUTE[kind]]);
-      if (n === undefined) continue;
-      tokens[kind] = n;
-      if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
+    let tokensNotCounted: string | undefined;
+    const marked = a[ATTR.TOKENS_NOT_COUNTED];
+    if (marked !== undefined) {
+      // Unknown, not 0. A token attribute beside the marker (the contract has none) is ignored,
+      // so every call is either counted or not, never both.
+      tokensNotCounted = notCountedReason(marked);
+      child(s.notCounted, this.m.tokensNotCounted, s, LABEL.REASON, tokensNotCounted).inc(w);
+    } else {
+      let counted = false;
+      for (const kind of CALL_TOKEN_KINDS) {
+        const n = num(a[TOKEN_ATTRIBUTE[kind]]);
+        if (n === undefined) continue;
+        counted = true;
+        tokens[kind] = n;
+        if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
+      }
+      // Neither counts nor a reason: token counting off, or instrumentation older than the marker.
+      // Unknown all the same; the summary says so, the metric (marked calls only) does not.
+      if (!counted) tokensNotCounted = TOKENS_UNREPORTED;
     }
     const sessionKey = str(a[ATTR.SESSION_KEY]);
     if (sessionKey !== undefined && c.toolName !== '') {
@@ -420,6 +453,7 @@ export class Tally {
       paths: Array.isArray(paths) ? paths.map(String) : typeof paths === 'string' ? [paths] : NO_PATHS,
       durationSeconds: c.span.durationNano / 1e9,
       tokens,
+      tokensNotCounted,
       weight: w,
       startMs: c.span.startTimeUnixNano / 1e6,
       traceId: c.span.traceId,
@@ -430,6 +464,12 @@ export class Tally {
   /** Catalog gauges from a tools/list span. */
   private recordCatalog(span: SpanView): void {
     const service = str(span.resource[ATTR.SERVICE_NAME]) ?? UNKNOWN_LABEL_VALUE;
+    const marked = span.attributes[ATTR.TOKENS_NOT_COUNTED];
+    if (marked !== undefined) {
+      // The gauges keep the last counted catalog; the summary says this listing was not counted.
+      this.recordCatalogNotCounted(service, notCountedReason(marked));
+      return;
+    }
     const tools: Array<{ tool: string; tokens: number }> = [];
     for (const e of span.events) {
       if (e.name !== EVENT.CATALOG_TOOL) continue;
@@ -446,9 +486,21 @@ export class Tally {
     }
     let total = num(span.attributes[ATTR.TOKENS_CATALOG]);
     if (total === undefined && tools.length > 0) total = tools.reduce((s, t) => s + t.tokens, 0);
-    if (total === undefined) return;
+    if (total === undefined) {
+      // A failed listing has no catalog to count; a successful one without counts or a reason
+      // comes from token counting off or older instrumentation: not counted either.
+      const failed = span.statusCode === OTLP_STATUS_CODE.ERROR || str(span.attributes[ATTR.ERROR_TYPE]) !== undefined;
+      if (!failed) this.recordCatalogNotCounted(service, TOKENS_UNREPORTED);
+      return;
+    }
     const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
     this.m.catalogTotal.set(labels, total);
     this.summary.recordCatalog(labels[LABEL.SERVICE_NAME]!, total, tools);
+  }
+
+  /** A tools/list whose tokens are unknown: the summary's catalog of the service says so (bounded by the cap like its gauge). */
+  private recordCatalogNotCounted(service: string, reason: string): void {
+    const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
+    this.summary.recordCatalogNotCounted(labels[LABEL.SERVICE_NAME]!, reason);
   }
 }

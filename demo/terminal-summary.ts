@@ -1,6 +1,7 @@
 /**
  * The demo's live terminal summary: one row per LLM provider (calls, malformed %, top
  * violation kind, p95 latency, tokens), read from the collector's `GET /api/summary`.
+ * Calls whose tokens were not counted are shown as such, never as 0 tokens.
  * On a terminal the table is redrawn in place (ANSI cursor moves); when stdout is not a
  * terminal (CI logs, a pipe) it prints plain, timestamped lines at each interval instead.
  */
@@ -65,6 +66,23 @@ function totalTokens(stats: CallStats): number {
   return Object.values(stats.tokens).reduce((s, n) => s + n, 0);
 }
 
+/** Calls whose tokens are unknown (0 from a collector older than the field). */
+function notCounted(stats: CallStats): number {
+  return stats.tokensNotCounted ?? 0;
+}
+
+/**
+ * The tokens of a row: `1.2k`; `1.2k (+3 not counted)` when some calls' tokens are unknown;
+ * `not counted (12 calls)` when no call's tokens were counted. `compact` (log lines) has no
+ * spaces: `1.2k`, `not_counted`; the count of such calls goes in its own field there.
+ */
+export function formatTokens(stats: CallStats, compact = false): string {
+  const n = notCounted(stats);
+  if (n > 0 && stats.calls - n <= 1e-9) return compact ? 'not_counted' : `not counted (${formatCount(n)} calls)`;
+  const counted = formatCount(totalTokens(stats));
+  return n > 0 && !compact ? `${counted} (+${formatCount(n)} not counted)` : counted;
+}
+
 interface Row {
   provider: string;
   model: string;
@@ -83,7 +101,7 @@ function rowOf(label: string, model: string, stats: CallStats): Row {
     malformed: percent(stats.malformedRatio),
     top: topViolationKind(stats),
     p95: formatSeconds(stats.latency.p95),
-    tokens: formatCount(totalTokens(stats)),
+    tokens: formatTokens(stats),
   };
 }
 
@@ -104,12 +122,17 @@ export function formatSummaryTable(summary: Summary): string[] {
   );
 }
 
-/** One plain line per provider, for logs: `[time] provider model calls=.. malformed=..% top=.. p95=.. tokens=..`. */
+/**
+ * One plain line per provider, for logs: `[time] provider model calls=.. malformed=..% top=..
+ * p95=.. tokens=..`, then `tokens_not_counted=N` when N calls' tokens are unknown.
+ */
 export function formatSummaryLines(summary: Summary, now: Date = new Date()): string[] {
   const time = now.toISOString().slice(11, 19);
   const lines = summary.providers.map((p) => {
     const r = rowOf(p.provider, modelsOf(p), p);
-    return `[${time}] ${r.provider} model=${r.model} calls=${r.calls} malformed=${r.malformed} top=${r.top} p95=${r.p95} tokens=${r.tokens}`;
+    const n = notCounted(p);
+    const unknown = n > 0 ? ` tokens_not_counted=${formatCount(n)}` : '';
+    return `[${time}] ${r.provider} model=${r.model} calls=${r.calls} malformed=${r.malformed} top=${r.top} p95=${r.p95} tokens=${formatTokens(p, true)}${unknown}`;
   });
   if (lines.length === 0) lines.push(`[${time}] no tool calls yet`);
   return lines;

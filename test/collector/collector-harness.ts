@@ -69,6 +69,8 @@ export interface CallSpec {
   session?: string;
   tokensArguments?: number;
   tokensResult?: number;
+  /** `mcplens.tokens.not_counted`: a contract reason, or anything else to see it kept bounded. */
+  tokensNotCounted?: string | number | boolean;
   adjustedCount?: number;
   errorType?: string;
   /** Start, ms since epoch. */
@@ -92,6 +94,7 @@ export function emitCall(tracer: Tracer, c: CallSpec): void {
   if (c.session !== undefined) a[ATTR.SESSION_KEY] = c.session;
   if (c.tokensArguments !== undefined) a[ATTR.TOKENS_ARGUMENTS] = c.tokensArguments;
   if (c.tokensResult !== undefined) a[ATTR.TOKENS_RESULT] = c.tokensResult;
+  if (c.tokensNotCounted !== undefined) a[ATTR.TOKENS_NOT_COUNTED] = c.tokensNotCounted;
   if (c.adjustedCount !== undefined) a[ATTR.ADJUSTED_COUNT] = c.adjustedCount;
   if (c.errorType !== undefined) a[ATTR.ERROR_TYPE] = c.errorType;
   const span = tracer.startSpan(`${method} ${c.tool ?? ''}`.trim(), { kind: c.kind ?? SpanKind.SERVER, attributes: a, startTime: c.startMs });
@@ -109,6 +112,18 @@ export function emitCatalog(tracer: Tracer, startMs: number, tools: Record<strin
   for (const [tool, tokens] of Object.entries(tools)) {
     span.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: tool, [ATTR.TOKENS_CATALOG]: tokens }, startMs + 1);
   }
+  span.end(startMs + 5);
+}
+
+/**
+ * A tools/list span without catalog tokens: marked `mcplens.tokens.not_counted` with `reason`,
+ * or (reason undefined) unmarked, as from token counting off; `errorType` makes it a failed listing.
+ */
+export function emitUncountedCatalog(tracer: Tracer, startMs: number, reason: string | undefined, errorType?: string): void {
+  const attributes: OtelAttributes = { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST };
+  if (reason !== undefined) attributes[ATTR.TOKENS_NOT_COUNTED] = reason;
+  if (errorType !== undefined) attributes[ATTR.ERROR_TYPE] = errorType;
+  const span = tracer.startSpan(MCP_METHOD.TOOLS_LIST, { kind: SpanKind.SERVER, attributes, startTime: startMs });
   span.end(startMs + 5);
 }
 

@@ -164,6 +164,8 @@ describe('/api/summary', () => {
         { tool: 'cancel_order', tokens: 180 },
         { tool: 'lookup_inventory', tokens: 120 },
       ],
+      listsNotCounted: 0,
+      latestNotCounted: null,
     });
     expect(s.collector).toEqual({ spansReceived: 40, spansRejected: 0, seriesDropped: 0 });
   });

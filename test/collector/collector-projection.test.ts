@@ -15,8 +15,8 @@ import { createCollectorMetrics } from '../../collector/metrics.js';
 import type { Attributes, SpanView } from '../../collector/span-view.js';
 import { SummaryStore } from '../../collector/summary.js';
 import { Tally, TALLY_PROJECTION } from '../../collector/tally.js';
-import { ATTR, EVENT, MCP_METHOD } from '../../contract/index.js';
-import { emitCatalog } from './collector-harness.js';
+import { ATTR, EVENT, MCP_METHOD, METRICS, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
+import { emitCatalog, emitUncountedCatalog } from './collector-harness.js';
 import { buildKitchenSinkSpans, buildToolCallSpans, recordSpans, seededRandom } from './decode-fixtures.js';
 
 function protobufBody(spans: ReadableSpan[]): Uint8Array {
@@ -51,6 +51,9 @@ function mixedSpans(): ReadableSpan[] {
   const catalog = recordSpans({ [ATTR.SERVICE_NAME]: 'catalog-svc', 'host.name': 'h1' }, 3, (tracer) => {
     emitCatalog(tracer, 1_767_000_000_000, { search: 120, create: 80 });
     tracer.startSpan(`${MCP_METHOD.TOOLS_CALL} search`, { kind: SpanKind.SERVER, attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [ATTR.VIOLATION_KIND]: 'wrong_type', [ATTR.VIOLATION_PATHS]: ['/a', '/b'] } }).end();
+    // Tokens not counted, on a call and on a listing.
+    tracer.startSpan(`${MCP_METHOD.TOOLS_CALL} search`, { kind: SpanKind.SERVER, attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [ATTR.TOKENS_NOT_COUNTED]: TOKENS_NOT_COUNTED_REASONS.BACKLOG } }).end();
+    emitUncountedCatalog(tracer, 1_767_000_001_000, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
   });
   return [...buildToolCallSpans(200, 11), ...catalog, ...buildKitchenSinkSpans()];
 }
@@ -163,6 +166,9 @@ describe('decode projection', () => {
     const text = async (r: Registry<RegistryContentType>): Promise<string> => (await r.metrics()).replace(/( # \{[^}]*\} \S+) \S+$/gm, '$1');
     const fullText = await text(full.registry);
     expect(fullText).toContain('mcp_tool_calls_total{');
+    // The marker survives the projection: its counter has a sample.
+    expect(fullText).toContain(`${METRICS.TOOL_TOKENS_NOT_COUNTED.name}{`);
+    expect(projected.summary.render({ spansReceived: 0, spansRejected: 0, seriesDropped: 0 }).catalogs.find((c) => c.service === 'catalog-svc')?.latestNotCounted).toBe(TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
     expect(await text(projected.registry)).toBe(fullText);
     const collector = { spansReceived: 0, spansRejected: 0, seriesDropped: 0 };
     expect(projected.summary.render(collector)).toEqual(full.summary.render(collector));

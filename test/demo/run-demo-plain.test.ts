@@ -28,7 +28,7 @@ describe('runDemo without a terminal', () => {
       expect(code).toBe(0);
       expect(out.text).not.toContain('\x1b[');
       for (const profile of AGENT_PROFILES) {
-        expect(out.text).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${profile.provider.replace('.', '\\.')} model=${profile.model} calls=\\d+ malformed=\\d+\\.\\d% top=\\S+ p95=\\S+ tokens=\\S+$`, 'm'));
+        expect(out.text).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${profile.provider.replace('.', '\\.')} model=${profile.model} calls=\\d+ malformed=\\d+\\.\\d% top=\\S+ p95=\\S+ tokens=\\S+( tokens_not_counted=\\S+)?$`, 'm'));
       }
       expect(readdirSync(join(dir, 'grafana', 'dashboards')).length).toBeGreaterThanOrEqual(3);
       expect(readdirSync(join(dir, 'prometheus', 'rules')).length).toBeGreaterThanOrEqual(1);
