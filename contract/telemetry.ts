@@ -300,7 +300,7 @@ export const METRICS = {
     name: 'mcp_tool_self_corrections_total',
     type: 'counter',
     unit: 'calls',
-    help: 'Malformed tools/call requests followed, in the same session and within the window, by a well-formed call to the same tool.',
+    help: 'Malformed tools/call requests followed, in the same session and within the window, by a well-formed call to the same tool from the same provider and model.',
     labels: [...CALL_LABELS],
   }),
   COLLECTOR_SPANS_RECEIVED: metric({
