@@ -1,14 +1,18 @@
 /**
  * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
- * then the collector ingest bench when bench/collector-ingest.js exports `runIngestBench`.
+ * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), then the collector
+ * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
  *
  * Flags: `--quick` (short run, under a minute), `--rounds N`, `--variants a,b`,
- * `--transports memory,http`, `--json FILE` (raw figures), `--cpu-prof` (profiles of every child).
+ * `--transports memory,http`, `--json FILE` (raw figures), `--cpu-prof` (profiles of every child);
+ * the stdio bench's own as `--lifecycle-runs=N`, `--lifecycle-collectors=up,down,silent`,
+ * `--lifecycle-serial`, `--lifecycle-json=FILE`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mainOverhead } from './instrumentation-overhead.js';
+import { mainStdioLifecycle } from './stdio-lifecycle.js';
 
 /** The subset of bench/collector-ingest.ts this runner calls. */
 interface IngestModule {
@@ -21,7 +25,9 @@ interface IngestModule {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  await mainOverhead(argv);
+  await mainOverhead(argv.filter((arg) => !arg.startsWith('--lifecycle-')));
+  // Only its own flags: `--json FILE` and the rest belong to the overhead bench.
+  await mainStdioLifecycle(argv.filter((arg) => arg === '--quick' || arg.startsWith('--lifecycle-')));
 
   const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
   let ingest: IngestModule | undefined;
