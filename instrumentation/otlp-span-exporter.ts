@@ -26,6 +26,7 @@ const JITTER = 0.2;
 /** Network errors worth a retry, as OpenTelemetry's own transport has them. */
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const PRELOAD_AFTER_MS = 1000;
 
 const requireLazily = createRequire(import.meta.url);
 
@@ -36,8 +37,9 @@ export interface ExitSafeSpanExporter extends SpanExporter {
 }
 
 /**
- * Creates the exporter. The OTLP libraries (about 55 ms of loading) are required on the
- * first export, not here: a server's first answer must not wait for them.
+ * Creates the exporter. The OTLP libraries (about 55 ms of loading) are required a second
+ * after this, or on the first export if that comes first, not here: a server's first answer
+ * must not wait for them.
  */
 export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', url: string | undefined): ExitSafeSpanExporter {
   let delegate: SpanExporter | undefined;
@@ -57,6 +59,15 @@ export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', 
     delegate = new base.OTLPExporterBase(base.createOtlpNetworkExportDelegate(options, serializer, metrics, transport));
     return delegate;
   };
+  // Loaded a while after start-up, when a stdio server usually waits for its host's LLM,
+  // so that a short session's exit does not pay for it; the first export loads it otherwise.
+  setTimeout(() => {
+    try {
+      load();
+    } catch {
+      // The first export will say what is wrong.
+    }
+  }, PRELOAD_AFTER_MS).unref();
   return {
     export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
       load().export(spans, resultCallback);

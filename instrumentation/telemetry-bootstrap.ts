@@ -310,11 +310,14 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   // first, within the exit budget, then export what the budget leaves time for.
   const flush = async (budgetMs = config.exitTimeoutMs): Promise<void> => {
     const deadline = performance.now() + budgetMs;
-    // Counts get at most 250 ms (60% of a smaller budget): a worker that is ready answers in
-    // milliseconds, and one still loading its vocabulary must not hold a closing host's server
-    // for long. The export gets the rest.
-    await drainDeferred(Math.min(MAX_TOKEN_WAIT_ON_EXIT_MS, budgetMs * 0.6));
-    await withDeadline(processor.forceFlush(), deadline - performance.now());
+    // Counts get at most 250 ms (60% of a smaller budget), and only from a worker that is
+    // ready (it answers in milliseconds): one still loading its vocabulary must not hold a
+    // closing host's server. The export gets the rest.
+    const start = performance.now();
+    await drainDeferred(Math.min(MAX_TOKEN_WAIT_ON_EXIT_MS, budgetMs * 0.6), { onlyWhenReady: true });
+    const counted = performance.now();
+    await withDeadline(processor.forceFlush(), deadline - counted);
+    diag.debug(`mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`);
   };
   installExitFlush({
     flush: () => flush(),

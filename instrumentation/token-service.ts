@@ -18,6 +18,14 @@ export interface TokenService {
   isIdle(): boolean;
   /** False while counts would wait for start-up (a worker loading its vocabulary). */
   isReady?(): boolean;
+  /**
+   * The process is ending: a worker still loading its vocabulary is stopped now, so that its
+   * termination (up to about 170 ms inside the vocabulary's parse) overlaps the last export
+   * instead of following the exit. Counts it had not answered settle as failed.
+   */
+  stopIfNotReady?(): void;
+  /** True once {@link stopIfNotReady} stopped it: nothing is counted any more. */
+  isStopped?(): boolean;
 }
 
 /** A user tokenizer runs in-thread (a function cannot cross into a worker), still after the answer left. */
@@ -60,6 +68,7 @@ const BATCH_MAX_CHARS = 1 << 20;
 class WorkerTokenService implements TokenService {
   private worker: Worker | undefined;
   private failed = false;
+  private stopped = false;
   private ready = false;
   private nextId = 1;
   private readonly pending = new Map<number, Array<(counts: number[] | undefined) => void>>();
@@ -68,6 +77,7 @@ class WorkerTokenService implements TokenService {
   private fallback: TokenService | undefined;
 
   count(texts: string[]): Promise<number[] | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
     if (this.failed) return this.inThread().count(texts);
     return new Promise((resolve) => {
       if (this.batch === undefined) {
@@ -99,6 +109,24 @@ class WorkerTokenService implements TokenService {
 
   isReady(): boolean {
     return this.ready || this.failed;
+  }
+
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
+  stopIfNotReady(): void {
+    const worker = this.worker;
+    if (worker === undefined || this.ready || this.failed) return;
+    // Stopped for good, without the warning of a crash, and without falling back to counting
+    // in-thread: loading the vocabulary here would cost the ending process 200 ms.
+    this.stopped = true;
+    this.failed = true;
+    this.worker = undefined;
+    void worker.terminate().catch(() => undefined);
+    for (const settle of this.pending.values()) settle.forEach((s) => s(undefined));
+    this.pending.clear();
+    this.afterSettle();
   }
 
   idle(): Promise<void> {
