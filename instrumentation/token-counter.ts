@@ -53,10 +53,12 @@ export const MAX_PIECE_BYTES = 1024;
  * makes it throw {@link PayloadTooLargeError} at once, never a partial or estimated count. Callers
  * check `text.length > MAX_PAYLOAD_CHARS` before counting and record such a payload as not counted
  * (`mcplens.tokens.not_counted = too_large`), so it never travels to the tokenizer's thread; the throw
- * is the backstop. At the cap a count takes about 0.5-1 s of CPU for ordinary text and up to about 20 s
- * for the worst content (random CJK, 4.9 s per Mi characters above); lower it to bound that further.
+ * is the backstop. 1 Mi characters is about 250k tokens of ordinary text, more than a model's context
+ * takes from one tool result; at the cap a count takes about 0.1-0.25 s of CPU for ordinary text and
+ * about 5 s for the worst content (random CJK, 4.9 s per Mi characters), in the worker, so one payload
+ * cannot hold the counts of the calls after it for longer than that.
  */
-export const MAX_PAYLOAD_CHARS = 4 * 1024 * 1024;
+export const MAX_PAYLOAD_CHARS = 1024 * 1024;
 
 /**
  * Entries of gpt-tokenizer's merge cache. CPU per character with the cache full (as in a long-lived
