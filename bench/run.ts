@@ -7,7 +7,7 @@
  * Flags: `--quick` (short run, under a minute), `--rounds N`, `--variants a,b`,
  * `--transports memory,http`, `--json FILE` (raw figures), `--cpu-prof` (profiles of every child);
  * the stdio bench's own as `--lifecycle-runs=N`, `--lifecycle-collectors=up,down,silent`,
- * `--lifecycle-serial`, `--lifecycle-json=FILE`.
+ * `--lifecycle-modes=init,idle,calls`, `--lifecycle-serial`, `--lifecycle-json=FILE`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -4,13 +4,14 @@
  * written at once, a short session, stdin closed. Measures the first answer (spawn to the
  * `initialize` response) and the exit (stdin closed to the process' end), for the published
  * `@modelcontextprotocol/server-memory` with the collector up (a real mcplens collector),
- * down (closed port) and silent (accepts TCP, never answers), each with an idle session
- * (initialize, tools/list) and one with tools/call. Runs are interleaved: every run does one
+ * down (closed port) and silent (accepts TCP, never answers), each in three session shapes:
+ * initialize only, idle (initialize, tools/list) and with tools/call. Runs are interleaved: every run does one
  * session of each variant, in an order rotated per run, so the machine's drift hits all alike.
  *
- * Run: `node dist/bench/stdio-lifecycle.js [--quick] [--runs N] [--collectors up,down,silent,429,503] [--serial] [--json FILE]`
- * (or `npm run bench`, with the flags spelled `--lifecycle-runs=N`, `--lifecycle-collectors=...`,
- * `--lifecycle-serial`, `--lifecycle-json=FILE`; `--quick` is shared).
+ * Run: `node dist/bench/stdio-lifecycle.js [--quick] [--runs N] [--collectors up,down,silent,429,503]
+ * [--modes init,idle,calls] [--serial] [--json FILE]` (or `npm run bench`, with the flags spelled
+ * `--lifecycle-runs=N`, `--lifecycle-collectors=...`, `--lifecycle-modes=...`, `--lifecycle-serial`,
+ * `--lifecycle-json=FILE`; `--quick` is shared).
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -32,6 +33,10 @@ const COLLECTOR_TEXT: Readonly<Record<LifecycleCollector, string>> = {
   '503': 'collector 503',
 };
 
+/** Session shapes: initialize only; idle (initialize, tools/list); with tools/call after tools/list. */
+export const LIFECYCLE_MODES = ['init', 'idle', 'calls'] as const;
+export type LifecycleMode = (typeof LIFECYCLE_MODES)[number];
+
 /** Targets of issue 9, in ms. */
 export const LIFECYCLE_TARGETS = {
   /** --import adds at most this to the first answer (median). */
@@ -50,6 +55,8 @@ export interface StdioLifecycleBenchOptions {
   runs?: number;
   /** Collector conditions of the instrumented variants. Default up, down, silent. */
   collectors?: readonly LifecycleCollector[];
+  /** Session shapes. Default all three. */
+  modes?: readonly LifecycleMode[];
   /** tools/call requests of a session "with calls". Default 4. */
   calls?: number;
   /** A server not gone this long after stdin closed is killed and counted as not exited. Default 15,000 ms. */
@@ -64,10 +71,12 @@ export interface StdioLifecycleBenchOptions {
   log?: (line: string) => void;
 }
 
-/** One variant: bare, or instrumented with a collector condition; idle or with calls. */
+/** One variant: bare, or instrumented with a collector condition; in one session shape. */
 export interface LifecycleVariant {
   readonly name: string;
   readonly collector: LifecycleCollector | undefined;
+  readonly mode: LifecycleMode;
+  /** tools/call requests of its sessions. */
   readonly calls: number;
 }
 
@@ -110,16 +119,19 @@ export async function runStdioLifecycleBench(options: StdioLifecycleBenchOptions
   const loadStart = loadavg()[0]!;
 
   const variants: Array<LifecycleVariant & { samples: LifecycleSample[] }> = [];
-  for (const sessionCalls of [0, calls]) {
-    const mode = sessionCalls === 0 ? 'idle' : `${sessionCalls} calls`;
-    variants.push({ name: `bare, ${mode}`, collector: undefined, calls: sessionCalls, samples: [] });
-    for (const collector of collectors) variants.push({ name: `--import, ${COLLECTOR_TEXT[collector]}, ${mode}`, collector, calls: sessionCalls, samples: [] });
+  for (const mode of options.modes ?? LIFECYCLE_MODES) {
+    const sessionCalls = mode === 'calls' ? calls : 0;
+    const text = mode === 'init' ? 'initialize only' : mode === 'idle' ? 'idle' : `${calls} calls`;
+    variants.push({ name: `bare, ${text}`, collector: undefined, mode, calls: sessionCalls, samples: [] });
+    for (const collector of collectors) variants.push({ name: `--import, ${COLLECTOR_TEXT[collector]}, ${text}`, collector, mode, calls: sessionCalls, samples: [] });
   }
 
   // Warm the file-system cache and V8's code cache of both process kinds: not measured.
   log('stdio lifecycle: warm-up (not measured)');
-  await measure(variants[0]!, -1, exitTimeoutMs, () => undefined);
-  await measure(variants[1]!, -1, exitTimeoutMs, () => undefined);
+  // A short exit bound: only the loading matters here.
+  for (const variant of [variants.find((v) => v.collector === undefined), variants.find((v) => v.collector !== undefined)]) {
+    if (variant !== undefined) await measure(variant, -1, 3000, () => undefined);
+  }
 
   const pending: Array<Promise<void>> = [];
   for (let run = 0; run < runs; run++) {
@@ -159,6 +171,7 @@ async function measure(variant: LifecycleVariant, run: number, exitTimeoutMs: nu
     session = await runStdioSession({
       server: SERVER_MEMORY,
       instrumented: variant.collector !== undefined,
+      listTools: variant.mode !== 'init',
       calls: variant.calls,
       // Nothing else: mcplens' defaults, as a user who adds only the flag gets them.
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint },
@@ -193,7 +206,7 @@ function censoredMedian(values: ReadonlyArray<number | undefined>): number | und
 
 /** Per run, variant minus the bare session of the same run and mode; the median of those. */
 function pairedMedian(report: StdioLifecycleReport, variant: LifecycleVariant & { samples: readonly LifecycleSample[] }, pick: (s: LifecycleSample) => number | undefined): number | undefined {
-  const bare = report.variants.find((v) => v.collector === undefined && v.calls === variant.calls);
+  const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode);
   if (bare === undefined) return undefined;
   const diffs: Array<number | undefined> = [];
   for (const sample of variant.samples) {
@@ -217,7 +230,7 @@ export function formatStdioLifecycleReport(report: StdioLifecycleReport): string
   const header = ['variant', 'first answer', 'vs bare', '+paired', 'exit', 'vs bare', '+paired', 'max exit', 'no exit', 'spans/requests'];
   const rows: string[][] = [];
   for (const variant of report.variants) {
-    const bare = report.variants.find((v) => v.collector === undefined && v.calls === variant.calls)!;
+    const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode)!;
     const first = censoredMedian(variant.samples.map((s) => s.firstAnswerMs));
     const exit = censoredMedian(variant.samples.map((s) => s.exitMs));
     const bareFirst = censoredMedian(bare.samples.map((s) => s.firstAnswerMs));
@@ -263,7 +276,7 @@ export function lifecycleVerdicts(report: StdioLifecycleReport): LifecycleVerdic
   // First answer: every instrumented session against its run's bare session of the same mode.
   const firstDiffs: Array<number | undefined> = [];
   for (const variant of instrumented) {
-    const bare = report.variants.find((v) => v.collector === undefined && v.calls === variant.calls)!;
+    const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode)!;
     for (const sample of variant.samples) {
       const base = bare.samples.find((s) => s.run === sample.run)?.firstAnswerMs;
       if (base !== undefined) firstDiffs.push(sample.firstAnswerMs === undefined ? undefined : sample.firstAnswerMs - base);
@@ -331,10 +344,12 @@ export function parseStdioLifecycleArgs(argv: readonly string[]): { options: Std
       quick: { type: 'boolean', default: false },
       runs: { type: 'string' },
       collectors: { type: 'string' },
+      modes: { type: 'string' },
       serial: { type: 'boolean', default: false },
       json: { type: 'string' },
       'lifecycle-runs': { type: 'string' },
       'lifecycle-collectors': { type: 'string' },
+      'lifecycle-modes': { type: 'string' },
       'lifecycle-serial': { type: 'boolean', default: false },
       'lifecycle-json': { type: 'string' },
     },
@@ -355,6 +370,12 @@ export function parseStdioLifecycleArgs(argv: readonly string[]): { options: Std
     const list = collectors.split(',');
     for (const c of list) if (!(known as readonly string[]).includes(c)) throw new Error(`--collectors: unknown ${c} (known: ${known.join(', ')})`);
     options.collectors = list as LifecycleCollector[];
+  }
+  const modes = text(values['lifecycle-modes']) ?? text(values.modes);
+  if (modes !== undefined) {
+    const list = modes.split(',');
+    for (const m of list) if (!(LIFECYCLE_MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown ${m} (known: ${LIFECYCLE_MODES.join(', ')})`);
+    options.modes = list as LifecycleMode[];
   }
   if (values.serial === true || values['lifecycle-serial'] === true) options.overlapAfterMs = Number.POSITIVE_INFINITY;
   return { options, json: text(values['lifecycle-json']) ?? text(values.json) };

@@ -1,7 +1,7 @@
 /**
  * A stdio MCP server under `node --import mcplens/register`, run the way hosts run it:
- * spawned with pipes, a short session (initialize, initialized, tools/list, some tools/call
- * or none), then stdin closes. Hosts then wait about 2 s, SIGTERM and SIGKILL: the server
+ * spawned with pipes, a short session (initialize and initialized only; or with tools/list;
+ * or with tools/list and some tools/call), then stdin closes. Hosts then wait about 2 s, SIGTERM and SIGKILL: the server
  * must end by itself before that, whatever state the collector is in, with its spans
  * delivered when the collector is up, and stdout holding nothing but JSON-RPC.
  *
@@ -36,16 +36,27 @@ const CALLS = 3;
 const CONCURRENCY = 2;
 
 const SERVERS: readonly StdioServerSpec[] = [FIXTURE_V1, SERVER_MEMORY];
-const MODES = [
-  { label: 'idle (no tools/call)', calls: 0 },
-  { label: `after ${CALLS} tools/call`, calls: CALLS },
-] as const;
-/** Per server: 503 behaves as 429 for the exporter, so one server is enough for it. */
-const COLLECTORS: Readonly<Record<string, readonly CollectorKind[]>> = {
-  [FIXTURE_V1.label]: ['up', 'down', 'silent', '429'],
-  [SERVER_MEMORY.label]: ['up', 'down', 'silent', '429', '503'],
-};
-const collectorsOf = (server: StdioServerSpec): readonly CollectorKind[] => COLLECTORS[server.label] ?? [];
+/** A session's shape: initialize only, initialize + tools/list (idle), or with tools/call too. */
+interface Mode {
+  readonly id: string;
+  readonly label: string;
+  readonly listTools: boolean;
+  readonly calls: number;
+}
+const MODES: readonly Mode[] = [
+  { id: 'init', label: 'initialize only', listTools: false, calls: 0 },
+  { id: 'idle', label: 'idle (tools/list, no tools/call)', listTools: true, calls: 0 },
+  { id: 'calls', label: `after tools/list and ${CALLS} tools/call`, listTools: true, calls: CALLS },
+];
+/**
+ * Collector conditions per server and mode. 503 behaves as 429 for the exporter, so one server
+ * is enough for it; an initialize-only session differs from an idle one in what the process
+ * started (no token counting yet), not in what the exporter meets, so up and down cover it.
+ */
+function collectorsOf(server: StdioServerSpec, mode: Mode): readonly CollectorKind[] {
+  if (mode.id === 'init') return ['up', 'down'];
+  return server === SERVER_MEMORY ? ['up', 'down', 'silent', '429', '503'] : ['up', 'down', 'silent', '429'];
+}
 const COLLECTOR_LABEL: Readonly<Record<CollectorKind, string>> = {
   up: 'collector up',
   collector: 'real collector up',
@@ -60,7 +71,7 @@ const NOT_COUNTED_REASONS: ReadonlySet<unknown> = new Set(Object.values(TOKENS_N
 interface Plan {
   readonly key: string;
   readonly server: StdioServerSpec;
-  readonly calls: number;
+  readonly mode: Mode;
   readonly collector: CollectorKind | undefined;
 }
 interface Outcome {
@@ -70,12 +81,12 @@ interface Outcome {
   readonly counts: CollectorCounts | undefined;
 }
 
-const keyOf = (server: StdioServerSpec, calls: number, collector: CollectorKind | undefined): string => `${server.label}/${calls}/${collector ?? 'bare'}`;
+const keyOf = (server: StdioServerSpec, mode: Mode, collector: CollectorKind | undefined): string => `${server.label}/${mode.id}/${collector ?? 'bare'}`;
 const plans: Plan[] = [];
 for (const server of SERVERS) {
-  for (const { calls } of MODES) {
-    plans.push({ key: keyOf(server, calls, undefined), server, calls, collector: undefined });
-    for (const collector of collectorsOf(server)) plans.push({ key: keyOf(server, calls, collector), server, calls, collector });
+  for (const mode of MODES) {
+    plans.push({ key: keyOf(server, mode, undefined), server, mode, collector: undefined });
+    for (const collector of collectorsOf(server, mode)) plans.push({ key: keyOf(server, mode, collector), server, mode, collector });
   }
 }
 const outcomes = new Map<string, Promise<Outcome>>();
@@ -86,7 +97,8 @@ async function runPlan(plan: Plan): Promise<Outcome> {
     const session = await runStdioSession({
       server: plan.server,
       instrumented: plan.collector !== undefined,
-      calls: plan.calls,
+      listTools: plan.mode.listTools,
+      calls: plan.mode.calls,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...SESSION_ENV },
       exitTimeoutMs: KILL_AFTER_MS,
     });
@@ -117,9 +129,9 @@ afterAll(async () => {
   await Promise.allSettled(outcomes.values());
 });
 
-function outcomeOf(server: StdioServerSpec, calls: number, collector: CollectorKind | undefined): Promise<Outcome> {
-  const outcome = outcomes.get(keyOf(server, calls, collector));
-  if (outcome === undefined) throw new Error(`no session planned for ${keyOf(server, calls, collector)}`);
+function outcomeOf(server: StdioServerSpec, mode: Mode, collector: CollectorKind | undefined): Promise<Outcome> {
+  const outcome = outcomes.get(keyOf(server, mode, collector));
+  if (outcome === undefined) throw new Error(`no session planned for ${keyOf(server, mode, collector)}`);
   return outcome;
 }
 
@@ -132,14 +144,14 @@ function exitVerdict(session: StdioSessionResult, boundMs: number): string {
 }
 
 /** The session ran as planned: every request answered, without error. */
-function sessionProblems(session: StdioSessionResult, server: StdioServerSpec): string[] {
+function sessionProblems(session: StdioSessionResult, server: StdioServerSpec, mode: Mode): string[] {
   const problems = session.problems.filter((p) => !p.startsWith('did not exit'));
   for (const request of session.requests) {
     if (request.answer === undefined) continue; // already a problem
     if (request.answer.error !== undefined) problems.push(`${request.method} (id ${request.id}) answered error ${JSON.stringify(request.answer.error)}`);
     if ((request.answer.result as { isError?: unknown } | undefined)?.isError === true) problems.push(`tools/call ${request.tool} answered isError`);
   }
-  const missing = server.tools.filter((tool) => !session.tools.includes(tool));
+  const missing = mode.listTools ? server.tools.filter((tool) => !session.tools.includes(tool)) : [];
   if (missing.length > 0) problems.push(`tools/list lacks ${missing.join(', ')}`);
   return problems;
 }
@@ -178,24 +190,24 @@ for (const server of SERVERS) {
   describe(`${server.label}: exit after stdin closes`, () => {
     for (const mode of MODES) {
       it(`bare (reference), ${mode.label}: exits by itself, stdout only JSON-RPC`, async () => {
-        const { session } = await outcomeOf(server, mode.calls, undefined);
-        expect(sessionProblems(session, server)).toEqual([]);
+        const { session } = await outcomeOf(server, mode, undefined);
+        expect(sessionProblems(session, server, mode)).toEqual([]);
         expect(exitVerdict(session, EXIT_BOUND_MS)).toBe(`exited with code 0 within ${EXIT_BOUND_MS} ms`);
         expect(session.nonJsonRpcLines).toEqual([]);
       }, SESSION_TIMEOUT_MS);
 
-      for (const collector of collectorsOf(server)) {
+      for (const collector of collectorsOf(server, mode)) {
         it(`--import, ${COLLECTOR_LABEL[collector]}, ${mode.label}: exits by itself within the budget, stdout only JSON-RPC`, async () => {
-          const { session, counts } = await outcomeOf(server, mode.calls, collector);
+          const { session, counts } = await outcomeOf(server, mode, collector);
           const context = `\nproblems: ${JSON.stringify(session.problems)}\nchild stderr (tail):\n${stderrTail(session)}`;
-          expect({ problems: sessionProblems(session, server), context }).toEqual({ problems: [], context });
+          expect({ problems: sessionProblems(session, server, mode), context }).toEqual({ problems: [], context });
           expect({ exit: exitVerdict(session, EXIT_BOUND_MS), context }).toEqual({ exit: `exited with code 0 within ${EXIT_BOUND_MS} ms`, context });
           expect(session.nonJsonRpcLines).toEqual([]);
           // The variant was exercised: the exporter did reach the stand-in (a closed port cannot tell).
           if (collector === 'silent') expect(counts?.connections).toBeGreaterThan(0);
           if (collector === '429' || collector === '503') expect(counts?.requests).toBeGreaterThan(0);
           if (collector === 'up') {
-            const bare = (await outcomeOf(server, mode.calls, undefined)).session;
+            const bare = (await outcomeOf(server, mode, undefined)).session;
             if (bare.exitMs !== undefined) {
               const bound = Math.round(bare.exitMs + LIVE_COLLECTOR_MARGIN_MS + TOLERANCE_MS);
               expect({ exit: exitVerdict(session, bound), context }).toEqual({ exit: `exited with code 0 within ${bound} ms`, context });
@@ -205,8 +217,9 @@ for (const server of SERVERS) {
       }
 
       it(`--import, collector up, ${mode.label}: the collector received one span per request, token counts or a not-counted reason on each`, async () => {
-        const { session, spans } = await outcomeOf(server, mode.calls, 'up');
-        expect(session.requests.map((r) => r.method)).toEqual([MCP_METHOD.INITIALIZE, MCP_METHOD.TOOLS_LIST, ...Array<string>(mode.calls).fill(MCP_METHOD.TOOLS_CALL)]);
+        const { session, spans } = await outcomeOf(server, mode, 'up');
+        const planned = mode.listTools ? [MCP_METHOD.INITIALIZE, MCP_METHOD.TOOLS_LIST, ...Array<string>(mode.calls).fill(MCP_METHOD.TOOLS_CALL)] : [MCP_METHOD.INITIALIZE];
+        expect(session.requests.map((r) => r.method)).toEqual(planned);
         expect(spanKeys(spans)).toEqual(requestKeys(session));
         expect(spansWithoutTokens(spans)).toEqual([]);
       }, SESSION_TIMEOUT_MS);

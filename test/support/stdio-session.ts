@@ -76,6 +76,8 @@ export interface StdioSessionOptions {
   readonly instrumented: boolean;
   /** `tools/call`s after `tools/list` (0: an idle session). */
   readonly calls: number;
+  /** Send `tools/list` after `initialize` (default true). False: initialize only, then stdin closes (`calls` ignored). */
+  readonly listTools?: boolean;
   /** Environment of the child beyond PATH (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). Nothing else is inherited. */
   readonly env?: Readonly<Record<string, string>>;
   /** Longest wait for the `initialize` answer, ms. Default 20,000. */
@@ -219,8 +221,8 @@ export async function runStdioSession(options: StdioSessionOptions): Promise<Std
       { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'claude-code', version: '1.0.0' } },
       firstAnswerTimeoutMs,
     );
-    if (init !== undefined) {
-      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    if (init !== undefined) send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    if (init !== undefined && options.listTools !== false) {
       const list = await request('tools/list', {}, answerTimeoutMs);
       const listed = (list?.result as { tools?: Array<{ name?: unknown }> } | undefined)?.tools;
       tools = Array.isArray(listed) ? listed.map((t) => String(t.name)) : [];
