@@ -57,6 +57,8 @@ export interface InboundExtra {
 export class ToolCatalog {
   readonly schemas: SchemaCatalog;
   private stale = true;
+  /** Bumped by every tools/list answer seen and every tools/list_changed: what a load must not overwrite. */
+  private revision = 0;
   private loading: Promise<void> | undefined;
   private tokenCache: { key: string; total: number; perTool: Array<{ name: string; tokens: number }> } | undefined;
 
@@ -73,15 +75,22 @@ export class ToolCatalog {
 
   /** Called with a tools/list result seen on the stream. */
   update(result: unknown): void {
-    const tools = (result as { tools?: unknown } | undefined)?.tools;
-    if (!Array.isArray(tools)) return;
-    // A paginated list replaces the catalog page by page (documented limitation).
-    this.schemas.update(tools as Array<{ name: string; inputSchema?: unknown }>);
+    if (!this.replace(result)) return;
     this.stale = false;
+    this.revision++;
   }
 
   markStale(): void {
     this.stale = true;
+    this.revision++;
+  }
+
+  private replace(result: unknown): boolean {
+    const tools = (result as { tools?: unknown } | undefined)?.tools;
+    if (!Array.isArray(tools)) return false;
+    // A paginated list replaces the catalog page by page (documented limitation).
+    this.schemas.update(tools as Array<{ name: string; inputSchema?: unknown }>);
+    return true;
   }
 
   /** Whether calls can be graded now, without loading. */
@@ -93,12 +102,19 @@ export class ToolCatalog {
   ensureLoaded(): Promise<void> | undefined {
     if (this.ready) return undefined;
     if (this.loader === undefined) return this.schemas.loaded ? undefined : Promise.resolve();
-    this.loading ??= this.loader()
-      .then((result) => this.update(result))
+    if (this.loading !== undefined) return this.loading;
+    const revision = this.revision;
+    this.loading = this.loader()
+      .then((result) => {
+        // Changed while loading: after a tools/list_changed this list may predate the change, so
+        // it serves the calls waiting for it and the catalog stays stale (the next call loads
+        // again); a tools/list answer seen meanwhile is as fresh as this one and is kept.
+        if (this.revision === revision || this.stale) this.replace(result);
+      })
       .catch((err: unknown) => diag.debug('mcplens: could not load the tool catalog', err))
       .finally(() => {
         this.loading = undefined;
-        this.stale = false;
+        if (this.revision === revision) this.stale = false;
       });
     return this.loading;
   }
@@ -294,8 +310,19 @@ export class StreamObserver {
       return;
     }
     const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
-    if (loading === undefined) gradeArguments(catalog, pending, params);
-    else pending.gradingDone = loading.then(() => gradeArguments(catalog, pending, params));
+    if (loading === undefined) {
+      gradeArguments(catalog, pending, params);
+      return;
+    }
+    // Graded once loaded, which may be after the answer: on a copy taken now, since the handler
+    // (or, over an in-memory transport, the client) may change the arguments before then.
+    let asArrived = params;
+    try {
+      if (params !== undefined) asArrived = { name: params.name, arguments: structuredClone(params.arguments) };
+    } catch {
+      // Not cloneable (an in-process value no JSON transport carries): graded as they are then.
+    }
+    pending.gradingDone = loading.then(() => gradeArguments(catalog, pending, asArrived));
   }
 
   /**
