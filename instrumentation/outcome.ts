@@ -4,6 +4,13 @@ import { ERROR_TYPE_TOOL_ERROR, type Outcome } from '../contract/index.js';
 export const JSONRPC_INVALID_PARAMS = -32602;
 export const JSONRPC_INTERNAL_ERROR = -32603;
 
+/**
+ * JSON-RPC codes that say the caller was at fault: parse error, invalid request, method not
+ * found, invalid params, and MCP's resource not found. The MCP semantic conventions say a
+ * SERVER span SHOULD NOT be marked as an error for them (`error.type` is still set).
+ */
+export const CALLER_FAULT_CODES: ReadonlySet<number> = new Set([-32700, -32600, -32601, JSONRPC_INVALID_PARAMS, -32002]);
+
 /** Outcome and `error.type` of one answered request. */
 export interface AnswerOutcome {
   outcome: Outcome;
@@ -51,4 +58,14 @@ function firstText(content: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Whether a SERVER span whose request ended so is an error of the server (span status ERROR):
+ * a tool error, an internal error or no answer at all. A caller's fault is not: a rejected call
+ * (however the SDK answered it), a cancelled one, or a caller-fault JSON-RPC code.
+ */
+export function isServerError(outcome: Outcome, code: number | undefined): boolean {
+  if (outcome !== 'error' && outcome !== 'tool_error') return false;
+  return code === undefined || !CALLER_FAULT_CODES.has(code);
 }

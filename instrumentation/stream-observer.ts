@@ -14,7 +14,7 @@ import {
 } from '../contract/index.js';
 import { SchemaCatalog, type Grading } from './schema-catalog.js';
 import { DeferredWork } from './deferred-work.js';
-import { gradeResponse } from './outcome.js';
+import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
@@ -620,6 +620,7 @@ function requestAttributes(conn: ObservedConnection, pending: Pending): Attribut
 function gradeAnswer(span: Span, pending: Pending, message: Message | undefined, cancelled: boolean): { outcome: Outcome; errorType: string | undefined } {
   let outcome: Outcome;
   let errorType: string | undefined;
+  let code: number | undefined;
   if (cancelled) {
     // A cancelled request is the caller's choice, not a failure: no error.type.
     outcome = 'cancelled';
@@ -630,6 +631,7 @@ function gradeAnswer(span: Span, pending: Pending, message: Message | undefined,
     const graded = gradeResponse(message, pending.malformedShape);
     outcome = graded.outcome;
     errorType = graded.errorType;
+    code = graded.code;
     if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
     const result = message.result;
     if (pending.method === MCP_METHOD.INITIALIZE && isRecord(result) && typeof result.protocolVersion === 'string') {
@@ -639,7 +641,8 @@ function gradeAnswer(span: Span, pending: Pending, message: Message | undefined,
   span.setAttribute(ATTR.OUTCOME, outcome);
   if (errorType !== undefined) {
     span.setAttribute(ATTR.ERROR_TYPE, errorType);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(message) });
+    // MCP semantic conventions: a caller's fault (rejected arguments, unknown method) leaves a SERVER span's status unset.
+    if (isServerError(outcome, code)) span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(message) });
   }
   return { outcome, errorType };
 }
