@@ -34,6 +34,11 @@ const requireLazily = createRequire(import.meta.url);
 export interface ExitSafeSpanExporter extends SpanExporter {
   /** Ends every attempt and pending retry now; their exports fail (the spans are dropped). */
   abort(): void;
+  /**
+   * The process is ending: exports from now on are tried once, without retries (a collector
+   * that refuses the connection then costs the ending process nothing), still ended by abort().
+   */
+  ending(): void;
 }
 
 /**
@@ -44,6 +49,7 @@ export interface ExitSafeSpanExporter extends SpanExporter {
 export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', url: string | undefined): ExitSafeSpanExporter {
   let delegate: SpanExporter | undefined;
   let transport: AbortableHttpTransport | undefined;
+  let isEnding = false;
   const load = (): SpanExporter => {
     if (delegate !== undefined) return delegate;
     const base = requireLazily('@opentelemetry/otlp-exporter-base') as typeof import('@opentelemetry/otlp-exporter-base');
@@ -54,6 +60,7 @@ export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', 
       'Content-Type': json ? 'application/json' : 'application/x-protobuf',
     });
     transport = new AbortableHttpTransport(options);
+    if (isEnding) transport.ending();
     const serializer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
     const metrics = nodeHttp.createOtlpHttpExporterMetrics('otlp_http_span_exporter', transformer.TraceExporterMetricsHelper, options.url, undefined);
     delegate = new base.OTLPExporterBase(base.createOtlpNetworkExportDelegate(options, serializer, metrics, transport));
@@ -75,13 +82,25 @@ export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', 
     shutdown: () => (delegate === undefined ? Promise.resolve() : delegate.shutdown()),
     forceFlush: () => (delegate?.forceFlush === undefined ? Promise.resolve() : delegate.forceFlush()),
     abort: () => transport?.abort(),
+    ending: () => {
+      isEnding = true;
+      transport?.ending();
+    },
   };
+}
+
+interface Retry {
+  timer: NodeJS.Timeout | undefined;
+  resolve: (response: ExportResponse) => void;
+  /** Tries now instead of when the timer fires. */
+  fire: () => void;
 }
 
 class AbortableHttpTransport implements IExporterTransport {
   private readonly inFlight = new Set<ClientRequest>();
-  private readonly retries = new Set<{ timer: NodeJS.Timeout; resolve: (response: ExportResponse) => void }>();
+  private readonly retries = new Set<Retry>();
   private aborted = false;
+  private noRetries = false;
   private agent: Promise<import('node:http').Agent> | undefined;
 
   constructor(private readonly options: OtlpNodeHttpConfiguration) {}
@@ -90,7 +109,7 @@ class AbortableHttpTransport implements IExporterTransport {
     const deadline = Date.now() + timeoutMillis;
     let backoff = INITIAL_BACKOFF_MS;
     let result = await this.attempt(data, timeoutMillis);
-    for (let retries = 0; result.status === 'retryable' && retries < MAX_RETRIES && !this.aborted; retries++) {
+    for (let retries = 0; result.status === 'retryable' && retries < MAX_RETRIES && !this.aborted && !this.noRetries; retries++) {
       const jittered = Math.min(backoff * (1 + (Math.random() * 2 - 1) * JITTER), MAX_BACKOFF_MS);
       backoff *= BACKOFF_MULTIPLIER;
       const wait = result.retryInMillis ?? jittered;
@@ -99,6 +118,12 @@ class AbortableHttpTransport implements IExporterTransport {
       result = await this.after(wait, () => this.attempt(data, deadline - Date.now()));
     }
     return result;
+  }
+
+  /** From now on no retries; a retry already waiting is tried at once. */
+  ending(): void {
+    this.noRetries = true;
+    for (const retry of [...this.retries]) retry.fire();
   }
 
   /** Ends every attempt and retry now. Later exports fail at once: this is the process's end. */
@@ -118,13 +143,16 @@ class AbortableHttpTransport implements IExporterTransport {
 
   private after(ms: number, next: () => Promise<ExportResponse>): Promise<ExportResponse> {
     return new Promise((resolve) => {
-      const retry = {
-        timer: setTimeout(() => {
+      const retry: Retry = {
+        timer: undefined,
+        resolve,
+        fire: () => {
+          clearTimeout(retry.timer);
           this.retries.delete(retry);
           next().then(resolve, (error: Error) => resolve({ status: 'failure', error }));
-        }, ms),
-        resolve,
+        },
       };
+      retry.timer = setTimeout(retry.fire, ms);
       retry.timer.unref();
       this.retries.add(retry);
     });

@@ -18,7 +18,7 @@ import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
-import { argumentsText, catalogToolText, resultText, type CatalogTool } from './token-counter.js';
+import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText, type CatalogTool } from './token-counter.js';
 import { defaultTokenService, inThreadTokenService, type TokenService } from './token-service.js';
 import { writeCallLog } from './call-log.js';
 import type { InstrumentOptions } from './types.js';
@@ -27,9 +27,11 @@ import { VERSION } from './version.js';
 type JsonRpcId = string | number;
 
 const JSONRPC_VERSION = '2.0';
-/** Text waiting for the tokenizer, in characters (16 Mi: tens of MB at most); past it spans end without counts. */
-const MAX_TOKEN_CHARS_IN_FLIGHT = 1 << 24;
+/** Text waiting for the tokenizer, in characters (4 Mi: 8 MB at most); past it spans end without counts. */
+const MAX_TOKEN_CHARS_IN_FLIGHT = 1 << 22;
 const RESOURCES_PREFIX = 'resources/';
+/** How long after the first answer the token worker starts. */
+const WARM_UP_DELAY_MS = 100;
 type Message = Record<string, unknown>;
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -207,13 +209,15 @@ export class StreamObserver {
     this.warmedUp = true;
     const tokens = this.tokens;
     if (tokens?.warmUp === undefined) return;
-    setImmediate(() => {
+    // A short while later still: a session that is over by then (a script, a probe) never
+    // starts it and exits at once; its spans say their tokens were not counted.
+    setTimeout(() => {
       try {
         tokens.warmUp?.();
       } catch (err) {
         diag.warn('mcplens: starting token counting failed', err);
       }
-    }).unref();
+    }, WARM_UP_DELAY_MS).unref();
   }
 
   /** The global provider can be replaced (trace.disable() then a new registration): follow it. */
@@ -399,6 +403,10 @@ export class StreamObserver {
         span.end(hrTimeOf(endPerf, pending.anchor));
       }
     };
+    if (texts !== undefined && texts.texts.length > 0 && this.tokens?.isStopped?.() === true) {
+      finish(undefined, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
+      return;
+    }
     if (this.tokens === undefined || texts === undefined || texts.texts.length === 0) {
       // Cached catalog counts need no worker round trip.
       finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
@@ -418,8 +426,9 @@ export class StreamObserver {
     }
     // Counted in the worker: the texts wait in memory until then, so that wait is bounded.
     const chars = texts.texts.reduce((n, text) => n + text.length, 0);
-    if (chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
-      diag.warn(`mcplens: a payload of ${chars} characters is larger than the tokenizer's bound (${MAX_TOKEN_CHARS_IN_FLIGHT}); its tokens are not counted`);
+    const longest = texts.texts.reduce((n, text) => Math.max(n, text.length), 0);
+    if (longest > MAX_PAYLOAD_CHARS || chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
+      diag.warn(`mcplens: a payload of ${longest} characters is larger than the tokenizer's bound (${MAX_PAYLOAD_CHARS} per payload); its tokens are not counted`);
       finish(undefined, TOKENS_NOT_COUNTED_REASONS.TOO_LARGE);
       return;
     }

@@ -316,11 +316,17 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     const start = performance.now();
     await drainDeferred(Math.min(MAX_TOKEN_WAIT_ON_EXIT_MS, budgetMs * 0.6), { onlyWhenReady: true });
     const counted = performance.now();
-    await withDeadline(processor.forceFlush(), deadline - counted);
+    // Past the deadline the exports in flight and their retries end: they would otherwise hold
+    // the batch processor's own export timer (OTEL_BSP_EXPORT_TIMEOUT, 30 s) and the process.
+    if (!(await withDeadline(processor.forceFlush(), deadline - counted))) exporter.abort();
     diag.debug(`mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`);
   };
   installExitFlush({
-    flush: () => flush(),
+    flush: () => {
+      // The process is ending: one try per export, no retries.
+      exporter.ending();
+      return flush();
+    },
     timeoutMs: config.exitTimeoutMs,
     onTimeout: () => exporter.abort(),
     hasWork: () => unflushed > 0 || hasDeferredWork(),
@@ -328,15 +334,24 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };
 }
 
-/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
-async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+/** Whether `promise` settled (rejections are logged) before `ms` passed; never rejects. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(ms, 0));
+  const bound = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(ms, 0));
     timer.unref();
   });
   try {
-    await Promise.race([promise.then(() => undefined, (err: unknown) => diag.debug('mcplens: flush failed', err)), bound]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        (err: unknown) => {
+          diag.debug('mcplens: flush failed', err);
+          return true;
+        },
+      ),
+      bound,
+    ]);
   } finally {
     clearTimeout(timer);
   }
