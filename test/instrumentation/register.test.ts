@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ATTR } from '../../contract/index.js';
+import { ATTR, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
+import { defaultTokenizer } from '../../instrumentation/token-counter.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './register-otlp-receiver.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -253,6 +254,32 @@ describe('node --import mcplens/register: stdout and exit', () => {
     { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'add', arguments: '{"a":1,"b":2}' } },
     { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'nope', arguments: {} } },
   ];
+
+  it('pathological payloads: the tokenizer stays linear, later spans keep flowing, the process exits within its budget', async () => {
+    const otlp = await receiver();
+    const child = spawnServer(join(FIXTURES, 'server-v1-static.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '50' }));
+    // One unspaced piece of a million letters (quadratic for the plain BPE: hours), 700 KB of
+    // base64 (the plain BPE with a full merge cache: tens of seconds), 5 MiB (over the per-payload cap).
+    const base64 = Buffer.from(Array.from({ length: 520_000 }, (_, i) => (i * 2654435761) >>> 24)).toString('base64');
+    const calls = [
+      { name: 'add', arguments: { a: 'a'.repeat(1_000_000), b: 1 } },
+      { name: 'add', arguments: { a: base64, b: 1 } },
+      { name: 'add', arguments: { a: 'b'.repeat(5 << 20), b: 1 } },
+      { name: 'add', arguments: { a: 1, b: 2 } },
+    ].map((params, i) => ({ jsonrpc: '2.0', id: 10 + i, method: 'tools/call', params }));
+    await converse(child, [...requests.slice(0, 3), ...calls], { keepOpen: true });
+    const spans = await otlp.waitFor((all) => all.filter((s) => s.name === 'tools/call add').length === 4, 30_000);
+    const byId = (id: number) => spans.find((s) => s.attributes[ATTR.JSONRPC_REQUEST_ID] === String(id))!;
+    expect(byId(10).attributes[ATTR.TOKENS_ARGUMENTS]).toBeGreaterThan(1_000_000 / 1024);
+    expect(byId(11).attributes[ATTR.TOKENS_ARGUMENTS]).toBeGreaterThan(base64.length / 8);
+    expect(byId(12).attributes[ATTR.TOKENS_NOT_COUNTED]).toBe(TOKENS_NOT_COUNTED_REASONS.TOO_LARGE);
+    expect(byId(13).attributes[ATTR.TOKENS_ARGUMENTS]).toBe(defaultTokenizer()('{"a":1,"b":2}'));
+    const started = performance.now();
+    child.stdin.end();
+    expect(await exited(child, 10_000)).toEqual({ code: 0, signal: null });
+    // The default budget (1 s) and a loaded machine's margin; nothing was left to count.
+    expect(performance.now() - started).toBeLessThan(2500);
+  });
 
   it('stdout is byte for byte what the server writes without mcplens (diag at debug goes to stderr)', async () => {
     const otlp = await receiver();
