@@ -1,4 +1,5 @@
 import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
+import { TOKENS_NOT_COUNTED_REASONS, type TokensNotCountedReason } from '../contract/index.js';
 
 /**
  * A bounded queue of work that must not sit on a response's path (grading, tokenizing,
@@ -19,20 +20,45 @@ export class DeferredWork {
   /** Every queue in the process, so that a shutdown can end the spans still waiting. */
   private static readonly all = new Set<WeakRef<DeferredWork>>();
 
-  /** Spans waiting for an asynchronous part (token counts): each callback ends its span without it. */
-  static readonly waiting = new Set<() => void>();
+  /**
+   * Spans waiting for an asynchronous part (token counts), with when they started waiting:
+   * each callback ends its span without it, saying why.
+   */
+  private static readonly waiting = new Map<(reason: TokensNotCountedReason) => void, number>();
+  private static sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * Registers a span waiting for its token counts; returns the function that unregisters it
+   * once the counts came. A span still waiting after `maxWaitMs` (a tokenizer starved of CPU)
+   * ends without them (`backlog`), so that spans keep flowing whatever the tokenizer does.
+   */
+  static wait(end: (reason: TokensNotCountedReason) => void, maxWaitMs: number): () => void {
+    DeferredWork.waiting.set(end, performance.now() + maxWaitMs);
+    if (DeferredWork.sweeper === undefined) {
+      DeferredWork.sweeper = setInterval(DeferredWork.sweep, Math.min(maxWaitMs, 1000));
+      DeferredWork.sweeper.unref();
+    }
+    return () => DeferredWork.waiting.delete(end);
+  }
+
+  private static sweep(): void {
+    const now = performance.now();
+    for (const [end, deadline] of DeferredWork.waiting) {
+      if (deadline > now) continue;
+      DeferredWork.waiting.delete(end);
+      endWaiting(end, TOKENS_NOT_COUNTED_REASONS.BACKLOG);
+    }
+    if (DeferredWork.waiting.size === 0 && DeferredWork.sweeper !== undefined) {
+      clearInterval(DeferredWork.sweeper);
+      DeferredWork.sweeper = undefined;
+    }
+  }
 
   /** Ends every span still waiting, without what it waited for (shutdown past its bound). */
   static abandonWaiting(): number {
-    const callbacks = [...DeferredWork.waiting];
+    const callbacks = [...DeferredWork.waiting.keys()];
     DeferredWork.waiting.clear();
-    for (const end of callbacks) {
-      try {
-        end();
-      } catch (err) {
-        diag.error('mcplens: ending a waiting span failed', err);
-      }
-    }
+    for (const end of callbacks) endWaiting(end, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
     return callbacks.length;
   }
 
@@ -111,6 +137,14 @@ export class DeferredWork {
       }
     }
     this.queue = i >= jobs.length ? [] : jobs.slice(i);
+  }
+}
+
+function endWaiting(end: (reason: TokensNotCountedReason) => void, reason: TokensNotCountedReason): void {
+  try {
+    end(reason);
+  } catch (err) {
+    diag.error('mcplens: ending a waiting span failed', err);
   }
 }
 

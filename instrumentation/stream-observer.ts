@@ -30,6 +30,8 @@ const JSONRPC_VERSION = '2.0';
 /** Text waiting for the tokenizer, in characters (4 Mi: 8 MB at most); past it spans end without counts. */
 const MAX_TOKEN_CHARS_IN_FLIGHT = 1 << 22;
 const RESOURCES_PREFIX = 'resources/';
+/** The longest a span waits for its token counts (a tokenizer starved of CPU); then it ends without them. */
+const MAX_TOKEN_WAIT_MS = 10_000;
 /** How long after the first answer the token worker starts. */
 const WARM_UP_DELAY_MS = 100;
 type Message = Record<string, unknown>;
@@ -377,12 +379,12 @@ export class StreamObserver {
       diag.error('mcplens: recording span details failed', err);
     }
     let done = false;
-    let abandon: (() => void) | undefined;
+    let stopWaiting: (() => void) | undefined;
     // `notCounted` says why counts that were due are missing: a span without counts must not read as 0 tokens.
     const finish = (counts: number[] | undefined, notCounted?: TokensNotCountedReason): void => {
       if (done) return;
       done = true;
-      if (abandon !== undefined) DeferredWork.waiting.delete(abandon);
+      stopWaiting?.();
       let tokens: { arguments?: number; result?: number } | undefined;
       try {
         if (counts !== undefined && texts !== undefined) tokens = recordTokens(conn, span, texts, counts);
@@ -450,8 +452,7 @@ export class StreamObserver {
       finish(undefined, TOKENS_NOT_COUNTED_REASONS.FAILED);
       return;
     }
-    abandon = (): void => finish(undefined, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
-    DeferredWork.waiting.add(abandon);
+    stopWaiting = DeferredWork.wait((reason) => finish(undefined, reason), MAX_TOKEN_WAIT_MS);
     this.tokensInFlight++;
     this.tokenCharsInFlight += chars;
     const settled = (counts: number[] | undefined): void => {
