@@ -14,6 +14,8 @@ describe('readTelemetryConfig (the variables `mcplens/register` honours)', () =>
       logsFromEnv: false,
       logLevel: DiagLogLevel.WARN,
       serviceNameFromEnv: false,
+      exitTimeoutMs: 1000,
+      moduleHooks: 'auto',
     });
     expect(DEFAULT_OTLP_ENDPOINT).toBe('http://127.0.0.1:4318');
   });
@@ -33,6 +35,8 @@ describe('readTelemetryConfig (the variables `mcplens/register` honours)', () =>
     [{ OTEL_METRICS_EXPORTER: 'none' }, { metricsFromEnv: false }],
     [{ OTEL_SERVICE_NAME: 'billing' }, { serviceNameFromEnv: true }],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'team=a, service.name=billing' }, { serviceNameFromEnv: true }],
+    [{ MCPLENS_EXIT_TIMEOUT_MS: '250' }, { exitTimeoutMs: 250 }],
+    [{ MCPLENS_MODULE_HOOKS: 'LOADER' }, { moduleHooks: 'loader' }],
     [{ OTEL_LOG_LEVEL: 'debug' }, { logLevel: DiagLogLevel.DEBUG }],
   ])('%p', (env, expected) => {
     expect(readTelemetryConfig(env)).toMatchObject(expected);
@@ -48,6 +52,9 @@ describe('readTelemetryConfig (the variables `mcplens/register` honours)', () =>
     [{ OTEL_TRACES_EXPORTER: 'console' }, 'OTEL_TRACES_EXPORTER="console"'],
     [{ OTEL_METRICS_EXPORTER: 'otlp,console' }, 'OTEL_METRICS_EXPORTER="otlp,console"'],
     [{ OTEL_LOG_LEVEL: 'loud' }, 'OTEL_LOG_LEVEL="loud"'],
+    [{ MCPLENS_EXIT_TIMEOUT_MS: '1.5s' }, 'MCPLENS_EXIT_TIMEOUT_MS="1.5s"'],
+    [{ MCPLENS_EXIT_TIMEOUT_MS: '60000' }, 'MCPLENS_EXIT_TIMEOUT_MS="60000"'],
+    [{ MCPLENS_MODULE_HOOKS: 'loadr' }, 'MCPLENS_MODULE_HOOKS="loadr"'],
   ])('refuses %p, naming the variable and value', (env, message) => {
     expect(() => readTelemetryConfig(env)).toThrow(message);
   });

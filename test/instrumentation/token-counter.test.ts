@@ -148,9 +148,9 @@ describe('defaultTokenizer on over-long pieces: linear, bounded per piece', () =
     }
   });
 
-  it('counts 2 MiB of one letter (one piece; the quadratic merging took hours)', () => {
-    const text = 'a'.repeat(2 * 1024 * 1024);
-    expect(tokenizer(text)).toBe(256 * plainCount('a'.repeat(8192)));
+  it('counts 1 Mi of one letter, the per-payload cap (one piece; the quadratic merging took hours)', () => {
+    const text = 'a'.repeat(MAX_PAYLOAD_CHARS);
+    expect(tokenizer(text)).toBe((MAX_PAYLOAD_CHARS / 8192) * plainCount('a'.repeat(8192)));
   });
 
   it('counts 512 Ki random letters (one piece of distinct chunks) at the exact rate of a sample', () => {
@@ -162,8 +162,8 @@ describe('defaultTokenizer on over-long pieces: linear, bounded per piece', () =
     expect(rate).toBeLessThan(exactRate * 1.02);
   });
 
-  it('counts 2 MiB of base64 (no long piece: exact, at the rate of its first 256 KiB)', () => {
-    const text = randomText(2 * 1024 * 1024, base64Digit, 9);
+  it('counts 1 Mi characters of base64, the per-payload cap (no long piece: exact, at the rate of its first 256 KiB)', () => {
+    const text = randomText(MAX_PAYLOAD_CHARS, base64Digit, 9);
     const head = text.slice(0, 256 * 1024);
     const count = tokenizer(text);
     expect(count).toBeGreaterThan(0);
