@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
- * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), then the collector
+ * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), the tokenizer's bounds
+ * (bench/tokenizer-bound.ts), then the collector
  * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
  *
@@ -13,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mainOverhead } from './instrumentation-overhead.js';
 import { mainStdioLifecycle } from './stdio-lifecycle.js';
+import { mainTokenizerBound } from './tokenizer-bound.js';
 
 /** The subset of bench/collector-ingest.ts this runner calls. */
 interface IngestModule {
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
   await mainOverhead(argv.filter((arg) => !arg.startsWith('--lifecycle-')));
   // Only its own flags: `--json FILE` and the rest belong to the overhead bench.
   await mainStdioLifecycle(argv.filter((arg) => arg === '--quick' || arg.startsWith('--lifecycle-')));
+  // The plain tokenizer's quadratic cells are cut off at the timeout (a shorter one with --quick).
+  await mainTokenizerBound(quick ? ['--timeout-ms', '3000'] : []);
 
   const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
   let ingest: IngestModule | undefined;
