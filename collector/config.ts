@@ -55,17 +55,23 @@ export interface CollectorOptions {
   forwardTimeoutMs?: number;
   /** Time (ms) graceful shutdown waits for in-flight requests and the forward queues before cutting connections. Default 10,000. */
   shutdownTimeoutMs?: number;
+  /**
+   * `Host` values allowed besides localhost, 127.0.0.1, [::1] and the listen address (those with
+   * the listening port): `name` (any port) or `name:port`. The check (DNS-rebinding protection,
+   * 403 otherwise) is on when the collector listens on loopback or this is set. Default none.
+   */
+  allowedHosts?: string[];
 }
 
 /** The resolved configuration: every field present. */
 export type CollectorConfig = Required<Omit<CollectorOptions, 'ingestToken' | 'readToken'>> &
   Pick<CollectorOptions, 'ingestToken' | 'readToken'>;
 
-type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls';
+type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls' | 'hosts';
 
 /** One option: how it is checked and parsed from text, its default, and what it means. */
 export interface OptionSpec<V> {
-  /** `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs. */
+  /** `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs; `hosts`: `name` or `name:port`. */
   readonly kind: Kind;
   readonly default: V;
   /** One line for `mcplens collector --help`. */
@@ -102,6 +108,7 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
   forwardMaxBackoffMs: { kind: 'count', default: 30_000, meaning: "largest retry delay (also the cap on an upstream's Retry-After)" },
   forwardTimeoutMs: { kind: 'count', default: 10_000, meaning: 'timeout of one upstream request' },
   shutdownTimeoutMs: { kind: 'count', default: 10_000, meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish' },
+  allowedHosts: { kind: 'hosts', default: [], meaning: 'Host values allowed besides localhost/127.0.0.1/[::1]/the listen address (name or name:port; comma list); others get 403' },
 };
 
 /** Every option key, in declaration order. */
@@ -196,6 +203,17 @@ function checkValue(key: keyof CollectorOptions, value: unknown, label: string):
       }
       return [...(value as string[])];
     }
+    case 'hosts': {
+      if (!Array.isArray(value)) bad('expected a list of host names');
+      for (const h of value as unknown[]) {
+        // The shape parseHost (http-security.ts) accepts: name, name:port, [v6], [v6]:port.
+        const m = typeof h === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/.exec(h) : null;
+        if (!m || (m[2] !== undefined && Number(m[2]) > 65535)) {
+          throw new ConfigError(`${label}: ${describe(h)} is not a host name or host:port (no scheme, no path)`);
+        }
+      }
+      return (value as string[]).map((h) => h.toLowerCase());
+    }
   }
 }
 
@@ -229,7 +247,7 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
 function fromText(key: keyof CollectorOptions, text: string, label: string): unknown {
   const kind = COLLECTOR_OPTIONS[key].kind;
   if (kind === 'string' || kind === 'token') return text;
-  if (kind === 'urls') return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (kind === 'urls' || kind === 'hosts') return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const n = text.trim() === '' ? NaN : Number(text);
   if (Number.isNaN(n)) throw new ConfigError(`${label}: '${text}' is not a number`);
   return n;
@@ -360,6 +378,7 @@ export function optionsFromFile(path: string): CollectorOptions {
 function placeholder(key: keyof CollectorOptions): string {
   const kind = COLLECTOR_OPTIONS[key].kind;
   if (kind === 'urls') return 'URL';
+  if (kind === 'hosts') return 'HOST,...';
   if (kind === 'token') return 'TOKEN';
   if (kind === 'port') return 'PORT';
   if (kind === 'string') return key.toUpperCase();

@@ -21,7 +21,8 @@ import { renderMetrics } from './exposition.js';
 import { Forwarder } from './forwarder.js';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
 import { createReceiver } from './receiver.js';
-import { renderStatusPage } from './status-page.js';
+import { errorHandler, hostCheck, notFound, securityHeaders } from './http-security.js';
+import { READ_TOKEN_COOKIE, serveStatusPage } from './status-page.js';
 import { SummaryStore } from './summary.js';
 import { Tally } from './tally.js';
 import type { Summary } from './summary-types.js';
@@ -99,7 +100,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     metrics,
   });
   const ingestAuth = bearerCheck(config.ingestToken);
-  const readAuth = bearerCheck(config.readToken);
+  const readAuth = bearerCheck(config.readToken, { cookie: READ_TOKEN_COOKIE });
 
   let closing = false;
   let rss = 0;
@@ -131,9 +132,12 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     });
     next();
   });
+  app.use(securityHeaders());
+  const checkHost = hostCheck({ listenHost: config.host, allowedHosts: config.allowedHosts });
+  if (checkHost) app.use(checkHost);
 
-  const denied = (req: Request, res: Response, queryToken?: string): boolean => {
-    const challenge = readAuth.check(req, queryToken);
+  const denied = (req: Request, res: Response): boolean => {
+    const challenge = readAuth.check(req);
     if (challenge === undefined) return false;
     res.status(401).set('www-authenticate', challenge).type('text/plain').send('missing or invalid bearer token\n');
     return true;
@@ -152,13 +156,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     res.set('cache-control', 'no-store').json(await summary());
   });
 
-  let page: string | undefined;
-  app.get('/', (req, res) => {
-    const q = req.query['token'];
-    if (denied(req, res, typeof q === 'string' ? q : undefined)) return;
-    page ??= renderStatusPage();
-    res.set('cache-control', 'no-store').type('html').send(page);
-  });
+  app.get('/', serveStatusPage(readAuth));
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
@@ -168,6 +166,9 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     if (closing || (server !== undefined && !server.listening)) res.status(503).type('text/plain').send('not ready\n');
     else res.type('text/plain').send('ready\n');
   });
+  // Last: unknown routes and errors answer without Express's HTML page, stack or paths.
+  app.use(notFound());
+  app.use(errorHandler((line) => process.stderr.write(`${line}\n`)));
 
   let server: Server | undefined;
 

@@ -6,11 +6,18 @@
  * calls; and the tool catalog's token overhead. Tokens that were not counted are shown as
  * "not counted" with the number of such calls and their reasons, never as 0.
  *
- * When the page was opened with `?token=...` it sends that token as a bearer token to
- * `api/summary` (for collectors with a read token). All data is inserted as text nodes,
- * never as HTML: tool names come from callers and are untrusted.
+ * With a read token, the page is opened once as `/?token=...`: {@link serveStatusPage} checks
+ * the token, exchanges it for an HttpOnly, SameSite=Strict cookie and redirects to `/`, so the
+ * token is in no URL the page polls and in no Referer. The page is served with a
+ * Content-Security-Policy that allows its inline script and style by their SHA-256 hashes and
+ * nothing else but same-origin fetches. All data is inserted as text nodes, never as HTML:
+ * tool names come from callers and are untrusted; styles are set through the CSSOM (the
+ * policy refuses style attributes).
  */
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
 import { MALFORMED_RATIO_LEVELS, OUTCOMES } from '../contract/index.js';
+import { AUTH_REALM, type BearerCheck } from './auth.js';
 
 /** How often the page polls `api/summary` (ms). */
 export const STATUS_PAGE_POLL_MS = 2000;
@@ -65,13 +72,12 @@ const SCRIPT = String.raw`
   'use strict';
   var CONFIG = JSON.parse(document.getElementById('mcplens-config').textContent);
   var OUTCOMES = CONFIG.outcomes;
-  var token = new URLSearchParams(location.search).get('token');
-  var headers = token ? { authorization: 'Bearer ' + token } : {};
 
   function h(tag, attrs) {
     var el = document.createElement(tag);
     if (attrs) for (var k in attrs) {
-      if (k === 'text') el.textContent = attrs[k]; else el.setAttribute(k, attrs[k]);
+      // style through the CSSOM: the Content-Security-Policy refuses style attributes.
+      if (k === 'text') el.textContent = attrs[k]; else if (k === 'style') el.style.cssText = attrs[k]; else el.setAttribute(k, attrs[k]);
     }
     for (var i = 2; i < arguments.length; i++) {
       var c = arguments[i];
@@ -82,7 +88,7 @@ const SCRIPT = String.raw`
   }
   function svg(tag, attrs) {
     var el = document.createElementNS('http://www.w3.org/2000/svg', tag);
-    for (var k in attrs) el.setAttribute(k, attrs[k]);
+    for (var k in attrs) if (k === 'style') el.style.cssText = attrs[k]; else el.setAttribute(k, attrs[k]);
     return el;
   }
   function pct(r) { return (r * 100).toFixed(1) + '%'; }
@@ -297,7 +303,8 @@ const SCRIPT = String.raw`
 
   var conn = document.getElementById('conn');
   function poll() {
-    fetch('api/summary', { headers: headers, cache: 'no-store' })
+    // The read token, if any, is the HttpOnly cookie the server set: same-origin fetches send it.
+    fetch('api/summary', { credentials: 'same-origin', cache: 'no-store' })
       .then(function (r) {
         if (!r.ok) throw new Error('api/summary answered ' + r.status + (r.status === 401 ? ' (open this page with ?token=...)' : ''));
         return r.json();
@@ -356,4 +363,65 @@ export function renderStatusPage(): string {
 </body>
 </html>
 `;
+}
+
+/** `'sha256-...'` of an inline element's text, as CSP wants it. */
+function cspHash(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/**
+ * The status page's Content-Security-Policy: nothing but its own inline script and style (by
+ * hash), same-origin fetches (`api/summary`) and the `data:` favicon; no framing, no `<base>`,
+ * no form submission.
+ */
+export const STATUS_PAGE_CSP = [
+  "default-src 'none'",
+  `script-src ${cspHash(SCRIPT)}`,
+  `style-src ${cspHash(CSS)}`,
+  "connect-src 'self'",
+  'img-src data:',
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+/** The cookie the status page's `?token=` is exchanged for (HttpOnly, SameSite=Strict, Path=/). */
+export const READ_TOKEN_COOKIE = 'mcplens_read_token';
+
+/**
+ * The `GET /` handler. `?token=` is never served a page: a right token is exchanged for the
+ * {@link READ_TOKEN_COOKIE} cookie (`Secure` when the request came over https) and the browser
+ * is sent (303) to the page without it; a wrong one answers 401. Otherwise the read token
+ * (bearer header or that cookie) is checked as on `/api/summary`, and the page is served with
+ * {@link STATUS_PAGE_CSP}.
+ */
+export function serveStatusPage(readAuth: BearerCheck): (req: Request, res: Response) => void {
+  let page: string | undefined;
+  const unauthorized = (res: Response, challenge: string): void => {
+    res.status(401).set('www-authenticate', challenge).set('cache-control', 'no-store').type('text/plain').send('missing or invalid bearer token\n');
+  };
+  return (req, res) => {
+    const q = req.query['token'];
+    if (q !== undefined) {
+      if (readAuth.enabled) {
+        if (typeof q !== 'string' || !readAuth.matches(q)) {
+          unauthorized(res, `Bearer realm="${AUTH_REALM}", error="invalid_token"`);
+          return;
+        }
+        const secure = req.secure ? '; Secure' : '';
+        res.set('set-cookie', `${READ_TOKEN_COOKIE}=${encodeURIComponent(q)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+      }
+      // Relative, so a collector mounted under a prefix comes back to its own page.
+      res.status(303).set('location', './').set('cache-control', 'no-store').type('text/plain').send('see ./\n');
+      return;
+    }
+    const challenge = readAuth.check(req);
+    if (challenge !== undefined) {
+      unauthorized(res, challenge);
+      return;
+    }
+    page ??= renderStatusPage();
+    res.set('cache-control', 'no-store').set('content-security-policy', STATUS_PAGE_CSP).type('html').send(page);
+  };
 }

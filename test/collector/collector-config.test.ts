@@ -215,6 +215,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   forwardMaxBackoffMs: '30000',
   forwardTimeoutMs: '10000',
   shutdownTimeoutMs: '10000',
+  allowedHosts: 'none',
 };
 
 describe('mcplens collector command line (the built bin, child process)', () => {

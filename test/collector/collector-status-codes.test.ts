@@ -247,8 +247,12 @@ describe('bearer tokens', () => {
       expect((await fetch(`${secured.url}${path}`, { headers: { authorization: 'Bearer in-secret' } })).status).toBe(401);
       expect((await fetch(`${secured.url}${path}`, { headers: { authorization: 'Bearer read-secret' } })).status).toBe(200);
     }
-    // The status page also takes ?token= (a browser cannot set headers on a page load).
-    expect((await fetch(`${secured.url}/?token=read-secret`)).status).toBe(200);
+    // The status page also takes ?token= (a browser cannot set headers on a page load), once:
+    // it is exchanged for a cookie and the browser sent to the page without it.
+    const exchange = await fetch(`${secured.url}/?token=read-secret`, { redirect: 'manual' });
+    expect([exchange.status, exchange.headers.get('location')]).toEqual([303, './']);
+    const cookie = (exchange.headers.get('set-cookie') ?? '').split(';')[0]!;
+    for (const path of ['/metrics', '/api/summary', '/']) expect([path, (await fetch(`${secured.url}${path}`, { headers: { cookie } })).status]).toEqual([path, 200]);
     expect((await fetch(`${secured.url}/healthz`)).status).toBe(200);
   });
 });
