@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs as parseCommandLine } from 'node:util';
-import { METRICS, OVERFLOW_LABEL_VALUE } from '../contract/index.js';
+import { LABEL_VALUE_LIMIT, METRICS, OVERFLOW_LABEL_VALUE } from '../contract/index.js';
 
 /** What a user may pass to `createCollector` (every field optional; defaults in {@link COLLECTOR_OPTIONS}). */
 export interface CollectorOptions {
@@ -27,6 +27,8 @@ export interface CollectorOptions {
   retryAfterSeconds?: number;
   /** Series per metric before new label sets go to the overflow series. Default 10,000. */
   cardinalityLimit?: number;
+  /** Longest label value in UTF-8 bytes; longer ones are cut and end with `…~` and a hash of the whole value (counted). At least 32. Default 256. */
+  maxLabelValueBytes?: number;
   /** Window (seconds) within which a well-formed call corrects an earlier malformed one. Default 60. */
   selfCorrectionWindowSeconds?: number;
   /** (session, tool, provider, model) keys tracked for self-correction at once (least recently used forgotten first). Default 10,000. */
@@ -93,6 +95,11 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
     kind: 'count',
     default: 10_000,
     meaning: `series per metric; past it new label sets go to one ${OVERFLOW_LABEL_VALUE} series (counted)`,
+  },
+  maxLabelValueBytes: {
+    kind: 'count',
+    default: LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES,
+    meaning: `longest label value (UTF-8 bytes, at least ${LABEL_VALUE_LIMIT.MIN_MAX_BYTES}); longer ones end with ${LABEL_VALUE_LIMIT.MARKER} and a hash (counted)`,
   },
   selfCorrectionWindowSeconds: { kind: 'positive', default: 60, meaning: `window of ${METRICS.TOOL_SELF_CORRECTIONS.name}` },
   selfCorrectionMaxKeys: { kind: 'count', default: 10_000, meaning: '(session, tool, provider, model) keys remembered for it, least recently used forgotten first' },
@@ -235,6 +242,9 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
     out[key] = checkValue(key as keyof CollectorOptions, value, `${source}: '${key}'`);
   }
   const cfg = out as CollectorConfig;
+  if (cfg.maxLabelValueBytes < LABEL_VALUE_LIMIT.MIN_MAX_BYTES) {
+    throw new ConfigError(`${source}: 'maxLabelValueBytes' (${cfg.maxLabelValueBytes}) must be at least ${LABEL_VALUE_LIMIT.MIN_MAX_BYTES}`);
+  }
   if (cfg.forwardMaxBackoffMs < cfg.forwardInitialBackoffMs) {
     throw new ConfigError(
       `${source}: 'forwardMaxBackoffMs' (${cfg.forwardMaxBackoffMs}) must not be less than 'forwardInitialBackoffMs' (${cfg.forwardInitialBackoffMs})`,

@@ -110,7 +110,9 @@ function sendError(req: Request, res: Response, status: number, rpcCode: number,
   res.set('cache-control', 'no-store');
   if (req.path === TRACES) {
     const encoding = encodingOf(req.headers['content-type']) ?? 'json';
-    res.status(status).set('content-type', CONTENT_TYPE[encoding]).send(Buffer.from(encodeStatus(encoding, rpcCode, message)));
+    // setHeader, not res.set: the receiver's exact content type, without an added charset.
+    res.status(status).setHeader('content-type', CONTENT_TYPE[encoding]);
+    res.send(Buffer.from(encodeStatus(encoding, rpcCode, message)));
     return;
   }
   res.status(status).type('text/plain').send(`${message}\n`);
@@ -118,7 +120,8 @@ function sendError(req: Request, res: Response, status: number, rpcCode: number,
 
 /** 404 for every route nothing else answered. */
 export function notFound(): RequestHandler {
-  return (req, res) => sendError(req, res, 404, RPC.NOT_FOUND, `not found: ${req.method} ${req.path.length > 100 ? `${req.path.slice(0, 100)}...` : req.path}`);
+  // The path is not echoed (caller's text); the routes are the useful answer.
+  return (req, res) => sendError(req, res, 404, RPC.NOT_FOUND, `not found; routes: POST ${TRACES}, GET /metrics, /api/summary, /, /healthz, /readyz`);
 }
 
 /** One short line of a client error's message: no stack, no newline. */

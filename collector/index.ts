@@ -87,6 +87,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     metrics,
     summary: store,
     cardinalityLimit: config.cardinalityLimit,
+    maxLabelValueBytes: config.maxLabelValueBytes,
     selfCorrectionWindowMs: config.selfCorrectionWindowSeconds * 1000,
     selfCorrectionMaxKeys: config.selfCorrectionMaxKeys,
   });

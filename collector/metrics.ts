@@ -22,6 +22,8 @@ export interface CollectorMetrics {
   requestDuration: Histogram<string>;
   forwardSent: Counter<string>;
   forwardDropped: Counter<string>;
+  labelValuesRewritten: Counter<string>;
+  attributeValuesRejected: Counter<string>;
 }
 
 function counter(def: MetricDefinition, registry: Registry<RegistryContentType>): Counter<string> {
@@ -60,6 +62,8 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
     requestDuration: histogram(METRICS.COLLECTOR_REQUEST_DURATION, registry, false),
     forwardSent: counter(METRICS.COLLECTOR_FORWARD_SENT, registry),
     forwardDropped: counter(METRICS.COLLECTOR_FORWARD_DROPPED, registry),
+    labelValuesRewritten: counter(METRICS.COLLECTOR_LABEL_VALUES_REWRITTEN, registry),
+    attributeValuesRejected: counter(METRICS.COLLECTOR_ATTRIBUTE_VALUES_REJECTED, registry),
   };
 }
 

@@ -23,6 +23,10 @@
  *   shows in the summary as not counted.
  * - Self-corrections (a malformed call followed by a well-formed one of the same provider and model,
  *   session and tool within the window): see self-correction.ts.
+ * - Every value that becomes a label (service, method, tool, provider, model, error type) goes
+ *   through the one sanitiser of label-values.ts first (length limit, invalid text, series-key
+ *   separators), and the summary gets the very same values. Token counts must be integers from
+ *   0 to MAX_TOKEN_COUNT: another value is dropped and counted, its span still counts.
  */
 import {
   ATTR,
@@ -42,8 +46,12 @@ import {
   type Outcome,
   CALL_LABELS,
   CALL_TOKEN_KINDS,
+  LABEL_VALUE_LIMIT,
+  MAX_TOKEN_COUNT,
+  VALUE_REJECT_REASONS,
 } from '../contract/index.js';
 import { CardinalityGuard } from './cardinality.js';
+import { LabelValues } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
@@ -120,6 +128,13 @@ export interface TallyOptions {
   selfCorrectionWindowMs: number;
   selfCorrectionMaxKeys: number;
   summary: SummaryStore;
+  /** Longest label value in UTF-8 bytes (see label-values.ts). Default LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES. */
+  maxLabelValueBytes?: number;
+  /**
+   * False turns off the value checks of issue 10 (label values pass unchanged, token counts
+   * are taken as before): only for the ingest benchmark's same-run comparison. Default true.
+   */
+  valueChecks?: boolean;
 }
 
 /** What one batch did. */
@@ -205,9 +220,19 @@ function str(v: AttributeValue | undefined): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function num(v: AttributeValue | undefined): number | undefined {
+/** Before issue 10 (the benchmark's "checks off" baseline): any finite non-negative number, numeric strings too. */
+function looseCount(v: AttributeValue | undefined): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** What {@link tokenCount} answers for a value outside the contract's range. */
+const INVALID_COUNT = -1;
+
+/** A token count: undefined when absent, INVALID_COUNT unless an integer from 0 to MAX_TOKEN_COUNT (a number, never a string). */
+function tokenCount(v: AttributeValue | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT ? v : INVALID_COUNT;
 }
 
 /** Outcome from the span when the instrumentation did not set one (e.g. plain semconv spans). */
@@ -222,6 +247,8 @@ function outcomeOf(a: Attributes, statusCode: number): Outcome {
 
 /** Paths of a well-formed call, shared (the summary only copies paths of malformed calls). */
 const NO_PATHS: string[] = [];
+/** Field paths kept per malformed call (the summary shows 16). */
+const MAX_PATHS = 16;
 
 /** Turns span batches into metric increments and summary records. */
 export class Tally {
@@ -243,9 +270,20 @@ export class Tally {
   private nowSeconds = 0;
   /** Plain totals for `/api/summary` (reading prom-client values is async). */
   readonly health = { spansReceived: 0, spansRejected: 0 };
+  /** The one sanitiser of label values (and of the summary's copies of them). */
+  readonly labels: LabelValues;
+  private readonly checks: boolean;
+  /** Token values dropped in the batch being tallied (counted once per batch). */
+  private invalidTokenCounts = 0;
 
   constructor(options: TallyOptions) {
     this.m = options.metrics;
+    this.checks = options.valueChecks ?? true;
+    this.labels = new LabelValues({
+      maxBytes: options.maxLabelValueBytes ?? LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES,
+      rewritten: options.metrics.labelValuesRewritten,
+      enabled: this.checks,
+    });
     this.summary = options.summary;
     this.guard = new CardinalityGuard({ limit: options.cardinalityLimit, dropped: options.metrics.seriesDropped });
     this.selfCorrection = new SelfCorrectionTracker({
@@ -301,6 +339,10 @@ export class Tally {
     this.health.spansRejected += rejected;
     if (spans.length > 0) this.m.spansReceived.inc({ [LABEL.ENCODING]: encoding }, spans.length);
     for (const [reason, n] of Object.entries(reasons)) this.m.spansRejected.inc({ [LABEL.REASON]: reason }, n);
+    if (this.invalidTokenCounts > 0) {
+      this.m.attributeValuesRejected.inc({ [LABEL.REASON]: VALUE_REJECT_REASONS.INVALID_TOKEN_COUNT }, this.invalidTokenCounts);
+      this.invalidTokenCounts = 0;
+    }
     return { spans: spans.length, rejected, reasons };
   }
 
@@ -313,19 +355,27 @@ export class Tally {
   /** Duration histogram for every SERVER MCP span; returns the call for tools/call spans. */
   private observeDuration(span: SpanView, method: string, weight: number): Call | undefined {
     const a = span.attributes;
-    const service = str(span.resource[ATTR.SERVICE_NAME]) ?? UNKNOWN_LABEL_VALUE;
+    const lv = this.labels;
+    const service = this.serviceOf(span);
     const rawKind = str(a[ATTR.VIOLATION_KIND]);
     const kind = rawKind === undefined ? undefined : KNOWN_KINDS.has(rawKind) ? rawKind : UNKNOWN_LABEL_VALUE;
-    const toolName = str(a[ATTR.GEN_AI_TOOL_NAME]);
-    const provider = str(a[ATTR.GEN_AI_PROVIDER_NAME]) ?? UNKNOWN_PROVIDER;
     const isCall = method === TOOLS_CALL;
+    // The name as called is only kept for tools/call (summary, self-correction), sanitised like a label.
+    const rawToolName = isCall ? str(a[ATTR.GEN_AI_TOOL_NAME]) : undefined;
+    const toolName = rawToolName === undefined ? undefined : lv.sanitize(LABEL.GEN_AI_TOOL_NAME, rawToolName);
+    const rawProvider = str(a[ATTR.GEN_AI_PROVIDER_NAME]);
+    const provider = rawProvider === undefined ? UNKNOWN_PROVIDER : lv.sanitize(LABEL.GEN_AI_PROVIDER_NAME, rawProvider);
     // Only tools/call names a tool label; an unknown tool's name never becomes a label value.
     const tool = isCall ? (kind === 'unknown_tool' || toolName === undefined ? UNKNOWN_LABEL_VALUE : toolName) : '';
-    const errorType = str(a[ATTR.ERROR_TYPE]) ?? '';
+    const rawErrorType = str(a[ATTR.ERROR_TYPE]);
+    const errorType = rawErrorType === undefined ? '' : lv.sanitize(LABEL.ERROR_TYPE, rawErrorType);
+
+    // tools/call is a constant of the contract: only other methods need the check.
+    const methodLabel = isCall ? method : lv.sanitize(LABEL.MCP_METHOD_NAME, method);
 
     const key = this.durKey;
     key[0] = service;
-    key[1] = method;
+    key[1] = methodLabel;
     key[2] = tool;
     key[3] = provider;
     key[4] = errorType;
@@ -333,7 +383,7 @@ export class Tally {
     if (!cell) {
       const labels = {
         [LABEL.SERVICE_NAME]: service,
-        [LABEL.MCP_METHOD_NAME]: method,
+        [LABEL.MCP_METHOD_NAME]: methodLabel,
         [LABEL.GEN_AI_TOOL_NAME]: tool,
         [LABEL.GEN_AI_PROVIDER_NAME]: provider,
         [LABEL.ERROR_TYPE]: errorType,
@@ -354,8 +404,15 @@ export class Tally {
     // rounded to whole observations (counters below take the exact weight).
     cell.observe(seconds, Math.round(weight), span.traceId, this.nowSeconds);
     if (!isCall) return undefined;
-    const model = str(a[ATTR.GEN_AI_REQUEST_MODEL]) ?? UNKNOWN_PROVIDER;
+    const rawModel = str(a[ATTR.GEN_AI_REQUEST_MODEL]);
+    const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.sanitize(LABEL.GEN_AI_REQUEST_MODEL, rawModel);
     return { span, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
+  }
+
+  /** The sanitised `service_name` of a span (UNKNOWN_LABEL_VALUE when absent). */
+  private serviceOf(span: SpanView): string {
+    const raw = str(span.resource[ATTR.SERVICE_NAME]);
+    return raw === undefined ? UNKNOWN_LABEL_VALUE : this.labels.sanitize(LABEL.SERVICE_NAME, raw);
   }
 
   /** The call series of a call label set: admitted (and cached) or the shared overflow series. */
@@ -413,7 +470,7 @@ export class Tally {
     } else {
       let counted = false;
       for (const kind of CALL_TOKEN_KINDS) {
-        const n = num(a[TOKEN_ATTRIBUTE[kind]]);
+        const n = this.count(a[TOKEN_ATTRIBUTE[kind]]);
         if (n === undefined) continue;
         counted = true;
         tokens[kind] = n;
@@ -423,7 +480,9 @@ export class Tally {
       // Unknown all the same; the summary says so, the metric (marked calls only) does not.
       if (!counted) tokensNotCounted = TOKENS_UNREPORTED;
     }
-    const sessionKey = str(a[ATTR.SESSION_KEY]);
+    const rawSessionKey = str(a[ATTR.SESSION_KEY]);
+    // Bounded like a label value (the tracker keeps up to selfCorrectionMaxKeys of them); distinct keys stay distinct.
+    const sessionKey = rawSessionKey === undefined ? undefined : this.labels.bound(rawSessionKey);
     if (sessionKey !== undefined && c.toolName !== '') {
       const corrected = this.selfCorrection.observe({
         sessionKey,
@@ -450,7 +509,7 @@ export class Tally {
       model: s.summary.model,
       outcome,
       kind: c.kind,
-      paths: Array.isArray(paths) ? paths.map(String) : typeof paths === 'string' ? [paths] : NO_PATHS,
+      paths: Array.isArray(paths) ? paths.slice(0, MAX_PATHS).map((p) => this.labels.bound(String(p))) : typeof paths === 'string' ? [this.labels.bound(paths)] : NO_PATHS,
       durationSeconds: c.span.durationNano / 1e9,
       tokens,
       tokensNotCounted,
@@ -463,7 +522,7 @@ export class Tally {
 
   /** Catalog gauges from a tools/list span. */
   private recordCatalog(span: SpanView): void {
-    const service = str(span.resource[ATTR.SERVICE_NAME]) ?? UNKNOWN_LABEL_VALUE;
+    const service = this.serviceOf(span);
     const marked = span.attributes[ATTR.TOKENS_NOT_COUNTED];
     if (marked !== undefined) {
       // The gauges keep the last counted catalog; the summary says this listing was not counted.
@@ -473,9 +532,10 @@ export class Tally {
     const tools: Array<{ tool: string; tokens: number }> = [];
     for (const e of span.events) {
       if (e.name !== EVENT.CATALOG_TOOL) continue;
-      const tool = str(e.attributes[ATTR.GEN_AI_TOOL_NAME]);
-      const tokens = num(e.attributes[ATTR.TOKENS_CATALOG]);
-      if (tool === undefined || tokens === undefined) continue;
+      const rawTool = str(e.attributes[ATTR.GEN_AI_TOOL_NAME]);
+      const tokens = this.count(e.attributes[ATTR.TOKENS_CATALOG]);
+      if (rawTool === undefined || tokens === undefined) continue;
+      const tool = this.labels.sanitize(LABEL.GEN_AI_TOOL_NAME, rawTool);
       const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOOL_TOKENS.name, CATALOG_TOOL_LABELS, {
         [LABEL.SERVICE_NAME]: service,
         [LABEL.GEN_AI_TOOL_NAME]: tool,
@@ -484,7 +544,7 @@ export class Tally {
       // The summary keeps what the cap admitted, so its memory is bounded the same way.
       tools.push({ tool: labels[LABEL.GEN_AI_TOOL_NAME]!, tokens });
     }
-    let total = num(span.attributes[ATTR.TOKENS_CATALOG]);
+    let total = this.count(span.attributes[ATTR.TOKENS_CATALOG]);
     if (total === undefined && tools.length > 0) total = tools.reduce((s, t) => s + t.tokens, 0);
     if (total === undefined) {
       // A failed listing has no catalog to count; a successful one without counts or a reason
@@ -496,6 +556,18 @@ export class Tally {
     const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
     this.m.catalogTotal.set(labels, total);
     this.summary.recordCatalog(labels[LABEL.SERVICE_NAME]!, total, tools);
+  }
+
+  /**
+   * A token count (see {@link tokenCount}); an invalid value is dropped (undefined, as if
+   * absent) and counted for the batch. Checks off: taken as before issue 10.
+   */
+  private count(v: AttributeValue | undefined): number | undefined {
+    if (!this.checks) return looseCount(v);
+    const n = tokenCount(v);
+    if (n !== INVALID_COUNT) return n;
+    this.invalidTokenCounts++;
+    return undefined;
   }
 
   /** A tools/list whose tokens are unknown: the summary's catalog of the service says so (bounded by the cap like its gauge). */

@@ -31,5 +31,9 @@ export {
   MCP_METHOD,
   SPAN_REJECT_REASONS,
   FORWARD_DROP_REASONS,
+  MAX_TOKEN_COUNT,
+  VALUE_REJECT_REASONS,
+  LABEL_VALUE_LIMIT,
+  LABEL_VALUE_REWRITE_REASONS,
 } from './telemetry.js';
 export type { TokensNotCountedReason, Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';

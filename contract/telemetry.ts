@@ -204,6 +204,8 @@ export const LABEL = {
   ROUTE: 'route',
   STATUS_CODE: 'status_code',
   ENDPOINT: 'endpoint',
+  /** Which label a rewritten value was meant for (`mcplens_collector_label_values_rewritten_total`). */
+  LABEL: 'label',
 } as const;
 export type LabelName = (typeof LABEL)[keyof typeof LABEL];
 
@@ -346,6 +348,20 @@ export const METRICS = {
     help: 'OTLP request bodies not forwarded upstream, by reason (queue_full, rejected, retries_exhausted, shutdown).',
     labels: [LABEL.ENDPOINT, LABEL.REASON],
   }),
+  COLLECTOR_LABEL_VALUES_REWRITTEN: metric({
+    name: 'mcplens_collector_label_values_rewritten_total',
+    type: 'counter',
+    unit: 'values',
+    help: 'Span attribute values rewritten before becoming a label value (too long, invalid text, or a series-key separator), by label and reason; the span is still counted.',
+    labels: [LABEL.LABEL, LABEL.REASON],
+  }),
+  COLLECTOR_ATTRIBUTE_VALUES_REJECTED: metric({
+    name: 'mcplens_collector_attribute_values_rejected_total',
+    type: 'counter',
+    unit: 'values',
+    help: 'Span attribute values the collector dropped as outside the contract (e.g. a token count that is not an integer from 0 to 1e9), by reason; the span is still counted.',
+    labels: [LABEL.REASON],
+  }),
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
@@ -366,6 +382,46 @@ export const SPAN_REJECT_REASONS = {
   INVALID_TIME: 'invalid_time',
   /** `mcplens.sample.adjusted_count` not a number from 1 to 1,000,000. */
   INVALID_ADJUSTED_COUNT: 'invalid_adjusted_count',
+} as const;
+
+/**
+ * Largest token count the collector takes from one attribute (`mcplens.tokens.*`, on a span or a
+ * `mcplens.catalog.tool` event): valid counts are integers from 0 to this. A larger, negative,
+ * fractional or non-numeric value is dropped and counted (VALUE_REJECT_REASONS); the span still counts.
+ */
+export const MAX_TOKEN_COUNT = 1_000_000_000;
+
+/** `reason` label values of `mcplens_collector_attribute_values_rejected_total` (one value dropped, its span still counted). */
+export const VALUE_REJECT_REASONS = {
+  /** A `mcplens.tokens.*` value that is not an integer from 0 to MAX_TOKEN_COUNT (strings included). */
+  INVALID_TOKEN_COUNT: 'invalid_token_count',
+} as const;
+
+/**
+ * How the collector bounds label values (issue 10). A value that is too long, holds text
+ * that cannot be a label value as sent, or holds a series-key separator is rewritten: its
+ * text (invalid characters replaced by U+FFFD, cut at a UTF-8 boundary to fit) followed by
+ * MARKER and the first HASH_HEX_DIGITS hex digits of the SHA-256 of the whole original value,
+ * so two rewritten values never merge (short of a hash collision).
+ */
+export const LABEL_VALUE_LIMIT = {
+  /** Default of the collector's `maxLabelValueBytes` (UTF-8 bytes of one label value, marker and hash included). */
+  DEFAULT_MAX_BYTES: 256,
+  /** Smallest `maxLabelValueBytes` accepted: room for the marker, the hash and some text. */
+  MIN_MAX_BYTES: 32,
+  /** Ends every rewritten value, followed by the hash (`…~1a2b3c4d`). */
+  MARKER: '\u2026~',
+  HASH_HEX_DIGITS: 8,
+} as const;
+
+/** `reason` label values of `mcplens_collector_label_values_rewritten_total`, in precedence order (one per value). */
+export const LABEL_VALUE_REWRITE_REASONS = {
+  /** Longer than `maxLabelValueBytes` in UTF-8. */
+  TOO_LONG: 'too_long',
+  /** Control characters (C0, DEL, C1), lone UTF-16 surrogates (not valid UTF-8), or an ending that looks like a rewritten value's. */
+  INVALID_TEXT: 'invalid_text',
+  /** A `,` followed by a label name and `:`, which would make two label sets one series in prom-client's series key. */
+  SEPARATOR: 'separator',
 } as const;
 
 /** `reason` label values of `mcplens_collector_forward_dropped_total`. */

@@ -201,6 +201,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   maxRssBytes: '0',
   retryAfterSeconds: '1',
   cardinalityLimit: '10000',
+  maxLabelValueBytes: '256',
   selfCorrectionWindowSeconds: '60',
   selfCorrectionMaxKeys: '10000',
   recentViolations: '50',
