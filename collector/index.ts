@@ -10,7 +10,7 @@
  * await collector.close();
  * ```
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type Request, type Response } from 'express';
 import { Registry, type RegistryContentType } from 'prom-client';
@@ -20,7 +20,7 @@ import { resolveConfig, type CollectorConfig, type CollectorOptions } from './co
 import { renderMetrics } from './exposition.js';
 import { Forwarder } from './forwarder.js';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
-import { createReceiver } from './receiver.js';
+import { createIngestServer, createReceiver } from './receiver.js';
 import { errorHandler, hostCheck, notFound, securityHeaders } from './http-security.js';
 import { READ_TOKEN_COOKIE, serveStatusPage } from './status-page.js';
 import { SummaryStore } from './summary.js';
@@ -144,7 +144,8 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     return true;
   };
 
-  app.all('/v1/traces', createReceiver({ config, tally, forwarder, auth: ingestAuth, closing: () => closing, rss: () => rss }));
+  const receiver = createReceiver({ config, tally, forwarder, auth: ingestAuth, closing: () => closing, rss: () => rss });
+  app.all('/v1/traces', receiver);
 
   app.get('/metrics', async (req, res) => {
     if (denied(req, res)) return;
@@ -164,7 +165,8 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   });
   app.get('/readyz', (_req, res) => {
     // Embedded apps (never `listen`ed here) are ready as long as they are not closing.
-    if (closing || (server !== undefined && !server.listening)) res.status(503).type('text/plain').send('not ready\n');
+    // Not ready while ingest refuses for load (slots or memory budget), so balancers send elsewhere.
+    if (closing || (server !== undefined && !server.listening) || receiver.refusing()) res.status(503).type('text/plain').send('not ready\n');
     else res.type('text/plain').send('ready\n');
   });
   // Last: unknown routes and errors answer without Express's HTML page, stack or paths.
@@ -180,7 +182,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     summary,
     listen() {
       if (server) return Promise.reject(new Error('collector is already listening'));
-      const srv = createServer(app);
+      const srv = createIngestServer(app, config);
       server = srv;
       return new Promise<ListenAddress>((resolve, reject) => {
         srv.once('error', reject);

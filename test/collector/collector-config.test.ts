@@ -21,10 +21,10 @@ const dir = mkdtempSync(join(tmpdir(), 'mcplens-collector-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('resolveConfig', () => {
-  it('fills the defaults: loopback on the OTLP/HTTP port, 64 MiB bodies, 10,000 series, 60 s window', () => {
+  it('fills the defaults: loopback on the OTLP/HTTP port, 16 MiB bodies, 10,000 series, 60 s window', () => {
     const c = resolveConfig({});
     expect(c).toEqual(DEFAULT_CONFIG);
-    expect([c.host, c.port, c.maxBodyBytes, c.cardinalityLimit, c.selfCorrectionWindowSeconds]).toEqual(['127.0.0.1', 4318, 64 * 1024 * 1024, 10_000, 60]);
+    expect([c.host, c.port, c.maxBodyBytes, c.cardinalityLimit, c.selfCorrectionWindowSeconds]).toEqual(['127.0.0.1', 4318, 16 * 1024 * 1024, 10_000, 60]);
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
@@ -196,7 +196,9 @@ function runBin(args: string[], env: Record<string, string> = {}): Promise<{ cod
 const DOCUMENTED_DEFAULTS: Record<string, string> = {
   host: '127.0.0.1',
   port: '4318',
-  maxBodyBytes: '67108864 (64 MiB)',
+  maxBodyBytes: '16777216 (16 MiB)',
+  maxInflightBytes: '134217728 (128 MiB)',
+  bodyTimeoutMs: '10000',
   maxConcurrentIngest: '64',
   maxRssBytes: '0',
   retryAfterSeconds: '1',

@@ -1,0 +1,214 @@
+/**
+ * The ingest memory budget: one count of the bytes that request bodies hold at once, across
+ * all requests, so concurrent bodies cannot add up past it (the role the OpenTelemetry
+ * Collector's memory limiter plays, but decided per byte before it is held, so no burst can
+ * outrun it). Each request holds a {@link Reservation}: the wire bytes it has read, the bytes
+ * gzip has inflated, and, during the synchronous decode, an upper bound of what decoding
+ * builds on the heap ({@link estimateJsonDecodedBytes}, {@link protobufDecodePlan}).
+ */
+
+/** The shared budget. `capacity` bytes in all; reservations that do not fit are refused. */
+export class IngestBudget {
+  private used = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be an integer of at least 1, got ${String(capacity)}`);
+  }
+
+  /** Bytes reserved now. */
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Bytes still free. */
+  get available(): number {
+    return this.capacity - this.used;
+  }
+
+  /** A new, empty reservation against this budget. */
+  open(): Reservation {
+    return new Reservation(this);
+  }
+
+  /** @internal Reserves `n` bytes if they fit; false (and nothing reserved) otherwise. */
+  take(n: number): boolean {
+    if (n <= 0) return true;
+    if (this.used + n > this.capacity) return false;
+    this.used += n;
+    return true;
+  }
+
+  /** @internal Gives back `n` bytes. */
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** What one request holds of the budget; released in full by {@link Reservation.close}. */
+export class Reservation {
+  private held = 0;
+  private closed = false;
+
+  constructor(private readonly budget: IngestBudget) {}
+
+  /** Bytes this request holds. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /** Holds `n` more bytes if the budget has them; false when it does not (nothing changes then). */
+  grow(n: number): boolean {
+    if (this.closed) return false;
+    if (!this.budget.take(n)) return false;
+    this.held += n;
+    return true;
+  }
+
+  /** Gives back `n` of the bytes held (no more than held). */
+  shrink(n: number): void {
+    const m = Math.min(n, this.held);
+    this.held -= m;
+    this.budget.give(m);
+  }
+
+  /** Gives back everything; later calls do nothing. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.budget.give(this.held);
+    this.held = 0;
+  }
+}
+
+/*
+ * Heap cost of what JSON.parse builds, per token, measured on Node 20 (x64, no pointer
+ * compression) with bodies of 16 MiB made of nothing but that token, peak RSS over the
+ * body: `{},` 98 bytes, `[],` 70, `0,` 26, `1.5,` 54, `"",` 19, one string 2 bytes per byte
+ * (the decoded text and the parsed value), an object of 1.5 million members 240 bytes per
+ * member (dictionary mode). A realistic OTLP/JSON batch costs 4.8 times its size. The weights
+ * below are at or above every one of those.
+ */
+const JSON_OBJECT_COST = 64;
+const JSON_ARRAY_COST = 48;
+const JSON_VALUE_COST = 48;
+const JSON_MEMBER_COST = 16;
+/** Members past this many in one object cost {@link JSON_LARGE_OBJECT_MEMBER_COST} (V8 turns such objects into dictionaries). */
+const JSON_FAST_MEMBERS = 32;
+const JSON_LARGE_OBJECT_MEMBER_COST = 256;
+/** Per byte of body: the body itself, the decoded text, the parsed strings (one byte per character)... */
+const JSON_BYTE_COST_ONE_BYTE = 3;
+/** ...or two bytes per character when any character is outside Latin-1 (V8 then stores the whole text as UTF-16). */
+const JSON_BYTE_COST_TWO_BYTE = 5;
+
+/**
+ * An upper bound, in bytes, of the memory decoding this OTLP/JSON body takes at its peak
+ * (the body included), from one linear scan that counts objects, arrays, values and members
+ * outside strings. Never below the true peak for the shapes measured (see the weights above).
+ */
+export function estimateJsonDecodedBytes(body: Uint8Array): number {
+  let objects = 0;
+  let arrays = 0;
+  let separators = 0;
+  let members = 0;
+  let largeMembers = 0;
+  let wide = false;
+  let inString = false;
+  // Members counted per open object (arrays hold -1), so huge objects are priced as dictionaries.
+  const stack: number[] = [];
+  for (let i = 0, n = body.length; i < n; i++) {
+    const c = body[i]!;
+    if (c >= 0x80) wide = true;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    switch (c) {
+      case 0x22: // "
+        inString = true;
+        break;
+      case 0x7b: // {
+        objects++;
+        stack.push(0);
+        break;
+      case 0x5b: // [
+        arrays++;
+        stack.push(-1);
+        break;
+      case 0x7d: // }
+      case 0x5d: // ]
+        stack.pop();
+        break;
+      case 0x2c: // ,
+        separators++;
+        break;
+      case 0x3a: {
+        // :
+        const top = stack.length - 1;
+        const count = top >= 0 ? stack[top]! : -1;
+        if (count >= 0) {
+          stack[top] = count + 1;
+          if (count >= JSON_FAST_MEMBERS) largeMembers++;
+          else members++;
+        } else members++;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return (
+    body.length * (wide ? JSON_BYTE_COST_TWO_BYTE : JSON_BYTE_COST_ONE_BYTE) +
+    objects * JSON_OBJECT_COST +
+    arrays * JSON_ARRAY_COST +
+    separators * JSON_VALUE_COST +
+    members * JSON_MEMBER_COST +
+    largeMembers * JSON_LARGE_OBJECT_MEMBER_COST
+  );
+}
+
+/*
+ * The protobuf reader builds nothing for skipped fields; what it builds is bounded by the body
+ * (ids become hex strings, twice their bytes; strings and arrays of scalars about their size)
+ * plus a fixed cost per span and per event (a span of 2 bytes on the wire became about 320
+ * bytes of heap, measured with 100,000 empty spans).
+ */
+const PROTOBUF_BYTE_COST = 4;
+const PROTOBUF_SPAN_COST = 400;
+const PROTOBUF_EVENT_COST = 240;
+
+/** How much to reserve for decoding one protobuf body, and the span/event limits that keep the decode within it. */
+export interface ProtobufDecodePlan {
+  /** Bytes to reserve (the body included). */
+  bytes: number;
+  maxSpans: number;
+  maxEvents: number;
+  /** True when the limits are below the decoder's defaults because the budget is short. */
+  reduced: boolean;
+}
+
+/**
+ * Plans the decode of a protobuf body of `size` bytes within `available` bytes of budget: the
+ * body's own cost, then spans and events up to the decoder's defaults (`maxSpans`,
+ * `maxEvents`), fewer when the budget cannot pay for them. Undefined when not even the body's
+ * cost fits.
+ */
+export function protobufDecodePlan(size: number, available: number, maxSpans: number, maxEvents: number): ProtobufDecodePlan | undefined {
+  const base = size * PROTOBUF_BYTE_COST;
+  if (base > available) return undefined;
+  // No more spans or events than the body has room for (an empty one takes 2 bytes on the wire).
+  const wantSpans = Math.min(maxSpans, Math.floor(size / 2));
+  const wantEvents = Math.min(maxEvents, Math.floor(size / 2));
+  const full = base + wantSpans * PROTOBUF_SPAN_COST + wantEvents * PROTOBUF_EVENT_COST;
+  if (full <= available) return { bytes: full, maxSpans: wantSpans, maxEvents: wantEvents, reduced: false };
+  // Split what is left between spans and events, half each.
+  const rest = available - base;
+  const spans = Math.min(wantSpans, Math.floor(rest / 2 / PROTOBUF_SPAN_COST));
+  const events = Math.min(wantEvents, Math.floor(rest / 2 / PROTOBUF_EVENT_COST));
+  return { bytes: base + spans * PROTOBUF_SPAN_COST + events * PROTOBUF_EVENT_COST, maxSpans: spans, maxEvents: events, reduced: true };
+}
+
+/** The largest decode reservation a protobuf body of `size` bytes can ask for (with the decoder's default limits). */
+export function protobufDecodeCeiling(size: number, maxSpans: number, maxEvents: number): number {
+  return size * PROTOBUF_BYTE_COST + Math.min(maxSpans, Math.floor(size / 2)) * PROTOBUF_SPAN_COST + Math.min(maxEvents, Math.floor(size / 2)) * PROTOBUF_EVENT_COST;
+}
