@@ -48,6 +48,12 @@ export interface IngestBenchOptions {
    * ignored when `tally` is given.
    */
   realTally?: boolean;
+  /**
+   * With `realTally`: also measure "decode + tally" with the value checks of issue 10 off
+   * (label values unchecked, token counts unvalidated), so the table ends with the same-run
+   * ratio checks on / checks off. Default true.
+   */
+  compareChecks?: boolean;
   /** Include protobufjs decode + toObject (the baseline). Default true. */
   includeProtobufjs?: boolean;
   /** Where progress lines go. Default: nowhere. */
@@ -202,6 +208,27 @@ export function runIngestBench(options: IngestBenchOptions = {}): IngestBenchRes
         return spans.length;
       },
     });
+    if (options.compareChecks ?? true) {
+      const { tally: unchecked } = createBenchTally({ valueChecks: false });
+      variants.push({
+        name: `protobuf: mcplens reader + tally${CHECKS_OFF}`,
+        bodies: protobufBodies,
+        run: (b) => {
+          const spans = decodeTracesProtobuf(b as Uint8Array, undefined, TALLY_PROJECTION);
+          unchecked.record(spans, 'protobuf');
+          return spans.length;
+        },
+      });
+      variants.push({
+        name: `json: decode + tally${CHECKS_OFF}`,
+        bodies: jsonBodies,
+        run: (b) => {
+          const spans = decodeTracesJson(b, undefined, TALLY_PROJECTION);
+          unchecked.record(spans, 'json');
+          return spans.length;
+        },
+      });
+    }
   }
   // Variants take turns, round after round, and each keeps its best round: on a shared
   // machine a neighbour's burst then costs one round of one variant, not the comparison.
@@ -224,11 +251,22 @@ export function formatIngestTable(results: readonly IngestBenchResult[], batchSi
   const rows = results.map((r) => [r.variant, r.spansPerSecond.toLocaleString('en-US'), r.spansPerCpuSecond.toLocaleString('en-US'), String(r.bytesPerSpan), r.megabytesPerSecond.toFixed(1), String(r.iterations)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [`collector ingest, ${batchSize}-span batches, one process, best round per variant (node ${process.version})`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  // Same-run ratios of the issue-10 value checks: each "checks off" variant against its twin.
+  const ratios = results
+    .filter((r) => r.variant.endsWith(CHECKS_OFF))
+    .flatMap((off) => {
+      const on = results.find((r) => r.variant === off.variant.slice(0, -CHECKS_OFF.length));
+      return on ? [`${on.variant}: ${(on.spansPerCpuSecond / off.spansPerCpuSecond).toFixed(3)}`] : [];
+    });
+  const ratioLines = ratios.length > 0 ? [`value checks on / off (spans per CPU-second, same run; target >= 0.9): ${ratios.join('; ')}`] : [];
+  return [`collector ingest, ${batchSize}-span batches, one process, best round per variant (node ${process.version})`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...ratioLines].join('\n');
 }
 
+/** Suffix of the variants measured with the value checks of issue 10 off. */
+const CHECKS_OFF = ', checks off';
+
 /** A registry, metrics, summary and Tally built as collector/index.ts builds them (default config). */
-export function createBenchTally(): { registry: Registry<RegistryContentType>; tally: Tally } {
+export function createBenchTally(options: { valueChecks?: boolean } = {}): { registry: Registry<RegistryContentType>; tally: Tally } {
   const config = resolveConfig({});
   const registry = new Registry<RegistryContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -238,6 +276,8 @@ export function createBenchTally(): { registry: Registry<RegistryContentType>; t
     metrics,
     summary,
     cardinalityLimit: config.cardinalityLimit,
+    maxLabelValueBytes: config.maxLabelValueBytes,
+    valueChecks: options.valueChecks,
     selfCorrectionWindowMs: config.selfCorrectionWindowSeconds * 1000,
     selfCorrectionMaxKeys: config.selfCorrectionMaxKeys,
   });
