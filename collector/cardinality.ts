@@ -102,9 +102,23 @@ export class CardinalityGuard {
   }
 }
 
-/** A stable key for a label set (values joined by a separator that label values cannot hold unescaped). */
+/**
+ * A key for a label set that no two different sets share, whatever their values hold: each
+ * value is preceded by its length (a separator alone would not do: values may hold it unless
+ * every caller sanitised them first).
+ */
 export function labelKey(labelNames: readonly string[], labels: Record<string, string>): string {
   let key = '';
-  for (const n of labelNames) key += `${labels[n] ?? ''}\u0000`;
+  for (const n of labelNames) {
+    const v = labels[n] ?? '';
+    key += `${v.length}:${v}`;
+  }
+  return key;
+}
+
+/** The key of a tuple of label values, in the form of {@link labelKey}. */
+export function valuesKey(values: readonly string[]): string {
+  let key = '';
+  for (const v of values) key += `${v.length}:${v}`;
   return key;
 }

@@ -50,7 +50,7 @@ import {
   MAX_TOKEN_COUNT,
   VALUE_REJECT_REASONS,
 } from '../contract/index.js';
-import { CardinalityGuard } from './cardinality.js';
+import { CardinalityGuard, valuesKey } from './cardinality.js';
 import { LabelValues } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
@@ -424,7 +424,7 @@ export class Tally {
     tree[3] = model;
     const cached = this.callSeries.get(tree);
     if (cached) return cached;
-    const key = `${service}\u0000${tool}\u0000${provider}\u0000${model}\u0000`;
+    const key = valuesKey(tree);
     if (this.guard.admitGroup('call', key, CALL_FANOUT)) {
       const series = this.newSeries(
         {
