@@ -66,7 +66,7 @@ export interface HostCheckOptions {
  * The `Host` check, or undefined when it is off (a collector listening on a non-loopback
  * address with no allowed hosts configured, e.g. `0.0.0.0` in the compose stack). When on,
  * `Host` must be one of {@link LOOPBACK_HOST_NAMES} or the listen address with the port the
- * request arrived on (none on port 80), or one of `allowedHosts`.
+ * request arrived on (none on the scheme's default port), or one of `allowedHosts`.
  */
 export function hostCheck(options: HostCheckOptions): RequestHandler | undefined {
   const configured = options.allowedHosts.map((h) => {
@@ -77,15 +77,17 @@ export function hostCheck(options: HostCheckOptions): RequestHandler | undefined
   if (!isLoopbackHost(options.listenHost) && configured.length === 0) return undefined;
   const listen = options.listenHost.includes(':') && !options.listenHost.startsWith('[') ? `[${options.listenHost}]` : options.listenHost;
   const ownNames = new Set([...LOOPBACK_HOST_NAMES, listen.toLowerCase()]);
-  const allowed = (host: HostParts, localPort: number | undefined): boolean => {
-    if (ownNames.has(host.name) && (host.port ?? 80) === localPort) return true;
+  const allowed = (host: HostParts, localPort: number | undefined, defaultPort: number): boolean => {
+    if (ownNames.has(host.name) && (host.port ?? defaultPort) === localPort) return true;
     return configured.some((c) => c.name === host.name && (c.port === undefined || c.port === host.port));
   };
   return (req, res, next) => {
     if (HOST_CHECK_EXEMPT.has(req.path)) return next();
     const header = req.headers.host;
     const host = header === undefined ? undefined : parseHost(header);
-    if (host && allowed(host, req.socket.localPort)) return next();
+    // A Host without a port means the scheme's default one.
+    const defaultPort = (req.socket as { encrypted?: boolean }).encrypted === true ? 443 : 80;
+    if (host && allowed(host, req.socket.localPort, defaultPort)) return next();
     // The name is not echoed: it is the caller's text, and the reason is enough.
     sendError(req, res, 403, RPC.PERMISSION_DENIED, 'Host header not allowed (DNS-rebinding protection; see --allowed-hosts)');
   };
