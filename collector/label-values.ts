@@ -119,9 +119,49 @@ export class LabelValues {
     return rewriteLabelValue(value, this.maxBytes);
   }
 
+  /** A {@link LabelSlot} for one label: the same answers, with the last value remembered. */
+  slot(label: string): LabelSlot {
+    return new LabelSlot(this, label);
+  }
+
+  /** Counts one rewrite (for {@link LabelSlot}'s remembered answers). */
+  countRewrite(label: string, reason: string): void {
+    this.rewritten.inc({ [LABEL.LABEL]: label, [LABEL.REASON]: reason });
+  }
+
   /** Like {@link sanitize} without counting: for text shown beside labels (field paths, session keys), bounded the same way. */
   bound(value: string): string {
     if (!this.enabled || (value.length <= this.fastLength && !SUSPECT.test(value))) return value;
     return labelValueProblem(value, this.maxBytes) === undefined ? value : rewriteLabelValue(value, this.maxBytes);
+  }
+}
+
+/**
+ * {@link LabelValues.sanitize} for one label (one call site of the tally), remembering its last
+ * value: consecutive spans mostly repeat a service, method, provider and model (the decoders
+ * even hand out the same string), and an equality test is cheaper than the checks. Every
+ * occurrence of a rewritten value is still counted.
+ */
+export class LabelSlot {
+  private lastRaw: string | undefined;
+  private lastOut = '';
+  /** The reason of the last value's rewrite, undefined when it was clean. */
+  private lastReason: string | undefined;
+
+  constructor(
+    private readonly values: LabelValues,
+    readonly label: string,
+  ) {}
+
+  sanitize(value: string): string {
+    if (value === this.lastRaw) {
+      if (this.lastReason !== undefined) this.values.countRewrite(this.label, this.lastReason);
+      return this.lastOut;
+    }
+    const out = this.values.sanitize(this.label, value);
+    this.lastRaw = value;
+    this.lastOut = out;
+    this.lastReason = out === value ? undefined : labelValueProblem(value, this.values.maxBytes);
+    return out;
   }
 }

@@ -51,7 +51,7 @@ import {
   VALUE_REJECT_REASONS,
 } from '../contract/index.js';
 import { CardinalityGuard, valuesKey } from './cardinality.js';
-import { LabelValues } from './label-values.js';
+import { LabelValues, type LabelSlot } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
@@ -273,6 +273,8 @@ export class Tally {
   /** The one sanitiser of label values (and of the summary's copies of them). */
   readonly labels: LabelValues;
   private readonly checks: boolean;
+  /** One remembering sanitiser per label read (see LabelSlot). */
+  private readonly slot: Readonly<Record<'service' | 'method' | 'tool' | 'provider' | 'model' | 'errorType' | 'catalogTool', LabelSlot>>;
   /** Token values dropped in the batch being tallied (counted once per batch). */
   private invalidTokenCounts = 0;
 
@@ -284,6 +286,16 @@ export class Tally {
       rewritten: options.metrics.labelValuesRewritten,
       enabled: this.checks,
     });
+    const lv = this.labels;
+    this.slot = {
+      service: lv.slot(LABEL.SERVICE_NAME),
+      method: lv.slot(LABEL.MCP_METHOD_NAME),
+      tool: lv.slot(LABEL.GEN_AI_TOOL_NAME),
+      provider: lv.slot(LABEL.GEN_AI_PROVIDER_NAME),
+      model: lv.slot(LABEL.GEN_AI_REQUEST_MODEL),
+      errorType: lv.slot(LABEL.ERROR_TYPE),
+      catalogTool: lv.slot(LABEL.GEN_AI_TOOL_NAME),
+    };
     this.summary = options.summary;
     this.guard = new CardinalityGuard({ limit: options.cardinalityLimit, dropped: options.metrics.seriesDropped });
     this.selfCorrection = new SelfCorrectionTracker({
@@ -355,23 +367,23 @@ export class Tally {
   /** Duration histogram for every SERVER MCP span; returns the call for tools/call spans. */
   private observeDuration(span: SpanView, method: string, weight: number): Call | undefined {
     const a = span.attributes;
-    const lv = this.labels;
+    const lv = this.slot;
     const service = this.serviceOf(span);
     const rawKind = str(a[ATTR.VIOLATION_KIND]);
     const kind = rawKind === undefined ? undefined : KNOWN_KINDS.has(rawKind) ? rawKind : UNKNOWN_LABEL_VALUE;
     const isCall = method === TOOLS_CALL;
     // The name as called is only kept for tools/call (summary, self-correction), sanitised like a label.
     const rawToolName = isCall ? str(a[ATTR.GEN_AI_TOOL_NAME]) : undefined;
-    const toolName = rawToolName === undefined ? undefined : lv.sanitize(LABEL.GEN_AI_TOOL_NAME, rawToolName);
+    const toolName = rawToolName === undefined ? undefined : lv.tool.sanitize(rawToolName);
     const rawProvider = str(a[ATTR.GEN_AI_PROVIDER_NAME]);
-    const provider = rawProvider === undefined ? UNKNOWN_PROVIDER : lv.sanitize(LABEL.GEN_AI_PROVIDER_NAME, rawProvider);
+    const provider = rawProvider === undefined ? UNKNOWN_PROVIDER : lv.provider.sanitize(rawProvider);
     // Only tools/call names a tool label; an unknown tool's name never becomes a label value.
     const tool = isCall ? (kind === 'unknown_tool' || toolName === undefined ? UNKNOWN_LABEL_VALUE : toolName) : '';
     const rawErrorType = str(a[ATTR.ERROR_TYPE]);
-    const errorType = rawErrorType === undefined ? '' : lv.sanitize(LABEL.ERROR_TYPE, rawErrorType);
+    const errorType = rawErrorType === undefined ? '' : lv.errorType.sanitize(rawErrorType);
 
     // tools/call is a constant of the contract: only other methods need the check.
-    const methodLabel = isCall ? method : lv.sanitize(LABEL.MCP_METHOD_NAME, method);
+    const methodLabel = isCall ? method : lv.method.sanitize(method);
 
     const key = this.durKey;
     key[0] = service;
@@ -405,14 +417,14 @@ export class Tally {
     cell.observe(seconds, Math.round(weight), span.traceId, this.nowSeconds);
     if (!isCall) return undefined;
     const rawModel = str(a[ATTR.GEN_AI_REQUEST_MODEL]);
-    const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.sanitize(LABEL.GEN_AI_REQUEST_MODEL, rawModel);
+    const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.model.sanitize(rawModel);
     return { span, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
   }
 
   /** The sanitised `service_name` of a span (UNKNOWN_LABEL_VALUE when absent). */
   private serviceOf(span: SpanView): string {
     const raw = str(span.resource[ATTR.SERVICE_NAME]);
-    return raw === undefined ? UNKNOWN_LABEL_VALUE : this.labels.sanitize(LABEL.SERVICE_NAME, raw);
+    return raw === undefined ? UNKNOWN_LABEL_VALUE : this.slot.service.sanitize(raw);
   }
 
   /** The call series of a call label set: admitted (and cached) or the shared overflow series. */
@@ -535,7 +547,7 @@ export class Tally {
       const rawTool = str(e.attributes[ATTR.GEN_AI_TOOL_NAME]);
       const tokens = this.count(e.attributes[ATTR.TOKENS_CATALOG]);
       if (rawTool === undefined || tokens === undefined) continue;
-      const tool = this.labels.sanitize(LABEL.GEN_AI_TOOL_NAME, rawTool);
+      const tool = this.slot.catalogTool.sanitize(rawTool);
       const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOOL_TOKENS.name, CATALOG_TOOL_LABELS, {
         [LABEL.SERVICE_NAME]: service,
         [LABEL.GEN_AI_TOOL_NAME]: tool,
