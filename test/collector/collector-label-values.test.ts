@@ -192,6 +192,32 @@ describe('label value length limit (issue 10)', () => {
     expect(summary.totals.calls).toBe(25);
   });
 
+  it("bounds what the summary keeps beside labels: an unknown tool's name, field paths, session keys", async () => {
+    const { url } = await collector();
+    const service = 'long-beside';
+    const t = tracer(url, 'protobuf', service);
+    const base = Date.now() - 10_000;
+    const name = `nope_${'n'.repeat(50_000)}`;
+    const path = `/${'p'.repeat(50_000)}`;
+    const paths = Array.from({ length: 100 }, (_, i) => `${path}${i}`);
+    // A malformed call with a huge session key, then its correction in the same session: still paired.
+    const session = 's'.repeat(50_000);
+    const tool = { [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.GEN_AI_REQUEST_MODEL]: 'gpt' };
+    call(t, base, { ...tool, [ATTR.SESSION_KEY]: session, [ATTR.VIOLATION_KIND]: 'wrong_type', [ATTR.VIOLATION_PATHS]: paths });
+    call(t, base + 1000, { ...tool, [ATTR.SESSION_KEY]: session });
+    call(t, base + 2000, { [ATTR.GEN_AI_TOOL_NAME]: name, [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.GEN_AI_REQUEST_MODEL]: 'gpt', [ATTR.VIOLATION_KIND]: 'unknown_tool', [ATTR.OUTCOME]: 'rejected' });
+    await t.flush();
+    const summary = await summaryOf(url);
+    const recent = summary.recentViolations;
+    expect(recent.map((v) => v.tool)).toEqual([`${name.slice(0, 244)}\u2026~${hash8(name)}`, 'lookup']);
+    expect(recent[1]!.paths).toHaveLength(16);
+    for (const p of recent[1]!.paths) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(256);
+    expect(JSON.stringify(summary).length).toBeLessThan(50_000);
+    expect(summary.totals.selfCorrections).toBe(1);
+    const { samples } = await scrape(url);
+    expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'lookup' })).toBe(1);
+  });
+
   it('follows maxLabelValueBytes, and refuses a limit too small for the marker and hash', async () => {
     const { url } = await collector({ maxLabelValueBytes: 40 });
     const t = tracer(url, 'json', 's'.repeat(100));
