@@ -6,6 +6,8 @@
  * gzip has inflated, and, during the synchronous decode, an upper bound of what decoding
  * builds on the heap ({@link estimateJsonDecodedBytes}, {@link protobufDecodePlan}).
  */
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** The shared budget. `capacity` bytes in all; reservations that do not fit are refused. */
 export class IngestBudget {
@@ -211,4 +213,60 @@ export function protobufDecodePlan(size: number, available: number, maxSpans: nu
 /** The largest decode reservation a protobuf body of `size` bytes can ask for (with the decoder's default limits). */
 export function protobufDecodeCeiling(size: number, maxSpans: number, maxEvents: number): number {
   return size * PROTOBUF_BYTE_COST + Math.min(maxSpans, Math.floor(size / 2)) * PROTOBUF_SPAN_COST + Math.min(maxEvents, Math.floor(size / 2)) * PROTOBUF_EVENT_COST;
+}
+
+/** V8's full collection, obtained without `--expose-gc` on the command line; undefined when the runtime refuses. */
+function obtainGc(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function heapInUse(): number {
+  const h = getHeapStatistics();
+  return h.used_heap_size + h.external_memory;
+}
+
+/**
+ * Makes released reservations real. A finished request's bytes are garbage until V8 collects
+ * them, and with a large live heap (every metric at the cardinality cap) V8 lets hundreds of
+ * megabytes of garbage pile up before a full collection: a burst of large bodies would then
+ * outrun the budget in RSS. So once requests have released `allowance` bytes since the last
+ * look, this compares the heap (JS heap plus Buffers) with its size after the last collection,
+ * and runs a full collection when it grew by more than `allowance`. Costs half a microsecond
+ * per look; the collection itself runs only under a flood of large bodies.
+ */
+export class GarbageGate {
+  private sinceLook = 0;
+  private baseline: number;
+  /** Full collections run so far. */
+  collections = 0;
+
+  constructor(
+    private readonly allowance: number,
+    private readonly gc: (() => void) | undefined = obtainGc(),
+  ) {
+    this.baseline = heapInUse();
+  }
+
+  /** A request released `bytes` of the budget. */
+  released(bytes: number): void {
+    if (this.gc === undefined) return;
+    this.sinceLook += bytes;
+    if (this.sinceLook < this.allowance) return;
+    this.sinceLook = 0;
+    const now = heapInUse();
+    if (now - this.baseline > this.allowance) {
+      this.gc();
+      this.collections++;
+      this.baseline = heapInUse();
+    } else if (now < this.baseline) {
+      // V8 collected on its own.
+      this.baseline = now;
+    }
+  }
 }

@@ -28,7 +28,7 @@ import { decodeTracesProtobuf } from './decode-protobuf.js';
 import { DEFAULT_DECODE_LIMITS, OtlpDecodeError, OtlpLimitError, type DecodeLimits } from './decode-errors.js';
 import { encodeExportResponse, encodeStatus, type OtlpEncoding } from './encode-response.js';
 import type { Forwarder } from './forwarder.js';
-import { estimateJsonDecodedBytes, IngestBudget, protobufDecodePlan, type Reservation } from './ingest-budget.js';
+import { estimateJsonDecodedBytes, GarbageGate, IngestBudget, protobufDecodePlan, type Reservation } from './ingest-budget.js';
 import type { SpanView } from './span-view.js';
 import { TALLY_PROJECTION, type Tally } from './tally.js';
 
@@ -73,8 +73,8 @@ class Refusal extends Error {
 
 /** Collects chunks into one buffer; into a buffer of the declared size when there is one (no copy at the end). */
 class Chunks {
-  private readonly list: Buffer[] = [];
-  private readonly whole: Buffer | undefined;
+  private list: Buffer[] = [];
+  private whole: Buffer | undefined;
   size = 0;
 
   constructor(declared: number | undefined) {
@@ -90,6 +90,12 @@ class Chunks {
     if (this.whole !== undefined && this.size + chunk.length <= this.whole.length) chunk.copy(this.whole, this.size);
     else this.list.push(chunk);
     this.size += chunk.length;
+  }
+
+  /** Lets go of everything collected. */
+  drop(): void {
+    this.list = [];
+    this.whole = undefined;
   }
 
   result(): Buffer {
@@ -134,11 +140,15 @@ function readBody(req: IncomingMessage, o: ReadOptions): Promise<{ body: Buffer;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('close', onClose);
+      req.off('error', onError);
       if (inflater !== undefined) {
         inflater.off('data', onInflated);
         inflater.destroy();
       }
       if (err) {
+        // Nothing read is kept: the connection may live on (keep-alive) with these closures.
+        raw.drop();
+        out.drop();
         reject(err);
         return;
       }
@@ -185,6 +195,7 @@ function readBody(req: IncomingMessage, o: ReadOptions): Promise<{ body: Buffer;
       if (inflater !== undefined) inflater.end();
       else finish();
     };
+    const onError = (err: Error): void => finish(err);
     const onClose = (): void => {
       if (!req.complete) finish(new Error('request aborted'));
     };
@@ -197,7 +208,7 @@ function readBody(req: IncomingMessage, o: ReadOptions): Promise<{ body: Buffer;
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('close', onClose);
-    req.once('error', (err) => finish(err));
+    req.once('error', onError);
   });
 }
 /** What the receiver needs from the collector. */
@@ -250,13 +261,13 @@ export function createIngestServer(app: RequestListener, config: Pick<CollectorC
   return srv;
 }
 
-/** How long a refused request's unread body may still drain before its connection is cut. */
-const DRAIN_GRACE_MS = 2000;
 
 /** Creates the `/v1/traces` handler (mount it for every method). */
 export function createReceiver(deps: ReceiverDeps): Receiver {
   const { config, tally, forwarder, auth } = deps;
   const budget = new IngestBudget(config.maxInflightBytes);
+  // Released bytes become free memory only once collected: at most a quarter of the budget's worth may wait for it.
+  const garbage = new GarbageGate(Math.floor(config.maxInflightBytes / 4));
   let inFlight = 0;
   let lastLoadRefusal = -Infinity;
 
@@ -268,15 +279,17 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   };
 
   /**
-   * Answers a request whose body is not (all) read, then closes its connection: the rest of
-   * the body is discarded as it arrives (never held), for at most DRAIN_GRACE_MS, so the
-   * client gets the answer instead of a reset.
+   * Answers a request whose body is not (all) read. The rest of the body is discarded as it
+   * arrives (never held) and the connection stays usable, as a retrying exporter wants; only
+   * `close` (a body over the limit, a stalled one) closes it. Cutting a socket with unread data
+   * resets it, and the client may then never read the answer, so a discarding connection is
+   * cut only after `bodyTimeoutMs`.
    */
-  const refuse = (req: IncomingMessage, res: ServerResponse, encoding: OtlpEncoding, status: number, code: number, message: string, headers: Record<string, string> = {}): void => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, encoding: OtlpEncoding, status: number, code: number, message: string, headers: Record<string, string> = {}, close = false): void => {
     if (status === 429 || status === 503) lastLoadRefusal = Date.now();
-    fail(res, encoding, status, code, message, { connection: 'close', ...headers });
+    fail(res, encoding, status, code, message, close ? { connection: 'close', ...headers } : headers);
     if (req.complete) return;
-    const cut = setTimeout(() => req.socket.destroy(), DRAIN_GRACE_MS);
+    const cut = setTimeout(() => req.socket.destroy(), config.bodyTimeoutMs);
     cut.unref();
     req.once('close', () => clearTimeout(cut));
     req.resume();
@@ -323,7 +336,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     const lengthHeader = req.headers['content-length'];
     const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (declared !== undefined && Number.isFinite(declared) && declared > config.maxBodyBytes) {
-      refuse(req, res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `body of ${declared} bytes exceeds the limit of ${config.maxBodyBytes} bytes`);
+      refuse(req, res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `body of ${declared} bytes exceeds the limit of ${config.maxBodyBytes} bytes`, {}, true);
       return;
     }
     const reservation = budget.open();
@@ -349,7 +362,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       } catch (err) {
         if (err instanceof Refusal) {
           const rpc = err.status === 429 ? RPC_CODE.RESOURCE_EXHAUSTED : err.status === 408 ? RPC_CODE.UNAVAILABLE : RPC_CODE.INVALID_ARGUMENT;
-          refuse(req, res, encoding, err.status, rpc, err.message, err.status === 429 ? retryAfter : {});
+          refuse(req, res, encoding, err.status, rpc, err.message, err.status === 429 ? retryAfter : {}, err.status === 408 || err.status === 413);
         } else if (!req.destroyed) {
           refuse(req, res, encoding, 400, RPC_CODE.INVALID_ARGUMENT, `could not read body: ${(err as Error).message}`);
         }
@@ -372,8 +385,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
           return;
         }
       } else {
-        const plan = protobufDecodePlan(body.length, budget.available, DEFAULT_DECODE_LIMITS.maxSpans, DEFAULT_DECODE_LIMITS.maxEvents);
-        if (plan === undefined || !reservation.grow(plan.bytes)) {
+        // The body is already reserved, and the plan counts it: plan with it, reserve the rest.
+        const plan = protobufDecodePlan(body.length, budget.available + body.length, DEFAULT_DECODE_LIMITS.maxSpans, DEFAULT_DECODE_LIMITS.maxEvents);
+        if (plan === undefined || !reservation.grow(plan.bytes - body.length)) {
           if (othersIdle) fail(res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `decoding this body would take more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`);
           else refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, 'ingest memory budget exhausted (decoding); retry later', retryAfter);
           return;
@@ -417,7 +431,10 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       res.end(out);
     } finally {
       inFlight--;
+      // What it held, and about as much again in the socket chunks it was copied from (garbage too).
+      const held = reservation.bytes;
       reservation.close();
+      garbage.released(2 * held);
     }
   };
 

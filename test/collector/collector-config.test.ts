@@ -197,7 +197,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   host: '127.0.0.1',
   port: '4318',
   maxBodyBytes: '16777216 (16 MiB)',
-  maxInflightBytes: '134217728 (128 MiB)',
+  maxInflightBytes: '100663296 (96 MiB)',
   bodyTimeoutMs: '10000',
   maxConcurrentIngest: '64',
   maxRssBytes: '0',
