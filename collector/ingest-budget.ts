@@ -6,6 +6,7 @@
  * gzip has inflated, and, during the synchronous decode, an upper bound of what decoding
  * builds on the heap ({@link estimateJsonDecodedBytes}, {@link protobufDecodePlan}).
  */
+import { isAscii } from 'node:buffer';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -84,74 +85,93 @@ export class Reservation {
 
 /*
  * Heap cost of what JSON.parse builds, per token, measured on Node 20 (x64, no pointer
- * compression) with bodies of 16 MiB made of nothing but that token, peak RSS over the
- * body: `{},` 98 bytes, `[],` 70, `0,` 26, `1.5,` 54, `"",` 19, one string 2 bytes per byte
- * (the decoded text and the parsed value), an object of 1.5 million members 240 bytes per
- * member (dictionary mode). A realistic OTLP/JSON batch costs 4.8 times its size. The weights
- * below are at or above every one of those.
+ * compression) with bodies of 8 to 16 MiB made of nothing but that token, peak RSS over the
+ * body: `{},` 98 bytes, `[],` 70, `[0],` 99, `0,` 26, `1.5,` 54, `"",` 19, one string 2 bytes
+ * per byte (the decoded text and the parsed value), an object of 1.5 million members 240 bytes
+ * per member (dictionary mode), nested arrays `[[[...]]]` 104 bytes per level, nested objects
+ * `{"":{"":...}}` 114 per level. A realistic OTLP/JSON batch costs 4.5 times its size. The
+ * weights below put every one of those at or above what was measured.
  */
-const JSON_OBJECT_COST = 64;
-const JSON_ARRAY_COST = 48;
+const JSON_OBJECT_COST = 112;
+const JSON_ARRAY_COST = 112;
 const JSON_VALUE_COST = 48;
 const JSON_MEMBER_COST = 16;
 /** Members past this many in one object cost {@link JSON_LARGE_OBJECT_MEMBER_COST} (V8 turns such objects into dictionaries). */
 const JSON_FAST_MEMBERS = 32;
 const JSON_LARGE_OBJECT_MEMBER_COST = 256;
+/** Nesting tracked member by member; deeper, every member is priced as in a large object (OTLP nests about 8 deep). */
+const JSON_TRACKED_DEPTH = 64;
 /** Per byte of body: the body itself, the decoded text, the parsed strings (one byte per character)... */
 const JSON_BYTE_COST_ONE_BYTE = 3;
 /** ...or two bytes per character when any character is outside Latin-1 (V8 then stores the whole text as UTF-16). */
 const JSON_BYTE_COST_TWO_BYTE = 5;
 
 /**
+ * Most bytes of heap one byte of valid JSON became in any shape measured (nested arrays, 52;
+ * empty objects, 33), with a margin: reserving this much needs no scan. When it does not fit,
+ * {@link estimateJsonDecodedBytes} prices the body closer.
+ */
+export const JSON_CEILING_PER_BYTE = 64;
+
+/**
  * An upper bound, in bytes, of the memory decoding this OTLP/JSON body takes at its peak
  * (the body included), from one linear scan that counts objects, arrays, values and members
  * outside strings. Never below the true peak for the shapes measured (see the weights above).
  */
-export function estimateJsonDecodedBytes(body: Uint8Array): number {
+export function estimateJsonDecodedBytes(bytes: Uint8Array): number {
+  // Buffer's indexOf is memchr; a plain Uint8Array's is not.
+  const body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let objects = 0;
   let arrays = 0;
   let separators = 0;
   let members = 0;
   let largeMembers = 0;
-  let wide = false;
-  let inString = false;
+  // Any byte outside ASCII may be a character outside Latin-1: priced as two-byte text (native check, fast).
+  const wide = !isAscii(body);
   // Members counted per open object (arrays hold -1), so huge objects are priced as dictionaries.
-  const stack: number[] = [];
+  const members_ = new Int32Array(JSON_TRACKED_DEPTH);
+  let depth = 0;
   for (let i = 0, n = body.length; i < n; i++) {
     const c = body[i]!;
-    if (c >= 0x80) wide = true;
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-      continue;
-    }
     switch (c) {
-      case 0x22: // "
-        inString = true;
+      case 0x22: {
+        // A string: jump to its closing quote (memchr), skipping quotes escaped by an odd run of backslashes.
+        let end = body.indexOf(0x22, i + 1);
+        for (;;) {
+          if (end < 0) return priced(body.length, wide, objects, arrays, separators, members, largeMembers);
+          let slashes = 0;
+          while (body[end - 1 - slashes] === 0x5c) slashes++;
+          if (slashes % 2 === 0) break;
+          end = body.indexOf(0x22, end + 1);
+        }
+        i = end;
         break;
+      }
       case 0x7b: // {
         objects++;
-        stack.push(0);
+        if (depth < JSON_TRACKED_DEPTH) members_[depth] = 0;
+        depth++;
         break;
       case 0x5b: // [
         arrays++;
-        stack.push(-1);
+        if (depth < JSON_TRACKED_DEPTH) members_[depth] = -1;
+        depth++;
         break;
       case 0x7d: // }
       case 0x5d: // ]
-        stack.pop();
+        if (depth > 0) depth--;
         break;
       case 0x2c: // ,
         separators++;
         break;
       case 0x3a: {
         // :
-        const top = stack.length - 1;
-        const count = top >= 0 ? stack[top]! : -1;
-        if (count >= 0) {
-          stack[top] = count + 1;
-          if (count >= JSON_FAST_MEMBERS) largeMembers++;
+        const top = depth - 1;
+        if (top >= JSON_TRACKED_DEPTH) largeMembers++;
+        else if (top >= 0 && members_[top]! >= 0) {
+          if (members_[top]! >= JSON_FAST_MEMBERS) largeMembers++;
           else members++;
+          members_[top]!++;
         } else members++;
         break;
       }
@@ -159,8 +179,12 @@ export function estimateJsonDecodedBytes(body: Uint8Array): number {
         break;
     }
   }
+  return priced(body.length, wide, objects, arrays, separators, members, largeMembers);
+}
+
+function priced(size: number, wide: boolean, objects: number, arrays: number, separators: number, members: number, largeMembers: number): number {
   return (
-    body.length * (wide ? JSON_BYTE_COST_TWO_BYTE : JSON_BYTE_COST_ONE_BYTE) +
+    size * (wide ? JSON_BYTE_COST_TWO_BYTE : JSON_BYTE_COST_ONE_BYTE) +
     objects * JSON_OBJECT_COST +
     arrays * JSON_ARRAY_COST +
     separators * JSON_VALUE_COST +

@@ -28,7 +28,7 @@ import { decodeTracesProtobuf } from './decode-protobuf.js';
 import { DEFAULT_DECODE_LIMITS, OtlpDecodeError, OtlpLimitError, type DecodeLimits } from './decode-errors.js';
 import { encodeExportResponse, encodeStatus, type OtlpEncoding } from './encode-response.js';
 import type { Forwarder } from './forwarder.js';
-import { estimateJsonDecodedBytes, GarbageGate, IngestBudget, protobufDecodePlan, type Reservation } from './ingest-budget.js';
+import { estimateJsonDecodedBytes, GarbageGate, IngestBudget, JSON_CEILING_PER_BYTE, protobufDecodePlan, type Reservation } from './ingest-budget.js';
 import type { SpanView } from './span-view.js';
 import { TALLY_PROJECTION, type Tally } from './tally.js';
 
@@ -375,7 +375,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       let reduced = false;
       const othersIdle = budget.inUse === reservation.bytes;
       if (encoding === 'json') {
-        const decoded = estimateJsonDecodedBytes(body);
+        // The ceiling when it fits (no scan: the common case); else the scan's closer price.
+        const ceiling = body.length * JSON_CEILING_PER_BYTE;
+        const decoded = ceiling - body.length <= budget.available ? ceiling : Math.min(ceiling, estimateJsonDecodedBytes(body));
         if (decoded > budget.capacity) {
           fail(res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `decoding this JSON body would take about ${decoded} bytes, more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`);
           return;
