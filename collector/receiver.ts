@@ -266,8 +266,9 @@ export function createIngestServer(app: RequestListener, config: Pick<CollectorC
 export function createReceiver(deps: ReceiverDeps): Receiver {
   const { config, tally, forwarder, auth } = deps;
   const budget = new IngestBudget(config.maxInflightBytes);
-  // Released bytes become free memory only once collected: at most a quarter of the budget's worth may wait for it.
-  const garbage = new GarbageGate(Math.floor(config.maxInflightBytes / 4));
+  // Released bytes become free memory only once collected: at most half the budget's worth may
+  // wait for it, a quarter while ingest refuses for load.
+  const garbage = new GarbageGate(Math.floor(config.maxInflightBytes / 2));
   let inFlight = 0;
   let lastLoadRefusal = -Infinity;
 
@@ -294,6 +295,8 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     req.once('close', () => clearTimeout(cut));
     req.resume();
   };
+
+  const refusing = (): boolean => inFlight >= config.maxConcurrentIngest || Date.now() - lastLoadRefusal < config.retryAfterSeconds * 1000;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const contentType = req.headers['content-type'];
@@ -436,7 +439,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       // What it held, and about as much again in the socket chunks it was copied from (garbage too).
       const held = reservation.bytes;
       reservation.close();
-      garbage.released(2 * held);
+      garbage.released(2 * held, refusing());
     }
   };
 
@@ -445,8 +448,5 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       fail(res, 'json', 500, RPC_CODE.INTERNAL, `internal error: ${(err as Error)?.message ?? String(err)}`);
     });
   };
-  return Object.assign(receiver, {
-    refusing: () => inFlight >= config.maxConcurrentIngest || Date.now() - lastLoadRefusal < config.retryAfterSeconds * 1000,
-    budget,
-  });
+  return Object.assign(receiver, { refusing, budget });
 }
