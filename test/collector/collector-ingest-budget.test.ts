@@ -8,11 +8,12 @@
  * documents, each refusal is counted in the collector's own metrics, `/readyz` says 503 while
  * ingest refuses and 200 again after, and every legitimate span is counted exactly once.
  */
+import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTR, LABEL, METRICS, OUTCOMES } from '../../contract/index.js';
 import { estimateJsonDecodedBytes, IngestBudget, protobufDecodePlan } from '../../collector/ingest-budget.js';
-import { parseExposition, sumOf } from './collector-harness.js';
+import { parseExposition, startCollector, sumOf } from './collector-harness.js';
 import { hexId, postRaw, procStatusBytes, spansJson, spawnCollector, tracesAnswers, type ChildCollector, type PostResult, type SpanAttrs } from './ingest-abuse-harness.js';
 
 const MiB = 1024 * 1024;
@@ -245,4 +246,51 @@ describe('budget accounting (units)', () => {
     expect(protobufDecodePlan(MiB, 3 * MiB, 100_000, 500_000)).toBeUndefined();
     expect(hexId(0, 16)).toBe('0000000000000001');
   });
+});
+
+describe('decided before reading (small budget, in process)', () => {
+  it('a declared body that does not fit is answered 429 before a byte of it is sent; the body holding the budget still completes', async () => {
+    // 3 MiB budget: a 0.9 MiB JSON body (priced 2.7 MiB to decode) fits alone; 0.9 MiB held leaves 2.1 MiB.
+    const started = await startCollector({ maxInflightBytes: 3 * MiB, maxBodyBytes: 3 * MiB });
+    const { url } = started;
+    try {
+      const u = new URL(`${url}/v1/traces`);
+      const body = Buffer.from(spansJson('budget-small', [{ [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.OUTCOME]: 'ok' }]));
+      const padded = Buffer.concat([body, Buffer.alloc(0.9 * MiB - body.length, 0x20)]);
+      // The first upload declares 0.9 MiB and sends only its headers: it holds 0.9 MiB of the budget.
+      const holder = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...JSON_HEADERS, 'content-length': String(padded.length) } });
+      const held = new Promise<number>((resolve, reject) => {
+        holder.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        holder.on('error', reject);
+      });
+      holder.flushHeaders();
+      // The second declares 2.5 MiB and sends nothing: the answer must come without its body.
+      let second: { status: number; retryAfter: string | undefined } | undefined;
+      for (let i = 0; i < 50 && second?.status !== 429; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        second = await new Promise((resolve, reject) => {
+          const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...JSON_HEADERS, 'content-length': String(2.5 * MiB) } });
+          req.on('response', (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });
+            req.destroy();
+          });
+          req.on('error', reject);
+          req.flushHeaders();
+        });
+      }
+      expect(second).toEqual({ status: 429, retryAfter: '1' });
+      // The holder finishes and is accepted (0.9 MiB of JSON, mostly white space: priced by the scan, not the 64x ceiling).
+      holder.end(padded);
+      expect(await held).toBe(200);
+      // And 2.5 MiB of JSON, priced 7.5 MiB to decode, could never fit: 413, not a 429 to retry forever.
+      const big = Buffer.concat([body, Buffer.alloc(2.5 * MiB - body.length, 0x20)]);
+      expect((await postRaw(url, big, JSON_HEADERS)).status).toBe(413);
+    } finally {
+      await started?.collector.close();
+    }
+  }, 20_000);
 });
