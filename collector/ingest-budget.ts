@@ -4,7 +4,9 @@
  * Collector's memory limiter plays, but decided per byte before it is held, so no burst can
  * outrun it). Each request holds a {@link Reservation}: the wire bytes it has read, the bytes
  * gzip has inflated, and, during the synchronous decode, an upper bound of what decoding
- * builds on the heap ({@link estimateJsonDecodedBytes}, {@link protobufDecodePlan}).
+ * builds on the heap ({@link JSON_CEILING_PER_BYTE}, {@link estimateJsonDecodedBytes},
+ * {@link protobufDecodePlan}). Released bytes are garbage until V8 collects them;
+ * {@link GarbageGate} keeps that garbage within a share of the budget.
  */
 import { isAscii } from 'node:buffer';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
