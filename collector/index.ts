@@ -17,10 +17,11 @@ import { Registry, type RegistryContentType } from 'prom-client';
 import { LABEL } from '../contract/index.js';
 import { bearerCheck } from './auth.js';
 import { resolveConfig, type CollectorConfig, type CollectorOptions } from './config.js';
-import { renderMetrics } from './exposition.js';
+import { renderMetrics, wantsOpenMetrics } from './exposition.js';
 import { Forwarder } from './forwarder.js';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
 import { createIngestServer, createReceiver } from './receiver.js';
+import { SharedRenders } from './shared-render.js';
 import { errorHandler, hostCheck, notFound, securityHeaders } from './http-security.js';
 import { READ_TOKEN_COOKIE, serveStatusPage } from './status-page.js';
 import { SummaryStore } from './summary.js';
@@ -147,9 +148,17 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   const receiver = createReceiver({ config, tally, forwarder, auth: ingestAuth, closing: () => closing, rss: () => rss });
   app.all('/v1/traces', receiver);
 
+  // Concurrent scrapes share one render per format; at most two bodies alive (see shared-render.ts).
+  const scrapes = new SharedRenders((openMetrics: boolean) => renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined), 2);
   app.get('/metrics', async (req, res) => {
     if (denied(req, res)) return;
-    const { contentType, body } = await renderMetrics(registry, req.headers.accept);
+    const shared = scrapes.acquire(wantsOpenMetrics(req.headers.accept));
+    if (shared === undefined) {
+      res.status(503).set('retry-after', String(config.retryAfterSeconds)).type('text/plain').send('scrapes in progress are still being sent; retry later\n');
+      return;
+    }
+    res.once('close', shared.done);
+    const { contentType, body } = await shared.value;
     res.set('content-type', contentType).send(body);
   });
 
