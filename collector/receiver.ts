@@ -236,17 +236,22 @@ export interface Receiver {
  * Timeouts of the HTTP server, derived from `bodyTimeoutMs` so a slow client holds no slot
  * or socket for long: headers must arrive within it, and Node's own request timeout (a
  * backstop; the receiver answers 408 first) a second after headers plus body. Idle keep-alive
- * connections close after 5 s (Node's default; OTLP exporters open a new one when needed).
+ * connections close after 5 s (Node's default; OTLP exporters open a new one when needed), and
+ * any socket without traffic for as long as Node's request timeout.
  */
 export function serverTimeouts(config: Pick<CollectorConfig, 'bodyTimeoutMs'>): {
   headersTimeout: number;
   requestTimeout: number;
   keepAliveTimeout: number;
   connectionsCheckingInterval: number;
+  socketTimeout: number;
 } {
   return {
     headersTimeout: config.bodyTimeoutMs,
     requestTimeout: 2 * config.bodyTimeoutMs + 1000,
+    // A socket with no traffic at all for this long is cut: a scraper that stopped reading
+    // frees the body it pinned (see shared-render.ts).
+    socketTimeout: 2 * config.bodyTimeoutMs + 1000,
     keepAliveTimeout: Math.min(5000, config.bodyTimeoutMs),
     // Node checks headersTimeout/requestTimeout on this period (30 s by default).
     connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs),
@@ -255,9 +260,10 @@ export function serverTimeouts(config: Pick<CollectorConfig, 'bodyTimeoutMs'>): 
 
 /** Creates the HTTP server for `app` with {@link serverTimeouts}. */
 export function createIngestServer(app: RequestListener, config: Pick<CollectorConfig, 'bodyTimeoutMs'>): Server {
-  const { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval } = serverTimeouts(config);
+  const { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval, socketTimeout } = serverTimeouts(config);
   const srv = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app);
   srv.keepAliveTimeout = keepAliveTimeout;
+  srv.timeout = socketTimeout;
   return srv;
 }
 

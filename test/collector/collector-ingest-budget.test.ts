@@ -6,7 +6,8 @@
  * keeps sending. Asserted: every attack request is refused (413/429, never 200, never a
  * reset), the collector's peak RSS (VmHWM of the child) stays under the bound the README
  * documents, each refusal is counted in the collector's own metrics, `/readyz` says 503 while
- * ingest refuses and 200 again after, and every legitimate span is counted exactly once.
+ * ingest refuses and 200 again after, and every legitimate span is counted exactly once. Then
+ * 32 concurrent scrapes of the capped metrics share their renders and stay under the bound too.
  */
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
@@ -201,6 +202,25 @@ describe('ingest memory budget under attack (default options, real collector in 
     for (const code of ['408', '413', '429', '503']) expect([code, server[code] ?? 0]).toEqual([code, client[code] ?? 0]);
     expect(client['reset'] ?? 0).toBe(0);
   }, 300_000);
+
+  it('32 concurrent scrapes at the cap share their renders (503 with Retry-After past two live bodies) and keep peak RSS under the bound', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, i) =>
+        fetch(`${c.url}/metrics`, { headers: i % 2 ? { accept: 'application/openmetrics-text; version=1.0.0' } : {} }).then(async (r) => ({
+          status: r.status,
+          retryAfter: r.headers.get('retry-after'),
+          bytes: (await r.arrayBuffer()).byteLength,
+        })),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThanOrEqual(2);
+    for (const r of ok) expect(r.bytes).toBeGreaterThan(1_000_000);
+    for (const r of results.filter((x) => x.status !== 200)) expect([r.status, r.retryAfter]).toEqual([503, '1']);
+    const peak = procStatusBytes(c.pid, 'VmHWM');
+    log.push(`32 concurrent scrapes: ${ok.length} x 200, ${results.length - ok.length} x 503; peak RSS ${(peak / 1e6).toFixed(0)} MB`);
+    expect(peak).toBeLessThan(RSS_BOUND);
+  }, 60_000);
 });
 
 describe('budget accounting (units)', () => {

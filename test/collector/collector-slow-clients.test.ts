@@ -117,7 +117,7 @@ describe('slow clients (bodyTimeoutMs 1000, 4 ingest slots)', () => {
   }, 15_000);
 
   it('derives the server timeouts from bodyTimeoutMs', () => {
-    expect(serverTimeouts({ bodyTimeoutMs: 10_000 })).toEqual({ headersTimeout: 10_000, requestTimeout: 21_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 });
-    expect(serverTimeouts({ bodyTimeoutMs: 500 })).toEqual({ headersTimeout: 500, requestTimeout: 2000, keepAliveTimeout: 500, connectionsCheckingInterval: 500 });
+    expect(serverTimeouts({ bodyTimeoutMs: 10_000 })).toEqual({ headersTimeout: 10_000, requestTimeout: 21_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, socketTimeout: 21_000 });
+    expect(serverTimeouts({ bodyTimeoutMs: 500 })).toEqual({ headersTimeout: 500, requestTimeout: 2000, keepAliveTimeout: 500, connectionsCheckingInterval: 500, socketTimeout: 2000 });
   });
 });
