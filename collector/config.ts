@@ -27,6 +27,8 @@ export interface CollectorOptions {
   maxInflightBytes?: number;
   /** Time (ms) a request body has to arrive in full (408 past it, freeing its slot); also the server's headers timeout. Default 10,000. */
   bodyTimeoutMs?: number;
+  /** Open connections at most (each costs about 25 KB); past it new ones are closed at once. Default 512. */
+  maxConnections?: number;
   /** Ingest requests handled at once; one more is answered 429 with Retry-After. Default 64. */
   maxConcurrentIngest?: number;
   /** Resident set size (bytes) past which ingest answers 503 with Retry-After; 0 disables the check. Sampled once a second. Default 0. */
@@ -98,6 +100,7 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
   maxBodyBytes: { kind: 'count', default: 16 * 1024 * 1024, meaning: 'body limit, checked before and after gzip decompression (413 past it)' },
   maxInflightBytes: { kind: 'count', default: 96 * 1024 * 1024, meaning: 'bytes all ingest requests may hold at once (bodies, inflated, decoded); past it 429 with Retry-After' },
   bodyTimeoutMs: { kind: 'count', default: 10_000, meaning: 'time a request body has to arrive (408 past it); also the headers timeout' },
+  maxConnections: { kind: 'count', default: 512, meaning: 'open connections at most (about 25 KB each); past it new ones are closed at once' },
   maxConcurrentIngest: { kind: 'count', default: 64, meaning: 'ingest requests in flight; past it 429 with Retry-After' },
   maxRssBytes: { kind: 'nonNegative', default: 0, meaning: 'resident memory past which ingest answers 503 with Retry-After (0: off)' },
   retryAfterSeconds: { kind: 'count', default: 1, meaning: 'the Retry-After value of 429 and 503 answers' },

@@ -258,12 +258,14 @@ export function serverTimeouts(config: Pick<CollectorConfig, 'bodyTimeoutMs'>): 
   };
 }
 
-/** Creates the HTTP server for `app` with {@link serverTimeouts}. */
-export function createIngestServer(app: RequestListener, config: Pick<CollectorConfig, 'bodyTimeoutMs'>): Server {
+/** Creates the HTTP server for `app` with {@link serverTimeouts} and at most `maxConnections` open connections. */
+export function createIngestServer(app: RequestListener, config: Pick<CollectorConfig, 'bodyTimeoutMs' | 'maxConnections'>): Server {
   const { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval, socketTimeout } = serverTimeouts(config);
   const srv = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app);
   srv.keepAliveTimeout = keepAliveTimeout;
   srv.timeout = socketTimeout;
+  // Each open connection costs about 25 KB whatever it sends: without a cap, a connection flood is unbounded memory.
+  srv.maxConnections = config.maxConnections;
   return srv;
 }
 

@@ -199,6 +199,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   maxBodyBytes: '16777216 (16 MiB)',
   maxInflightBytes: '100663296 (96 MiB)',
   bodyTimeoutMs: '10000',
+  maxConnections: '512',
   maxConcurrentIngest: '64',
   maxRssBytes: '0',
   retryAfterSeconds: '1',

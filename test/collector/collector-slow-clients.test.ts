@@ -116,6 +116,39 @@ describe('slow clients (bodyTimeoutMs 1000, 4 ingest slots)', () => {
     expect(ms).toBeLessThan(BODY_TIMEOUT_MS + 2500);
   }, 15_000);
 
+  it('past maxConnections a new connection is closed at once; the collector answers again once connections close', async () => {
+    const small = await startCollector({ maxConnections: 8 });
+    const u = new URL(small.url);
+    const open = (): Promise<{ socket: ReturnType<typeof connect>; closed: Promise<number> }> =>
+      new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const socket = connect(Number(u.port), u.hostname, () => resolve({ socket, closed }));
+        const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - t0)));
+        socket.once('error', () => {});
+        socket.once('error', reject);
+      });
+    try {
+      const held = [];
+      for (let i = 0; i < 8; i++) {
+        const h = await open();
+        h.socket.write(`POST /v1/traces HTTP/1.1\r\nHost: ${u.host}\r\n`);
+        held.push(h);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      const ninth = await open();
+      expect(await ninth.closed).toBeLessThan(1000);
+      for (const h of held) h.socket.destroy();
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = (await postRaw(small.url, oneSpan(2), JSON_HEADERS)).status as number;
+      }
+      expect(status).toBe(200);
+    } finally {
+      await small.collector.close();
+    }
+  }, 15_000);
+
   it('derives the server timeouts from bodyTimeoutMs', () => {
     expect(serverTimeouts({ bodyTimeoutMs: 10_000 })).toEqual({ headersTimeout: 10_000, requestTimeout: 21_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, socketTimeout: 21_000 });
     expect(serverTimeouts({ bodyTimeoutMs: 500 })).toEqual({ headersTimeout: 500, requestTimeout: 2000, keepAliveTimeout: 500, connectionsCheckingInterval: 500, socketTimeout: 2000 });
