@@ -22,7 +22,7 @@ export interface CollectorOptions {
   /**
    * Bytes that ingest requests may hold at once, all together: bodies as read, as inflated, and
    * an upper bound of what decoding builds. A request that does not fit is answered 429 with
-   * Retry-After, before its bytes are read or inflated. Default 96 MiB.
+   * Retry-After, before its bytes are read or inflated. Default 80 MiB.
    */
   maxInflightBytes?: number;
   /** Time (ms) a request body has to arrive in full (408 past it, freeing its slot); also the server's headers timeout. Default 10,000. */
@@ -98,7 +98,7 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
   host: { kind: 'string', default: '127.0.0.1', meaning: 'interface to listen on (0.0.0.0: every interface)' },
   port: { kind: 'port', default: 4318, meaning: 'TCP port to listen on (0: any free port)' },
   maxBodyBytes: { kind: 'count', default: 16 * 1024 * 1024, meaning: 'body limit, checked before and after gzip decompression (413 past it)' },
-  maxInflightBytes: { kind: 'count', default: 96 * 1024 * 1024, meaning: 'bytes all ingest requests may hold at once (bodies, inflated, decoded); past it 429 with Retry-After' },
+  maxInflightBytes: { kind: 'count', default: 80 * 1024 * 1024, meaning: 'bytes all ingest requests may hold at once (bodies, inflated, decoded); past it 429 with Retry-After' },
   bodyTimeoutMs: { kind: 'count', default: 10_000, meaning: 'time a request body has to arrive (408 past it); also the headers timeout' },
   maxConnections: { kind: 'count', default: 512, meaning: 'open connections at most (about 25 KB each); past it new ones are closed at once' },
   maxConcurrentIngest: { kind: 'count', default: 64, meaning: 'ingest requests in flight; past it 429 with Retry-After' },

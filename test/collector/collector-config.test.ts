@@ -197,7 +197,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   host: '127.0.0.1',
   port: '4318',
   maxBodyBytes: '16777216 (16 MiB)',
-  maxInflightBytes: '100663296 (96 MiB)',
+  maxInflightBytes: '83886080 (80 MiB)',
   bodyTimeoutMs: '10000',
   maxConnections: '512',
   maxConcurrentIngest: '64',
