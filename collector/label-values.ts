@@ -1,5 +1,5 @@
 /**
- * Label values bounded (issue 10). Every span attribute value that becomes a Prometheus label
+ * Label values bounded. Every span attribute value that becomes a Prometheus label
  * value (and the same value in `/api/summary`) goes through {@link LabelValues.sanitize}, one
  * function for both, so the two always agree. A value is rewritten when it is
  *

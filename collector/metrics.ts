@@ -71,7 +71,7 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
  * Pre-resolved series ("cells"). prom-client hashes the label object into a string on every
  * `inc`/`observe` (and validates every label), which at 200k spans/s is most of the tally's
  * time. A cell resolves its series once: the first update goes through prom-client's public
- * API (creating the series exactly as before), then the cell keeps a reference to the series'
+ * API (creating the series as prom-client itself does), then the cell keeps a reference to the series'
  * entry in the metric's store and updates it in place with the same arithmetic prom-client
  * uses (`value += n`; `sum += v`, `count += 1`, bucket `+= 1`, latest exemplar per bucket),
  * so scrapes see exactly the values the public API would have produced.

@@ -149,7 +149,12 @@ export function bucketQuantile(q: number, buckets: readonly number[], bounds: re
 }
 
 function latency(buckets: readonly number[]): LatencySummary {
-  return { p50: bucketQuantile(0.5, buckets), p95: bucketQuantile(0.95, buckets), p99: bucketQuantile(0.99, buckets) };
+  return { p50: toMicroseconds(bucketQuantile(0.5, buckets)), p95: toMicroseconds(bucketQuantile(0.95, buckets)), p99: toMicroseconds(bucketQuantile(0.99, buckets)) };
+}
+
+/** Seconds rounded to the microsecond: interpolated quantiles otherwise print as 0.018750000000000003. */
+function toMicroseconds(seconds: number | null): number | null {
+  return seconds === null ? null : Math.round(seconds * 1e6) / 1e6;
 }
 
 /** The catalog of one service. */
@@ -362,7 +367,7 @@ export class SummaryStore {
     }));
     return {
       generatedAt: new Date(now).toISOString(),
-      uptimeSeconds: (now - this.started) / 1000,
+      uptimeSeconds: Math.round(now - this.started) / 1000,
       totals: this.totals.view(),
       providers,
       tools,

@@ -1,5 +1,5 @@
 /**
- * Spans -> metrics. The rules (issue 3):
+ * Spans -> metrics. The rules:
  * - Only SERVER spans (OTLP kind 2) count; client-side spans of the same call never double-count.
  * - Every SERVER span with `mcp.method.name` is observed in the duration histogram (exemplar trace_id).
  * - A SERVER span with method `tools/call` is one call: `mcp_tool_calls_total` + 1 (or its adjusted count).
@@ -131,8 +131,8 @@ export interface TallyOptions {
   /** Longest label value in UTF-8 bytes (see label-values.ts). Default LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES. */
   maxLabelValueBytes?: number;
   /**
-   * False turns off the value checks of issue 10 (label values pass unchanged, token counts
-   * are taken as before): only for the ingest benchmark's same-run comparison. Default true.
+   * False turns off the value checks (label values pass unchanged, any finite non-negative
+   * token count is taken): only for the ingest benchmark's same-run comparison. Default true.
    */
   valueChecks?: boolean;
 }
@@ -158,7 +158,7 @@ interface CallSeries {
   token: Map<string, CounterCell>;
   /** `mcp_tool_tokens_not_counted_total` by reason (created at the first call of a reason). */
   notCounted: Map<string, CounterCell>;
-  /** Created at the first self-correction of this label set (never at zero, as before). */
+  /** Created at the first self-correction of this label set (never at zero). */
   selfCorrections: CounterCell | undefined;
   /** The summary's aggregates of this label set. */
   summary: SummaryHandle;
@@ -220,7 +220,7 @@ function str(v: AttributeValue | undefined): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-/** Before issue 10 (the benchmark's "checks off" baseline): any finite non-negative number, numeric strings too. */
+/** Without the value checks (the benchmark's "checks off" baseline): any finite non-negative number, numeric strings too. */
 function looseCount(v: AttributeValue | undefined): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) && n >= 0 ? n : undefined;
@@ -572,7 +572,7 @@ export class Tally {
 
   /**
    * A token count (see {@link tokenCount}); an invalid value is dropped (undefined, as if
-   * absent) and counted for the batch. Checks off: taken as before issue 10.
+   * absent) and counted for the batch. Checks off: any finite non-negative number is taken.
    */
   private count(v: AttributeValue | undefined): number | undefined {
     if (!this.checks) return looseCount(v);

@@ -65,7 +65,7 @@ export const OPERATION_EXECUTE_TOOL = 'execute_tool';
 export const ERROR_TYPE_TOOL_ERROR = 'tool_error';
 /** `error.type` when a request is never answered: the transport closed first. */
 export const ERROR_TYPE_NO_RESPONSE = 'no_response';
-/** `error.type` when the handler threw past the SDK (the response never left). */
+/** `error.type` of a JSON-RPC error without a numeric code (the semantic conventions' fallback value). */
 export const ERROR_TYPE_EXCEPTION = '_OTHER';
 
 /** `mcplens.outcome` values, in the order of their precedence (first match wins). */
@@ -398,7 +398,7 @@ export const VALUE_REJECT_REASONS = {
 } as const;
 
 /**
- * How the collector bounds label values (issue 10). A value that is too long, holds text
+ * How the collector bounds label values. A value that is too long, holds text
  * that cannot be a label value as sent, or holds a series-key separator is rewritten: its
  * text (invalid characters replaced by U+FFFD, cut at a UTF-8 boundary to fit) followed by
  * MARKER and the first HASH_HEX_DIGITS hex digits of the SHA-256 of the whole original value,

@@ -1,4 +1,4 @@
-import { ERROR_TYPE_TOOL_ERROR, type Outcome } from '../contract/index.js';
+import { ERROR_TYPE_EXCEPTION, ERROR_TYPE_TOOL_ERROR, type Outcome } from '../contract/index.js';
 
 /** JSON-RPC error codes that matter for grading. */
 export const JSONRPC_INVALID_PARAMS = -32602;
@@ -34,7 +34,7 @@ export function gradeResponse(message: Record<string, unknown>, malformedShape: 
   if (error !== undefined && error !== null) {
     const rawCode = (error as { code?: unknown }).code;
     const code = typeof rawCode === 'number' ? rawCode : undefined;
-    const errorType = code === undefined ? '_OTHER' : String(code);
+    const errorType = code === undefined ? ERROR_TYPE_EXCEPTION : String(code);
     const rejected =
       code === JSONRPC_INVALID_PARAMS ||
       (code === JSONRPC_INTERNAL_ERROR && malformedShape);

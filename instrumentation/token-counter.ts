@@ -11,7 +11,7 @@
  * Loading the o200k_base table costs 160-450 ms (wall, by load) and about 70 MB RSS, once per process:
  * that is why it loads on the first call of defaultTokenizer(), not when this module is imported.
  *
- * Bounds (issue 9). gpt-tokenizer splits a text with the o200k pre-tokenizer regex into pieces (a word,
+ * Bounds. gpt-tokenizer splits a text with the o200k pre-tokenizer regex into pieces (a word,
  * up to 3 digits, a run of punctuation, a run of whitespace) and runs byte-pair merging on each piece
  * that is not itself a token. That merging is quadratic in the piece's length (it rescans the piece
  * after every merge), and an unspaced payload is one piece: 100,000 `a` took 3-15 s (by load), 5 MiB
@@ -25,7 +25,7 @@
  * - shrinks gpt-tokenizer's merge cache to {@link MERGE_CACHE_SIZE} entries;
  * - refuses a payload longer than {@link MAX_PAYLOAD_CHARS} by throwing {@link PayloadTooLargeError}.
  * Counting is then linear in the payload. CPU per count (bench/tokenizer-bound.ts, 2 shared cores,
- * load 7-8): 1 MiB of JSON about 110-150 ms, as before; at worst, text whose every piece is no token
+ * load 7-8): 1 MiB of JSON about 110-150 ms, as with plain countTokens; at worst, text whose every piece is no token
  * (random letters, random CJK, base64), about 1-1.6 µs per UTF-8 byte, gpt-tokenizer's own merging
  * cost: 4 Mi characters of base64 3.9 s, 1 Mi random a-z 1.6 s, 1 Mi random CJK 4.9 s.
  */

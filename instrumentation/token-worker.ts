@@ -3,7 +3,7 @@
  * o200k_base) never runs on the server's own thread. Messages: `{ id, texts }` in,
  * `{ id, counts }` out; `counts` is undefined when any text of the message failed.
  *
- * Counting is linear and bounded (defaultTokenizer(), issue 9), and a text longer than
+ * Counting is linear and bounded (defaultTokenizer()), and a text longer than
  * MAX_PAYLOAD_CHARS is refused by a throw (PayloadTooLargeError), which fails its whole
  * message: senders leave such texts out (and record them as `too_large`) rather than post them.
  */
