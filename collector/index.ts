@@ -9,6 +9,8 @@
  * // ... later
  * await collector.close();
  * ```
+ *
+ * Adding an export here makes it public API: test/package/entry-points.test.ts pins the list.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,7 +31,8 @@ import { Tally } from './tally.js';
 import type { Summary } from './summary-types.js';
 
 export type { CollectorOptions, CollectorConfig } from './config.js';
-export { DEFAULT_CONFIG, ConfigError, resolveConfig } from './config.js';
+/** Thrown by {@link createCollector} on a configuration mistake, naming the bad option. */
+export { ConfigError } from './config.js';
 export type { Summary } from './summary-types.js';
 
 /** Options of {@link createCollector}: the configuration plus what only code can pass. */

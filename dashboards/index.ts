@@ -2,6 +2,9 @@
  * mcplens dashboards and alerts as code, public as `mcplens/dashboards`: Grafana
  * dashboards, Grafana provisioning, and Prometheus / Grafana alert rules, generated
  * from the telemetry contract.
+ *
+ * Adding an export here makes it public API: test/package/entry-points.test.ts pins the list.
+ * The lint, template-variable and rule-test helpers are for tests, imported by their file path.
  */
 export { generateAll, renderAll, dashboardModels, OUTPUT_PATHS } from './generate.js';
 export type { GenerateAllOptions } from './generate.js';
@@ -15,7 +18,4 @@ export { grafanaAlertFile } from './grafana-alerts.js';
 export { overviewDashboard } from './overview.js';
 export { toolsDashboard } from './tools.js';
 export { providerDashboard } from './provider.js';
-export { lintDashboard, metricNamesIn } from './lint.js';
-export { substituteVariables, defaultSubstitutions } from './template-vars.js';
 export { DASHBOARD_UID, VAR } from './defaults.js';
-export { promtoolTestFile, humanizeLikePrometheus } from './rule-tests.js';

@@ -2,10 +2,11 @@
  * mcplens instrumentation: `instrumentServer(server)` turns an MCP server into a source
  * of OpenTelemetry spans following the MCP semantic conventions, plus mcplens' outcome,
  * schema-violation, provider and token attributes (docs/telemetry.md).
+ *
+ * Adding an export here makes it public API: test/package/entry-points.test.ts pins the list.
+ * Tests and benchmarks import internals by their file path.
  */
 export { instrumentServer } from './attach.js';
-export { StreamObserver, ObservedConnection, ToolCatalog } from './stream-observer.js';
-export type { ConnectionInfo, InboundExtra } from './stream-observer.js';
 export type { InstrumentOptions, ProviderAttribution, ProviderResolverInput, StructuredLogger } from './types.js';
 export { DEFAULT_PROVIDER_HEADERS } from './provider-resolver.js';
 export { createAdjustedCountSampler } from './adjusted-count-sampler.js';

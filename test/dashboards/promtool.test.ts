@@ -11,13 +11,12 @@ import { stringify } from 'yaml';
 import {
   OUTPUT_PATHS,
   dashboardModels,
-  defaultSubstitutions,
   prometheusRuleFile,
-  promtoolTestFile,
   resolveOptions,
-  substituteVariables,
   type GeneratorOptions,
 } from '../../dashboards/index.js';
+import { promtoolTestFile } from '../../dashboards/rule-tests.js';
+import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 import { REPO_ROOT, promtool, tempDir } from './helpers.js';
 
 /** The option sets the rules are proven with: defaults, custom thresholds, and the e2e rendering (for 0s, 1 s interval). */

@@ -10,11 +10,10 @@ import {
   alertDefinitions,
   dashboardModels,
   grafanaAlertFile,
-  lintDashboard,
-  metricNamesIn,
   resolveOptions,
   createDefaultOptions,
 } from '../../dashboards/index.js';
+import { lintDashboard, metricNamesIn } from '../../dashboards/lint.js';
 import { datasourcesFile } from '../../dashboards/provisioning.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

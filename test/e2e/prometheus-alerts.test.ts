@@ -34,11 +34,10 @@ import {
   DASHBOARD_UID,
   VAR,
   dashboardModels,
-  defaultSubstitutions,
   prometheusRuleFile,
   resolveOptions,
-  substituteVariables,
 } from '../../dashboards/index.js';
+import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 
 const GOOD = PROVIDERS.ANTHROPIC;
 const BAD = PROVIDERS.OPENAI;
