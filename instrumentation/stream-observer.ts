@@ -18,7 +18,7 @@ import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
-import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText, type CatalogTool } from './token-counter.js';
+import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText, type CatalogTokens, type CatalogTool } from './token-counter.js';
 import { defaultTokenService, inThreadTokenService, type TokenService } from './token-service.js';
 import { writeCallLog } from './call-log.js';
 import type { InstrumentOptions } from './types.js';
@@ -129,7 +129,7 @@ export class ToolCatalog {
   }
 
   /** Catalog tokens from fresh per-tool counts (same order as `tools`), or the cached ones when `counts` is undefined. */
-  catalogTokens(key: string, tools: readonly CatalogTool[], counts: number[] | undefined): { total: number; perTool: Array<{ name: string; tokens: number }> } {
+  catalogTokens(key: string, tools: readonly CatalogTool[], counts: number[] | undefined): CatalogTokens {
     if (counts === undefined && this.tokenCache !== undefined) return this.tokenCache;
     const perTool = tools.map((tool, i) => ({ name: String(tool.name), tokens: counts?.[i] ?? 0 }));
     const cached = { key, total: perTool.reduce((n, t) => n + t.tokens, 0), perTool };

@@ -314,18 +314,6 @@ export interface CatalogTokens {
   perTool: Array<{ name: string; tokens: number }>;
 }
 
-/** Counts the tokens each tool of a catalog adds to an LLM request, and their total. */
-export function countCatalog(tools: readonly CatalogTool[], tokenizer: Tokenizer = defaultTokenizer()): CatalogTokens {
-  const perTool: Array<{ name: string; tokens: number }> = [];
-  let total = 0;
-  for (const tool of tools) {
-    const tokens = tokenizer(catalogToolText(tool));
-    perTool.push({ name: tool.name, tokens });
-    total += tokens;
-  }
-  return { total, perTool };
-}
-
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? '';

@@ -3,13 +3,11 @@ import { countTokens, setMergeCacheSize } from 'gpt-tokenizer/encoding/o200k_bas
 import {
   argumentsText,
   catalogToolText,
-  countCatalog,
   defaultTokenizer,
   MAX_PAYLOAD_CHARS,
   MAX_PIECE_BYTES,
   PayloadTooLargeError,
   resultText,
-  type Tokenizer,
 } from '../../instrumentation/token-counter.js';
 
 const tokenizer = defaultTokenizer();
@@ -282,28 +280,6 @@ describe('catalog tokens', () => {
       description: 'Current weather for a city.',
       parameters: first.inputSchema,
     });
-  });
-
-  it('counts each tool as gpt-tokenizer counts its text, and the total is their sum', () => {
-    const counted = countCatalog(tools, tokenizer);
-    expect(counted.perTool.map((t) => t.name)).toEqual(['get_weather', 'ping', 'search_documents']);
-    counted.perTool.forEach((t, i) => {
-      expect(t.tokens).toBe(countTokens(catalogToolText(tools[i]!)));
-      expect(t.tokens).toBeGreaterThan(0);
-    });
-    expect(counted.total).toBe(counted.perTool.reduce((sum, t) => sum + t.tokens, 0));
-    // A longer description and schema cost more.
-    expect(counted.perTool[2]!.tokens).toBeGreaterThan(counted.perTool[1]!.tokens);
-  });
-
-  it('uses the default tokenizer when none is given, and a custom one when given', () => {
-    expect(countCatalog(tools)).toEqual(countCatalog(tools, tokenizer));
-    const byChars: Tokenizer = (text) => text.length;
-    expect(countCatalog(tools, byChars).total).toBe(tools.reduce((sum, t) => sum + catalogToolText(t).length, 0));
-  });
-
-  it('counts an empty catalog as zero', () => {
-    expect(countCatalog([], tokenizer)).toEqual({ total: 0, perTool: [] });
   });
 });
 
