@@ -25,8 +25,9 @@
  *   session and tool within the window): see self-correction.ts.
  * - Every value that becomes a label (service, method, tool, provider, model, error type) goes
  *   through the one sanitiser of label-values.ts first (length limit, invalid text, series-key
- *   separators), and the summary gets the very same values. Token counts must be integers from
- *   0 to MAX_TOKEN_COUNT: another value is dropped and counted, its span still counts.
+ *   separators), and the summary gets the very same values.
+ * - Spans are checked before they are counted (ids, times, adjusted counts, token counts): see
+ *   validate-span.ts. The tally counts what that stage rejected and dropped, nothing more.
  */
 import {
   ATTR,
@@ -37,7 +38,6 @@ import {
   METRICS,
   OUTCOMES,
   OVERFLOW_LABEL_VALUE,
-  SPAN_REJECT_REASONS,
   TOKEN_ATTRIBUTE,
   TOKENS_NOT_COUNTED_REASONS,
   UNKNOWN_LABEL_VALUE,
@@ -47,7 +47,6 @@ import {
   CALL_LABELS,
   CALL_TOKEN_KINDS,
   LABEL_VALUE_LIMIT,
-  MAX_TOKEN_COUNT,
   VALUE_REJECT_REASONS,
 } from '../contract/index.js';
 import { CardinalityGuard, valuesKey } from './cardinality.js';
@@ -55,18 +54,13 @@ import { LabelValues, type LabelSlot } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
-import { OTLP_SPAN_KIND, OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
+import { OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
 import type { SummaryHandle, SummaryStore } from './summary.js';
 import { TOKENS_UNREPORTED } from './summary-types.js';
+import { validateSpan, type ValidateSpanOptions, type ValidSpan } from './validate-span.js';
 
 const TOOLS_CALL = MCP_METHOD.TOOLS_CALL;
 const TOOLS_LIST = MCP_METHOD.TOOLS_LIST;
-
-/** Largest adjusted count honoured on one span; larger (or non-positive) values reject the span. */
-export const MAX_ADJUSTED_COUNT = 1_000_000;
-
-/** Reasons of `mcplens_collector_spans_rejected_total` (from the contract). */
-const REJECT_REASON = SPAN_REJECT_REASONS;
 
 const DURATION_LABELS = METRICS.SERVER_OPERATION_DURATION.labels as readonly string[];
 const CATALOG_TOOL_LABELS = METRICS.TOOL_CATALOG_TOOL_TOKENS.labels as readonly string[];
@@ -84,8 +78,9 @@ const CALL_FANOUT: Readonly<Record<string, number>> = {
 };
 
 /**
- * What {@link Tally} reads from a span, for the decoders' projection (attribute values of
- * other keys and events of other names are not decoded). Keep it in step with the reads below:
+ * What {@link Tally} and its validation stage (validate-span.ts) read from a span, for the
+ * decoders' projection (attribute values of other keys and events of other names are not
+ * decoded). Keep it in step with the reads of both:
  * test/collector/collector-projection.test.ts tallies with and without it and compares.
  */
 export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
@@ -108,18 +103,8 @@ export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
   events: new Set<string>([EVENT.CATALOG_TOOL]),
 };
 
-const HEX32 = /^[0-9a-f]{32}$/;
-const HEX16 = /^[0-9a-f]{16}$/;
-const ZERO32 = '0'.repeat(32);
-const ZERO16 = '0'.repeat(16);
 const KNOWN_KINDS: ReadonlySet<string> = new Set(VIOLATION_KINDS);
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(OUTCOMES);
-const KNOWN_NOT_COUNTED: ReadonlySet<string> = new Set(Object.values(TOKENS_NOT_COUNTED_REASONS));
-
-/** The `reason` of a TOKENS_NOT_COUNTED value: a contract reason, else UNKNOWN_LABEL_VALUE (label values stay bounded). */
-function notCountedReason(v: AttributeValue): string {
-  return typeof v === 'string' && KNOWN_NOT_COUNTED.has(v) ? v : UNKNOWN_LABEL_VALUE;
-}
 
 /** Options of {@link Tally}. */
 export interface TallyOptions {
@@ -192,6 +177,8 @@ class KeyTree<V> {
 
 interface Call {
   span: SpanView;
+  /** What the validation stage checked (weight, token counts, not-counted reason). */
+  checked: ValidSpan;
   toolName: string;
   /** Provider and model as sent (UNKNOWN_PROVIDER when absent), not the label values, which may have overflowed. */
   provider: string;
@@ -218,21 +205,6 @@ function child(map: Map<string, CounterCell>, counter: CollectorMetrics['calls']
 
 function str(v: AttributeValue | undefined): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
-/** Without the value checks (the benchmark's "checks off" baseline): any finite non-negative number, numeric strings too. */
-function looseCount(v: AttributeValue | undefined): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
-}
-
-/** What {@link tokenCount} answers for a value outside the contract's range. */
-const INVALID_COUNT = -1;
-
-/** A token count: undefined when absent, INVALID_COUNT unless an integer from 0 to MAX_TOKEN_COUNT (a number, never a string). */
-function tokenCount(v: AttributeValue | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT ? v : INVALID_COUNT;
 }
 
 /** Outcome from the span when the instrumentation did not set one (e.g. plain semconv spans). */
@@ -272,7 +244,8 @@ export class Tally {
   readonly health = { spansReceived: 0, spansRejected: 0 };
   /** The one sanitiser of label values (and of the summary's copies of them). */
   readonly labels: LabelValues;
-  private readonly checks: boolean;
+  /** Options of the validation stage (value checks on or off). */
+  private readonly validation: ValidateSpanOptions;
   /** One remembering sanitiser per label read (see LabelSlot). */
   private readonly slot: Readonly<Record<'service' | 'method' | 'tool' | 'provider' | 'model' | 'errorType' | 'catalogTool', LabelSlot>>;
   /** Token values dropped in the batch being tallied (counted once per batch). */
@@ -280,11 +253,12 @@ export class Tally {
 
   constructor(options: TallyOptions) {
     this.m = options.metrics;
-    this.checks = options.valueChecks ?? true;
+    const valueChecks = options.valueChecks ?? true;
+    this.validation = { valueChecks };
     this.labels = new LabelValues({
       maxBytes: options.maxLabelValueBytes ?? LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES,
       rewritten: options.metrics.labelValuesRewritten,
-      enabled: this.checks,
+      enabled: valueChecks,
     });
     const lv = this.labels;
     this.slot = {
@@ -316,32 +290,17 @@ export class Tally {
     this.nowSeconds = Date.now() / 1000;
     const calls: Call[] = [];
     for (const span of spans) {
-      if (!HEX32.test(span.traceId) || span.traceId === ZERO32 || !HEX16.test(span.spanId) || span.spanId === ZERO16) {
-        reject(REJECT_REASON.INVALID_ID);
+      const checked = validateSpan(span, this.validation);
+      if (typeof checked === 'string') {
+        reject(checked);
         continue;
       }
-      if (!(span.durationNano >= 0) || !Number.isFinite(span.startTimeUnixNano)) {
-        reject(REJECT_REASON.INVALID_TIME);
-        continue;
-      }
-      const adjusted = span.attributes[ATTR.ADJUSTED_COUNT];
-      let weight = 1;
-      if (adjusted !== undefined) {
-        // A number, or a number sent as a string; anything else (booleans, arrays) is invalid.
-        const n = typeof adjusted === 'number' ? adjusted : typeof adjusted === 'string' && adjusted.trim() !== '' ? Number(adjusted) : NaN;
-        // 1 / ratio: not necessarily an integer (ratio 0.3 -> 3.33...).
-        if (!Number.isFinite(n) || n < 1 || n > MAX_ADJUSTED_COUNT) {
-          reject(REJECT_REASON.INVALID_ADJUSTED_COUNT);
-          continue;
-        }
-        weight = n;
-      }
-      if (span.kind !== OTLP_SPAN_KIND.SERVER) continue;
-      const method = str(span.attributes[ATTR.MCP_METHOD_NAME]);
+      const method = checked.method;
       if (method === undefined) continue;
-      const call = this.observeDuration(span, method, weight);
+      this.invalidTokenCounts += checked.invalidTokenCounts;
+      const call = this.observeDuration(span, method, checked);
       if (call) calls.push(call);
-      else if (method === TOOLS_LIST) this.recordCatalog(span);
+      else if (method === TOOLS_LIST) this.recordCatalog(span, checked);
     }
     // Self-correction compares span starts: feed calls in start order.
     calls.sort((a, b) => a.span.startTimeUnixNano - b.span.startTimeUnixNano);
@@ -365,8 +324,9 @@ export class Tally {
   }
 
   /** Duration histogram for every SERVER MCP span; returns the call for tools/call spans. */
-  private observeDuration(span: SpanView, method: string, weight: number): Call | undefined {
+  private observeDuration(span: SpanView, method: string, checked: ValidSpan): Call | undefined {
     const a = span.attributes;
+    const weight = checked.weight;
     const lv = this.slot;
     const service = this.serviceOf(span);
     const rawKind = str(a[ATTR.VIOLATION_KIND]);
@@ -418,7 +378,7 @@ export class Tally {
     if (!isCall) return undefined;
     const rawModel = str(a[ATTR.GEN_AI_REQUEST_MODEL]);
     const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.model.sanitize(rawModel);
-    return { span, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
+    return { span, checked, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
   }
 
   /** The sanitised `service_name` of a span (UNKNOWN_LABEL_VALUE when absent). */
@@ -471,21 +431,20 @@ export class Tally {
     const outcome = outcomeOf(a, c.span.statusCode);
     child(s.outcome, this.m.calls, s, LABEL.OUTCOME, outcome).inc(w);
     if (c.kind !== undefined) child(s.kind, this.m.violations, s, LABEL.VIOLATION_KIND, c.kind).inc(w);
-    const tokens: Partial<Record<string, number>> = {};
-    let tokensNotCounted: string | undefined;
-    const marked = a[ATTR.TOKENS_NOT_COUNTED];
-    if (marked !== undefined) {
+    const checked = c.checked;
+    let tokens: Partial<Record<string, number>> = {};
+    let tokensNotCounted = checked.notCounted;
+    if (tokensNotCounted !== undefined) {
       // Unknown, not 0. A token attribute beside the marker (the contract has none) is ignored,
       // so every call is either counted or not, never both.
-      tokensNotCounted = notCountedReason(marked);
       child(s.notCounted, this.m.tokensNotCounted, s, LABEL.REASON, tokensNotCounted).inc(w);
-    } else {
+    } else if (checked.tokens !== undefined) {
+      tokens = checked.tokens;
       let counted = false;
       for (const kind of CALL_TOKEN_KINDS) {
-        const n = this.count(a[TOKEN_ATTRIBUTE[kind]]);
+        const n = tokens[kind];
         if (n === undefined) continue;
         counted = true;
-        tokens[kind] = n;
         if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
       }
       // Neither counts nor a reason: token counting off, or instrumentation older than the marker.
@@ -533,20 +492,15 @@ export class Tally {
   }
 
   /** Catalog gauges from a tools/list span. */
-  private recordCatalog(span: SpanView): void {
+  private recordCatalog(span: SpanView, checked: ValidSpan): void {
     const service = this.serviceOf(span);
-    const marked = span.attributes[ATTR.TOKENS_NOT_COUNTED];
-    if (marked !== undefined) {
+    if (checked.notCounted !== undefined) {
       // The gauges keep the last counted catalog; the summary says this listing was not counted.
-      this.recordCatalogNotCounted(service, notCountedReason(marked));
+      this.recordCatalogNotCounted(service, checked.notCounted);
       return;
     }
     const tools: Array<{ tool: string; tokens: number }> = [];
-    for (const e of span.events) {
-      if (e.name !== EVENT.CATALOG_TOOL) continue;
-      const rawTool = str(e.attributes[ATTR.GEN_AI_TOOL_NAME]);
-      const tokens = this.count(e.attributes[ATTR.TOKENS_CATALOG]);
-      if (rawTool === undefined || tokens === undefined) continue;
+    for (const { tool: rawTool, tokens } of checked.catalogTools ?? []) {
       const tool = this.slot.catalogTool.sanitize(rawTool);
       const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOOL_TOKENS.name, CATALOG_TOOL_LABELS, {
         [LABEL.SERVICE_NAME]: service,
@@ -556,7 +510,7 @@ export class Tally {
       // The summary keeps what the cap admitted, so its memory is bounded the same way.
       tools.push({ tool: labels[LABEL.GEN_AI_TOOL_NAME]!, tokens });
     }
-    let total = this.count(span.attributes[ATTR.TOKENS_CATALOG]);
+    let total = checked.catalogTotal;
     if (total === undefined && tools.length > 0) total = tools.reduce((s, t) => s + t.tokens, 0);
     if (total === undefined) {
       // A failed listing has no catalog to count; a successful one without counts or a reason
@@ -568,18 +522,6 @@ export class Tally {
     const labels = this.guard.resolve(METRICS.TOOL_CATALOG_TOKENS.name, CATALOG_TOTAL_LABELS, { [LABEL.SERVICE_NAME]: service });
     this.m.catalogTotal.set(labels, total);
     this.summary.recordCatalog(labels[LABEL.SERVICE_NAME]!, total, tools);
-  }
-
-  /**
-   * A token count (see {@link tokenCount}); an invalid value is dropped (undefined, as if
-   * absent) and counted for the batch. Checks off: any finite non-negative number is taken.
-   */
-  private count(v: AttributeValue | undefined): number | undefined {
-    if (!this.checks) return looseCount(v);
-    const n = tokenCount(v);
-    if (n !== INVALID_COUNT) return n;
-    this.invalidTokenCounts++;
-    return undefined;
   }
 
   /** A tools/list whose tokens are unknown: the summary's catalog of the service says so (bounded by the cap like its gauge). */
