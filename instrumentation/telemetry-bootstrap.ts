@@ -2,7 +2,9 @@ import { createRequire } from 'node:module';
 import { diag, DiagLogLevel, trace, type TracerProvider } from '@opentelemetry/api';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createAdjustedCountSampler } from './adjusted-count-sampler.js';
-import { drainDeferred, hasDeferredWork } from './flush.js';
+import { DeferredWork } from './deferred-work.js';
+import { drainDeferred } from './flush.js';
+import { settleWithin } from './settle-within.js';
 import { installExitFlush } from './exit-flush.js';
 import { createOtlpSpanExporter } from './otlp-span-exporter.js';
 import { ATTR } from '../contract/index.js';
@@ -318,7 +320,7 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     const counted = performance.now();
     // Past the deadline the exports in flight and their retries end: they would otherwise hold
     // the batch processor's own export timer (OTEL_BSP_EXPORT_TIMEOUT, 30 s) and the process.
-    if (!(await withDeadline(processor.forceFlush(), deadline - counted))) exporter.abort();
+    if (!(await settleWithin(processor.forceFlush(), deadline - counted))) exporter.abort();
     diag.debug(`mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`);
   };
   installExitFlush({
@@ -329,33 +331,11 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     },
     timeoutMs: config.exitTimeoutMs,
     onTimeout: () => exporter.abort(),
-    hasWork: () => unflushed > 0 || hasDeferredWork(),
+    hasWork: () => unflushed > 0 || DeferredWork.hasWork(),
   });
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };
 }
 
-/** Whether `promise` settled (rejections are logged) before `ms` passed; never rejects. */
-async function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(ms, 0));
-    timer.unref();
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        (err: unknown) => {
-          diag.debug('mcplens: flush failed', err);
-          return true;
-        },
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Forgets the memoised state. For tests only: a started SDK stays registered. */
 export function resetTelemetryStateForTests(): void {
