@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import { settleWithin } from './settle-within.js';
 
 /** Options of {@link installExitFlush}. */
 export interface ExitFlushOptions {
@@ -43,23 +44,24 @@ export function installExitFlush(options: ExitFlushOptions): () => void {
     } catch (error) {
       flushing = Promise.reject(error);
     }
-    let timer: NodeJS.Timeout | undefined;
-    // Referenced on purpose: it is what keeps the process alive while the flush runs.
-    const budget = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
+    // The budget's timer is referenced on purpose: it is what keeps the process alive while the flush runs.
+    inFlight = settleWithin(
+      flushing.catch((error: unknown) => diag.error('mcplens: flush on exit failed', error)),
+      timeoutMs,
+      { keepAlive: true },
+    )
+      .then((settled) => {
+        if (settled) return;
         exhausted = true;
         try {
           options.onTimeout?.();
         } catch (error) {
           diag.error('mcplens: ending the exports on exit failed', error);
         }
-        resolve();
-      }, timeoutMs);
-    });
-    inFlight = Promise.race([flushing.catch((error: unknown) => diag.error('mcplens: flush on exit failed', error)), budget]).finally(() => {
-      clearTimeout(timer);
-      inFlight = undefined;
-    });
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
     return inFlight;
   };
 
