@@ -27,8 +27,8 @@ import { createCollectorMetrics } from '../collector/metrics.js';
 import { OTLP_SPAN_KIND, type SpanView } from '../collector/span-view.js';
 import { SummaryStore } from '../collector/summary.js';
 import { Tally, TALLY_PROJECTION } from '../collector/tally.js';
-import { buildToolCallSpans, PROTOBUFJS_TO_OBJECT, recordSpans } from '../test/collector/decode-fixtures.js';
-import { loadOtlpTypes } from '../test/collector/decode-otlp-proto.js';
+import { buildToolCallSpans, PROTOBUFJS_TO_OBJECT, recordSpans } from '../harness/otlp-span-fixtures.js';
+import { loadOtlpTypes } from '../harness/otlp-proto-types.js';
 
 /** Options of {@link runIngestBench}; every field optional. */
 export interface IngestBenchOptions {

@@ -1,6 +1,6 @@
 /**
  * Start-up and exit of a stdio MCP server, bare and under `node --import mcplens/register`,
- * the way hosts run it (test/support/stdio-session.ts): spawned with pipes, `initialize`
+ * the way hosts run it (harness/stdio-session.ts): spawned with pipes, `initialize`
  * written at once, a short session, stdin closed. Measures the first answer (spawn to the
  * `initialize` response) and the exit (stdin closed to the process' end), for the published
  * `@modelcontextprotocol/server-memory` with the collector up (a real mcplens collector),
@@ -17,8 +17,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COLLECTOR_KINDS, startCollectorVariant, type CollectorKind } from '../test/support/collector-variants.js';
-import { runStdioSession, SERVER_MEMORY, type StdioSessionResult } from '../test/support/stdio-session.js';
+import { COLLECTOR_KINDS, startCollectorVariant, type CollectorKind } from '../harness/collector-variants.js';
+import { runStdioSession, SERVER_MEMORY, type StdioSessionResult } from '../harness/stdio-session.js';
 
 /** Collector conditions measured by default. */
 export const DEFAULT_LIFECYCLE_COLLECTORS: readonly LifecycleCollector[] = ['up', 'down', 'silent'];

@@ -10,7 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { ATTR, LABEL, METRICS } from '../../contract/index.js';
 import { SCENARIO, emitScenario, makeTracer, scrape, startCollector, sumOf, type Started } from './collector-harness.js';
-import { seededRandom } from './decode-fixtures.js';
+import { seededRandom } from '../../harness/otlp-span-fixtures.js';
 
 const CASES = 2500;
 const PARALLEL = 8;

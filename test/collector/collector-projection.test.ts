@@ -17,7 +17,7 @@ import { SummaryStore } from '../../collector/summary.js';
 import { Tally, TALLY_PROJECTION } from '../../collector/tally.js';
 import { ATTR, EVENT, MCP_METHOD, METRICS, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
 import { emitCatalog, emitUncountedCatalog } from './collector-harness.js';
-import { buildKitchenSinkSpans, buildToolCallSpans, recordSpans, seededRandom } from './decode-fixtures.js';
+import { buildKitchenSinkSpans, buildToolCallSpans, recordSpans, seededRandom } from '../../harness/otlp-span-fixtures.js';
 
 function protobufBody(spans: ReadableSpan[]): Uint8Array {
   const bytes = ProtobufTraceSerializer.serializeRequest(spans);

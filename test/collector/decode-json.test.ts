@@ -12,7 +12,7 @@ import { decodeTracesJson } from '../../collector/decode-json.js';
 import { decodeTracesProtobuf } from '../../collector/decode-protobuf.js';
 import { OtlpDecodeError, OtlpLimitError } from '../../collector/decode-errors.js';
 import type { SpanView } from '../../collector/span-view.js';
-import { buildKitchenSinkSpans, buildToolCallSpans, seededRandom } from './decode-fixtures.js';
+import { buildKitchenSinkSpans, buildToolCallSpans, seededRandom } from '../../harness/otlp-span-fixtures.js';
 
 type Json = Record<string, unknown>;
 

@@ -12,8 +12,8 @@ import { decodeTracesProtobuf } from '../../collector/decode-protobuf.js';
 import { OtlpDecodeError, OtlpLimitError } from '../../collector/decode-errors.js';
 import { OTLP_SPAN_KIND, OTLP_STATUS_CODE } from '../../collector/span-view.js';
 import { ATTR, EVENT } from '../../contract/index.js';
-import { buildKitchenSinkSpans, buildToolCallSpans, expectedAttributes, referenceDecode, seededRandom } from './decode-fixtures.js';
-import { loadOtlpTypes } from './decode-otlp-proto.js';
+import { buildKitchenSinkSpans, buildToolCallSpans, expectedAttributes, referenceDecode, seededRandom } from '../../harness/otlp-span-fixtures.js';
+import { loadOtlpTypes } from '../../harness/otlp-proto-types.js';
 
 function serialize(spans: ReadableSpan[]): Uint8Array {
   const bytes = ProtobufTraceSerializer.serializeRequest(spans);

@@ -6,7 +6,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeExportResponse, encodeStatus } from '../../collector/encode-response.js';
-import { loadOtlpTypes } from './decode-otlp-proto.js';
+import { loadOtlpTypes } from '../../harness/otlp-proto-types.js';
 
 const LONGS = { longs: Number, defaults: false } as const;
 

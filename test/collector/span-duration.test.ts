@@ -3,7 +3,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { decodeTracesJson } from '../../collector/decode-json.js';
 import { decodeTracesProtobuf } from '../../collector/decode-protobuf.js';
-import { recordSpans } from './decode-fixtures.js';
+import { recordSpans } from '../../harness/otlp-span-fixtures.js';
 
 // 1767000000.123456789 s and 20.0001 ms later: as doubles of nanoseconds these are 256 ns
 // coarse, and their naive difference is not 20,000,100.

@@ -6,14 +6,14 @@
  * delivered when the collector is up, and stdout holding nothing but JSON-RPC.
  *
  * Servers: our SDK v1 fixture and the published `@modelcontextprotocol/server-memory` (its
- * own SDK copy, installed by `npm run fixtures`). Collectors: see test/support/collector-variants.
+ * own SDK copy, installed by `npm run fixtures`). Collectors: see harness/collector-variants.ts.
  * Sessions run a few at a time in beforeAll; each test awaits its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTR, MCP_METHOD, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
-import type { ReceivedSpan } from '../instrumentation/register-otlp-receiver.js';
-import { startCollectorVariant, type CollectorCounts, type CollectorKind } from '../support/collector-variants.js';
-import { FIXTURE_V1, runLimited, runStdioSession, SERVER_MEMORY, type StdioServerSpec, type StdioSessionResult } from '../support/stdio-session.js';
+import type { ReceivedSpan } from '../../harness/otlp-receiver.js';
+import { startCollectorVariant, type CollectorCounts, type CollectorKind } from '../../harness/collector-variants.js';
+import { FIXTURE_V1, runLimited, runStdioSession, SERVER_MEMORY, type StdioServerSpec, type StdioSessionResult } from '../../harness/stdio-session.js';
 
 /** The exit budget given to mcplens; every bound below is read from it. */
 const SESSION_ENV = { MCPLENS_EXIT_TIMEOUT_MS: '1000' } as const;

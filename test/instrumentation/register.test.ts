@@ -16,7 +16,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ATTR, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
 import { defaultTokenizer } from '../../instrumentation/token-counter.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './register-otlp-receiver.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const REGISTER = join(REPO, 'dist/instrumentation/register.js');

@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file runs from dist/test/support). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The zero-code entry as built: what `--import mcplens/register` loads. */
 export const REGISTER_ENTRY = join(REPO_ROOT, 'dist/instrumentation/register.js');
 /** The published server installed by `npm run fixtures`. */

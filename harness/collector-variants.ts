@@ -7,9 +7,9 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { LABEL, METRICS } from '../../contract/index.js';
-import { createCollector } from '../../collector/index.js';
-import { startOtlpReceiver, type ReceivedSpan } from '../instrumentation/register-otlp-receiver.js';
+import { LABEL, METRICS } from '../contract/index.js';
+import { createCollector } from '../collector/index.js';
+import { startOtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 /** The conditions a collector can be in. */
 export const COLLECTOR_KINDS = ['up', 'collector', 'down', 'silent', '429', '503'] as const;

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { loadOtlpTypes } from '../collector/decode-otlp-proto.js';
+import { loadOtlpTypes } from './otlp-proto-types.js';
 
 /** One received span, attributes flattened to plain values. */
 export interface ReceivedSpan {

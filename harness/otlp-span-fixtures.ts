@@ -6,11 +6,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes as OtelAttributes, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type IdGenerator, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ATTR, EVENT, MCP_METHOD, NETWORK_TRANSPORT, OPERATION_EXECUTE_TOOL, ERROR_TYPE_TOOL_ERROR, PROVIDERS, VIOLATION_KINDS } from '../../contract/index.js';
-import type { AttributeValue, Attributes, SpanView } from '../../collector/span-view.js';
+import { ATTR, EVENT, MCP_METHOD, NETWORK_TRANSPORT, OPERATION_EXECUTE_TOOL, ERROR_TYPE_TOOL_ERROR, PROVIDERS, VIOLATION_KINDS } from '../contract/index.js';
+import type { AttributeValue, Attributes, SpanView } from '../collector/span-view.js';
 import type { IConversionOptions } from 'protobufjs';
-import { loadOtlpTypes } from './decode-otlp-proto.js';
-import { createPrng } from '../../demo/prng.js';
+import { loadOtlpTypes } from './otlp-proto-types.js';
+import { createPrng } from '../demo/prng.js';
 
 /** A small seeded PRNG (mulberry32): the same sequence on every run. */
 export const seededRandom = createPrng;
