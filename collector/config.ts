@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs as parseCommandLine } from 'node:util';
 import { LABEL_VALUE_LIMIT, METRICS, OVERFLOW_LABEL_VALUE } from '../contract/index.js';
+import { ConfigError } from '../contract/config-error.js';
 
 /** What a user may pass to `createCollector` (every field optional; defaults in {@link COLLECTOR_OPTIONS}). */
 export interface CollectorOptions {
@@ -139,10 +140,7 @@ export const DEFAULT_CONFIG: Readonly<CollectorConfig> = Object.freeze(
   Object.fromEntries(CONFIG_KEYS.map((k) => [k, COLLECTOR_OPTIONS[k].default])) as unknown as CollectorConfig,
 );
 
-/** A configuration mistake; the message names the key and the bad value. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** `maxBodyBytes` -> `max-body-bytes` (CLI flag). */
 export function keyToFlag(key: string): string {

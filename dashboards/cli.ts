@@ -3,6 +3,7 @@
  * the command-line face of {@link generateAll}. Writes progress to stderr only.
  */
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../contract/config-error.js';
 import { generateAll } from './generate.js';
 import type { GeneratorOptions } from './options.js';
 
@@ -41,7 +42,8 @@ const STRING_FLAGS: Record<string, keyof GeneratorOptions> = {
 
 /**
  * Runs the command with `argv` (the arguments after `dashboards`). Returns the exit code:
- * 0 on success, 2 on a usage or option error (the message names the bad value).
+ * 0 on success, 2 on a usage or option error (a {@link ConfigError}; the message names the bad
+ * value), 1 when the files cannot be written.
  */
 export async function runDashboardsCli(argv: readonly string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { out: { type: 'string' }, 'grafana-alerting': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
@@ -83,7 +85,11 @@ export async function runDashboardsCli(argv: readonly string[], stderr: NodeJS.W
     for (const f of written) stderr.write(`wrote ${f}\n`);
     return 0;
   } catch (err) {
-    stderr.write(`${(err as Error).message}\n`);
-    return 2;
+    if (err instanceof ConfigError) {
+      stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    stderr.write(`mcplens dashboards: cannot write to ${out}: ${(err as Error).message}\n`);
+    return 1;
   }
 }

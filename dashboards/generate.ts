@@ -13,6 +13,7 @@ import { prometheusRuleFile } from './prometheus-rules.js';
 import { providerDashboard } from './provider.js';
 import { dashboardProviderFile, datasourcesFile } from './provisioning.js';
 import { toolsDashboard } from './tools.js';
+import { ConfigError } from '../contract/config-error.js';
 
 /** Paths of the generated files, relative to `outDir`. */
 export const OUTPUT_PATHS = {
@@ -79,7 +80,7 @@ export type GenerateAllOptions = GeneratorOptions & { outDir: string };
  */
 export async function generateAll(options: GenerateAllOptions): Promise<string[]> {
   if (!options || typeof options.outDir !== 'string' || options.outDir === '') {
-    throw new TypeError(`mcplens dashboards: outDir=${JSON.stringify(options?.outDir)} is invalid: expected a directory path`);
+    throw new ConfigError(`mcplens dashboards: outDir=${JSON.stringify(options?.outDir)} is invalid: expected a directory path`);
   }
   const files = renderAll(options);
   const written: string[] = [];

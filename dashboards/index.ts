@@ -9,6 +9,7 @@
 export { generateAll, renderAll, dashboardModels, OUTPUT_PATHS } from './generate.js';
 export type { GenerateAllOptions } from './generate.js';
 export { runDashboardsCli } from './cli.js';
+export { ConfigError } from '../contract/config-error.js';
 export { resolveOptions, createDefaultOptions } from './options.js';
 export type { GeneratorOptions, AlertOptions, ResolvedOptions } from './options.js';
 export { alertDefinitions, recordingDefinitions, alertExpr } from './alert-rules.js';

@@ -1,4 +1,5 @@
 import { durationSeconds } from './promql.js';
+import { ConfigError } from '../contract/config-error.js';
 
 /**
  * Options of the dashboards and alerts generator, with their defaults in exactly one
@@ -109,13 +110,13 @@ const URL_KEYS = ['grafanaUrl', 'prometheusUrl', 'tempoUrl'] as const;
 const UID_KEYS = ['prometheusDatasourceUid', 'tempoDatasourceUid'] as const;
 
 /**
- * Merges user options over the defaults and validates them. Throws a TypeError naming the
+ * Merges user options over the defaults and validates them. Throws a ConfigError naming the
  * first unknown key or bad value, so a typo fails at start instead of producing a silent default.
  */
 export function resolveOptions(options: GeneratorOptions = {}): ResolvedOptions {
   const defaults = createDefaultOptions();
   for (const key of Object.keys(options)) {
-    if (!(key in defaults)) throw new TypeError(`mcplens dashboards: unknown option "${key}"`);
+    if (!(key in defaults)) throw new ConfigError(`mcplens dashboards: unknown option "${key}"`);
   }
   const merged: ResolvedOptions = { ...defaults };
   for (const [key, value] of Object.entries(options)) {
@@ -127,7 +128,7 @@ export function resolveOptions(options: GeneratorOptions = {}): ResolvedOptions 
 
 function validateOptions(o: ResolvedOptions): void {
   const bad = (key: string, value: unknown, want: string): never => {
-    throw new TypeError(`mcplens dashboards: option ${key}=${JSON.stringify(value)} is invalid: expected ${want}`);
+    throw new ConfigError(`mcplens dashboards: option ${key}=${JSON.stringify(value)} is invalid: expected ${want}`);
   };
   for (const key of DURATION_KEYS) {
     if (typeof o[key] !== 'string' || !DURATION.test(o[key])) bad(key, o[key], 'a Prometheus duration such as 30s, 5m or 1h');

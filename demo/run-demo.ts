@@ -19,6 +19,7 @@ import type { Summary } from '../collector/summary-types.js';
 import { ORDER_SERVER_NAME } from './order-server.js';
 import { AGENT_PROFILES, startTraffic, type Traffic, type TrafficStats } from './traffic.js';
 import { fetchSummary, startTerminalSummary, type SummaryOutput, type TerminalSummary } from './terminal-summary.js';
+import { ConfigError } from '../contract/config-error.js';
 
 /** The demo's options with their defaults (one place). */
 export const DEMO_DEFAULTS = Object.freeze({
@@ -75,16 +76,14 @@ interface DemoOptions {
   collectorUrl: string | undefined;
 }
 
-class UsageError extends Error {}
-
 function numberOption(name: string, text: string | undefined, fallback: number, check: (n: number) => boolean, expect: string): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name}: '${text}' is not ${expect}`);
+  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`--${name}: '${text}' is not ${expect}`);
   return n;
 }
 
-/** Parses the demo's argv; a mistake throws a UsageError naming the option and value. */
+/** Parses the demo's argv; a mistake throws a ConfigError naming the option and value. */
 function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
   let values;
   try {
@@ -105,7 +104,7 @@ function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
       },
     }));
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
   if (values.help) return 'help';
   const collectorUrl = values['collector-url'];
@@ -116,7 +115,7 @@ function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
     } catch {
       url = undefined;
     }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--collector-url: '${collectorUrl}' is not an http(s) URL`);
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`--collector-url: '${collectorUrl}' is not an http(s) URL`);
   }
   return {
     host: values.host ?? DEMO_DEFAULTS.host,
@@ -147,7 +146,7 @@ export async function runDemo(argv: string[], hooks: DemoHooks = {}): Promise<nu
   try {
     options = parseDemoArgs(argv);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof ConfigError)) throw e;
     err.write(`mcplens demo: ${e.message}\n${USAGE}`);
     return 2;
   }

@@ -24,9 +24,11 @@ import { findEntrySdk } from './find-sdk.js';
 import { installModuleHooks, patchSdkFiles, type ConnectListener } from './module-hooks.js';
 import { ensureTelemetryStarted, readTelemetryConfig } from './telemetry-bootstrap.js';
 import type { InstrumentOptions } from './types.js';
+import { ConfigError } from '../contract/config-error.js';
 
-// Read (and validated) now, so that a bad variable stops the process at start-up, naming it.
-const config = readTelemetryConfig();
+// Read (and validated) now, so that a bad variable stops the process at start-up: one line
+// naming it on stderr (never stdout, which a stdio server owns) and exit status 2.
+const config = readConfigOrExit();
 
 // Main thread only: Node 20 also runs `--require` modules in its module-loader thread, where
 // registering the loader again only earns a warning. Servers run in worker threads are not hooked.
@@ -54,4 +56,14 @@ if (!config.disabled && isMainThread) {
 function serverName(server: object): string | undefined {
   const name = (server as { _serverInfo?: { name?: unknown } })._serverInfo?.name;
   return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+function readConfigOrExit(): ReturnType<typeof readTelemetryConfig> {
+  try {
+    return readTelemetryConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
 }

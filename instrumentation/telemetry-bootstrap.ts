@@ -9,6 +9,7 @@ import { installExitFlush } from './exit-flush.js';
 import { createOtlpSpanExporter } from './otlp-span-exporter.js';
 import { ATTR } from '../contract/index.js';
 import { StderrDiagLogger } from './stderr-diag-logger.js';
+import { ConfigError } from '../contract/config-error.js';
 
 /** Where spans go when no OTLP endpoint variable is set: a local mcplens collector. */
 export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
@@ -97,8 +98,8 @@ function nonEmpty(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-function configError(name: string, value: string, expected: string): Error {
-  return new Error(`mcplens: ${name}=${JSON.stringify(value)} is not supported; expected ${expected}`);
+function configError(name: string, value: string, expected: string): ConfigError {
+  return new ConfigError(`mcplens: ${name}=${JSON.stringify(value)} is not supported; expected ${expected}`);
 }
 
 /**

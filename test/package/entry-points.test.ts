@@ -57,6 +57,7 @@ const PINNED: Record<string, string[]> = {
   ],
   './collector': ['ConfigError', 'createCollector'],
   './dashboards': [
+    'ConfigError',
     'DASHBOARD_UID',
     'OUTPUT_PATHS',
     'RULE_GROUPS',
