@@ -46,6 +46,7 @@ async function importDemo(): Promise<typeof import('../demo/run-demo.js')> {
     if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
       throw new Error(
         `the demo needs packages that are not installed (${(err as Error).message.split('\n')[0]}); run it from a clone of the repository with 'npm ci && npm start', or install @modelcontextprotocol/sdk and zod`,
+        { cause: err },
       );
     }
     throw err;
