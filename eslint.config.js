@@ -1,14 +1,15 @@
 // ESLint flat config: the house rules that a reviewer would otherwise repeat by hand.
 // Typed rules (no-floating-promises) read tsconfig.json through the project service.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 const LIBRARY = ['contract/**/*.ts', 'instrumentation/**/*.ts', 'collector/**/*.ts', 'dashboards/**/*.ts'];
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', 'test-artifacts/**', 'compose/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
