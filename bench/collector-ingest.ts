@@ -49,7 +49,7 @@ export interface IngestBenchOptions {
    */
   realTally?: boolean;
   /**
-   * With `realTally`: also measure "decode + tally" with the value checks of issue 10 off
+   * With `realTally`: also measure "decode + tally" with the value checks (label value length, token count range) off
    * (label values unchecked, token counts unvalidated), so the table ends with the same-run
    * ratio checks on / checks off. Default true.
    */
@@ -262,7 +262,7 @@ export function formatIngestTable(results: readonly IngestBenchResult[], batchSi
   return [`collector ingest, ${batchSize}-span batches, one process, best round per variant (node ${process.version})`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...ratioLines].join('\n');
 }
 
-/** Suffix of the variants measured with the value checks of issue 10 off. */
+/** Suffix of the variants measured with the value checks (label value length, token count range) off. */
 const CHECKS_OFF = ', checks off';
 
 /** A registry, metrics, summary and Tally built as collector/index.ts builds them (default config). */

@@ -37,7 +37,7 @@ const COLLECTOR_TEXT: Readonly<Record<LifecycleCollector, string>> = {
 export const LIFECYCLE_MODES = ['init', 'idle', 'calls'] as const;
 export type LifecycleMode = (typeof LIFECYCLE_MODES)[number];
 
-/** Targets of issue 9, in ms. */
+/** Targets for a stdio server's start and exit, in ms (bench/README.md). */
 export const LIFECYCLE_TARGETS = {
   /** --import adds at most this to the first answer (median). */
   firstAnswerAddedMs: 150,
@@ -269,7 +269,7 @@ export interface LifecycleVerdict {
   readonly text: string;
 }
 
-/** The verdicts on issue 9's targets. */
+/** The verdicts on those targets. */
 export function lifecycleVerdicts(report: StdioLifecycleReport): LifecycleVerdict[] {
   const verdicts: LifecycleVerdict[] = [];
   const instrumented = report.variants.filter((v) => v.collector !== undefined);

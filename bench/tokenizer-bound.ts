@@ -1,5 +1,5 @@
 /**
- * Tokenizer bounds (issue 9): how long one count takes, for pathological and ordinary payloads,
+ * Tokenizer bounds: how long one count takes, for pathological and ordinary payloads,
  * with plain gpt-tokenizer `countTokens` as mcplens called it before (o200k_base, default merge
  * cache: **before**) and with instrumentation/token-counter.ts `defaultTokenizer()` (pieces of at
  * most MAX_PIECE_BYTES, a small merge cache, the MAX_PAYLOAD_CHARS cap: **after**).
@@ -63,7 +63,7 @@ function jsonPayload(chars: number): string {
 
 const QUADRATIC = 'one piece; quadratic: 100k characters took seconds, this would take hours';
 
-/** The payloads: those of issue 9, the cap's edges, and the worst content per byte. */
+/** The payloads: pathological ones (long runs, one huge word, deep JSON), the cap's edges, and the worst content per byte. */
 export const TOKENIZER_CASES: readonly TokenizerCase[] = [
   { name: "'a' x 100k", make: () => 'a'.repeat(100_000) },
   { name: "'a' x 1 Mi (at the cap)", skipBefore: QUADRATIC, make: () => 'a'.repeat(MAX_PAYLOAD_CHARS) },
@@ -222,7 +222,7 @@ export function formatTokenizerBoundTable(results: readonly TokenizerBoundResult
     .filter((r) => r.before.skipped !== undefined)
     .map((r) => `  ${r.name}: before not run (${r.before.skipped})`);
   return [
-    `Tokenizer bounds (issue 9): one count per cell, wall ms in a fresh worker thread; MAX_PIECE_BYTES ${MAX_PIECE_BYTES}, MAX_PAYLOAD_CHARS ${MAX_PAYLOAD_CHARS}`,
+    `Tokenizer bounds: one count per cell, wall ms in a fresh worker thread; MAX_PIECE_BYTES ${MAX_PIECE_BYTES}, MAX_PAYLOAD_CHARS ${MAX_PAYLOAD_CHARS}`,
     `Node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
     '',
     line(header),

@@ -272,7 +272,7 @@ describe('Host check (DNS-rebinding protection)', () => {
     expect(text).toMatch(/^HTTP\/1\.1 403 /);
   });
 
-  it('refusals are counted in the request metric; OTLP exporters sending Host 127.0.0.1:PORT are counted as before', async () => {
+  it('refusals are counted in the request metric; OTLP exporters sending Host 127.0.0.1:PORT are still counted', async () => {
     const t = makeTracer(open.url, 'protobuf', 'svc-host-check');
     emitCall(t.tracer, { tool: 'add', provider: 'openai', model: 'm', startMs: Date.now(), outcome: 'ok' });
     await t.flush();

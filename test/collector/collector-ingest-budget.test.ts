@@ -1,5 +1,5 @@
 /**
- * Issue 10: memory bounded by design. The real `mcplens collector` command with its default
+ * Memory bounded by design. The real `mcplens collector` command with its default
  * options, in a child process, every metric first taken to the cardinality cap; then bursts of
  * 64 concurrent gzip bombs, 64 concurrent 16 MiB bodies that decode to 33 times their size,
  * 16 MiB protobuf bodies of empty spans and chunked 16 MiB uploads, while a legitimate exporter

@@ -1,5 +1,5 @@
 /**
- * Issue 10, label values and numeric attributes, against the real collector (port 0) fed by
+ * Label values and numeric attributes, against the real collector (port 0) fed by
  * real OTLP exporters (JSON, and protobuf with gzip):
  * - label values past `maxLabelValueBytes` are cut at a UTF-8 boundary and end with `…~` and a
  *   hash of the whole value, so long names sharing a prefix stay distinct series; counted;
@@ -69,7 +69,7 @@ function samplesOf(samples: readonly Sample[], name: string, service: string): S
 
 const hash8 = (v: string, encoding: 'utf8' | 'utf16le' = 'utf8'): string => createHash('sha256').update(v, encoding).digest('hex').slice(0, 8);
 
-describe('label values that used to share a series (issue 10)', () => {
+describe('label values that used to share a series', () => {
   for (const encoding of ['json', 'protobuf'] as const) {
     it(`keeps label sets apart whatever their values hold: ',', ':', '=', quotes, newlines (${encoding})`, async () => {
       const { url } = await collector();
@@ -158,7 +158,7 @@ describe('label values that used to share a series (issue 10)', () => {
   });
 });
 
-describe('label value length limit (issue 10)', () => {
+describe('label value length limit', () => {
   it('cuts long values at a UTF-8 boundary with a hash of the whole value: distinct names stay distinct, the scrape stays small, every span counts', async () => {
     const { url } = await collector();
     const service = 'long-names';
@@ -233,7 +233,7 @@ describe('label value length limit (issue 10)', () => {
   });
 });
 
-describe('token counts validated (issue 10)', () => {
+describe('token counts validated', () => {
   for (const encoding of ['json', 'protobuf'] as const) {
     it(`drops token counts that are not integers from 0 to ${MAX_TOKEN_COUNT}, counts them, and still counts the calls (${encoding})`, async () => {
       const { url } = await collector();

@@ -1,5 +1,5 @@
 /**
- * Issue 10: slots that slow clients cannot hold. Uploads that stall or trickle take every
+ * Slots that slow clients cannot hold. Uploads that stall or trickle take every
  * ingest slot; within `bodyTimeoutMs` each gets 408 (a google.rpc.Status) and its slot is
  * free again; meanwhile legitimate exports get 429 with Retry-After and `/readyz` says 503,
  * after it they are accepted and `/readyz` says 200. A client that never finishes its headers
