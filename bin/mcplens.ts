@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `mcplens` command: `collector`, `dashboards`, `demo`, and `--version`. Each subcommand
+ * The `mcplens` command: `collector`, `dashboards`, `demo`, `wrap`, and `--version`. Each subcommand
  * lives in its part and is loaded only when asked for, so `mcplens collector` does not load the demo.
  */
 const USAGE = `usage: mcplens <command> [options]
@@ -9,6 +9,7 @@ commands:
   collector    run the collector (OTLP/HTTP in, Prometheus out)   mcplens collector --help
   dashboards   write Grafana dashboards, provisioning and alert rules   mcplens dashboards --out DIR
   demo         collector + instrumented example server + simulated traffic   mcplens demo --help
+  wrap         run a stdio MCP server in any language, relayed byte for byte   mcplens wrap -- <command> [args...]
 
   mcplens --version   print the version of mcplens
 `;
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../dashboards/cli.js')).runDashboardsCli(rest);
     case 'demo':
       return (await importDemo()).runDemo(rest);
+    case 'wrap':
+      return (await import('../instrumentation/wrap/cli.js')).runWrapCli(rest);
     case '--version':
       process.stdout.write(`${(await import('../instrumentation/version.js')).VERSION}\n`);
       return 0;

@@ -1,0 +1,139 @@
+/**
+ * The process side of `mcplens wrap`: runs a server command as a child process and relays
+ * bytes between it and the host. The host's stdin goes to the child's stdin and the child's
+ * stdout to stdout, unchanged and in order, each chunk forwarded as it arrives (partial lines
+ * too); the child's stderr is the host's stderr (inherited, never read). Taps see each chunk
+ * after it has been forwarded; a tap that throws is reported once and never stops the relay.
+ */
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+/** What {@link startChildRelay} needs. */
+export interface ChildRelayOptions {
+  /** The command, looked up on PATH as a shell would (no shell is involved). */
+  command: string;
+  args: readonly string[];
+  /** Default: this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Default: process.stdin. */
+  input?: Readable;
+  /** Default: process.stdout. */
+  output?: Writable;
+  /** Sees every chunk the host sent, after it went to the child. */
+  onClientBytes?: (chunk: Buffer) => void;
+  /** Sees every chunk the child wrote to stdout, after it went to the host. */
+  onServerBytes?: (chunk: Buffer) => void;
+  /** Reports a failing tap or a broken pipe (default: one line on stderr). */
+  onProblem?: (message: string) => void;
+}
+
+/** How the child ended: its exit code or signal, or the shell's 127/126 when it never started. */
+export type ChildExit =
+  | { readonly kind: 'exited'; readonly code: number }
+  | { readonly kind: 'signalled'; readonly signal: NodeJS.Signals }
+  | { readonly kind: 'not-started'; readonly code: 126 | 127; readonly message: string };
+
+/** A running relay. */
+export interface ChildRelay {
+  readonly pid: number | undefined;
+  /** Settles once the child has exited and its stdout has been relayed to the end (bounded). */
+  readonly exited: Promise<ChildExit>;
+  /** Sends a signal to the child (a no-op once it has exited). */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** After the child exits, how long its stdout may still deliver bytes (a grandchild may hold it open). */
+const STDOUT_DRAIN_MS = 200;
+
+/** Spawns the command and starts relaying. Never throws: a command that cannot start settles `exited`. */
+export function startChildRelay(options: ChildRelayOptions): ChildRelay {
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const problem = options.onProblem ?? ((message: string) => void process.stderr.write(`mcplens wrap: ${message}\n`));
+  const child = spawn(options.command, [...options.args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const childIn = child.stdin;
+  const childOut = child.stdout;
+
+  let settle!: (exit: ChildExit) => void;
+  const exited = new Promise<ChildExit>((resolve) => (settle = resolve));
+  let settled = false;
+  const finish = (exit: ChildExit): void => {
+    if (settled) return;
+    settled = true;
+    input.off('data', onInput);
+    input.off('end', onInputEnd);
+    input.pause();
+    settle(exit);
+  };
+
+  // Host -> child. stdin EOF is passed on; writes to a child that is gone are dropped (EPIPE).
+  let childInBroken = false;
+  childIn.on('error', () => {
+    childInBroken = true;
+  });
+  const onInput = (chunk: Buffer): void => {
+    if (!childInBroken && !childIn.write(chunk)) {
+      input.pause();
+      childIn.once('drain', () => input.resume());
+    }
+    tap(options.onClientBytes, chunk, 'client');
+  };
+  const onInputEnd = (): void => void childIn.end();
+  input.on('data', onInput);
+  input.on('end', onInputEnd);
+
+  // Child -> host. If the host stops reading (EPIPE), the child's output is still drained
+  // (and still observed), so the child never blocks on a full pipe.
+  let outputBroken = false;
+  const onOutputError = (err: Error): void => {
+    if (!outputBroken) problem(`stdout is closed (${err.message}); the server's output is dropped`);
+    outputBroken = true;
+    childOut.resume();
+  };
+  output.on('error', onOutputError);
+  childOut.on('data', (chunk: Buffer) => {
+    if (!outputBroken && !output.write(chunk)) {
+      childOut.pause();
+      output.once('drain', () => childOut.resume());
+    }
+    tap(options.onServerBytes, chunk, 'server');
+  });
+
+  const tapsFailed = new Set<string>();
+  function tap(fn: ((chunk: Buffer) => void) | undefined, chunk: Buffer, side: string): void {
+    if (fn === undefined) return;
+    try {
+      fn(chunk);
+    } catch (err) {
+      if (tapsFailed.has(side)) return;
+      tapsFailed.add(side);
+      problem(`observing the ${side}'s messages failed (${err instanceof Error ? err.message : String(err)}); bytes are still relayed`);
+    }
+  }
+
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    // Only a failed spawn has no pid; later errors (a failed kill) change nothing here.
+    if (child.pid !== undefined) return;
+    const notFound = err.code === 'ENOENT';
+    const reason = notFound ? 'command not found' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    finish({ kind: 'not-started', code: notFound ? 127 : 126, message: `cannot run '${options.command}': ${reason}` });
+  });
+
+  child.once('exit', (code, signal) => {
+    const exit: ChildExit = signal !== null ? { kind: 'signalled', signal } : { kind: 'exited', code: code ?? 0 };
+    if (childOut.readableEnded) return finish(exit);
+    const timer = setTimeout(() => finish(exit), STDOUT_DRAIN_MS);
+    childOut.once('end', () => {
+      clearTimeout(timer);
+      finish(exit);
+    });
+  });
+
+  return {
+    pid: child.pid,
+    exited,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill(signal);
+    },
+  };
+}
