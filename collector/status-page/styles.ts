@@ -42,8 +42,8 @@ tr:last-child td { border-bottom:none; }
 svg.spark { flex:none; }
 .bar { height:10px; background:var(--accent); border-radius:3px; min-width:2px; }
 .kind { display:inline-block; padding:0 6px; border-radius:10px; background:#fdecdc; color:#8a4a0b; font-size:12px; }
-.spark-box { flex:none; text-align:right; }
-.spark-label { font-size:11px; color:var(--mute); white-space:nowrap; }
+.spark-box { flex:none; width:120px; text-align:right; }
+.spark-label { font-size:10px; line-height:1.2; color:var(--mute); }
 .minis div[title] span { text-decoration:underline dotted; cursor:help; }
 a.trace-link { color:var(--accent); }
 `;
