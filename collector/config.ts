@@ -92,7 +92,10 @@ type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' |
 
 /** One option: how it is checked and parsed from text, its default, and what it means. */
 export interface OptionSpec<V> {
-  /** `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs; `hosts`: `name` or `name:port`; `urlTemplate`: an http(s) URL holding {@link TRACE_ID_PLACEHOLDER}. */
+  /**
+   * `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs; `hosts`: `name` or
+   * `name:port`; `urlTemplate`: an http(s) URL holding {@link TRACE_ID_PLACEHOLDER}.
+   */
   readonly kind: Kind;
   readonly default: V;
   /** One line for `mcplens collector --help`. */
@@ -141,7 +144,9 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
   traceUrlTemplate: {
     kind: 'urlTemplate',
     default: undefined,
-    meaning: `link the status page's trace ids to a trace viewer: an http(s) URL with ${TRACE_ID_PLACEHOLDER} (e.g. http://tempo:3200/trace/${TRACE_ID_PLACEHOLDER})`,
+    meaning:
+      `link the status page's trace ids to a trace viewer: an http(s) URL with ${TRACE_ID_PLACEHOLDER} ` +
+      `(e.g. http://tempo:3200/trace/${TRACE_ID_PLACEHOLDER})`,
   },
 };
 
@@ -249,7 +254,8 @@ function checkValue(key: keyof CollectorOptions, value: unknown, label: string):
       return (value as string[]).map((h) => h.toLowerCase());
     }
     case 'urlTemplate': {
-      if (typeof value !== 'string' || !value.includes(TRACE_ID_PLACEHOLDER)) bad(`expected an http(s) URL containing ${TRACE_ID_PLACEHOLDER}`);
+      const why = `expected an http(s) URL containing ${TRACE_ID_PLACEHOLDER}`;
+      if (typeof value !== 'string' || !value.includes(TRACE_ID_PLACEHOLDER)) bad(why);
       let url: URL | undefined;
       try {
         // A sample id in place of the placeholder: the link the page will make must be a URL.
@@ -257,7 +263,7 @@ function checkValue(key: keyof CollectorOptions, value: unknown, label: string):
       } catch {
         url = undefined;
       }
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) bad(`expected an http(s) URL containing ${TRACE_ID_PLACEHOLDER}`);
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) bad(why);
       return value;
     }
   }

@@ -42,7 +42,10 @@ function scriptSafe(json: string): string {
 }
 
 /** The settings the page shows or uses: part of the collector's configuration. */
-export type StatusPageOptions = Pick<CollectorConfig, 'trendBucketSeconds' | 'trendBuckets' | 'selfCorrectionWindowSeconds' | 'traceUrlTemplate'>;
+export type StatusPageOptions = Pick<
+  CollectorConfig,
+  'trendBucketSeconds' | 'trendBuckets' | 'selfCorrectionWindowSeconds' | 'traceUrlTemplate'
+>;
 
 /** The status page as one HTML string; the same for every request (data arrives by polling). */
 export function renderStatusPage(options: StatusPageOptions = DEFAULT_CONFIG): string {

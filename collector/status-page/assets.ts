@@ -39,7 +39,9 @@ function readScript(): string {
   // The module has type imports only, so all that is left of ES module syntax is `export {};`.
   // As a classic script in a strict function of its own it keeps a module's scope and strictness.
   const body = text.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n').replace(/^export \{\};\n?/m, '');
-  if (/^\s*(import|export)\b/m.test(body)) throw new Error(`mcplens collector: ${path} imports or exports at run time; the page script may import types only`);
+  if (/^\s*(import|export)\b/m.test(body)) {
+    throw new Error(`mcplens collector: ${path} imports or exports at run time; the page script may import types only`);
+  }
   // Inlined as is: text that would end or confuse the <script> element must not be there.
   if (/<\/script|<!--/i.test(body)) throw new Error(`mcplens collector: ${path} holds '</script' or '<!--' and cannot be inlined`);
   return `(() => {\n'use strict';\n${body}})();\n`;

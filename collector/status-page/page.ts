@@ -117,7 +117,8 @@ function severity(r: number): string {
 }
 
 /** What the sparkline shows: its axis and the time it covers. */
-const TREND_LABEL = `malformed ratio per ${duration(CONFIG.trendBucketSeconds)}, last ${duration(CONFIG.trendBucketSeconds * CONFIG.trendBuckets)}`;
+const TREND_WINDOW_SECONDS = CONFIG.trendBucketSeconds * CONFIG.trendBuckets;
+const TREND_LABEL = `malformed ratio per ${duration(CONFIG.trendBucketSeconds)}, last ${duration(TREND_WINDOW_SECONDS)}`;
 
 /** What "fixed" counts, in the words of the self-correction rule. */
 const FIXED_MEANING =
@@ -308,7 +309,8 @@ function catalogCard(c: CatalogSummary): HTMLElement {
   for (const t of [...c.tools].sort((a, b) => b.tokens - a.tokens)) {
     const bar = h('div', { class: 'bar' });
     bar.style.width = `${Math.max(2, (t.tokens / max) * 100)}%`;
-    tbody.appendChild(h('tr', null, h('td', { class: 'mono' }, t.tool), h('td', { class: 'num' }, String(t.tokens)), h('td', { style: 'width:45%' }, bar)));
+    const cells = [h('td', { class: 'mono' }, t.tool), h('td', { class: 'num' }, String(t.tokens)), h('td', { style: 'width:45%' }, bar)];
+    tbody.appendChild(h('tr', null, ...cells));
   }
   const counted = c.totalTokens !== null && c.totalTokens !== undefined;
   const latest = c.latestNotCounted ? `latest tools/list not counted (${c.latestNotCounted})` : null;

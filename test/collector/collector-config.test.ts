@@ -76,8 +76,8 @@ describe('traceUrlTemplate (trace viewer link of the status page)', () => {
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
-    ['no placeholder', 'http://tempo:3200/trace/', /'traceUrlTemplate': 'http:\/\/tempo:3200\/trace\/' is not valid: expected an http\(s\) URL containing \{traceId\}/],
-    ['placeholder with a typo', 'http://tempo:3200/trace/{traceID}', /'traceUrlTemplate': .* expected an http\(s\) URL containing \{traceId\}/],
+    ['no placeholder', 'http://tempo/trace/', /'traceUrlTemplate': 'http:\/\/tempo\/trace\/' is not valid: expected an http\(s\) URL/],
+    ['placeholder with a typo', 'http://tempo:3200/trace/{traceID}', /'traceUrlTemplate': .* URL containing \{traceId\}/],
     ['placeholder without braces', 'http://tempo:3200/trace/traceId', /'traceUrlTemplate'/],
     ['javascript: URL', 'javascript:alert("{traceId}")', /'traceUrlTemplate': .* expected an http\(s\) URL/],
     ['data: URL', 'data:text/html,{traceId}', /'traceUrlTemplate'/],
@@ -98,10 +98,12 @@ describe('traceUrlTemplate (trace viewer link of the status page)', () => {
     const template = 'http://tempo:3200/trace/{traceId}';
     expect(parseArgs(['--trace-url-template', template]).options).toEqual({ traceUrlTemplate: template });
     expect(optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: template })).toEqual({ traceUrlTemplate: template });
-    expect(() => parseArgs(['--trace-url-template', 'http://tempo:3200/trace/'])).toThrow(/command line --trace-url-template: .* containing \{traceId\}/);
-    expect(() => parseArgs(['--trace-url-templte', template])).toThrow(/unknown option --trace-url-templte \(did you mean --trace-url-template\?\)/);
-    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: 'ftp://x/{traceId}' })).toThrow(/environment MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: /);
-    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLTE: template })).toThrow(/did you mean 'MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE'\?/);
+    expect(() => parseArgs(['--trace-url-template', 'http://tempo/trace/'])).toThrow(/command line --trace-url-template: .* \{traceId\}/);
+    const flagTypo = /unknown option --trace-url-templte \(did you mean --trace-url-template\?\)/;
+    expect(() => parseArgs(['--trace-url-templte', template])).toThrow(flagTypo);
+    const env = 'MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE';
+    expect(() => optionsFromEnv({ [env]: 'ftp://x/{traceId}' })).toThrow(/environment MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: /);
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLTE: template })).toThrow(`did you mean '${env}'?`);
     expect(() => createCollector({ traceUrlTemplate: 'http://tempo/trace' })).toThrow(/'traceUrlTemplate'/);
   });
 });

@@ -32,8 +32,9 @@ async function feed(tracer: TestTracer): Promise<void> {
   const anthropic = { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'refund', session: 's1' };
   emitCall(tracer.tracer, { ...anthropic, startMs: base, outcome: 'rejected', violationKind: 'missing_required', paths: ['/amount'] });
   emitCall(tracer.tracer, { ...anthropic, startMs: base + 500, outcome: 'ok' });
-  emitCall(tracer.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', session: 's2', startMs: base + 10, outcome: 'rejected', violationKind: 'wrong_type' });
-  emitCall(tracer.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'lookup', session: 's2', startMs: base + 20, outcome: 'ok' });
+  const openai = { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', session: 's2' };
+  emitCall(tracer.tracer, { ...openai, tool: 'search', startMs: base + 10, outcome: 'rejected', violationKind: 'wrong_type' });
+  emitCall(tracer.tracer, { ...openai, tool: 'lookup', startMs: base + 20, outcome: 'ok' });
   await tracer.flush();
 }
 
@@ -56,7 +57,16 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   });
   plain = await open({});
@@ -92,14 +102,19 @@ describe('status page explanations and trace links, in headless Chromium', () =>
 
   it('explains "fixed" (self-corrections) in a legend and on the figure, with the configured window', async () => {
     const expected = (window: string): string =>
-      `fixed (self-corrected): malformed calls followed within ${window} by a well-formed call of the same tool from the same provider and model in the same session`;
+      `fixed (self-corrected): malformed calls followed within ${window} by a well-formed call ` +
+      'of the same tool from the same provider and model in the same session';
     for (const [o, window] of [
       [plain, '1 min'],
       [linked, '30 s'],
     ] as const) {
       expect(await o.page.$eval('#providers .fixed-legend', (el) => el.textContent)).toBe(expected(window));
       const fixed = await o.page.$$eval('[data-provider] [data-label="fixed"]', (els) =>
-        els.map((el) => ({ provider: el.closest('[data-provider]')?.getAttribute('data-provider'), title: el.getAttribute('title'), value: el.querySelector('b')?.textContent })),
+        els.map((el) => ({
+          provider: el.closest('[data-provider]')?.getAttribute('data-provider'),
+          title: el.getAttribute('title'),
+          value: el.querySelector('b')?.textContent,
+        })),
       );
       expect(fixed.sort((a, b) => String(a.provider).localeCompare(String(b.provider)))).toEqual([
         { provider: PROVIDERS.ANTHROPIC, title: expected(window), value: '1' },
@@ -112,7 +127,8 @@ describe('status page explanations and trace links, in headless Chromium', () =>
     const links = await linked.page.$$eval('#recent tbody tr', (rows) =>
       rows.map((r) => {
         const a = r.children[6]?.querySelector('a');
-        return { text: r.children[6]?.textContent, href: a?.getAttribute('href'), rel: a?.getAttribute('rel'), target: a?.getAttribute('target') };
+        const attr = (name: string): string | null | undefined => a?.getAttribute(name);
+        return { text: r.children[6]?.textContent, href: attr('href'), rel: attr('rel'), target: attr('target') };
       }),
     );
     expect(links).toHaveLength(2);
@@ -121,12 +137,15 @@ describe('status page explanations and trace links, in headless Chromium', () =>
       expect(l.text).toMatch(/^[0-9a-f]{32}$/);
       expect(ids.has(String(l.text))).toBe(true);
       const id = encodeURIComponent(String(l.text));
-      expect(l).toEqual({ text: l.text, href: `http://viewer.invalid/trace/${id}?from=mcplens&id=${id}`, rel: 'noopener noreferrer', target: '_blank' });
+      const href = `http://viewer.invalid/trace/${id}?from=mcplens&id=${id}`;
+      expect(l).toEqual({ text: l.text, href, rel: 'noopener noreferrer', target: '_blank' });
     }
   });
 
   it('shows trace ids as plain text when no viewer is configured', async () => {
-    const cells = await plain.page.$$eval('#recent tbody tr', (rows) => rows.map((r) => ({ text: r.children[6]?.textContent, links: r.children[6]?.querySelectorAll('a').length })));
+    const cells = await plain.page.$$eval('#recent tbody tr', (rows) =>
+      rows.map((r) => ({ text: r.children[6]?.textContent, links: r.children[6]?.querySelectorAll('a').length })),
+    );
     expect(cells).toHaveLength(2);
     for (const c of cells) expect(c).toEqual({ text: expect.stringMatching(/^[0-9a-f]{32}$/), links: 0 });
     expect(await plain.page.$$('#recent a, a.trace-link')).toHaveLength(0);
