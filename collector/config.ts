@@ -74,17 +74,29 @@ export interface CollectorOptions {
    * 403 otherwise) is on when the collector listens on loopback or this is set. Default none.
    */
   allowedHosts?: string[];
+  /**
+   * Trace viewer link for the status page's trace ids: an http(s) URL holding the placeholder
+   * {@link TRACE_ID_PLACEHOLDER}, which is replaced by the (URL-encoded) trace id, e.g.
+   * `http://tempo:3200/trace/{traceId}`. Unset: trace ids are shown as plain text.
+   */
+  traceUrlTemplate?: string;
 }
 
-/** The resolved configuration: every field present. */
-export type CollectorConfig = Required<Omit<CollectorOptions, 'ingestToken' | 'readToken'>> &
-  Pick<CollectorOptions, 'ingestToken' | 'readToken'>;
+/** Where {@link CollectorOptions.traceUrlTemplate} puts the trace id. */
+export const TRACE_ID_PLACEHOLDER = '{traceId}';
 
-type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls' | 'hosts';
+/** The resolved configuration: every field present. */
+export type CollectorConfig = Required<Omit<CollectorOptions, 'ingestToken' | 'readToken' | 'traceUrlTemplate'>> &
+  Pick<CollectorOptions, 'ingestToken' | 'readToken' | 'traceUrlTemplate'>;
+
+type Kind = 'string' | 'token' | 'port' | 'count' | 'nonNegative' | 'positive' | 'urls' | 'hosts' | 'urlTemplate';
 
 /** One option: how it is checked and parsed from text, its default, and what it means. */
 export interface OptionSpec<V> {
-  /** `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs; `hosts`: `name` or `name:port`. */
+  /**
+   * `count`: integer >= 1; `nonNegative`: integer >= 0; `positive`: number > 0; `urls`: http(s) URLs; `hosts`: `name` or
+   * `name:port`; `urlTemplate`: an http(s) URL holding {@link TRACE_ID_PLACEHOLDER}.
+   */
   readonly kind: Kind;
   readonly default: V;
   /** One line for `mcplens collector --help`. */
@@ -130,6 +142,13 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
   forwardTimeoutMs: { kind: 'count', default: 10_000, meaning: 'timeout of one upstream request' },
   shutdownTimeoutMs: { kind: 'count', default: 10_000, meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish' },
   allowedHosts: { kind: 'hosts', default: [], meaning: 'Host values allowed besides localhost/127.0.0.1/[::1]/the listen address (name or name:port; comma list); others get 403' },
+  traceUrlTemplate: {
+    kind: 'urlTemplate',
+    default: undefined,
+    meaning:
+      `link the status page's trace ids to a trace viewer: an http(s) URL with ${TRACE_ID_PLACEHOLDER} ` +
+      `(e.g. http://tempo:3200/trace/${TRACE_ID_PLACEHOLDER})`,
+  },
 };
 
 /** Every option key, in declaration order. */
@@ -232,6 +251,19 @@ function checkValue(key: keyof CollectorOptions, value: unknown, label: string):
       }
       return (value as string[]).map((h) => h.toLowerCase());
     }
+    case 'urlTemplate': {
+      const why = `expected an http(s) URL containing ${TRACE_ID_PLACEHOLDER}`;
+      if (typeof value !== 'string' || !value.includes(TRACE_ID_PLACEHOLDER)) bad(why);
+      let url: URL | undefined;
+      try {
+        // A sample id in place of the placeholder: the link the page will make must be a URL.
+        url = new URL((value as string).split(TRACE_ID_PLACEHOLDER).join('0af7651916cd43dd8448eb211c80319c'));
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) bad(why);
+      return value;
+    }
   }
 }
 
@@ -267,7 +299,7 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
 /** Turns one text value (flag or environment) into the type its key wants. */
 function fromText(key: keyof CollectorOptions, text: string, label: string): unknown {
   const kind = COLLECTOR_OPTIONS[key].kind;
-  if (kind === 'string' || kind === 'token') return text;
+  if (kind === 'string' || kind === 'token' || kind === 'urlTemplate') return text;
   if (kind === 'urls' || kind === 'hosts') return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const n = text.trim() === '' ? NaN : Number(text);
   if (Number.isNaN(n)) throw new ConfigError(`${label}: '${text}' is not a number`);
@@ -398,7 +430,7 @@ export function optionsFromFile(path: string): CollectorOptions {
 /** Placeholder of an option's value in {@link usage}. */
 function placeholder(key: keyof CollectorOptions): string {
   const kind = COLLECTOR_OPTIONS[key].kind;
-  if (kind === 'urls') return 'URL';
+  if (kind === 'urls' || kind === 'urlTemplate') return 'URL';
   if (kind === 'hosts') return 'HOST,...';
   if (kind === 'token') return 'TOKEN';
   if (kind === 'port') return 'PORT';

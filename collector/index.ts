@@ -170,7 +170,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     res.set('cache-control', 'no-store').json(await summary());
   });
 
-  app.get('/', serveStatusPage(readAuth));
+  app.get('/', serveStatusPage(readAuth, config));
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');

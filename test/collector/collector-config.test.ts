@@ -58,6 +58,56 @@ describe('resolveConfig', () => {
   });
 });
 
+describe('traceUrlTemplate (trace viewer link of the status page)', () => {
+  const good: Array<[string, string]> = [
+    ['Tempo', 'http://tempo:3200/trace/{traceId}'],
+    ['https with the id in the query', 'https://grafana.example/explore?traceId={traceId}&orgId=1'],
+    ['Grafana Explore JSON state', 'http://127.0.0.1:3000/explore?left={"datasource":"tempo","queries":[{"query":"{traceId}"}]}'],
+    ['the id twice', 'http://viewer/{traceId}?q={traceId}'],
+  ];
+  for (const [name, template] of good) {
+    it(`accepts: ${name}`, () => {
+      expect(resolveConfig({ traceUrlTemplate: template }).traceUrlTemplate).toBe(template);
+    });
+  }
+
+  it('is unset by default', () => {
+    expect(resolveConfig({}).traceUrlTemplate).toBeUndefined();
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['no placeholder', 'http://tempo/trace/', /'traceUrlTemplate': 'http:\/\/tempo\/trace\/' is not valid: expected an http\(s\) URL/],
+    ['placeholder with a typo', 'http://tempo:3200/trace/{traceID}', /'traceUrlTemplate': .* URL containing \{traceId\}/],
+    ['placeholder without braces', 'http://tempo:3200/trace/traceId', /'traceUrlTemplate'/],
+    ['javascript: URL', 'javascript:alert("{traceId}")', /'traceUrlTemplate': .* expected an http\(s\) URL/],
+    ['data: URL', 'data:text/html,{traceId}', /'traceUrlTemplate'/],
+    ['not a URL', '/trace/{traceId}', /'traceUrlTemplate': '\/trace\/\{traceId\}' is not valid/],
+    ['not a string', 42, /'traceUrlTemplate': 42 is not valid/],
+    ['empty', '', /'traceUrlTemplate': '' is not valid/],
+    ['key typo', { traceUrlTemplte: 'http://t/{traceId}' }, /unknown key 'traceUrlTemplte' \(did you mean 'traceUrlTemplate'\?\)/],
+  ];
+  for (const [name, value, message] of bad) {
+    it(`rejects: ${name}`, () => {
+      const input = typeof value === 'object' && value !== null ? value : { traceUrlTemplate: value };
+      expect(() => resolveConfig(input)).toThrow(ConfigError);
+      expect(() => resolveConfig(input)).toThrow(message);
+    });
+  }
+
+  it('comes from --trace-url-template and MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE, validated there too', () => {
+    const template = 'http://tempo:3200/trace/{traceId}';
+    expect(parseArgs(['--trace-url-template', template]).options).toEqual({ traceUrlTemplate: template });
+    expect(optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: template })).toEqual({ traceUrlTemplate: template });
+    expect(() => parseArgs(['--trace-url-template', 'http://tempo/trace/'])).toThrow(/command line --trace-url-template: .* \{traceId\}/);
+    const flagTypo = /unknown option --trace-url-templte \(did you mean --trace-url-template\?\)/;
+    expect(() => parseArgs(['--trace-url-templte', template])).toThrow(flagTypo);
+    const env = 'MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE';
+    expect(() => optionsFromEnv({ [env]: 'ftp://x/{traceId}' })).toThrow(/environment MCPLENS_COLLECTOR_TRACE_URL_TEMPLATE: /);
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_TRACE_URL_TEMPLTE: template })).toThrow(`did you mean '${env}'?`);
+    expect(() => createCollector({ traceUrlTemplate: 'http://tempo/trace' })).toThrow(/'traceUrlTemplate'/);
+  });
+});
+
 describe('sources', () => {
   it('parses flags (both forms, repeated forward endpoints) and rejects unknown flags with a hint', () => {
     const p = parseArgs(['--port', '0', '--host=0.0.0.0', '--forward-endpoint', 'http://a/v1/traces', '--forward-endpoint=http://b/v1/traces', '--config', 'x.json']);
@@ -220,6 +270,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   forwardTimeoutMs: '10000',
   shutdownTimeoutMs: '10000',
   allowedHosts: 'none',
+  traceUrlTemplate: 'unset',
 };
 
 describe('mcplens collector command line (the built bin, child process)', () => {
