@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { diag, DiagLogLevel, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -14,13 +14,22 @@ import {
   DURATION_BUCKETS_SECONDS,
   EVENT,
   META_KEYS,
+  NETWORK_TRANSPORT,
   OPERATION_EXECUTE_TOOL,
   OTEL_METRICS,
   TOKENS_NOT_COUNTED_REASONS,
 } from '../../contract/index.js';
 import { flush, instrumentServer } from '../../instrumentation/index.js';
 import { defaultTokenizer, MAX_PAYLOAD_CHARS } from '../../instrumentation/token-counter.js';
-import { sdkV1, sdkV2, type LineClient, type LineServer, type SdkLine } from '../support/sdk-lines.js';
+import {
+  sdkV1,
+  sdkV2,
+  type LineClient,
+  type LineHttpClient,
+  type LineHttpEndpoint,
+  type LineServer,
+  type SdkLine,
+} from '../support/sdk-lines.js';
 import { createTracing, serverSpans } from '../support/tracing.js';
 
 const { provider, exporter, waitForSpans } = createTracing();
@@ -563,6 +572,114 @@ describe.each(LINES)('SDK $name', (line) => {
         expect(events[0]!.attributes?.[ATTR.VIOLATION_KIND]).toBe(kind);
         expect(span.attributes[ATTR.VIOLATION_COUNT]).toBe(paths.length);
       });
+    });
+  });
+
+  describe('over Streamable HTTP on loopback', () => {
+    const opened: Array<{ close(): Promise<void> }> = [];
+    afterEach(async () => {
+      for (const o of opened.reverse()) await o.close().catch(() => undefined);
+      opened.length = 0;
+    });
+
+    async function serve(options?: Parameters<typeof instrumentServer>[1]): Promise<LineHttpEndpoint> {
+      const endpoint = await line.serveHttp((server) => instrumentServer(server.sdk, options));
+      opened.push(endpoint);
+      return endpoint;
+    }
+
+    async function connectHttp(endpoint: LineHttpEndpoint, headers: Record<string, string>): Promise<LineHttpClient> {
+      const client = await endpoint.connect('some-agent', headers);
+      opened.push(client);
+      return client;
+    }
+
+    it('attributes the provider from the HTTP headers of the request, with the session as the line has it', async () => {
+      const endpoint = await serve();
+      const client = await connectHttp(endpoint, { 'x-llm-provider': 'mistral_ai', 'x-llm-model': 'mistral-large-latest' });
+      expect((await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).content).toEqual([{ type: 'text', text: '3' }]);
+      // A second client whose gateway sends W3C baggage on the HTTP request itself.
+      const viaBaggage = await connectHttp(endpoint, {
+        baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=aws.bedrock,${ATTR.GEN_AI_REQUEST_MODEL}=nova-pro`,
+      });
+      await viaBaggage.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+      const [call, other] = serverSpans(spans, 'tools/call').sort((a, b) =>
+        Number(a.endTime[0] - b.endTime[0] || a.endTime[1] - b.endTime[1]),
+      );
+      expect(call!.attributes).toMatchObject({
+        [ATTR.NETWORK_TRANSPORT]: NETWORK_TRANSPORT.TCP,
+        [ATTR.NETWORK_PROTOCOL_NAME]: 'http',
+        [ATTR.GEN_AI_PROVIDER_NAME]: 'mistral_ai',
+        [ATTR.GEN_AI_REQUEST_MODEL]: 'mistral-large-latest',
+        [ATTR.PROVIDER_SOURCE]: 'header',
+        [ATTR.CLIENT_NAME]: 'some-agent',
+        [ATTR.OUTCOME]: 'ok',
+      });
+      expect(other!.attributes).toMatchObject({
+        [ATTR.GEN_AI_PROVIDER_NAME]: 'aws.bedrock',
+        [ATTR.GEN_AI_REQUEST_MODEL]: 'nova-pro',
+        [ATTR.PROVIDER_SOURCE]: 'http_baggage',
+      });
+      if (line.name === 'v1') {
+        // 2025-11-25: initialize opens a session; every span of it carries the Mcp-Session-Id.
+        expect(client.sessionId).toEqual(expect.any(String));
+        expect(call!.attributes).toMatchObject({
+          [ATTR.MCP_SESSION_ID]: client.sessionId,
+          [ATTR.SESSION_KEY]: client.sessionId,
+          [ATTR.MCP_PROTOCOL_VERSION]: line.httpProtocolVersion,
+        });
+        expect(serverSpans(spans, 'initialize')).toHaveLength(2);
+      } else {
+        // 2026-07-28: no initialize and no session (semconv: no mcp.session.id); client info came in the request's _meta.
+        expect(client.sessionId).toBeUndefined();
+        expect(call!.attributes[ATTR.MCP_SESSION_ID]).toBeUndefined();
+        expect(call!.attributes[ATTR.SESSION_KEY]).toEqual(expect.any(String));
+        expect(serverSpans(spans, 'initialize')).toHaveLength(0);
+        expect(serverSpans(spans, 'server/discover')).toHaveLength(2);
+      }
+    });
+
+    it("grades a tools/call that comes before any tools/list, from the server's own catalog", async () => {
+      const endpoint = await serve();
+      const client = await connectHttp(endpoint, {});
+      await client.callTool({ name: 'add', arguments: { a: 1, b: 2, c: 3 } }); // the SDK strips c: only the catalog knows
+      await client.callTool({ name: 'add', arguments: { a: '1', b: 2 } });
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
+      const [lenient, wrong] = serverSpans(spans, 'tools/call').sort(
+        (a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]),
+      );
+      expect(serverSpans(spans, 'tools/list')).toHaveLength(0);
+      expect(lenient!.attributes[ATTR.OUTCOME]).toBe('ok');
+      expect(lenient!.attributes[ATTR.ARGUMENTS_UNDECLARED]).toEqual(['/c']);
+      expect(wrong!.attributes).toMatchObject({ [ATTR.OUTCOME]: 'rejected', [ATTR.VIOLATION_KIND]: 'wrong_type' });
+      expect(wrong!.attributes[ATTR.VIOLATION_PATHS]).toEqual(['/a']);
+    });
+
+    // Known bug on v2 (2026-07-28): the client cancels by dropping the request's HTTP stream (it
+    // sends no notifications/cancelled); the per-request transport closes, and the span ends as
+    // outcome=error, error.type=no_response, status ERROR instead of cancelled.
+    (line.name === 'v2' ? it.failing : it)('ends a cancelled request as cancelled, without error.type', async () => {
+      const endpoint = await serve();
+      const client = await connectHttp(endpoint, {});
+      const controller = new AbortController();
+      const call = client.callTool({ name: 'slow', arguments: {} }, { signal: controller.signal });
+      setTimeout(() => controller.abort('user gave up'), 100);
+      await expect(call).rejects.toThrow();
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+      const span = serverSpans(spans, 'tools/call')[0]!;
+      expect(span.attributes[ATTR.OUTCOME]).toBe('cancelled');
+      expect(span.attributes[ATTR.ERROR_TYPE]).toBeUndefined();
+    });
+
+    // Known gap on v2 (2026-07-28): there is no initialize; the version comes with every request
+    // (`_meta["io.modelcontextprotocol/protocolVersion"]`, `MCP-Protocol-Version` header) and is not recorded.
+    (line.name === 'v2' ? it.failing : it)('records mcp.protocol.version on every request', async () => {
+      const endpoint = await serve();
+      const client = await connectHttp(endpoint, {});
+      await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+      expect(serverSpans(spans, 'tools/call')[0]!.attributes[ATTR.MCP_PROTOCOL_VERSION]).toBe(line.httpProtocolVersion);
     });
   });
 });

@@ -182,8 +182,15 @@ function registerCalcTools(server: LineServer, makeSpan: () => void): void {
   });
 }
 
-/** Reads a Node request into a web `Request` (the v2 HTTP entry is fetch-shaped). */
-async function toWebRequest(req: IncomingMessage, origin: string): Promise<Request> {
+/**
+ * Reads a Node request into a web `Request` (the v2 HTTP entry is fetch-shaped). Its signal
+ * aborts when the client drops the connection early: on 2026-07-28 that is how a request is cancelled.
+ */
+async function toWebRequest(req: IncomingMessage, res: ServerResponse, origin: string): Promise<Request> {
+  const dropped = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) dropped.abort();
+  });
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const headers = new Headers();
@@ -192,7 +199,8 @@ async function toWebRequest(req: IncomingMessage, origin: string): Promise<Reque
     else if (Array.isArray(value)) for (const v of value) headers.append(key, v);
   }
   const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-  return new Request(new URL(req.url ?? '/', origin), { method: req.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
+  const init = { method: req.method ?? 'GET', headers, signal: dropped.signal, ...(body === undefined ? {} : { body }) };
+  return new Request(new URL(req.url ?? '/', origin), init);
 }
 
 async function writeWebResponse(response: Response, res: ServerResponse): Promise<void> {
@@ -323,7 +331,7 @@ export function sdkV2(makeSpan: SpanMaker): SdkLine {
     async serveHttp(prepare) {
       const handler = createMcpHandler(() => prepare(line.createMcpServer()) as McpServerV2, { legacy: 'reject' });
       const endpoint = await listen(async (req, res) =>
-        writeWebResponse(await handler.fetch(await toWebRequest(req, endpoint.url.origin)), res),
+        writeWebResponse(await handler.fetch(await toWebRequest(req, res, endpoint.url.origin)), res),
       );
       return {
         url: endpoint.url,
