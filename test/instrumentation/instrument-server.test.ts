@@ -604,9 +604,8 @@ describe.each(LINES)('SDK $name', (line) => {
       });
       await viaBaggage.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
       const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 2);
-      const [call, other] = serverSpans(spans, 'tools/call').sort((a, b) =>
-        Number(a.endTime[0] - b.endTime[0] || a.endTime[1] - b.endTime[1]),
-      );
+      const other = serverSpans(spans, 'tools/call').find((s) => s.attributes[ATTR.PROVIDER_SOURCE] === 'http_baggage');
+      const call = serverSpans(spans, 'tools/call').find((s) => s !== other);
       expect(call!.attributes).toMatchObject({
         [ATTR.NETWORK_TRANSPORT]: NETWORK_TRANSPORT.TCP,
         [ATTR.NETWORK_PROTOCOL_NAME]: 'http',

@@ -7,7 +7,7 @@ import { InMemoryTransport as InMemoryTransportV1 } from '@modelcontextprotocol/
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Server as ServerV1 } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport as HttpServerTransportV1 } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpClientTransportV2 } from '@modelcontextprotocol/client';
 import {
   createMcpHandler,
@@ -112,7 +112,7 @@ function v1Server(sdk: McpServerV1 | ServerV1): LineServer {
 function v1Client(client: ClientV1): LineClient {
   return {
     callTool: (params, options) => client.callTool(params, undefined, options) as Promise<ToolResult>,
-    request: (method, params) => client.request({ method, params } as never, CallToolResultSchema.passthrough()),
+    request: (method, params) => client.request({ method, params } as never, ResultSchema),
     listTools: () => client.listTools(),
     close: () => client.close(),
   };
