@@ -12,13 +12,15 @@ import {
   type Outcome,
   type TokensNotCountedReason,
 } from '../contract/index.js';
-import { SchemaCatalog, type Grading } from './schema-catalog.js';
+import type { Grading } from './tool-schemas.js';
+import type { ToolCatalog } from './tool-catalog.js';
+import type { ToolDefinition } from './tool-definition.js';
 import { DeferredWork } from './deferred-work.js';
 import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
-import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText, type CatalogTokens, type CatalogTool } from './token-counter.js';
+import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText } from './token-counter.js';
 import { defaultTokenService, inThreadTokenService, type TokenService } from './token-service.js';
 import { writeCallLog } from './call-log.js';
 import type { InstrumentOptions } from './types.js';
@@ -54,94 +56,10 @@ export interface InboundExtra {
   headers?: Headers | undefined;
 }
 
-/**
- * The tool catalog of one server: filled from its own `tools/list` answers seen on the
- * stream, or, when a call comes first, by asking the server's `tools/list` handler once.
- */
-export class ToolCatalog {
-  readonly schemas: SchemaCatalog;
-  private stale = true;
-  /** Bumped by every tools/list answer seen and every tools/list_changed: what a load must not overwrite. */
-  private revision = 0;
-  private loading: Promise<void> | undefined;
-  private tokenCache: { key: string; total: number; perTool: Array<{ name: string; tokens: number }> } | undefined;
-
-  constructor(
-    options: InstrumentOptions,
-    /** Asks the server for its tools/list result; undefined when the server cannot be asked. */
-    private readonly loader: (() => Promise<unknown>) | undefined,
-  ) {
-    this.schemas = new SchemaCatalog({
-      strictArguments: options.strictArguments ?? false,
-      onCompileError: (tool, err) => diag.warn(`mcplens: cannot compile the input schema of tool ${tool}; its calls are not graded`, err),
-    });
-  }
-
-  /** Called with a tools/list result seen on the stream. */
-  update(result: unknown): void {
-    if (!this.replace(result)) return;
-    this.stale = false;
-    this.revision++;
-  }
-
-  markStale(): void {
-    this.stale = true;
-    this.revision++;
-  }
-
-  private replace(result: unknown): boolean {
-    const tools = (result as { tools?: unknown } | undefined)?.tools;
-    if (!Array.isArray(tools)) return false;
-    // A paginated list replaces the catalog page by page (documented limitation).
-    this.schemas.update(tools as Array<{ name: string; inputSchema?: unknown }>);
-    return true;
-  }
-
-  /** Whether calls can be graded now, without loading. */
-  get ready(): boolean {
-    return !this.stale && this.schemas.loaded;
-  }
-
-  /** Undefined when the catalog is usable now; else a promise that settles when it was (re)loaded. */
-  ensureLoaded(): Promise<void> | undefined {
-    if (this.ready) return undefined;
-    if (this.loader === undefined) return this.schemas.loaded ? undefined : Promise.resolve();
-    if (this.loading !== undefined) return this.loading;
-    const revision = this.revision;
-    this.loading = this.loader()
-      .then((result) => {
-        // Changed while loading: after a tools/list_changed this list may predate the change, so
-        // it serves the calls waiting for it and the catalog stays stale (the next call loads
-        // again); a tools/list answer seen meanwhile is as fresh as this one and is kept.
-        if (this.revision === revision || this.stale) this.replace(result);
-      })
-      .catch((err: unknown) => diag.debug('mcplens: could not load the tool catalog', err))
-      .finally(() => {
-        this.loading = undefined;
-        if (this.revision === revision) this.stale = false;
-      });
-    return this.loading;
-  }
-
-  /** Whether the catalog tokens of the tools listed as `key` (their JSON) are known: clients list tools often. */
-  hasTokensFor(key: string): boolean {
-    return this.tokenCache?.key === key;
-  }
-
-  /** Catalog tokens from fresh per-tool counts (same order as `tools`), or the cached ones when `counts` is undefined. */
-  catalogTokens(key: string, tools: readonly CatalogTool[], counts: number[] | undefined): CatalogTokens {
-    if (counts === undefined && this.tokenCache !== undefined) return this.tokenCache;
-    const perTool = tools.map((tool, i) => ({ name: String(tool.name), tokens: counts?.[i] ?? 0 }));
-    const cached = { key, total: perTool.reduce((n, t) => n + t.tokens, 0), perTool };
-    this.tokenCache = cached;
-    return cached;
-  }
-}
-
 /** What a span's token counts are made of. */
 interface TokenTexts {
   call: { kind: 'call'; texts: string[] };
-  catalog: { kind: 'catalog'; key: string; tools: CatalogTool[]; texts: string[] };
+  catalog: { kind: 'catalog'; key: string; tools: ToolDefinition[]; texts: string[] };
 }
 
 interface Pending {
@@ -476,7 +394,7 @@ export class StreamObserver {
       return { kind: 'call', texts: [pending.args === undefined ? '' : argumentsText(pending.args), result === undefined ? '' : resultText(result)] };
     }
     if (pending.method === MCP_METHOD.TOOLS_LIST && isRecord(result) && Array.isArray(result.tools)) {
-      const tools = result.tools as CatalogTool[];
+      const tools = result.tools as ToolDefinition[];
       const key = JSON.stringify(tools);
       return { kind: 'catalog', key, tools, texts: conn.info.catalog.hasTokensFor(key) ? [] : tools.map(catalogToolText) };
     }

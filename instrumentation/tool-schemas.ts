@@ -1,10 +1,10 @@
 /**
- * The tool catalog as the server advertises it (its `tools/list` answers) and the grading of each
- * `tools/call` against it.
+ * The compiled input schemas of a server's tools (from its `tools/list` answers) and the grading of
+ * each `tools/call`'s arguments against them.
  *
  * Compiling happens in `update()` (off the call path); `grade()` is a Map lookup, one compiled Ajv
  * function call and a walk over the argument keys. Compiled validators are shared by schema content
- * across catalogs and across SchemaCatalog instances (module-level, bounded).
+ * across catalogs and across ToolSchemas instances (module-level, bounded).
  * Measured (Node 20, CPU time, 4 properties with a format, a pattern and a nested object):
  * about 0.3 µs per grade() of a valid call, about 1.1 µs of a call with 3 violations.
  */
@@ -12,26 +12,14 @@ import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import type { ViolationKind } from '../contract/index.js';
 import { isRecord } from './is-record.js';
-import {
-  classifyAjvErrors,
-  escapePointerSegment,
-  primaryKind,
-  type Grading,
-  type Violation,
-} from './classify-violations.js';
+import { classifyAjvErrors, primaryKind, type Grading, type Violation } from './classify-violations.js';
+import { escapePointerSegment, unescapePointerSegment } from './json-pointer.js';
+import type { ToolDefinition } from './tool-definition.js';
 
 export type { Grading, Violation } from './classify-violations.js';
 
-/** One entry of a `tools/list` result's `tools` array, as far as grading needs it. */
-export interface ToolCatalogEntry {
-  /** Tool name, the key `tools/call` uses. */
-  name: string;
-  /** The tool's JSON Schema for its arguments. */
-  inputSchema?: unknown;
-}
-
-/** Options of {@link SchemaCatalog}. Every field is optional. */
-export interface SchemaCatalogOptions {
+/** Options of {@link ToolSchemas}. Every field is optional. */
+export interface ToolSchemasOptions {
   /**
    * Grade undeclared arguments as `unknown_argument` even where the schema allows them (top level, and
    * nested objects that declare `properties`). Default false: only a schema that forbids them
@@ -150,8 +138,8 @@ interface ToolEntry {
   compiled: Compiled | undefined;
 }
 
-/** Holds the tool catalog of one server and grades its tools/call requests. */
-export class SchemaCatalog {
+/** Holds the compiled input schemas of one server's tools and grades its tools/call requests. */
+export class ToolSchemas {
   private readonly strictArguments: boolean;
   private readonly onCompileError: ((toolName: string, err: unknown) => void) | undefined;
   private tools = new Map<string, ToolEntry>();
@@ -159,17 +147,17 @@ export class SchemaCatalog {
   /** Compile failures already reported, per tool, so a client listing tools every turn does not repeat them. */
   private readonly reported = new Map<string, unknown>();
 
-  constructor(options: SchemaCatalogOptions = {}) {
+  constructor(options: ToolSchemasOptions = {}) {
     this.strictArguments = options.strictArguments === true;
     this.onCompileError = options.onCompileError;
   }
 
   /**
-   * Replaces the catalog from a tools/list result's `tools` array. Each `inputSchema` is compiled once
+   * Replaces the schemas from a tools/list result's `tools` array. Each `inputSchema` is compiled once
    * (cached by its JSON text); a schema Ajv cannot compile is reported through `onCompileError`, and that
    * tool stays known but its arguments are not graded. Entries without a string `name` are skipped.
    */
-  update(tools: readonly ToolCatalogEntry[]): void {
+  update(tools: readonly ToolDefinition[]): void {
     const next = new Map<string, ToolEntry>();
     for (const tool of Array.isArray(tools) ? tools : []) {
       if (!isRecord(tool) || typeof tool.name !== 'string') continue;
@@ -193,12 +181,12 @@ export class SchemaCatalog {
     this.hasLoaded = true;
   }
 
-  /** Whether a catalog has been loaded. */
+  /** Whether a tools/list result has been loaded. */
   get loaded(): boolean {
     return this.hasLoaded;
   }
 
-  /** Whether the current catalog has a tool of this name. */
+  /** Whether the current tools/list result has a tool of this name. */
   has(name: string): boolean {
     return this.tools.has(name);
   }
@@ -402,8 +390,7 @@ function resolveLocalRef(root: unknown, ref: string): unknown {
   let current = root;
   for (const raw of pointer.slice(1).split('/')) {
     if (!isRecord(current) && !Array.isArray(current)) return undefined;
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    current = (current as Record<string, unknown>)[segment];
+    current = (current as Record<string, unknown>)[unescapePointerSegment(raw)];
   }
   return current;
 }
