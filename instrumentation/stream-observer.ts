@@ -20,17 +20,15 @@ import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
 import { ProviderResolver, type ResolvedProvider } from './provider-resolver.js';
-import { argumentsText, catalogToolText, MAX_PAYLOAD_CHARS, resultText } from './token-counter.js';
-import { defaultTokenService, inThreadTokenService, type TokenService } from './token-service.js';
+import { argumentsText, catalogToolText, resultText } from './token-counter.js';
+import { defaultTokenService, inThreadTokenService, type TokenCount, type TokenService } from './token-service.js';
 import { writeCallLog } from './call-log.js';
-import type { InstrumentOptions } from './types.js';
+import { DEFAULT_MAX_DEFERRED_QUEUE, type InstrumentOptions } from './types.js';
 import { VERSION } from './version.js';
 
 type JsonRpcId = string | number;
 
 const JSONRPC_VERSION = '2.0';
-/** Text waiting for the tokenizer, in characters (4 Mi: 8 MB at most); past it spans end without counts. */
-const MAX_TOKEN_CHARS_IN_FLIGHT = 1 << 22;
 const RESOURCES_PREFIX = 'resources/';
 /** The longest a span waits for its token counts (a tokenizer starved of CPU); then it ends without them. */
 const MAX_TOKEN_WAIT_MS = 10_000;
@@ -94,10 +92,6 @@ export class StreamObserver {
   private readonly duration: Histogram;
   private readonly providers: ProviderResolver;
   private readonly tokens: TokenService | undefined;
-  private tokensInFlight = 0;
-  private tokenCharsInFlight = 0;
-  private warnedTokensBehind = false;
-  private readonly maxTokensInFlight: number;
   /** Bound of each connection's table of unanswered requests. */
   readonly maxPending: number;
 
@@ -113,9 +107,8 @@ export class StreamObserver {
     this.providers = new ProviderResolver(options);
     this.tokens =
       options.countTokens === false ? undefined : options.tokenizer === undefined ? defaultTokenService() : inThreadTokenService(options.tokenizer);
-    this.maxTokensInFlight = options.maxDeferredQueue ?? 10_000;
     this.maxPending = options.maxPendingRequests ?? 1000;
-    this.deferred = new DeferredWork(options.maxDeferredQueue ?? 10_000);
+    this.deferred = new DeferredWork(options.maxDeferredQueue ?? DEFAULT_MAX_DEFERRED_QUEUE);
   }
 
   private warmedUp = false;
@@ -323,64 +316,28 @@ export class StreamObserver {
         span.end(hrTimeOf(endPerf, pending.anchor));
       }
     };
-    if (texts !== undefined && texts.texts.length > 0 && this.tokens?.isStopped?.() === true) {
-      finish(undefined, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
-      return;
-    }
     if (this.tokens === undefined || texts === undefined || texts.texts.length === 0) {
       // Cached catalog counts need no worker round trip.
       finish(texts?.kind === 'catalog' && texts.texts.length === 0 ? [] : undefined);
       return;
     }
-    let now: number[] | undefined;
+    let counted: TokenCount;
     try {
-      now = this.tokens.countNow?.(texts.texts);
+      counted = this.tokens.count(texts.texts);
     } catch (err) {
       diag.warn('mcplens: token counting failed', err);
-      finish(undefined, TOKENS_NOT_COUNTED_REASONS.FAILED);
-      return;
+      counted = { notCounted: TOKENS_NOT_COUNTED_REASONS.FAILED };
     }
-    if (now !== undefined) {
-      finish(now);
-      return;
+    if ('counts' in counted) finish(counted.counts);
+    else if ('notCounted' in counted) finish(undefined, counted.notCounted);
+    else {
+      // The worker starts after the first answer has left; a call that comes before it is ready waits for it.
+      stopWaiting = DeferredWork.wait((reason) => finish(undefined, reason), MAX_TOKEN_WAIT_MS);
+      counted.later.then(
+        (counts) => finish(counts),
+        () => finish(undefined),
+      );
     }
-    // Counted in the worker: the texts wait in memory until then, so that wait is bounded.
-    const chars = texts.texts.reduce((n, text) => n + text.length, 0);
-    const longest = texts.texts.reduce((n, text) => Math.max(n, text.length), 0);
-    if (longest > MAX_PAYLOAD_CHARS || chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
-      diag.warn(`mcplens: a payload of ${longest} characters is larger than the tokenizer's bound (${MAX_PAYLOAD_CHARS} per payload); its tokens are not counted`);
-      finish(undefined, TOKENS_NOT_COUNTED_REASONS.TOO_LARGE);
-      return;
-    }
-    if (this.tokensInFlight >= this.maxTokensInFlight || this.tokenCharsInFlight + chars > MAX_TOKEN_CHARS_IN_FLIGHT) {
-      // The tokenizer is behind (a saturated machine): the span ends now, without counts,
-      // rather than holding ever more text in memory. One warning per episode.
-      if (!this.warnedTokensBehind) {
-        this.warnedTokensBehind = true;
-        diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
-      }
-      finish(undefined, TOKENS_NOT_COUNTED_REASONS.BACKLOG);
-      return;
-    }
-    let counting: Promise<number[] | undefined>;
-    try {
-      counting = this.tokens.count(texts.texts);
-    } catch (err) {
-      diag.warn('mcplens: token counting failed', err);
-      finish(undefined, TOKENS_NOT_COUNTED_REASONS.FAILED);
-      return;
-    }
-    stopWaiting = DeferredWork.wait((reason) => finish(undefined, reason), MAX_TOKEN_WAIT_MS);
-    this.tokensInFlight++;
-    this.tokenCharsInFlight += chars;
-    const settled = (counts: number[] | undefined): void => {
-      this.tokensInFlight--;
-      this.tokenCharsInFlight -= chars;
-      if (this.tokensInFlight === 0) this.warnedTokensBehind = false;
-      finish(counts);
-    };
-    counting.then(settled, () => settled(undefined));
-    // The worker starts after the first answer has left; a call that comes before it is ready waits for it.
   }
 
   /** The texts to tokenize for this span (none for a catalog whose counts are cached). */
