@@ -15,7 +15,7 @@ import {
 import type { Grading } from './tool-schemas.js';
 import type { ToolCatalog } from './tool-catalog.js';
 import type { ToolDefinition } from './tool-definition.js';
-import { DeferredWork } from './deferred-work.js';
+import { DeferredWork, processDeferredWork } from './deferred-work.js';
 import { gradeResponse, isServerError } from './outcome.js';
 import { isRecord } from './is-record.js';
 import { extractRequestContext } from './propagation.js';
@@ -108,7 +108,7 @@ export class StreamObserver {
     this.tokens =
       options.countTokens === false ? undefined : options.tokenizer === undefined ? defaultTokenService() : inThreadTokenService(options.tokenizer);
     this.maxPending = options.maxPendingRequests ?? 1000;
-    this.deferred = new DeferredWork(options.maxDeferredQueue ?? DEFAULT_MAX_DEFERRED_QUEUE);
+    this.deferred = new DeferredWork(options.maxDeferredQueue ?? DEFAULT_MAX_DEFERRED_QUEUE, processDeferredWork);
   }
 
   private warmedUp = false;
@@ -332,7 +332,7 @@ export class StreamObserver {
     else if ('notCounted' in counted) finish(undefined, counted.notCounted);
     else {
       // The worker starts after the first answer has left; a call that comes before it is ready waits for it.
-      stopWaiting = DeferredWork.wait((reason) => finish(undefined, reason), MAX_TOKEN_WAIT_MS);
+      stopWaiting = this.deferred.wait((reason) => finish(undefined, reason), MAX_TOKEN_WAIT_MS);
       counted.later.then(
         (counts) => finish(counts),
         () => finish(undefined),
