@@ -1,6 +1,7 @@
 import { context as otelContext, diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
-import { StreamObserver, type InboundExtra, type ObservedConnection } from './stream-observer.js';
+import type { InboundExtra, ObservedConnection } from './observed-connection.js';
+import { StreamObserver } from './stream-observer.js';
 import { ToolCatalog, type ToolCatalogLoader } from './tool-catalog.js';
 import type { InstrumentOptions } from './types.js';
 

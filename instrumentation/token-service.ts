@@ -102,7 +102,9 @@ class WorkerTokenService implements TokenService {
   private ready = false;
   private nextId = 1;
   private readonly pending = new Map<number, Array<(counts: number[] | undefined) => void>>();
-  private batch: { texts: string[]; chars: number; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> } | undefined;
+  private batch:
+    | { texts: string[]; chars: number; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> }
+    | undefined;
   private idleWaiters: Array<() => void> = [];
   private fallback: Tokenizer | undefined;
 
@@ -114,7 +116,9 @@ class WorkerTokenService implements TokenService {
     const chars = texts.reduce((n, text) => n + text.length, 0);
     const longest = texts.reduce((n, text) => Math.max(n, text.length), 0);
     if (longest > MAX_PAYLOAD_CHARS || chars > this.bounds.maxChars) {
-      diag.warn(`mcplens: a payload of ${longest} characters is larger than the tokenizer's bound (${MAX_PAYLOAD_CHARS} per payload); its tokens are not counted`);
+      diag.warn(
+        `mcplens: a payload of ${longest} characters is larger than the tokenizer's bound (${MAX_PAYLOAD_CHARS} per payload); its tokens are not counted`,
+      );
       return { notCounted: TOKENS_NOT_COUNTED_REASONS.TOO_LARGE };
     }
     if (this.jobsInFlight >= this.bounds.maxJobs || this.charsInFlight + chars > this.bounds.maxChars) {
