@@ -1,6 +1,8 @@
 import { context as otelContext, diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
-import { StreamObserver, ToolCatalog, type InboundExtra, type ObservedConnection } from './stream-observer.js';
+import type { InboundExtra, ObservedConnection } from './observed-connection.js';
+import { StreamObserver } from './stream-observer.js';
+import { ToolCatalog, type ToolCatalogLoader } from './tool-catalog.js';
 import type { InstrumentOptions } from './types.js';
 
 // Symbol.for, not Symbol(): two copies of mcplens in one process must agree on what is instrumented.
@@ -166,7 +168,7 @@ function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
 }
 
 /** Asks the server's own `tools/list` handler, for calls that arrive before any list. */
-function catalogLoader(protocol: ProtocolLike): (() => Promise<unknown>) | undefined {
+function catalogLoader(protocol: ProtocolLike): ToolCatalogLoader | undefined {
   const handlers = protocol._requestHandlers;
   if (!(handlers instanceof Map)) return undefined;
   return async () => {

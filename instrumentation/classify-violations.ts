@@ -1,11 +1,12 @@
 /**
  * Turns Ajv's validation errors for one tools/call into mcplens violation kinds.
  *
- * Pure functions, no state: the schema catalog (schema-catalog.ts) runs the compiled
+ * Pure functions, no state: the tool schemas (tool-schemas.ts) run the compiled
  * validator and hands the errors here, only when validation failed (the rare path).
  */
 import type { ErrorObject } from 'ajv';
 import { VIOLATION_KINDS, type ViolationKind } from '../contract/index.js';
+import { escapePointerSegment, unescapePointerSegment } from './json-pointer.js';
 
 /** One schema violation of a tools/call. */
 export interface Violation {
@@ -45,19 +46,13 @@ export function primaryKind(violations: readonly Violation[]): ViolationKind | u
   return best;
 }
 
-/** Escapes one JSON pointer segment (RFC 6901: `~` -> `~0`, `/` -> `~1`). */
-export function escapePointerSegment(segment: string): string {
-  if (segment.indexOf('~') === -1 && segment.indexOf('/') === -1) return segment;
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
 /** The value at a JSON pointer inside `data`, or undefined when the pointer leads nowhere. */
 export function valueAtPointer(data: unknown, pointer: string): unknown {
   if (pointer === '') return data;
   let current: unknown = data;
   for (const raw of pointer.slice(1).split('/')) {
     if (current === null || typeof current !== 'object') return undefined;
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const segment = unescapePointerSegment(raw);
     current = Array.isArray(current)
       ? current[Number(segment)]
       : Object.prototype.hasOwnProperty.call(current, segment)

@@ -16,76 +16,108 @@ import { TOKENS_NOT_COUNTED_REASONS, type TokensNotCountedReason } from '../cont
  */
 const DRAIN_DELAY_MS = 20;
 
-export class DeferredWork {
-  /** Every queue in the process, so that a shutdown can end the spans still waiting. */
-  private static readonly all = new Set<WeakRef<DeferredWork>>();
+/**
+ * The deferred work of every observer in a process, for whoever must end it at exit (the exit
+ * flush, `flush()`): an explicit object handed to each {@link DeferredWork}, never global state
+ * that the observers change from outside.
+ */
+export class DeferredWorkRegistry {
+  private readonly all = new Set<WeakRef<DeferredWork>>();
 
+  /** Registers a queue; it leaves the registry once garbage collected. */
+  add(work: DeferredWork): void {
+    this.all.add(new WeakRef(work));
+  }
+
+  /** True while a queue holds jobs or a span waits for its token counts. */
+  hasWork(): boolean {
+    for (const work of this.live()) if (work.hasWork()) return true;
+    return false;
+  }
+
+  /** Runs the deferred work of every queue now; returns how many jobs ran. */
+  flushAll(): number {
+    let ran = 0;
+    for (const work of this.live()) ran += work.flush();
+    return ran;
+  }
+
+  /** Ends every span still waiting, in every queue, without what it waited for (shutdown past its bound). */
+  abandonWaiting(): number {
+    let abandoned = 0;
+    for (const work of this.live()) abandoned += work.abandonWaiting();
+    return abandoned;
+  }
+
+  private *live(): Generator<DeferredWork> {
+    for (const ref of this.all) {
+      const work = ref.deref();
+      if (work === undefined) this.all.delete(ref);
+      else yield work;
+    }
+  }
+}
+
+/** The registry of this process: every observer's queue registers here. */
+export const processDeferredWork = new DeferredWorkRegistry();
+
+/** One observer's deferred work: its queue of jobs and its spans waiting for token counts. */
+export class DeferredWork {
   /**
    * Spans waiting for an asynchronous part (token counts), with when they started waiting:
    * each callback ends its span without it, saying why.
    */
-  private static readonly waiting = new Map<(reason: TokensNotCountedReason) => void, number>();
-  private static sweeper: NodeJS.Timeout | undefined;
+  private readonly waiting = new Map<(reason: TokensNotCountedReason) => void, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private queue: Array<() => void> = [];
+  private scheduled = false;
+  private readonly sliceMs = 5;
+
+  constructor(
+    private readonly capacity: number,
+    registry: DeferredWorkRegistry,
+  ) {
+    registry.add(this);
+  }
 
   /**
    * Registers a span waiting for its token counts; returns the function that unregisters it
    * once the counts came. A span still waiting after `maxWaitMs` (a tokenizer starved of CPU)
    * ends without them (`backlog`), so that spans keep flowing whatever the tokenizer does.
    */
-  static wait(end: (reason: TokensNotCountedReason) => void, maxWaitMs: number): () => void {
-    DeferredWork.waiting.set(end, performance.now() + maxWaitMs);
-    if (DeferredWork.sweeper === undefined) {
-      DeferredWork.sweeper = setInterval(DeferredWork.sweep, Math.min(maxWaitMs, 1000));
-      DeferredWork.sweeper.unref();
+  wait(end: (reason: TokensNotCountedReason) => void, maxWaitMs: number): () => void {
+    this.waiting.set(end, performance.now() + maxWaitMs);
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(this.sweep, Math.min(maxWaitMs, 1000));
+      this.sweeper.unref();
     }
-    return () => DeferredWork.waiting.delete(end);
+    return () => this.waiting.delete(end);
   }
 
-  private static sweep(): void {
+  private readonly sweep = (): void => {
     const now = performance.now();
-    for (const [end, deadline] of DeferredWork.waiting) {
+    for (const [end, deadline] of this.waiting) {
       if (deadline > now) continue;
-      DeferredWork.waiting.delete(end);
+      this.waiting.delete(end);
       endWaiting(end, TOKENS_NOT_COUNTED_REASONS.BACKLOG);
     }
-    if (DeferredWork.waiting.size === 0 && DeferredWork.sweeper !== undefined) {
-      clearInterval(DeferredWork.sweeper);
-      DeferredWork.sweeper = undefined;
+    if (this.waiting.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
     }
-  }
+  };
 
   /** Ends every span still waiting, without what it waited for (shutdown past its bound). */
-  static abandonWaiting(): number {
-    const callbacks = [...DeferredWork.waiting.keys()];
-    DeferredWork.waiting.clear();
+  abandonWaiting(): number {
+    const callbacks = [...this.waiting.keys()];
+    this.waiting.clear();
     for (const end of callbacks) endWaiting(end, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
     return callbacks.length;
   }
 
-  /** True while a queue holds jobs or a span waits for its token counts. */
-  static hasWork(): boolean {
-    if (DeferredWork.waiting.size > 0) return true;
-    for (const ref of DeferredWork.all) if ((ref.deref()?.queue.length ?? 0) > 0) return true;
-    return false;
-  }
-
-  /** Runs the deferred work of every queue now; returns how many jobs ran. */
-  static flushAll(): number {
-    let ran = 0;
-    for (const ref of DeferredWork.all) {
-      const queue = ref.deref();
-      if (queue === undefined) DeferredWork.all.delete(ref);
-      else ran += queue.flush();
-    }
-    return ran;
-  }
-
-  private queue: Array<() => void> = [];
-  private scheduled = false;
-  private readonly sliceMs = 5;
-
-  constructor(private readonly capacity: number) {
-    DeferredWork.all.add(new WeakRef(this));
+  /** True while jobs are queued or a span waits for its token counts. */
+  hasWork(): boolean {
+    return this.waiting.size > 0 || this.queue.length > 0;
   }
 
   /**

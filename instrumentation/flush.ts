@@ -1,5 +1,5 @@
 import { diag, trace } from '@opentelemetry/api';
-import { DeferredWork } from './deferred-work.js';
+import { processDeferredWork } from './deferred-work.js';
 import { defaultTokenService } from './token-service.js';
 import { settleWithin } from './settle-within.js';
 
@@ -11,14 +11,14 @@ import { settleWithin } from './settle-within.js';
  * termination overlaps the last export.
  */
 export async function drainDeferred(timeoutMs = 1500, options: { onlyWhenReady?: boolean } = {}): Promise<void> {
-  const ran = DeferredWork.flushAll();
+  const ran = processDeferredWork.flushAll();
   const tokens = defaultTokenService();
   const ready = tokens.isReady?.() !== false;
   if (options.onlyWhenReady === true) tokens.stopIfNotReady?.();
   // No span waiting: schedule nothing, so a flush on beforeExit lets the process exit.
-  if (ran === 0 && !DeferredWork.hasWork()) return;
+  if (ran === 0 && !processDeferredWork.hasWork()) return;
   if (ready || options.onlyWhenReady !== true) await settleWithin(tokens.idle(), timeoutMs, { keepAlive: true });
-  const abandoned = DeferredWork.abandonWaiting();
+  const abandoned = processDeferredWork.abandonWaiting();
   if (abandoned > 0) diag.debug(`mcplens: ${abandoned} spans ended without token counts (exit budget, or a token worker still starting)`);
   // Let the span-ending continuations of the last counts run.
   await new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { diag, DiagLogLevel, trace, type TracerProvider } from '@opentelemetry/api';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createAdjustedCountSampler } from './adjusted-count-sampler.js';
-import { DeferredWork } from './deferred-work.js';
+import { processDeferredWork } from './deferred-work.js';
 import { drainDeferred } from './flush.js';
 import { settleWithin } from './settle-within.js';
 import { installExitFlush } from './exit-flush.js';
@@ -332,7 +332,7 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     },
     timeoutMs: config.exitTimeoutMs,
     onTimeout: () => exporter.abort(),
-    hasWork: () => unflushed > 0 || DeferredWork.hasWork(),
+    hasWork: () => unflushed > 0 || processDeferredWork.hasWork(),
   });
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };
 }

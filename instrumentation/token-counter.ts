@@ -30,6 +30,7 @@
  * cost: 4 Mi characters of base64 3.9 s, 1 Mi random a-z 1.6 s, 1 Mi random CJK 4.9 s.
  */
 import { createRequire } from 'node:module';
+import type { ToolDefinition } from './tool-definition.js';
 
 /** A function from text to its token count. */
 export type Tokenizer = (text: string) => number;
@@ -287,21 +288,12 @@ export function resultText(result: unknown): string {
   return parts.join('\n');
 }
 
-/** One tool of a tools/list result, as far as token counting needs it. */
-export interface CatalogTool {
-  name: string;
-  description?: string;
-  inputSchema?: unknown;
-  /** Display name for user interfaces: not sent to the LLM, so not counted. */
-  title?: string;
-}
-
 /**
  * The text a tool adds to every LLM request that offers it: its name, description and input schema as
  * JSON, in the shape of a function declaration (`{"name","description","parameters"}`) as clients send
  * them. `title` is for user interfaces and is left out.
  */
-export function catalogToolText(tool: CatalogTool): string {
+export function catalogToolText(tool: ToolDefinition): string {
   const declaration: Record<string, unknown> = { name: tool.name };
   if (typeof tool.description === 'string') declaration.description = tool.description;
   declaration.parameters = tool.inputSchema ?? { type: 'object', properties: {} };

@@ -1,17 +1,38 @@
 import { diag } from '@opentelemetry/api';
 import { Worker } from 'node:worker_threads';
-import { defaultTokenizer, type Tokenizer } from './token-counter.js';
+import { TOKENS_NOT_COUNTED_REASONS, type TokensNotCountedReason } from '../contract/index.js';
+import { defaultTokenizer, MAX_PAYLOAD_CHARS, type Tokenizer } from './token-counter.js';
 
-/** Counts tokens off the server's thread; resolves undefined when counting failed. */
+/**
+ * What {@link TokenService.count} gives back: the counts now (counted in-thread), why there are
+ * none (refused or failed: a span without counts must not read as 0 tokens), or counts to come.
+ */
+export type TokenCount =
+  | { readonly counts: number[] }
+  | { readonly notCounted: TokensNotCountedReason }
+  /** Resolves undefined when counting failed. */
+  | { readonly later: Promise<number[] | undefined> };
+
+/**
+ * How much text may wait for the token worker. Past either bound `count()` refuses (`backlog`),
+ * rather than holding ever more text in memory; a single call past `maxChars` is `too_large`.
+ */
+export interface TokenBacklogBounds {
+  /** Counts asked for and not answered yet (one per span). */
+  readonly maxJobs: number;
+  /** Characters of those counts' texts (4 Mi: 8 MB at most). */
+  readonly maxChars: number;
+}
+
+/** The bounds of the process-wide token worker: the only home of their defaults. */
+export const TOKEN_BACKLOG_BOUNDS: TokenBacklogBounds = { maxJobs: 10_000, maxChars: 1 << 22 };
+
+/** Counts tokens after the answer has left; it owns its flow control, so callers keep no counters of their own. */
 export interface TokenService {
-  count(texts: string[]): Promise<number[] | undefined>;
+  /** Counts one span's texts, or says at once why it will not (shutdown, too large, backlog, failed). Never throws. */
+  count(texts: readonly string[]): TokenCount;
   /** Prepares for the first count (loads the vocabulary) without blocking. */
   warmUp?(): void;
-  /**
-   * Counts small texts at once, in-thread, where a worker round trip would cost more than
-   * the counting; undefined when the texts should go to {@link count}.
-   */
-  countNow?(texts: readonly string[]): number[] | undefined;
   /** Resolves when every count asked for so far has answered. */
   idle(): Promise<void>;
   /** True when no count is outstanding. */
@@ -21,28 +42,34 @@ export interface TokenService {
   /**
    * The process is ending: a worker still loading its vocabulary is stopped now, so that its
    * termination (up to about 170 ms inside the vocabulary's parse) overlaps the last export
-   * instead of following the exit. Counts it had not answered settle as failed.
+   * instead of following the exit. Counts it had not answered settle as failed, and later
+   * ones are refused (`shutdown`).
    */
   stopIfNotReady?(): void;
-  /** True once {@link stopIfNotReady} stopped it: nothing is counted any more. */
-  isStopped?(): boolean;
 }
 
-/** A user tokenizer runs in-thread (a function cannot cross into a worker), still after the answer left. */
+/**
+ * A user tokenizer runs in-thread (a function cannot cross into a worker), still after the
+ * answer left. It counts at once, so nothing waits and nothing needs bounding.
+ */
 export function inThreadTokenService(tokenizer: Tokenizer): TokenService {
   return {
-    count: async (texts) => {
-      try {
-        return texts.map(tokenizer);
-      } catch (err) {
-        diag.warn('mcplens: token counting failed', err);
-        return undefined;
-      }
+    count: (texts) => {
+      const counts = countInThread(tokenizer, texts);
+      return counts === undefined ? { notCounted: TOKENS_NOT_COUNTED_REASONS.FAILED } : { counts };
     },
     idle: async () => undefined,
     isIdle: () => true,
-    countNow: (texts) => texts.map(tokenizer),
   };
+}
+
+function countInThread(tokenizer: Tokenizer, texts: readonly string[]): number[] | undefined {
+  try {
+    return texts.map(tokenizer);
+  } catch (err) {
+    diag.warn('mcplens: token counting failed', err);
+    return undefined;
+  }
 }
 
 /**
@@ -66,19 +93,63 @@ const BATCH_MAX_TEXTS = 512;
 const BATCH_MAX_CHARS = 1 << 20;
 
 class WorkerTokenService implements TokenService {
+  private jobsInFlight = 0;
+  private charsInFlight = 0;
+  private warnedBehind = false;
   private worker: Worker | undefined;
   private failed = false;
   private stopped = false;
   private ready = false;
   private nextId = 1;
   private readonly pending = new Map<number, Array<(counts: number[] | undefined) => void>>();
-  private batch: { texts: string[]; chars: number; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> } | undefined;
+  private batch:
+    | { texts: string[]; chars: number; resolvers: Array<{ from: number; to: number; resolve: (counts: number[] | undefined) => void }> }
+    | undefined;
   private idleWaiters: Array<() => void> = [];
-  private fallback: TokenService | undefined;
+  private fallback: Tokenizer | undefined;
 
-  count(texts: string[]): Promise<number[] | undefined> {
-    if (this.stopped) return Promise.resolve(undefined);
-    if (this.failed) return this.inThread().count(texts);
+  constructor(private readonly bounds: TokenBacklogBounds) {}
+
+  count(texts: readonly string[]): TokenCount {
+    if (this.stopped) return { notCounted: TOKENS_NOT_COUNTED_REASONS.SHUTDOWN };
+    // The texts wait in memory until the worker answers, so that wait is bounded.
+    const chars = texts.reduce((n, text) => n + text.length, 0);
+    const longest = texts.reduce((n, text) => Math.max(n, text.length), 0);
+    if (longest > MAX_PAYLOAD_CHARS || chars > this.bounds.maxChars) {
+      diag.warn(
+        `mcplens: a payload of ${longest} characters is larger than the tokenizer's bound (${MAX_PAYLOAD_CHARS} per payload); its tokens are not counted`,
+      );
+      return { notCounted: TOKENS_NOT_COUNTED_REASONS.TOO_LARGE };
+    }
+    if (this.jobsInFlight >= this.bounds.maxJobs || this.charsInFlight + chars > this.bounds.maxChars) {
+      // The tokenizer is behind (a saturated machine): the span ends now, without counts. One warning per episode.
+      if (!this.warnedBehind) {
+        this.warnedBehind = true;
+        diag.warn('mcplens: token counting is behind; spans end without token counts until it catches up');
+      }
+      return { notCounted: TOKENS_NOT_COUNTED_REASONS.BACKLOG };
+    }
+    let counting: Promise<number[] | undefined>;
+    try {
+      counting = this.enqueue(texts);
+    } catch (err) {
+      diag.warn('mcplens: token counting failed', err);
+      return { notCounted: TOKENS_NOT_COUNTED_REASONS.FAILED };
+    }
+    this.jobsInFlight++;
+    this.charsInFlight += chars;
+    const settled = (counts: number[] | undefined): number[] | undefined => {
+      this.jobsInFlight--;
+      this.charsInFlight -= chars;
+      if (this.jobsInFlight === 0) this.warnedBehind = false;
+      return counts;
+    };
+    return { later: counting.then(settled, () => settled(undefined)) };
+  }
+
+  /** Batches `texts` for the worker (in-thread once the worker failed). */
+  private enqueue(texts: readonly string[]): Promise<number[] | undefined> {
+    if (this.failed) return Promise.resolve(countInThread(this.inThread(), texts));
     return new Promise((resolve) => {
       if (this.batch === undefined) {
         const batch: NonNullable<WorkerTokenService['batch']> = { texts: [], chars: 0, resolvers: [] };
@@ -111,10 +182,6 @@ class WorkerTokenService implements TokenService {
     return this.ready || this.failed;
   }
 
-  isStopped(): boolean {
-    return this.stopped;
-  }
-
   stopIfNotReady(): void {
     const worker = this.worker;
     if (worker === undefined || this.ready || this.failed) return;
@@ -143,7 +210,7 @@ class WorkerTokenService implements TokenService {
     };
     const worker = this.ensureWorker();
     if (worker === undefined) {
-      void this.inThread().count(batch.texts).then(settle);
+      settle(countInThread(this.inThread(), batch.texts));
       return;
     }
     const id = this.nextId++;
@@ -198,8 +265,8 @@ class WorkerTokenService implements TokenService {
     waiters.forEach((w) => w());
   }
 
-  private inThread(): TokenService {
-    this.fallback ??= inThreadTokenService(defaultTokenizer());
+  private inThread(): Tokenizer {
+    this.fallback ??= defaultTokenizer();
     return this.fallback;
   }
 }
@@ -208,6 +275,6 @@ let shared: WorkerTokenService | undefined;
 
 /** The process-wide default token service (one worker for every instrumented server). */
 export function defaultTokenService(): TokenService {
-  shared ??= new WorkerTokenService();
+  shared ??= new WorkerTokenService(TOKEN_BACKLOG_BOUNDS);
   return shared;
 }

@@ -66,6 +66,15 @@ export interface InstrumentOptions {
   log?: boolean | StructuredLogger;
   /** Requests awaiting an answer tracked per connection; past it the oldest is ended as an error. Default 1000. */
   maxPendingRequests?: number;
-  /** Calls waiting for deferred work (outcome, tokens, logging). Past it, a call's deferred work runs at once instead of queueing, and its tokens are not counted. Default 10000. */
+  /**
+   * Calls waiting for deferred work (outcome, tokens, logging). Past it, a call's deferred work runs
+   * at once instead of queueing (memory stays bounded, nothing is lost). Default
+   * {@link DEFAULT_MAX_DEFERRED_QUEUE}. Token counting has bounds of its own, process-wide
+   * (`TOKEN_BACKLOG_BOUNDS` in token-service.ts: counts in flight and characters waiting for the
+   * tokenizer); past them a call's tokens are not counted (`mcplens.tokens.not_counted = backlog`).
+   */
   maxDeferredQueue?: number;
 }
+
+/** Default of {@link InstrumentOptions.maxDeferredQueue}. */
+export const DEFAULT_MAX_DEFERRED_QUEUE = 10_000;

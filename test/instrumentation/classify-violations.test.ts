@@ -1,6 +1,7 @@
 import { describe, it, expect, jest } from '@jest/globals';
 import { VIOLATION_KINDS, type ViolationKind } from '../../contract/index.js';
-import { SchemaCatalog, type ToolCatalogEntry } from '../../instrumentation/schema-catalog.js';
+import { ToolSchemas } from '../../instrumentation/tool-schemas.js';
+import type { ToolDefinition } from '../../instrumentation/tool-definition.js';
 import { primaryKind } from '../../instrumentation/classify-violations.js';
 
 /** A tool in the shape MCP servers advertise (zod-to-json-schema style, no `$schema`: 2020-12). */
@@ -32,7 +33,7 @@ const CREATE_USER = {
     },
     required: ['name'],
   },
-} satisfies ToolCatalogEntry;
+} satisfies ToolDefinition;
 
 /** Same as CREATE_USER but closed: `additionalProperties: false` at the top and in `address`. */
 const CLOSED = {
@@ -45,7 +46,7 @@ const CLOSED = {
     },
     additionalProperties: false,
   },
-} satisfies ToolCatalogEntry;
+} satisfies ToolDefinition;
 
 /** Pydantic-style: nested model through `$defs` / `$ref`, Optional[...] as anyOf with null. */
 const REFS = {
@@ -65,13 +66,13 @@ const REFS = {
     },
     required: ['item'],
   },
-} satisfies ToolCatalogEntry;
+} satisfies ToolDefinition;
 
-const NO_PARAMS = { name: 'ping', inputSchema: { type: 'object', properties: {} } } satisfies ToolCatalogEntry;
-const NO_SCHEMA = { name: 'legacy' } satisfies ToolCatalogEntry;
+const NO_PARAMS = { name: 'ping', inputSchema: { type: 'object', properties: {} } } satisfies ToolDefinition;
+const NO_SCHEMA = { name: 'legacy' } satisfies ToolDefinition;
 
-function catalog(options?: ConstructorParameters<typeof SchemaCatalog>[0]): SchemaCatalog {
-  const c = new SchemaCatalog(options);
+function catalog(options?: ConstructorParameters<typeof ToolSchemas>[0]): ToolSchemas {
+  const c = new ToolSchemas(options);
   c.update([CREATE_USER, CLOSED, REFS, NO_PARAMS, NO_SCHEMA]);
   return c;
 }
@@ -174,7 +175,7 @@ function kindsAndPaths(grading: { violations: Array<{ kind: ViolationKind; path:
   return grading.violations.map((v) => [v.kind, v.path]);
 }
 
-describe('SchemaCatalog.grade: one violation kind per mistake, with its JSON pointer', () => {
+describe('ToolSchemas.grade: one violation kind per mistake, with its JSON pointer', () => {
   const c = catalog();
   it.each(cases.map((k) => [k.title, k] as const))('%s', (_title, k) => {
     const params: Record<string, unknown> = { name: k.tool ?? 'create_user' };
@@ -211,7 +212,7 @@ describe('unknown tools and malformed params', () => {
   });
 
   it('knows the tools of the last update only', () => {
-    const d = new SchemaCatalog();
+    const d = new ToolSchemas();
     expect(d.loaded).toBe(false);
     expect(d.has('create_user')).toBe(false);
     d.update([CREATE_USER]);
@@ -291,26 +292,26 @@ describe('dialect chosen by $schema', () => {
   const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
 
   it('grades prefixItems when the schema has no $schema (2020-12, the MCP default)', () => {
-    const c = new SchemaCatalog();
+    const c = new ToolSchemas();
     c.update([{ name: 't', inputSchema: tuple2020 }]);
     expect(kindsAndPaths(c.grade({ name: 't', arguments: { point: [1, 'two'] } }))).toEqual([['wrong_type', '/point/1']]);
   });
 
   it('grades prefixItems under an explicit 2020-12 $schema', () => {
-    const c = new SchemaCatalog();
+    const c = new ToolSchemas();
     c.update([{ name: 't', inputSchema: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...tuple2020 } }]);
     expect(kindsAndPaths(c.grade({ name: 't', arguments: { point: [1, 'two'] } }))).toEqual([['wrong_type', '/point/1']]);
   });
 
   it('ignores prefixItems under draft-07 (not a draft-07 keyword)', () => {
-    const c = new SchemaCatalog();
+    const c = new ToolSchemas();
     c.update([{ name: 't', inputSchema: { $schema: DRAFT_07, ...tuple2020 } }]);
     expect(c.grade({ name: 't', arguments: { point: [1, 'two'] } }).violations).toEqual([]);
   });
 
   it('grades draft-07 tuple `items` under draft-07, and refuses them as a 2020-12 schema', () => {
     const errors: Array<[string, unknown]> = [];
-    const c = new SchemaCatalog({ onCompileError: (tool, err) => errors.push([tool, err]) });
+    const c = new ToolSchemas({ onCompileError: (tool, err) => errors.push([tool, err]) });
     c.update([
       { name: 'd7', inputSchema: { $schema: DRAFT_07, ...tuple07 } },
       { name: 'd2020', inputSchema: tuple07 },
@@ -320,7 +321,7 @@ describe('dialect chosen by $schema', () => {
   });
 
   it('grades a 2019-09 schema (dependentRequired) as missing_required', () => {
-    const c = new SchemaCatalog();
+    const c = new ToolSchemas();
     c.update([
       {
         name: 'card',
@@ -341,7 +342,7 @@ describe('a schema Ajv cannot compile', () => {
 
   it('is reported with the tool name, the tool stays known and its calls are not graded', () => {
     const onCompileError = jest.fn<(tool: string, err: unknown) => void>();
-    const c = new SchemaCatalog({ onCompileError });
+    const c = new ToolSchemas({ onCompileError });
     c.update([broken, NO_PARAMS]);
     expect(onCompileError).toHaveBeenCalledTimes(1);
     expect(onCompileError.mock.calls[0]?.[0]).toBe('broken');
@@ -354,14 +355,14 @@ describe('a schema Ajv cannot compile', () => {
 
   it('is reported once per tool, not on every tools/list refresh', () => {
     const onCompileError = jest.fn<(tool: string, err: unknown) => void>();
-    const c = new SchemaCatalog({ onCompileError });
+    const c = new ToolSchemas({ onCompileError });
     c.update([broken]);
     c.update([broken]);
     expect(onCompileError.mock.calls.map(([tool]) => tool)).toEqual(['broken']);
   });
 
   it('survives a throwing onCompileError callback', () => {
-    const c = new SchemaCatalog({
+    const c = new ToolSchemas({
       onCompileError: () => {
         throw new Error('callback bug');
       },
@@ -372,19 +373,19 @@ describe('a schema Ajv cannot compile', () => {
 
   it('a non-object inputSchema is reported too', () => {
     const onCompileError = jest.fn<(tool: string, err: unknown) => void>();
-    new SchemaCatalog({ onCompileError }).update([{ name: 's', inputSchema: 'object' }]);
+    new ToolSchemas({ onCompileError }).update([{ name: 's', inputSchema: 'object' }]);
     expect(onCompileError.mock.calls.map(([tool]) => tool)).toEqual(['s']);
   });
 });
 
 describe('compiled validators are shared by schema content', () => {
   it('grades identical schemas from two catalogs alike, and schemas sharing an $id do not collide', () => {
-    const a = new SchemaCatalog();
-    const b = new SchemaCatalog();
+    const a = new ToolSchemas();
+    const b = new ToolSchemas();
     const errors: unknown[] = [];
-    const c = new SchemaCatalog({ onCompileError: (_t, e) => errors.push(e) });
+    const c = new ToolSchemas({ onCompileError: (_t, e) => errors.push(e) });
     a.update([CREATE_USER]);
-    b.update([JSON.parse(JSON.stringify(CREATE_USER)) as ToolCatalogEntry]);
+    b.update([JSON.parse(JSON.stringify(CREATE_USER)) as ToolDefinition]);
     c.update([
       { name: 'x', inputSchema: { $id: 'https://example.com/same.json', type: 'object', properties: { n: { type: 'number' } } } },
       { name: 'y', inputSchema: { $id: 'https://example.com/same.json', type: 'object', properties: { n: { type: 'string' } } } },
@@ -397,7 +398,7 @@ describe('compiled validators are shared by schema content', () => {
   });
 
   it('keeps the escaped JSON pointer of odd property names', () => {
-    const c = new SchemaCatalog();
+    const c = new ToolSchemas();
     c.update([{ name: 'odd', inputSchema: { type: 'object', properties: { 'a/b': { type: 'number' } }, required: ['c~d'] } }]);
     const grading = c.grade({ name: 'odd', arguments: { 'a/b': 'x', 'e/f': 1 } });
     expect(kindsAndPaths(grading)).toEqual([

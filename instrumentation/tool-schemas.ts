@@ -1,10 +1,10 @@
 /**
- * The tool catalog as the server advertises it (its `tools/list` answers) and the grading of each
- * `tools/call` against it.
+ * The compiled input schemas of a server's tools (from its `tools/list` answers) and the grading of
+ * each `tools/call`'s arguments against them.
  *
  * Compiling happens in `update()` (off the call path); `grade()` is a Map lookup, one compiled Ajv
  * function call and a walk over the argument keys. Compiled validators are shared by schema content
- * across catalogs and across SchemaCatalog instances (module-level, bounded).
+ * across catalogs and across ToolSchemas instances (module-level, bounded).
  * Measured (Node 20, CPU time, 4 properties with a format, a pattern and a nested object):
  * about 0.3 µs per grade() of a valid call, about 1.1 µs of a call with 3 violations.
  */
@@ -12,26 +12,14 @@ import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import type { ViolationKind } from '../contract/index.js';
 import { isRecord } from './is-record.js';
-import {
-  classifyAjvErrors,
-  escapePointerSegment,
-  primaryKind,
-  type Grading,
-  type Violation,
-} from './classify-violations.js';
+import { classifyAjvErrors, primaryKind, type Grading, type Violation } from './classify-violations.js';
+import { collectUndeclared, Shape } from './schema-shape.js';
+import type { ToolDefinition } from './tool-definition.js';
 
 export type { Grading, Violation } from './classify-violations.js';
 
-/** One entry of a `tools/list` result's `tools` array, as far as grading needs it. */
-export interface ToolCatalogEntry {
-  /** Tool name, the key `tools/call` uses. */
-  name: string;
-  /** The tool's JSON Schema for its arguments. */
-  inputSchema?: unknown;
-}
-
-/** Options of {@link SchemaCatalog}. Every field is optional. */
-export interface SchemaCatalogOptions {
+/** Options of {@link ToolSchemas}. Every field is optional. */
+export interface ToolSchemasOptions {
   /**
    * Grade undeclared arguments as `unknown_argument` even where the schema allows them (top level, and
    * nested objects that declare `properties`). Default false: only a schema that forbids them
@@ -150,8 +138,8 @@ interface ToolEntry {
   compiled: Compiled | undefined;
 }
 
-/** Holds the tool catalog of one server and grades its tools/call requests. */
-export class SchemaCatalog {
+/** Holds the compiled input schemas of one server's tools and grades its tools/call requests. */
+export class ToolSchemas {
   private readonly strictArguments: boolean;
   private readonly onCompileError: ((toolName: string, err: unknown) => void) | undefined;
   private tools = new Map<string, ToolEntry>();
@@ -159,17 +147,17 @@ export class SchemaCatalog {
   /** Compile failures already reported, per tool, so a client listing tools every turn does not repeat them. */
   private readonly reported = new Map<string, unknown>();
 
-  constructor(options: SchemaCatalogOptions = {}) {
+  constructor(options: ToolSchemasOptions = {}) {
     this.strictArguments = options.strictArguments === true;
     this.onCompileError = options.onCompileError;
   }
 
   /**
-   * Replaces the catalog from a tools/list result's `tools` array. Each `inputSchema` is compiled once
+   * Replaces the schemas from a tools/list result's `tools` array. Each `inputSchema` is compiled once
    * (cached by its JSON text); a schema Ajv cannot compile is reported through `onCompileError`, and that
    * tool stays known but its arguments are not graded. Entries without a string `name` are skipped.
    */
-  update(tools: readonly ToolCatalogEntry[]): void {
+  update(tools: readonly ToolDefinition[]): void {
     const next = new Map<string, ToolEntry>();
     for (const tool of Array.isArray(tools) ? tools : []) {
       if (!isRecord(tool) || typeof tool.name !== 'string') continue;
@@ -193,12 +181,12 @@ export class SchemaCatalog {
     this.hasLoaded = true;
   }
 
-  /** Whether a catalog has been loaded. */
+  /** Whether a tools/list result has been loaded. */
   get loaded(): boolean {
     return this.hasLoaded;
   }
 
-  /** Whether the current catalog has a tool of this name. */
+  /** Whether the current tools/list result has a tool of this name. */
   has(name: string): boolean {
     return this.tools.has(name);
   }
@@ -259,153 +247,6 @@ function addStrictViolations(violations: Violation[], undeclared: readonly strin
       message: 'argument not declared by the schema (strictArguments)',
     });
   }
-}
-
-const MAX_WALK_DEPTH = 64;
-
-/** Records the JSON pointers of object keys that `shape` does not declare, descending into declared ones. */
-function collectUndeclared(value: unknown, shape: Shape, path: string, out: string[], depth: number): void {
-  if (depth > MAX_WALK_DEPTH || value === null || typeof value !== 'object') return;
-  // Runs on every tools/call: pointers are built only for what is recorded or descended into.
-  if (Array.isArray(value)) {
-    const items = shape.itemShape();
-    if (!items) return;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      if (item !== null && typeof item === 'object') collectUndeclared(item, items, `${path}/${i}`, out, depth + 1);
-    }
-    return;
-  }
-  if (!shape.isObjectShape) return;
-  for (const key of Object.keys(value)) {
-    if (!shape.declares(key)) {
-      out.push(`${path}/${escapePointerSegment(key)}`);
-      continue;
-    }
-    const child = (value as Record<string, unknown>)[key];
-    if (child === null || typeof child !== 'object') continue;
-    const childShape = shape.propertyShape(key);
-    if (childShape) collectUndeclared(child, childShape, `${path}/${escapePointerSegment(key)}`, out, depth + 1);
-  }
-}
-
-const MAX_REF_DEPTH = 32;
-
-/**
- * The declared structure of a schema, for recording undeclared arguments: which property names an object
- * declares (`properties`, `patternProperties`, merged over `allOf`/`anyOf`/`oneOf`/`then`/`else` and local
- * `$ref`s), and the same for each property's and array item's schema. Children are built lazily and
- * memoised, so recursive schemas cost only what the data visits.
- */
-class Shape {
-  /** Whether this describes an object whose keys are checked: the root always, nested ones that declare properties. */
-  readonly isObjectShape: boolean;
-  private readonly declared = new Set<string>();
-  private readonly patterns: RegExp[] = [];
-  private readonly propertySchemas = new Map<string, unknown[]>();
-  private readonly itemSchemas: unknown[] = [];
-  private readonly children = new Map<string, Shape | null>();
-  private items: Shape | null | undefined;
-
-  constructor(
-    schemas: readonly unknown[],
-    private readonly root: unknown,
-    isRoot: boolean,
-  ) {
-    const flat: Record<string, unknown>[] = [];
-    for (const s of schemas) flatten(s, root, flat, 0);
-    let declaresProperties = false;
-    for (const s of flat) {
-      if (isRecord(s.properties)) {
-        declaresProperties = true;
-        for (const [key, sub] of Object.entries(s.properties)) {
-          this.declared.add(key);
-          const list = this.propertySchemas.get(key);
-          if (list) list.push(sub);
-          else this.propertySchemas.set(key, [sub]);
-        }
-      }
-      if (isRecord(s.patternProperties)) {
-        declaresProperties = true;
-        for (const pattern of Object.keys(s.patternProperties)) {
-          try {
-            this.patterns.push(new RegExp(pattern, 'u'));
-          } catch {
-            // Ajv would have refused the schema; nothing to match with.
-          }
-        }
-      }
-      if (isRecord(s.items)) this.itemSchemas.push(s.items);
-    }
-    this.isObjectShape = isRoot || declaresProperties;
-  }
-
-  declares(key: string): boolean {
-    if (this.declared.has(key)) return true;
-    for (const p of this.patterns) if (p.test(key)) return true;
-    return false;
-  }
-
-  /** The shape of a declared property's value, or null when it declares no structure worth walking. */
-  propertyShape(key: string): Shape | null {
-    let shape = this.children.get(key);
-    if (shape === undefined) {
-      const schemas = this.propertySchemas.get(key) ?? [];
-      shape = schemas.length > 0 ? nonTrivial(new Shape(schemas, this.root, false)) : null;
-      this.children.set(key, shape);
-    }
-    return shape;
-  }
-
-  /** The shape of this array's items, or null. */
-  itemShape(): Shape | null {
-    if (this.items === undefined) {
-      this.items = this.itemSchemas.length > 0 ? nonTrivial(new Shape(this.itemSchemas, this.root, false)) : null;
-    }
-    return this.items;
-  }
-
-  get hasItems(): boolean {
-    return this.itemSchemas.length > 0;
-  }
-}
-
-function nonTrivial(shape: Shape): Shape | null {
-  return shape.isObjectShape || shape.hasItems ? shape : null;
-}
-
-/** Collects `schema` and the subschemas that apply to the same value (allOf/anyOf/oneOf/then/else, local $ref). */
-function flatten(schema: unknown, root: unknown, out: Record<string, unknown>[], depth: number): void {
-  if (!isRecord(schema) || depth > MAX_REF_DEPTH) return;
-  out.push(schema);
-  if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#')) {
-    flatten(resolveLocalRef(root, schema.$ref), root, out, depth + 1);
-  }
-  for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
-    const list = schema[key];
-    if (Array.isArray(list)) for (const sub of list) flatten(sub, root, out, depth + 1);
-  }
-  flatten(schema.then, root, out, depth + 1);
-  flatten(schema.else, root, out, depth + 1);
-}
-
-/** Resolves '#' and '#/json/pointer' against the root schema; anchors and remote refs resolve to nothing. */
-function resolveLocalRef(root: unknown, ref: string): unknown {
-  if (ref === '#') return root;
-  if (!ref.startsWith('#/')) return undefined;
-  let pointer: string;
-  try {
-    pointer = decodeURIComponent(ref.slice(1));
-  } catch {
-    return undefined;
-  }
-  let current = root;
-  for (const raw of pointer.slice(1).split('/')) {
-    if (!isRecord(current) && !Array.isArray(current)) return undefined;
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    current = (current as Record<string, unknown>)[segment];
-  }
-  return current;
 }
 
 function describe(value: unknown): string {

@@ -1,0 +1,30 @@
+import type { Span } from '@opentelemetry/api';
+import type { ResolvedProvider } from './provider-resolver.js';
+import type { Grading } from './tool-schemas.js';
+
+/** A JSON-RPC request id. */
+export type JsonRpcId = string | number;
+
+/** A JSON-RPC message as seen on the stream. */
+export type Message = Record<string, unknown>;
+
+/** One request seen and not answered yet: its span and what its answer's attributes need. */
+export interface PendingRequest {
+  id: JsonRpcId;
+  method: string;
+  span: Span;
+  startPerf: number;
+  /** Clock anchor the span started with; its end uses the same. */
+  anchor: number;
+  toolName: string | undefined;
+  provider: ResolvedProvider;
+  /** The transport's session id when the request arrived. */
+  sessionId: string | undefined;
+  /** The connection's negotiated protocol version when the request arrived. */
+  protocolVersion: string | undefined;
+  clientName: string | undefined;
+  args: unknown;
+  grading: Grading | undefined;
+  gradingDone: Promise<void> | undefined;
+  malformedShape: boolean;
+}
