@@ -149,13 +149,20 @@ export const BAGGAGE_KEYS = {
   MODEL: ATTR.GEN_AI_REQUEST_MODEL,
 } as const;
 
-/** Keys of `params._meta` that carry trace context (MCP SEP-414) and client info (protocol 2026-07-28). */
+/**
+ * Keys of `params._meta` that carry trace context (MCP SEP-414), and the client info and
+ * protocol version every request carries under protocol 2026-07-28 (there is no initialize).
+ */
 export const META_KEYS = {
   TRACEPARENT: 'traceparent',
   TRACESTATE: 'tracestate',
   BAGGAGE: 'baggage',
   CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
+  PROTOCOL_VERSION: 'io.modelcontextprotocol/protocolVersion',
 } as const;
+
+/** The HTTP header that carries the protocol version on Streamable HTTP (lower-case, as Node gives it). */
+export const PROTOCOL_VERSION_HEADER = 'mcp-protocol-version';
 
 /**
  * Malformed-call ratio levels every view colours by (dashboard thresholds, status page):

@@ -196,13 +196,14 @@ function inboundExtra(extra: unknown): InboundExtra | undefined {
   // SDK v1: requestInfo.headers is a plain object; v2: a web Request.
   const v1 = (extra as { requestInfo?: { headers?: unknown } }).requestInfo?.headers;
   if (v1 !== null && typeof v1 === 'object') return { headers: v1 as InboundExtra['headers'] };
-  const v2 = (extra as { request?: { headers?: unknown } }).request?.headers;
+  const request = (extra as { request?: { headers?: unknown; signal?: unknown } }).request;
+  const v2 = request?.headers;
   if (v2 !== null && typeof v2 === 'object' && typeof (v2 as Headers).forEach === 'function') {
     const headers: Record<string, string> = {};
     (v2 as Headers).forEach((value, key) => {
       headers[key] = value;
     });
-    return { headers };
+    return { headers, signal: request?.signal instanceof AbortSignal ? request.signal : undefined };
   }
   return undefined;
 }

@@ -20,6 +20,8 @@ export interface ConnectionInfo {
 /** Per-message extras the transport passes along (v1 `requestInfo.headers`, v2 a web `Request`). */
 export interface InboundExtra {
   headers?: Headers | undefined;
+  /** Aborted when the client abandons the request (v2 closes the HTTP stream to cancel under 2026-07-28). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What a connection hands its messages to: the observer's span bookkeeping. */
@@ -92,11 +94,14 @@ export class ObservedConnection {
     }
   }
 
-  /** The transport closed: requests never answered end as errors. */
+  /**
+   * The transport closed: requests never answered end as errors, except those the client
+   * abandoned itself (their signal aborted), which end as cancelled.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.pending.values()) this.observer.finish(this, entry, undefined);
+    for (const entry of this.pending.values()) this.observer.finish(this, entry, undefined, entry.signal?.aborted === true);
     this.pending.clear();
   }
 

@@ -20,8 +20,10 @@ export interface PendingRequest {
   provider: ResolvedProvider;
   /** The transport's session id when the request arrived. */
   sessionId: string | undefined;
-  /** The connection's negotiated protocol version when the request arrived. */
+  /** The request's own protocol version (2026-07-28), else the connection's negotiated one. */
   protocolVersion: string | undefined;
+  /** The transport's signal for this request (v2 web `Request.signal`): aborted means the client gave up. */
+  signal: AbortSignal | undefined;
   clientName: string | undefined;
   args: unknown;
   grading: Grading | undefined;

@@ -4,6 +4,7 @@ import {
   DURATION_BUCKETS_SECONDS,
   MCP_METHOD,
   META_KEYS,
+  PROTOCOL_VERSION_HEADER,
   OTEL_METRICS,
   TOKENS_NOT_COUNTED_REASONS,
   type Outcome,
@@ -136,7 +137,8 @@ export class StreamObserver implements ConnectionObserver {
       toolName,
       provider,
       sessionId,
-      protocolVersion: conn.protocolVersion,
+      protocolVersion: requestProtocolVersion(meta, extra) ?? conn.protocolVersion,
+      signal: extra?.signal,
       clientName: typeof clientInfo?.name === 'string' ? clientInfo.name : undefined,
       args: params?.arguments,
       grading: undefined,
@@ -254,4 +256,13 @@ export class StreamObserver implements ConnectionObserver {
       );
     }
   }
+}
+
+/** The version a 2026-07-28 request carries itself: `_meta`, else the `MCP-Protocol-Version` header. */
+function requestProtocolVersion(meta: unknown, extra: InboundExtra | undefined): string | undefined {
+  const fromMeta = isRecord(meta) ? meta[META_KEYS.PROTOCOL_VERSION] : undefined;
+  if (typeof fromMeta === 'string' && fromMeta !== '') return fromMeta;
+  const header = extra?.headers?.[PROTOCOL_VERSION_HEADER];
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  return typeof fromHeader === 'string' && fromHeader !== '' ? fromHeader : undefined;
 }
