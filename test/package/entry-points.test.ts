@@ -44,6 +44,7 @@ const PINNED: Record<string, string[]> = {
     'OTEL_METRICS',
     'OUTCOMES',
     'OVERFLOW_LABEL_VALUE',
+    'PROTOCOL_VERSION_HEADER',
     'PROVIDERS',
     'PROVIDER_SOURCES',
     'SPAN_REJECT_REASONS',
