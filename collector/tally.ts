@@ -225,6 +225,13 @@ function child(map: Map<string, Count>, counter: CollectorMetrics['calls'], base
   return cell;
 }
 
+/** The series of a one-label counter for `value`, made at its first use. */
+function cellOf(cells: Map<string, CounterCell>, counter: CollectorMetrics['calls'], label: string, value: string): CounterCell {
+  let cell = cells.get(value);
+  if (!cell) cells.set(value, (cell = new CounterCell(counter, { [label]: value })));
+  return cell;
+}
+
 function str(v: AttributeValue | undefined): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
@@ -260,8 +267,9 @@ export class Tally {
   private readonly callKey: string[] = ['', '', '', ''];
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
-  /** Plain totals for `/api/summary` (reading prom-client values is async). */
-  readonly health = { spansReceived: 0, spansRejected: 0 };
+  /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
+  private readonly received = new Map<string, CounterCell>();
+  private readonly rejected = new Map<string, CounterCell>();
   /** The one sanitiser of label values (and of the summary's copies of them). */
   readonly labels: LabelValues;
   /** Options of the validation stage (value checks on or off). */
@@ -326,15 +334,22 @@ export class Tally {
     calls.sort((a, b) => a.span.startTimeUnixNano - b.span.startTimeUnixNano);
     for (const c of calls) this.recordCall(c);
 
-    this.health.spansReceived += spans.length;
-    this.health.spansRejected += rejected;
-    if (spans.length > 0) this.m.spansReceived.inc({ [LABEL.ENCODING]: encoding }, spans.length);
-    for (const [reason, n] of Object.entries(reasons)) this.m.spansRejected.inc({ [LABEL.REASON]: reason }, n);
+    if (spans.length > 0) cellOf(this.received, this.m.spansReceived, LABEL.ENCODING, encoding).inc(spans.length);
+    for (const [reason, n] of Object.entries(reasons)) cellOf(this.rejected, this.m.spansRejected, LABEL.REASON, reason).inc(n);
     if (this.invalidTokenCounts > 0) {
       this.m.attributeValuesRejected.inc({ [LABEL.REASON]: VALUE_REJECT_REASONS.INVALID_TOKEN_COUNT }, this.invalidTokenCounts);
       this.invalidTokenCounts = 0;
     }
     return { spans: spans.length, rejected, reasons };
+  }
+
+  /** Spans received and rejected so far, for `/api/summary`: read from their counters. */
+  get health(): { spansReceived: number; spansRejected: number } {
+    let spansReceived = 0;
+    let spansRejected = 0;
+    for (const c of this.received.values()) spansReceived += c.value;
+    for (const c of this.rejected.values()) spansRejected += c.value;
+    return { spansReceived, spansRejected };
   }
 
   /** Total label sets sent to overflow series so far. */

@@ -166,6 +166,11 @@ describe('/metrics and /api/summary read one aggregation', () => {
     expect(Object.keys(summary.totals.tokensNotCountedReasons).sort()).toEqual([...REASONS, '__unknown__', TOKENS_UNREPORTED].sort());
     expect(summary.tools.length).toBe(TOOLS.length);
     expect(expectAllAgree(summary, samples)).toBe(PROVIDERS.length * (1 + MODELS.length) + TOOLS.length);
+    // The collector's own counts are read from its counters too.
+    const received = total(byLabel(samples, METRICS.COLLECTOR_SPANS_RECEIVED.name, {}, LABEL.ENCODING));
+    expect(received).toBe(specs.length);
+    expect(summary.collector.spansReceived).toBe(received);
+    expect(summary.collector.spansRejected).toBe(total(byLabel(samples, METRICS.COLLECTOR_SPANS_REJECTED.name, {}, LABEL.REASON)));
   });
 
   it('past the cardinality cap too: the overflow series holds what the summary shows under __overflow__', async () => {
