@@ -141,7 +141,7 @@ function slotsToRecord(keys: readonly string[], slots: readonly number[], extra:
 }
 
 /** Quantile estimated from bucket counts with linear interpolation, like PromQL's histogram_quantile. */
-export function bucketQuantile(q: number, buckets: readonly number[], bounds: readonly number[] = DURATION_BUCKETS_SECONDS): number | null {
+function bucketQuantile(q: number, buckets: readonly number[], bounds: readonly number[] = DURATION_BUCKETS_SECONDS): number | null {
   const total = buckets.reduce((a, b) => a + b, 0);
   if (total === 0) return null;
   const rank = q * total;
@@ -160,7 +160,11 @@ export function bucketQuantile(q: number, buckets: readonly number[], bounds: re
 }
 
 function latency(buckets: readonly number[]): LatencySummary {
-  return { p50: toMicroseconds(bucketQuantile(0.5, buckets)), p95: toMicroseconds(bucketQuantile(0.95, buckets)), p99: toMicroseconds(bucketQuantile(0.99, buckets)) };
+  return {
+    p50: toMicroseconds(bucketQuantile(0.5, buckets)),
+    p95: toMicroseconds(bucketQuantile(0.95, buckets)),
+    p99: toMicroseconds(bucketQuantile(0.99, buckets)),
+  };
 }
 
 /** Seconds rounded to the microsecond: interpolated quantiles otherwise print as 0.018750000000000003. */

@@ -166,6 +166,10 @@ describe('/metrics and /api/summary read one aggregation', () => {
     expect(Object.keys(summary.totals.tokensNotCountedReasons).sort()).toEqual([...REASONS, '__unknown__', TOKENS_UNREPORTED].sort());
     expect(summary.tools.length).toBe(TOOLS.length);
     expect(expectAllAgree(summary, samples)).toBe(PROVIDERS.length * (1 + MODELS.length) + TOOLS.length);
+    // Latencies are interpolated in the buckets, then rounded to the microsecond (no 0.018750000000000003).
+    const latencies = [summary.totals, ...summary.providers, ...summary.providers.flatMap((p) => p.models), ...summary.tools].flatMap((x) => [x.latency.p50, x.latency.p95, x.latency.p99]);
+    expect(latencies.filter((v) => v === null || Math.round(v * 1e6) / 1e6 !== v)).toEqual([]);
+    expect(new Set(latencies).size).toBeGreaterThan(3);
     // The collector's own counts are read from its counters too.
     const received = total(byLabel(samples, METRICS.COLLECTOR_SPANS_RECEIVED.name, {}, LABEL.ENCODING));
     expect(received).toBe(specs.length);
