@@ -128,12 +128,23 @@ function findEntry<E extends { labels: Record<string, string> }>(metric: unknown
   return { map: m.hashMap, entry };
 }
 
-/** One series of a counter: `inc` without hashing labels. */
-export class CounterCell {
+/**
+ * A count kept in exactly one place and read from there: the tally's per-call counts (see
+ * tally.ts), which both `/metrics` and `/api/summary` read.
+ */
+export interface Count {
+  readonly value: number;
+  inc(value: number): void;
+}
+
+/** One series of a counter: `inc` without hashing labels; `value` reads the series itself. */
+export class CounterCell implements Count {
   readonly labels: Record<string, string>;
   private readonly counter: Counter<string>;
   private map: Record<string, CounterEntry> | undefined;
   private entry: CounterEntry | undefined;
+  /** What went through the public API, the value only while prom-client's store cannot be read (see `value`). */
+  private viaApi = 0;
 
   /** Creates the series at zero (as `counter.inc(labels, 0)` does). */
   constructor(counter: Counter<string>, labels: Record<string, string>) {
@@ -145,6 +156,15 @@ export class CounterCell {
   /** True while updates bypass prom-client's hashing (for tests). */
   get fast(): boolean {
     return this.entry !== undefined && this.map === (this.counter as unknown as Internals<CounterEntry>).hashMap;
+  }
+
+  /**
+   * The series' value, read where prom-client keeps it. When prom-client stores series some
+   * other way (never with 15.x) it is the sum of what this cell added, as prom-client's
+   * `get()` is async.
+   */
+  get value(): number {
+    return this.fast ? this.entry!.value : this.viaApi;
   }
 
   /** Adds `value` (same checks as prom-client: a non-finite or negative value throws). */
@@ -159,9 +179,29 @@ export class CounterCell {
 
   private slowInc(value: number): void {
     this.counter.inc(this.labels, value);
+    this.viaApi += value;
     const found = findEntry<CounterEntry>(this.counter, this.labels);
     this.map = found?.map;
     this.entry = found !== undefined && typeof found.entry.value === 'number' ? found.entry : undefined;
+  }
+}
+
+/**
+ * One value's share of a series that has no label for that value (the overflow series: every
+ * label is the overflow value). The series counts the total, the share only its part, which
+ * no metric holds (the summary splits overflowed calls by outcome, kind and token kind).
+ */
+export class ShareCount implements Count {
+  value = 0;
+  private readonly series: CounterCell;
+
+  constructor(series: CounterCell) {
+    this.series = series;
+  }
+
+  inc(value: number): void {
+    this.series.inc(value);
+    this.value += value;
   }
 }
 

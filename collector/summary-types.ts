@@ -8,7 +8,7 @@
 export const TOKENS_UNREPORTED = 'unreported';
 
 export interface LatencySummary {
-  /** Seconds; null when there were no calls. Estimated from the duration histogram buckets. */
+  /** Seconds, rounded to the microsecond; null when there were no calls. Estimated from the duration buckets of the calls. */
   p50: number | null;
   p95: number | null;
   p99: number | null;

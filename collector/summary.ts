@@ -1,42 +1,44 @@
 /**
- * The in-memory aggregates behind `GET /api/summary` (shape: summary-types.ts). The tally
- * feeds it the same resolved label values it gives the metrics (so the cardinality cap
- * bounds it too), plus what must not be a label (the real tool name, field paths, trace ids)
- * for the bounded ring of recent malformed calls.
+ * `GET /api/summary` (shape: summary-types.ts), a view of the tally's per-call counts: the
+ * tally keeps one set of counts per resolved call label set (service, tool, provider, model;
+ * see CallSeries in tally.ts), the very counts `/metrics` serves, and this store sums them into
+ * totals, providers, models and tools when the summary is asked for. It keeps only what is
+ * not a per-call total: the recent malformed-ratio trend, the bounded ring of recent malformed
+ * calls (with what must not be a label: the real tool name, field paths, trace ids) and the
+ * last catalog of each service.
  */
 import { DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
-import type {
-  CallStats,
-  CatalogSummary,
-  LatencySummary,
-  ProviderSummary,
-  RecentViolation,
-  Summary,
-  ToolSummary,
-} from './summary-types.js';
+import { TOKENS_UNREPORTED, type CallStats, type CatalogSummary, type LatencySummary, type ProviderSummary, type RecentViolation, type Summary, type ToolSummary } from './summary-types.js';
 
-/** One tools/call, as recorded in the summary. Label values are the resolved ones. */
-export interface SummaryCall {
-  service: string;
+/** A count the summary reads (a metric series, or a count no metric holds). */
+export interface CountView {
+  readonly value: number;
+}
+
+/**
+ * The counts of one resolved call label set, as the tally keeps them: counts by value, each
+ * present from the first call with that value (violation kinds also at zero: only those with
+ * calls are reported).
+ */
+export interface CallCounts {
+  readonly service: string;
   /** Tool label value (may be `__unknown__` / `__overflow__`). */
-  tool: string;
-  /** The tool name as called, for recent violations. */
-  toolName: string;
-  provider: string;
-  model: string;
-  outcome: string;
-  /** Primary violation kind, or undefined for a well-formed call. */
-  kind: string | undefined;
-  paths: string[];
-  durationSeconds: number;
-  tokens: Partial<Record<string, number>>;
-  /** Why the call's tokens are unknown (a contract reason, `__unknown__`, or TOKENS_UNREPORTED); undefined when counted. */
-  tokensNotCounted: string | undefined;
-  /** Adjusted count (1 unless sampled). */
-  weight: number;
-  startMs: number;
-  traceId: string;
-  spanId: string;
+  readonly tool: string;
+  readonly provider: string;
+  readonly model: string;
+  /** Calls by outcome. */
+  readonly outcome: ReadonlyMap<string, CountView>;
+  /** Malformed calls by primary violation kind. */
+  readonly kind: ReadonlyMap<string, CountView>;
+  /** Tokens of counted calls by token kind. */
+  readonly token: ReadonlyMap<string, CountView>;
+  /** Calls marked not counted, by reason. */
+  readonly notCounted: ReadonlyMap<string, CountView>;
+  /** Calls with neither token counts nor a reason (summary only, as TOKENS_UNREPORTED). */
+  readonly unreported: number;
+  readonly selfCorrections: CountView | undefined;
+  /** Calls per duration bucket of DURATION_BUCKETS_SECONDS, the last one being +Inf (summary only: the histogram has no model label). */
+  readonly durationBuckets: readonly number[];
 }
 
 /** Options of {@link SummaryStore}. */
@@ -47,6 +49,9 @@ export interface SummaryStoreOptions {
   /** Clock, for tests. */
   now?: () => number;
 }
+
+/** A malformed call for the ring of recent ones: label values are the resolved ones, `tool` is the name as called. */
+export type ViolationRecord = Omit<RecentViolation, 'time'> & { startMs: number };
 
 /** Outcomes and call token kinds every aggregate reports (at zero when unseen), in output order. */
 const BASE_OUTCOMES: readonly string[] = OUTCOMES;
@@ -62,11 +67,11 @@ function addExtra(record: Record<string, number> | undefined, key: string, w: nu
 }
 
 /**
- * Counters of one aggregate (totals, a provider, a model, a tool). Outcomes and token kinds
- * of the contract are array slots (one call updates four aggregates: indexing beats a
- * keyed property per aggregate); other keys go to `extra*` records, after them in the output.
+ * The sums of one aggregate (totals, a provider, a model, a tool) over call label sets, made
+ * when the summary is rendered. Outcomes and token kinds of the contract are array slots (in
+ * output order); other keys go to `extra*` records, after them in the output.
  */
-export class Stats {
+class Stats {
   calls = 0;
   malformed = 0;
   selfCorrections = 0;
@@ -80,30 +85,36 @@ export class Stats {
   /** Counts per duration bucket, the last one being +Inf. */
   buckets = new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0);
 
-  /**
-   * Adds a call's counts (not its tokens: the caller adds those for all aggregates in one
-   * walk); `outcomeIndex` is the outcome's slot, -1 for another outcome.
-   */
-  addCounts(c: SummaryCall, bucket: number, outcomeIndex: number): void {
-    const w = c.weight;
-    this.calls += w;
-    if (outcomeIndex >= 0) this.outcomeCounts[outcomeIndex]! += w;
-    else this.extraOutcomes = addExtra(this.extraOutcomes, c.outcome, w);
-    if (c.kind !== undefined) {
-      this.malformed += w;
-      this.violations[c.kind] = (this.violations[c.kind] ?? 0) + w;
+  /** Adds the counts of one call label set. */
+  add(c: CallCounts): void {
+    for (const [outcome, n] of c.outcome) {
+      const v = n.value;
+      this.calls += v;
+      const i = OUTCOME_INDEX.get(outcome);
+      if (i !== undefined) this.outcomeCounts[i]! += v;
+      else this.extraOutcomes = addExtra(this.extraOutcomes, outcome, v);
     }
-    if (c.tokensNotCounted !== undefined) {
-      this.tokensNotCounted += w;
-      this.tokensNotCountedReasons = addExtra(this.tokensNotCountedReasons, c.tokensNotCounted, w);
+    for (const [kind, n] of c.kind) {
+      const v = n.value;
+      if (v === 0) continue;
+      this.malformed += v;
+      this.violations[kind] = (this.violations[kind] ?? 0) + v;
     }
-    this.buckets[bucket] = (this.buckets[bucket] ?? 0) + w;
+    for (const [kind, n] of c.token) {
+      const i = TOKEN_INDEX.get(kind);
+      if (i !== undefined) this.tokenCounts[i]! += n.value;
+      else this.extraTokens = addExtra(this.extraTokens, kind, n.value);
+    }
+    for (const [reason, n] of c.notCounted) this.addNotCounted(reason, n.value);
+    if (c.unreported > 0) this.addNotCounted(TOKENS_UNREPORTED, c.unreported);
+    this.selfCorrections += c.selfCorrections?.value ?? 0;
+    const b = c.durationBuckets;
+    for (let i = 0; i < b.length; i++) this.buckets[i]! += b[i]!;
   }
 
-  /** Adds `n` tokens of `kind`; `index` is its slot, -1 for another kind. */
-  addTokens(kind: string, index: number, n: number): void {
-    if (index >= 0) this.tokenCounts[index]! += n;
-    else this.extraTokens = addExtra(this.extraTokens, kind, n);
+  private addNotCounted(reason: string, n: number): void {
+    this.tokensNotCounted += n;
+    this.tokensNotCountedReasons = addExtra(this.tokensNotCountedReasons, reason, n);
   }
 
   view(): CallStats {
@@ -130,7 +141,7 @@ function slotsToRecord(keys: readonly string[], slots: readonly number[], extra:
 }
 
 /** Quantile estimated from bucket counts with linear interpolation, like PromQL's histogram_quantile. */
-export function bucketQuantile(q: number, buckets: readonly number[], bounds: readonly number[] = DURATION_BUCKETS_SECONDS): number | null {
+function bucketQuantile(q: number, buckets: readonly number[], bounds: readonly number[] = DURATION_BUCKETS_SECONDS): number | null {
   const total = buckets.reduce((a, b) => a + b, 0);
   if (total === 0) return null;
   const rank = q * total;
@@ -149,7 +160,11 @@ export function bucketQuantile(q: number, buckets: readonly number[], bounds: re
 }
 
 function latency(buckets: readonly number[]): LatencySummary {
-  return { p50: toMicroseconds(bucketQuantile(0.5, buckets)), p95: toMicroseconds(bucketQuantile(0.95, buckets)), p99: toMicroseconds(bucketQuantile(0.99, buckets)) };
+  return {
+    p50: toMicroseconds(bucketQuantile(0.5, buckets)),
+    p95: toMicroseconds(bucketQuantile(0.95, buckets)),
+    p99: toMicroseconds(bucketQuantile(0.99, buckets)),
+  };
 }
 
 /** Seconds rounded to the microsecond: interpolated quantiles otherwise print as 0.018750000000000003. */
@@ -166,38 +181,17 @@ interface CatalogEntry {
   latestNotCounted: string | null;
 }
 
-/** A provider's aggregates. */
-export interface ProviderEntry {
-  stats: Stats;
-  models: Map<string, Stats>;
-  trend: Map<number, { calls: number; malformed: number }>;
-}
-
-/**
- * The aggregates one resolved label set (service, tool, provider, model) updates, looked up
- * once (see {@link SummaryStore.handle}) instead of by key on every call.
- */
-export interface SummaryHandle {
-  readonly service: string;
-  readonly tool: string;
-  readonly provider: string;
-  readonly model: string;
-  /** The provider's aggregates (trend included). */
-  readonly entry: ProviderEntry;
-  /** Totals, provider, model and tool stats, in that order. */
-  readonly stats: readonly Stats[];
-}
-
 /** Aggregates for `/api/summary`. */
 export class SummaryStore {
   private readonly opts: Required<SummaryStoreOptions>;
   private readonly started: number;
-  private readonly totals = new Stats();
-  private readonly providers = new Map<string, ProviderEntry>();
-  private readonly tools = new Map<string, { service: string; tool: string; stats: Stats }>();
+  /** The tally's counts, one per call label set, in the order the sets appeared. */
+  private readonly calls: CallCounts[] = [];
+  /** Calls and malformed calls per provider and trend bucket (bucket index: start time / bucket width). */
+  private readonly trends = new Map<string, Map<number, { calls: number; malformed: number }>>();
   private readonly catalogs = new Map<string, CatalogEntry>();
   /** Ring buffer of recent malformed calls; `time` is formatted from `startMs` when rendered. */
-  private readonly ring: Array<Omit<RecentViolation, 'time'> & { startMs: number }> = [];
+  private readonly ring: ViolationRecord[] = [];
   private ringNext = 0;
   /** Trend bucket index at the last pruning of old trend buckets. */
   private prunedAt = Number.NaN;
@@ -207,103 +201,36 @@ export class SummaryStore {
     this.started = this.opts.now();
   }
 
-  private provider(name: string): ProviderEntry {
-    let p = this.providers.get(name);
-    if (!p) this.providers.set(name, (p = { stats: new Stats(), models: new Map(), trend: new Map() }));
-    return p;
+  /** Adds the counts of a new call label set (the store reads them, live, at every render). */
+  addCalls(counts: CallCounts): void {
+    this.calls.push(counts);
   }
 
-  private tool(service: string, tool: string): { stats: Stats } {
-    const key = `${service}\u0000${tool}`;
-    let t = this.tools.get(key);
-    if (!t) this.tools.set(key, (t = { service, tool, stats: new Stats() }));
-    return t;
-  }
-
-  private model(p: ProviderEntry, model: string): Stats {
-    let m = p.models.get(model);
-    if (!m) p.models.set(model, (m = new Stats()));
-    return m;
-  }
-
-  /**
-   * The aggregates of a resolved label set. Stable for the store's lifetime (nothing is
-   * evicted), so callers may keep it.
-   */
-  handle(service: string, tool: string, provider: string, model: string): SummaryHandle {
-    const entry = this.provider(provider);
-    return { service, tool, provider, model, entry, stats: [this.totals, entry.stats, this.model(entry, model), this.tool(service, tool).stats] };
-  }
-
-  /** Records one tools/call (its label values looked up by key). */
-  recordCall(c: SummaryCall): void {
-    this.recordCallTo(this.handle(c.service, c.tool, c.provider, c.model), c);
-  }
-
-  /**
-   * Records one tools/call under a handle from {@link handle}; `c`'s service, tool, provider
-   * and model are ignored in favour of the handle's. `c` is not kept (a caller may reuse it).
-   */
-  recordCallTo(h: SummaryHandle, c: SummaryCall): void {
-    let bucket = 0;
-    while (bucket < DURATION_BUCKETS_SECONDS.length && c.durationSeconds > DURATION_BUCKETS_SECONDS[bucket]!) bucket++;
-    const all = h.stats;
-    const outcomeIndex = OUTCOME_INDEX.get(c.outcome) ?? -1;
-    for (const stats of all) stats.addCounts(c, bucket, outcomeIndex);
-    // Tokens: one walk of the call's token kinds for the four aggregates.
-    const tokens = c.tokens;
-    for (const k in tokens) {
-      const n = tokens[k];
-      if (n === undefined) continue;
-      const add = n * c.weight;
-      const index = TOKEN_INDEX.get(k) ?? -1;
-      for (const stats of all) stats.addTokens(k, index, add);
-    }
-    const p = h.entry;
-
+  /** Adds a call of `provider` (a resolved label value) to the malformed-ratio trend. */
+  recordTrend(provider: string, startMs: number, weight: number, malformed: boolean): void {
     const width = this.opts.trendBucketSeconds * 1000;
-    const idx = Math.floor(c.startMs / width);
+    const idx = Math.floor(startMs / width);
     const nowIdx = Math.floor(this.opts.now() / width);
-    // Spans far in the past or future do not fit the window shown; they still count above.
-    if (idx > nowIdx - this.opts.trendBuckets && idx <= nowIdx + 1) {
-      let b = p.trend.get(idx);
-      if (b === undefined) {
-        p.trend.set(idx, (b = { calls: 0, malformed: 0 }));
-      }
-      b.calls += c.weight;
-      if (c.kind !== undefined) b.malformed += c.weight;
-      // Buckets that left the window are never shown again: drop them (only needed when the window moved or a bucket was added).
-      if (nowIdx !== this.prunedAt) {
-        for (const e of this.providers.values()) for (const k of e.trend.keys()) if (k <= nowIdx - this.opts.trendBuckets) e.trend.delete(k);
-        this.prunedAt = nowIdx;
-      }
-    }
-
-    if (c.kind !== undefined) {
-      const v = {
-        startMs: c.startMs,
-        service: h.service,
-        provider: h.provider,
-        model: h.model,
-        tool: c.toolName,
-        kind: c.kind,
-        paths: c.paths.slice(0, 16),
-        traceId: c.traceId,
-        spanId: c.spanId,
-      };
-      if (this.ring.length < this.opts.recentViolations) this.ring.push(v);
-      else this.ring[this.ringNext] = v;
-      this.ringNext = (this.ringNext + 1) % this.opts.recentViolations;
+    // Spans far in the past or future do not fit the window shown (they count in the totals all the same).
+    if (idx <= nowIdx - this.opts.trendBuckets || idx > nowIdx + 1) return;
+    let trend = this.trends.get(provider);
+    if (trend === undefined) this.trends.set(provider, (trend = new Map()));
+    let b = trend.get(idx);
+    if (b === undefined) trend.set(idx, (b = { calls: 0, malformed: 0 }));
+    b.calls += weight;
+    if (malformed) b.malformed += weight;
+    // Buckets that left the window are never shown again: drop them (only needed when the window moved).
+    if (nowIdx !== this.prunedAt) {
+      for (const t of this.trends.values()) for (const k of t.keys()) if (k <= nowIdx - this.opts.trendBuckets) t.delete(k);
+      this.prunedAt = nowIdx;
     }
   }
 
-  /** Records a self-corrected malformed call under its (resolved) labels. */
-  recordSelfCorrection(service: string, tool: string, provider: string, model: string, weight: number): void {
-    this.totals.selfCorrections += weight;
-    const p = this.provider(provider);
-    p.stats.selfCorrections += weight;
-    this.model(p, model).selfCorrections += weight;
-    this.tool(service, tool).stats.selfCorrections += weight;
+  /** Keeps a malformed call (the very object: a caller makes one per call) in the bounded ring of recent ones. */
+  recordViolation(v: ViolationRecord): void {
+    if (this.ring.length < this.opts.recentViolations) this.ring.push(v);
+    else this.ring[this.ringNext] = v;
+    this.ringNext = (this.ringNext + 1) % this.opts.recentViolations;
   }
 
   private catalog(service: string): CatalogEntry {
@@ -332,11 +259,28 @@ export class SummaryStore {
     const now = this.opts.now();
     const width = this.opts.trendBucketSeconds * 1000;
     const nowIdx = Math.floor(now / width);
-    const providers: ProviderSummary[] = [...this.providers.entries()]
+    const totals = new Stats();
+    const byProvider = new Map<string, { stats: Stats; models: Map<string, Stats> }>();
+    const byTool = new Map<string, { service: string; tool: string; stats: Stats }>();
+    for (const c of this.calls) {
+      let p = byProvider.get(c.provider);
+      if (p === undefined) byProvider.set(c.provider, (p = { stats: new Stats(), models: new Map() }));
+      let m = p.models.get(c.model);
+      if (m === undefined) p.models.set(c.model, (m = new Stats()));
+      const toolKey = `${c.service}\u0000${c.tool}`;
+      let t = byTool.get(toolKey);
+      if (t === undefined) byTool.set(toolKey, (t = { service: c.service, tool: c.tool, stats: new Stats() }));
+      totals.add(c);
+      p.stats.add(c);
+      m.add(c);
+      t.stats.add(c);
+    }
+    const providers: ProviderSummary[] = [...byProvider.entries()]
       .map(([provider, p]) => {
+        const buckets = this.trends.get(provider);
         const trend: ProviderSummary['trend'] = [];
         for (let i = nowIdx - this.opts.trendBuckets + 1; i <= nowIdx; i++) {
-          const b = p.trend.get(i);
+          const b = buckets?.get(i);
           const calls = b?.calls ?? 0;
           const malformed = b?.malformed ?? 0;
           trend.push({ time: new Date(i * width).toISOString(), calls, malformed, ratio: calls > 0 ? malformed / calls : null });
@@ -349,7 +293,7 @@ export class SummaryStore {
         };
       })
       .sort((a, b) => b.calls - a.calls || a.provider.localeCompare(b.provider));
-    const tools: ToolSummary[] = [...this.tools.values()]
+    const tools: ToolSummary[] = [...byTool.values()]
       .map((t) => ({ service: t.service, tool: t.tool, ...t.stats.view() }))
       .sort((a, b) => b.calls - a.calls || a.tool.localeCompare(b.tool));
     const n = this.ring.length;
@@ -368,7 +312,7 @@ export class SummaryStore {
     return {
       generatedAt: new Date(now).toISOString(),
       uptimeSeconds: Math.round(now - this.started) / 1000,
-      totals: this.totals.view(),
+      totals: totals.view(),
       providers,
       tools,
       recentViolations,

@@ -31,6 +31,7 @@
  */
 import {
   ATTR,
+  DURATION_BUCKETS_SECONDS,
   ERROR_TYPE_TOOL_ERROR,
   EVENT,
   LABEL,
@@ -52,10 +53,10 @@ import {
 import { CardinalityGuard, valuesKey } from './cardinality.js';
 import { LabelValues, type LabelSlot } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
-import { CounterCell, HistogramCell, type CollectorMetrics } from './metrics.js';
+import { CounterCell, HistogramCell, ShareCount, type CollectorMetrics, type Count } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
 import { OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
-import type { SummaryHandle, SummaryStore } from './summary.js';
+import type { CallCounts, SummaryStore } from './summary.js';
 import { TOKENS_UNREPORTED } from './summary-types.js';
 import { validateSpan, type ValidateSpanOptions, type ValidSpan } from './validate-span.js';
 
@@ -131,22 +132,28 @@ export interface TallyResult {
 }
 
 /**
- * Pre-resolved series of one call label set (service, tool, provider, model): no allocation
- * and no label hashing per span (see CounterCell in metrics.ts).
+ * The per-call counts of one call label set (service, tool, provider, model), kept once: the
+ * metric series are read by `/metrics`, and the summary store reads the very same counts
+ * (see CallCounts in summary.ts), plus the two it alone shows. Series are pre-resolved: no
+ * allocation and no label hashing per span (see CounterCell in metrics.ts).
  */
-interface CallSeries {
+interface CallSeries extends CallCounts {
   labels: Record<string, string>;
   /** The call label set went to the overflow series (every label, outcome and kind included, is the overflow value). */
   overflow: boolean;
-  outcome: Map<string, CounterCell>;
-  kind: Map<string, CounterCell>;
-  token: Map<string, CounterCell>;
+  outcome: Map<string, Count>;
+  kind: Map<string, Count>;
+  token: Map<string, Count>;
   /** `mcp_tool_tokens_not_counted_total` by reason (created at the first call of a reason). */
-  notCounted: Map<string, CounterCell>;
+  notCounted: Map<string, Count>;
   /** Created at the first self-correction of this label set (never at zero). */
   selfCorrections: CounterCell | undefined;
-  /** The summary's aggregates of this label set. */
-  summary: SummaryHandle;
+  /** Calls with neither token counts nor a reason (no metric: see the module comment). */
+  unreported: number;
+  /** Calls per duration bucket, weighted (the duration histogram has no model label). */
+  durationBuckets: number[];
+  /** The overflow series' one metric series per counter, shared by its per-value {@link ShareCount}s. */
+  overflowCells: Map<CollectorMetrics['calls'], CounterCell> | undefined;
   /** Self-correction payload of an unsampled call (weight 1), shared so a call allocates none. */
   payload1: { series: CallSeries; weight: number };
 }
@@ -188,18 +195,40 @@ interface Call {
   series: CallSeries;
 }
 
-/** Counter series for `value` of the last label, resolved once per call series. */
-function child(map: Map<string, CounterCell>, counter: CollectorMetrics['calls'], base: CallSeries, label: string, value: string): CounterCell {
+/** A copy of `base` with `label` set to `value`. */
+function withLabel(base: Record<string, string>, label: string, value: string): Record<string, string> {
+  // Copied key by key, not spread: V8 gives every `{...spread}` result a map of its own
+  // (about 350 bytes each, 17,000 series at the cap); keyed copies share one.
+  const labels: Record<string, string> = {};
+  for (const k of Object.keys(base)) labels[k] = base[k]!;
+  labels[label] = value;
+  return labels;
+}
+
+/**
+ * The count of `value` of the last label, resolved once per call series: its counter series,
+ * or for the overflow series (whose last label is the overflow value too) a share of it.
+ */
+function child(map: Map<string, Count>, counter: CollectorMetrics['calls'], base: CallSeries, label: string, value: string): Count {
   let cell = map.get(value);
   if (!cell) {
-    // Copied key by key, not spread: V8 gives every `{...spread}` result a map of its own
-    // (about 350 bytes each, 17,000 series at the cap); keyed copies share one.
-    const labels: Record<string, string> = {};
-    for (const k of Object.keys(base.labels)) labels[k] = base.labels[k]!;
-    labels[label] = base.overflow ? OVERFLOW_LABEL_VALUE : value;
-    cell = new CounterCell(counter, labels);
+    if (base.overflow) {
+      const cells = (base.overflowCells ??= new Map());
+      let series = cells.get(counter);
+      if (!series) cells.set(counter, (series = new CounterCell(counter, withLabel(base.labels, label, OVERFLOW_LABEL_VALUE))));
+      cell = new ShareCount(series);
+    } else {
+      cell = new CounterCell(counter, withLabel(base.labels, label, value));
+    }
     map.set(value, cell);
   }
+  return cell;
+}
+
+/** The series of a one-label counter for `value`, made at its first use. */
+function cellOf(cells: Map<string, CounterCell>, counter: CollectorMetrics['calls'], label: string, value: string): CounterCell {
+  let cell = cells.get(value);
+  if (!cell) cells.set(value, (cell = new CounterCell(counter, { [label]: value })));
   return cell;
 }
 
@@ -217,8 +246,6 @@ function outcomeOf(a: Attributes, statusCode: number): Outcome {
   return 'ok';
 }
 
-/** Paths of a well-formed call, shared (the summary only copies paths of malformed calls). */
-const NO_PATHS: string[] = [];
 /** Field paths kept per malformed call (the summary shows 16). */
 const MAX_PATHS = 16;
 
@@ -240,8 +267,9 @@ export class Tally {
   private readonly callKey: string[] = ['', '', '', ''];
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
-  /** Plain totals for `/api/summary` (reading prom-client values is async). */
-  readonly health = { spansReceived: 0, spansRejected: 0 };
+  /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
+  private readonly received = new Map<string, CounterCell>();
+  private readonly rejected = new Map<string, CounterCell>();
   /** The one sanitiser of label values (and of the summary's copies of them). */
   readonly labels: LabelValues;
   /** Options of the validation stage (value checks on or off). */
@@ -306,15 +334,22 @@ export class Tally {
     calls.sort((a, b) => a.span.startTimeUnixNano - b.span.startTimeUnixNano);
     for (const c of calls) this.recordCall(c);
 
-    this.health.spansReceived += spans.length;
-    this.health.spansRejected += rejected;
-    if (spans.length > 0) this.m.spansReceived.inc({ [LABEL.ENCODING]: encoding }, spans.length);
-    for (const [reason, n] of Object.entries(reasons)) this.m.spansRejected.inc({ [LABEL.REASON]: reason }, n);
+    if (spans.length > 0) cellOf(this.received, this.m.spansReceived, LABEL.ENCODING, encoding).inc(spans.length);
+    for (const [reason, n] of Object.entries(reasons)) cellOf(this.rejected, this.m.spansRejected, LABEL.REASON, reason).inc(n);
     if (this.invalidTokenCounts > 0) {
       this.m.attributeValuesRejected.inc({ [LABEL.REASON]: VALUE_REJECT_REASONS.INVALID_TOKEN_COUNT }, this.invalidTokenCounts);
       this.invalidTokenCounts = 0;
     }
     return { spans: spans.length, rejected, reasons };
+  }
+
+  /** Spans received and rejected so far, for `/api/summary`: read from their counters. */
+  get health(): { spansReceived: number; spansRejected: number } {
+    let spansReceived = 0;
+    let spansRejected = 0;
+    for (const c of this.received.values()) spansReceived += c.value;
+    for (const c of this.rejected.values()) spansRejected += c.value;
+    return { spansReceived, spansRejected };
   }
 
   /** Total label sets sent to overflow series so far. */
@@ -415,12 +450,30 @@ export class Tally {
     return this.overflowSeries;
   }
 
-  /** Makes a call series and creates its violation_kind series at zero (the ratio reads 0, not "no data"). */
+  /**
+   * Makes a call series, creates its violation_kind series at zero (the ratio reads 0, not
+   * "no data") and hands its counts to the summary.
+   */
   private newSeries(labels: Record<string, string>, overflow: boolean): CallSeries {
-    const summary = this.summary.handle(labels[LABEL.SERVICE_NAME]!, labels[LABEL.GEN_AI_TOOL_NAME]!, labels[LABEL.GEN_AI_PROVIDER_NAME]!, labels[LABEL.GEN_AI_REQUEST_MODEL]!);
-    const series = { labels, overflow, outcome: new Map(), kind: new Map(), token: new Map(), notCounted: new Map(), selfCorrections: undefined, summary } as Omit<CallSeries, 'payload1'> as CallSeries;
+    const series = {
+      labels,
+      service: labels[LABEL.SERVICE_NAME]!,
+      tool: labels[LABEL.GEN_AI_TOOL_NAME]!,
+      provider: labels[LABEL.GEN_AI_PROVIDER_NAME]!,
+      model: labels[LABEL.GEN_AI_REQUEST_MODEL]!,
+      overflow,
+      outcome: new Map(),
+      kind: new Map(),
+      token: new Map(),
+      notCounted: new Map(),
+      selfCorrections: undefined,
+      unreported: 0,
+      durationBuckets: new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0),
+      overflowCells: undefined,
+    } as Omit<CallSeries, 'payload1'> as CallSeries;
     series.payload1 = { series, weight: 1 };
     for (const kind of VIOLATION_KINDS) child(series.kind, this.m.violations, series, LABEL.VIOLATION_KIND, kind);
+    this.summary.addCalls(series);
     return series;
   }
 
@@ -432,25 +485,31 @@ export class Tally {
     child(s.outcome, this.m.calls, s, LABEL.OUTCOME, outcome).inc(w);
     if (c.kind !== undefined) child(s.kind, this.m.violations, s, LABEL.VIOLATION_KIND, c.kind).inc(w);
     const checked = c.checked;
-    let tokens: Partial<Record<string, number>> = {};
-    let tokensNotCounted = checked.notCounted;
-    if (tokensNotCounted !== undefined) {
+    const notCounted = checked.notCounted;
+    if (notCounted !== undefined) {
       // Unknown, not 0. A token attribute beside the marker (the contract has none) is ignored,
       // so every call is either counted or not, never both.
-      child(s.notCounted, this.m.tokensNotCounted, s, LABEL.REASON, tokensNotCounted).inc(w);
-    } else if (checked.tokens !== undefined) {
-      tokens = checked.tokens;
+      child(s.notCounted, this.m.tokensNotCounted, s, LABEL.REASON, notCounted).inc(w);
+    } else {
+      const tokens = checked.tokens;
       let counted = false;
-      for (const kind of CALL_TOKEN_KINDS) {
-        const n = tokens[kind];
-        if (n === undefined) continue;
-        counted = true;
-        if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
+      if (tokens !== undefined) {
+        for (const kind of CALL_TOKEN_KINDS) {
+          const n = tokens[kind];
+          if (n === undefined) continue;
+          counted = true;
+          if (n > 0) child(s.token, this.m.tokens, s, LABEL.TOKEN_KIND, kind).inc(n * w);
+        }
       }
       // Neither counts nor a reason: token counting off, or instrumentation older than the marker.
       // Unknown all the same; the summary says so, the metric (marked calls only) does not.
-      if (!counted) tokensNotCounted = TOKENS_UNREPORTED;
+      if (!counted) s.unreported += w;
     }
+    const seconds = c.span.durationNano / 1e9;
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS_SECONDS.length && seconds > DURATION_BUCKETS_SECONDS[bucket]!) bucket++;
+    s.durationBuckets[bucket]! += w;
+    const startMs = c.span.startTimeUnixNano / 1e6;
     const rawSessionKey = str(a[ATTR.SESSION_KEY]);
     // Bounded like a label value (the tracker keeps up to selfCorrectionMaxKeys of them); distinct keys stay distinct.
     const sessionKey = rawSessionKey === undefined ? undefined : this.labels.bound(rawSessionKey);
@@ -460,35 +519,30 @@ export class Tally {
         tool: c.toolName,
         provider: c.provider,
         model: c.model,
-        startMs: c.span.startTimeUnixNano / 1e6,
+        startMs,
         malformed: c.kind !== undefined,
         payload: w === 1 ? s.payload1 : { series: s, weight: w },
       });
       for (const p of corrected) {
         const ps = p.series;
         (ps.selfCorrections ??= new CounterCell(this.m.selfCorrections, ps.labels)).inc(p.weight);
-        const l = ps.labels;
-        this.summary.recordSelfCorrection(l[LABEL.SERVICE_NAME]!, l[LABEL.GEN_AI_TOOL_NAME]!, l[LABEL.GEN_AI_PROVIDER_NAME]!, l[LABEL.GEN_AI_REQUEST_MODEL]!, p.weight);
       }
     }
-    const paths = c.kind === undefined ? undefined : a[ATTR.VIOLATION_PATHS];
-    this.summary.recordCallTo(s.summary, {
-      service: s.summary.service,
-      tool: s.summary.tool,
-      toolName: c.toolName,
-      provider: s.summary.provider,
-      model: s.summary.model,
-      outcome,
-      kind: c.kind,
-      paths: Array.isArray(paths) ? paths.slice(0, MAX_PATHS).map((p) => this.labels.bound(String(p))) : typeof paths === 'string' ? [this.labels.bound(paths)] : NO_PATHS,
-      durationSeconds: c.span.durationNano / 1e9,
-      tokens,
-      tokensNotCounted,
-      weight: w,
-      startMs: c.span.startTimeUnixNano / 1e6,
-      traceId: c.span.traceId,
-      spanId: c.span.spanId,
-    });
+    this.summary.recordTrend(s.provider, startMs, w, c.kind !== undefined);
+    if (c.kind !== undefined) {
+      const paths = a[ATTR.VIOLATION_PATHS];
+      this.summary.recordViolation({
+        startMs,
+        service: s.service,
+        provider: s.provider,
+        model: s.model,
+        tool: c.toolName,
+        kind: c.kind,
+        paths: Array.isArray(paths) ? paths.slice(0, MAX_PATHS).map((p) => this.labels.bound(String(p))) : typeof paths === 'string' ? [this.labels.bound(paths)] : [],
+        traceId: c.span.traceId,
+        spanId: c.span.spanId,
+      });
+    }
   }
 
   /** Catalog gauges from a tools/list span. */
