@@ -22,9 +22,8 @@ import { MCP_METHOD, METRICS, OUTCOMES, VIOLATION_KINDS, ATTR } from '../contrac
 import { resolveConfig } from '../collector/config.js';
 import { decodeTracesJson } from '../collector/decode-json.js';
 import { decodeTracesProtobuf } from '../collector/decode-protobuf.js';
-import { renderMetrics } from '../collector/exposition.js';
 import { createCollectorMetrics } from '../collector/metrics.js';
-import { OTLP_SPAN_KIND, type SpanView } from '../collector/span-view.js';
+import type { SpanView } from '../collector/span-view.js';
 import { SummaryStore } from '../collector/summary.js';
 import { Tally, TALLY_PROJECTION } from '../collector/tally.js';
 import { buildToolCallSpans, PROTOBUFJS_TO_OBJECT, recordSpans } from '../harness/otlp-span-fixtures.js';

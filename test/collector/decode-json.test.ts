@@ -159,8 +159,10 @@ describe('decodeTracesJson', () => {
       parentSpanId: '',
       name: 'x',
       kind: 2,
+      // eslint-disable-next-line no-loss-of-precision -- the decoder reads these as doubles, like JSON.parse
       startTimeUnixNano: 1767000000000000001,
       endTimeUnixNano: 0,
+      // eslint-disable-next-line no-loss-of-precision -- the decoder reads these as doubles, like JSON.parse
       durationNano: -1767000000000000001,
       statusCode: 0,
       attributes: { list: [-9, NaN, false], inf: -Infinity, dup: 'b', ['__proto__']: 'safe' },

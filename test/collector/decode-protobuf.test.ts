@@ -190,7 +190,9 @@ describe('decodeTracesProtobuf', () => {
     expect(mine).toEqual(referenceDecode(bytes));
     const [first, second, third] = mine;
     expect(first?.kind).toBe(9);
+    // eslint-disable-next-line no-loss-of-precision -- 64-bit nanoseconds read as the nearest double, by design
     expect(first?.startTimeUnixNano).toBe(18446744073709551615);
+    // eslint-disable-next-line no-loss-of-precision -- 64-bit nanoseconds read as the nearest double, by design
     expect(first?.endTimeUnixNano).toBe(1767000000123456789);
     expect(Object.keys(first?.attributes ?? {})).toEqual(['minInt', 'maxInt', 'minusOne', 'nan', 'inf', 'mixed', 'dup', '__proto__']);
     expect(first?.attributes.minInt).toBe(-9223372036854775808);
