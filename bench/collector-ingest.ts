@@ -125,7 +125,12 @@ export function runIngestBench(options: IngestBenchOptions = {}): IngestBenchRes
   const batchCount = options.batches ?? 8;
   const durationMs = options.durationMs ?? 1000;
   const rounds = options.rounds ?? 3;
-  for (const [name, value] of [['batchSize', batchSize], ['batches', batchCount], ['durationMs', durationMs], ['rounds', rounds]] as const) {
+  for (const [name, value] of [
+    ['batchSize', batchSize],
+    ['batches', batchCount],
+    ['durationMs', durationMs],
+    ['rounds', rounds],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`runIngestBench: ${name} must be a positive integer, got ${value}`);
   }
   const log = options.log ?? (() => {});
@@ -161,7 +166,9 @@ export function runIngestBench(options: IngestBenchOptions = {}): IngestBenchRes
       name: 'protobuf: protobufjs decode+toObject',
       bodies: protobufBodies,
       run: (b) => {
-        const o = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(b as Uint8Array), PROTOBUFJS_TO_OBJECT) as { resourceSpans?: unknown[] };
+        const o = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(b as Uint8Array), PROTOBUFJS_TO_OBJECT) as {
+          resourceSpans?: unknown[];
+        };
         return o.resourceSpans?.length ?? 0;
       },
     });
@@ -247,7 +254,14 @@ export function runIngestBench(options: IngestBenchOptions = {}): IngestBenchRes
 /** The results as a fixed-width text table. */
 export function formatIngestTable(results: readonly IngestBenchResult[], batchSize = 512): string {
   const header = ['variant', 'spans/s (wall)', 'spans/cpu-s', 'bytes/span', 'MB/s', 'batches'];
-  const rows = results.map((r) => [r.variant, r.spansPerSecond.toLocaleString('en-US'), r.spansPerCpuSecond.toLocaleString('en-US'), String(r.bytesPerSpan), r.megabytesPerSecond.toFixed(1), String(r.iterations)]);
+  const rows = results.map((r) => [
+    r.variant,
+    r.spansPerSecond.toLocaleString('en-US'),
+    r.spansPerCpuSecond.toLocaleString('en-US'),
+    String(r.bytesPerSpan),
+    r.megabytesPerSecond.toFixed(1),
+    String(r.iterations),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   // Same-run ratios of the issue-10 value checks: each "checks off" variant against its twin.
@@ -257,8 +271,15 @@ export function formatIngestTable(results: readonly IngestBenchResult[], batchSi
       const on = results.find((r) => r.variant === off.variant.slice(0, -CHECKS_OFF.length));
       return on ? [`${on.variant}: ${(on.spansPerCpuSecond / off.spansPerCpuSecond).toFixed(3)}`] : [];
     });
-  const ratioLines = ratios.length > 0 ? [`value checks on / off (spans per CPU-second, same run; target >= 0.9): ${ratios.join('; ')}`] : [];
-  return [`collector ingest, ${batchSize}-span batches, one process, best round per variant (node ${process.version})`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...ratioLines].join('\n');
+  const ratioLines =
+    ratios.length > 0 ? [`value checks on / off (spans per CPU-second, same run; target >= 0.9): ${ratios.join('; ')}`] : [];
+  return [
+    `collector ingest, ${batchSize}-span batches, one process, best round per variant (node ${process.version})`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    ...ratioLines,
+  ].join('\n');
 }
 
 /** Suffix of the variants measured with the value checks (label value length, token count range) off. */
@@ -270,7 +291,11 @@ export function createBenchTally(options: { valueChecks?: boolean } = {}): { reg
   const registry = new Registry<RegistryContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const metrics = createCollectorMetrics(registry);
-  const summary = new SummaryStore({ recentViolations: config.recentViolations, trendBucketSeconds: config.trendBucketSeconds, trendBuckets: config.trendBuckets });
+  const summary = new SummaryStore({
+    recentViolations: config.recentViolations,
+    trendBucketSeconds: config.trendBucketSeconds,
+    trendBuckets: config.trendBuckets,
+  });
   const tally = new Tally({
     metrics,
     summary,
@@ -389,11 +414,16 @@ export async function runRssAtCapBench(options: RssAtCapOptions = {}): Promise<R
   const log = options.log ?? (() => {});
   log('rss at cap: building protobuf batches...');
   const bodies: Uint8Array[] = [];
-  for (let offset = 0; offset < RSS_DISTINCT_SPANS; offset += 512) bodies.push(capBatch(offset, Math.min(512, RSS_DISTINCT_SPANS - offset)));
+  for (let offset = 0; offset < RSS_DISTINCT_SPANS; offset += 512)
+    bodies.push(capBatch(offset, Math.min(512, RSS_DISTINCT_SPANS - offset)));
   const entry = options.collectorModule ?? fileURLToPath(new URL('../collector/index.js', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', ...(options.execArgv ?? []), '--input-type=module', '-e', RSS_CHILD_SOURCE, entry], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', ...(options.execArgv ?? []), '--input-type=module', '-e', RSS_CHILD_SOURCE, entry],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   const messages: unknown[] = [];
   const waiters: Array<(m: unknown) => void> = [];
   child.on('message', (m) => {

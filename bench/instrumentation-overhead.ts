@@ -142,7 +142,16 @@ const FULL_LOAD: Record<TransportName, ChildLoad> = {
   http: { warmup: 100, cycles: 6, blockCalls: 150, blockMs: 250, burstMs: 500, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 1.5 },
 };
 const QUICK_LOAD: Record<TransportName, ChildLoad> = {
-  memory: { warmup: 100, cycles: 3, blockCalls: 300, blockMs: 100, burstMs: 300, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 0.75 },
+  memory: {
+    warmup: 100,
+    cycles: 3,
+    blockCalls: 300,
+    blockMs: 100,
+    burstMs: 300,
+    burstConcurrency: 32,
+    pacedRate: 1000,
+    pacedSeconds: 0.75,
+  },
   http: { warmup: 20, cycles: 3, blockCalls: 100, blockMs: 150, burstMs: 300, burstConcurrency: 32, pacedRate: 1000, pacedSeconds: 0.75 },
 };
 
@@ -299,7 +308,12 @@ async function runRound(
 }
 
 function blockMedianUs(block: BlockFigures): number {
-  return round1(quantile([...block.latenciesMs].sort((a, b) => a - b), 0.5) * 1000);
+  return round1(
+    quantile(
+      [...block.latenciesMs].sort((a, b) => a - b),
+      0.5,
+    ) * 1000,
+  );
 }
 
 /** A round's blocks of one size as one phase: quantiles over all latencies, CPU over all calls. */
@@ -349,9 +363,16 @@ class BenchChild {
     });
   }
 
-  static async start(variant: VariantName, transport: TransportName, load: ChildLoad, cpuProfDir: string | undefined, timeoutMs: number): Promise<BenchChild> {
+  static async start(
+    variant: VariantName,
+    transport: TransportName,
+    load: ChildLoad,
+    cpuProfDir: string | undefined,
+    timeoutMs: number,
+  ): Promise<BenchChild> {
     const nodeArgs = ['--expose-gc'];
-    if (cpuProfDir !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${variant}-${transport}-${Date.now()}.cpuprofile`);
+    if (cpuProfDir !== undefined)
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${variant}-${transport}-${Date.now()}.cpuprofile`);
     const args = [
       ...nodeArgs,
       CHILD_SCRIPT,
@@ -418,7 +439,11 @@ function round1(value: number): number {
   return Math.round(value * 10) / 10;
 }
 
-function aggregateSizes(byRound: Array<Map<string, ChildFigures>>, variants: readonly VariantName[], transports: readonly TransportName[]): SizeRow[] {
+function aggregateSizes(
+  byRound: Array<Map<string, ChildFigures>>,
+  variants: readonly VariantName[],
+  transports: readonly TransportName[],
+): SizeRow[] {
   const rows: SizeRow[] = [];
   for (const transport of transports) {
     for (const size of RESULT_SIZES) {
@@ -466,7 +491,11 @@ function aggregateSizes(byRound: Array<Map<string, ChildFigures>>, variants: rea
   return rows;
 }
 
-function aggregateLoads(byRound: Array<Map<string, ChildFigures>>, variants: readonly VariantName[], transports: readonly TransportName[]): LoadRow[] {
+function aggregateLoads(
+  byRound: Array<Map<string, ChildFigures>>,
+  variants: readonly VariantName[],
+  transports: readonly TransportName[],
+): LoadRow[] {
   const rows: LoadRow[] = [];
   for (const transport of transports) {
     for (const variant of variants) {
@@ -545,7 +574,11 @@ export function sizeDifference(
   if (n === 0) return undefined;
   diffs.sort((a, b) => a - b);
   const ranks = medianIntervalRanks(n);
-  return { median: round1(median(diffs)), interval: ranks === undefined ? undefined : [round1(diffs[ranks[0]]!), round1(diffs[ranks[1]]!)], n };
+  return {
+    median: round1(median(diffs)),
+    interval: ranks === undefined ? undefined : [round1(diffs[ranks[0]]!), round1(diffs[ranks[1]]!)],
+    n,
+  };
 }
 
 function intervalText(m: MedianInterval): string {
@@ -579,7 +612,8 @@ function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[], byRo
     const floor = sizeDifference(byRound, 'bare-span', transport);
     const beyond = sizeDifference(byRound, 'mcplens', transport, 'bare-span');
     const [low, high] = beyond?.interval ?? [-Infinity, Infinity];
-    const verdict = beyond === undefined ? undefined : high <= SAME_LATENCY_TOLERANCE_US ? true : low > SAME_LATENCY_TOLERANCE_US ? false : undefined;
+    const verdict =
+      beyond === undefined ? undefined : high <= SAME_LATENCY_TOLERANCE_US ? true : low > SAME_LATENCY_TOLERANCE_US ? false : undefined;
     const parts = [
       `${large} us vs ${small} us`,
       `paired per cycle, 10 KB adds ${signed(own.median)} us (${intervalText(own)})`,
@@ -621,7 +655,8 @@ function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[], byRo
 
 function table(header: string[], rows: string[][], textColumns = 3): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -636,8 +671,12 @@ export function formatOverheadReport(report: OverheadReport): string {
   out.push(
     `tools/call overhead: ${report.rounds} round(s)${report.quick ? ' (--quick)' : ''}, node ${report.node}, ${report.cores} x ${report.cpu}, ${report.date}, ${report.elapsedSeconds} s`,
   );
-  out.push('latency = client round trip per call (median / p99 over a round\'s blocks, then median over rounds), us; cpu = process CPU per call incl. deferred work and span export, us');
-  out.push('+median = median over all cycles of (variant block median - bare block median of the same cycle); range = smallest..largest per-round value of it');
+  out.push(
+    "latency = client round trip per call (median / p99 over a round's blocks, then median over rounds), us; cpu = process CPU per call incl. deferred work and span export, us",
+  );
+  out.push(
+    '+median = median over all cycles of (variant block median - bare block median of the same cycle); range = smallest..largest per-round value of it',
+  );
   out.push('+p99, +cpu = median over rounds of (variant - bare) in the same round; blocks = cycles paired with the baseline\n');
   out.push(
     table(
@@ -661,7 +700,18 @@ export function formatOverheadReport(report: OverheadReport): string {
   out.push('\nspans exported vs calls made under load (100 B results; summed over rounds; rates are medians over rounds)\n');
   out.push(
     table(
-      ['transport', 'variant', 'burst', 'calls/s', 'burst spans/calls', 'paced calls/s', 'paced spans/calls', 'sustained', 'paced median', 'paced p99'],
+      [
+        'transport',
+        'variant',
+        'burst',
+        'calls/s',
+        'burst spans/calls',
+        'paced calls/s',
+        'paced spans/calls',
+        'sustained',
+        'paced median',
+        'paced p99',
+      ],
       report.loads.map((r) => [
         r.transport,
         r.variant,
@@ -711,13 +761,17 @@ export function parseOverheadArgs(argv: string[]): { options: OverheadBenchOptio
   }
   if (values.variants !== undefined) {
     const list = values.variants.split(',');
-    for (const v of list) if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new Error(`--variants: unknown variant ${v} (known: ${VARIANT_NAMES.join(', ')})`);
+    for (const v of list)
+      if (!(VARIANT_NAMES as readonly string[]).includes(v))
+        throw new Error(`--variants: unknown variant ${v} (known: ${VARIANT_NAMES.join(', ')})`);
     if (!list.includes('bare')) list.unshift('bare'); // every "added" figure needs the baseline
     options.variants = list as VariantName[];
   }
   if (values.transports !== undefined) {
     const list = values.transports.split(',');
-    for (const t of list) if (!(TRANSPORT_NAMES as readonly string[]).includes(t)) throw new Error(`--transports: unknown transport ${t} (known: ${TRANSPORT_NAMES.join(', ')})`);
+    for (const t of list)
+      if (!(TRANSPORT_NAMES as readonly string[]).includes(t))
+        throw new Error(`--transports: unknown transport ${t} (known: ${TRANSPORT_NAMES.join(', ')})`);
     options.transports = list as TransportName[];
   }
   if (values['cpu-prof']) options.cpuProfDir = mkdtempSync(join(tmpdir(), 'mcplens-bench-prof-'));
@@ -727,7 +781,8 @@ export function parseOverheadArgs(argv: string[]): { options: OverheadBenchOptio
 /** Runs the bench as a command: tables on stdout, progress on stderr. */
 export async function mainOverhead(argv: string[]): Promise<OverheadReport> {
   const { options, json } = parseOverheadArgs(argv);
-  if (options.cpuProfDir !== undefined) process.stderr.write(`CPU profiles of every child go to ${options.cpuProfDir} (figures are inflated by profiling)\n`);
+  if (options.cpuProfDir !== undefined)
+    process.stderr.write(`CPU profiles of every child go to ${options.cpuProfDir} (figures are inflated by profiling)\n`);
   const report = await runOverheadBench(options);
   process.stdout.write(`${formatOverheadReport(report)}\n`);
   if (json !== undefined) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);

@@ -53,11 +53,14 @@ async function main(): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   // realTally: decode + the collector's own Tally (prom-client registry, summary, self-correction).
   const results = ingest.runIngestBench({ durationMs: quick ? 300 : 2000, log, realTally: true });
-  const text = typeof ingest.formatIngestTable === 'function' ? ingest.formatIngestTable(results as never[]) : JSON.stringify(results, null, 2);
+  const text =
+    typeof ingest.formatIngestTable === 'function' ? ingest.formatIngestTable(results as never[]) : JSON.stringify(results, null, 2);
   process.stdout.write(`\n${text}\n`);
   if (!quick && typeof ingest.runRssAtCapBench === 'function') {
     const rss = await ingest.runRssAtCapBench({ log });
-    process.stdout.write(`\n${typeof ingest.formatRssAtCap === 'function' ? ingest.formatRssAtCap(rss as never) : JSON.stringify(rss, null, 2)}\n`);
+    process.stdout.write(
+      `\n${typeof ingest.formatRssAtCap === 'function' ? ingest.formatRssAtCap(rss as never) : JSON.stringify(rss, null, 2)}\n`,
+    );
   }
 }
 

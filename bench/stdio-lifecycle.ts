@@ -24,7 +24,13 @@ import { runStdioSession, SERVER_MEMORY, type StdioSessionResult } from '../harn
 export const DEFAULT_LIFECYCLE_COLLECTORS: readonly LifecycleCollector[] = ['up', 'down', 'silent'];
 /** `up` here is a real mcplens collector; the others are the harness' stand-ins. */
 export type LifecycleCollector = Exclude<CollectorKind, 'collector'>;
-const HARNESS_KIND: Readonly<Record<LifecycleCollector, CollectorKind>> = { up: 'collector', down: 'down', silent: 'silent', '429': '429', '503': '503' };
+const HARNESS_KIND: Readonly<Record<LifecycleCollector, CollectorKind>> = {
+  up: 'collector',
+  down: 'down',
+  silent: 'silent',
+  '429': '429',
+  '503': '503',
+};
 const COLLECTOR_TEXT: Readonly<Record<LifecycleCollector, string>> = {
   up: 'collector up',
   down: 'collector down',
@@ -123,7 +129,8 @@ export async function runStdioLifecycleBench(options: StdioLifecycleBenchOptions
     const sessionCalls = mode === 'calls' ? calls : 0;
     const text = mode === 'init' ? 'initialize only' : mode === 'idle' ? 'idle' : `${calls} calls`;
     variants.push({ name: `bare, ${text}`, collector: undefined, mode, calls: sessionCalls, samples: [] });
-    for (const collector of collectors) variants.push({ name: `--import, ${COLLECTOR_TEXT[collector]}, ${text}`, collector, mode, calls: sessionCalls, samples: [] });
+    for (const collector of collectors)
+      variants.push({ name: `--import, ${COLLECTOR_TEXT[collector]}, ${text}`, collector, mode, calls: sessionCalls, samples: [] });
   }
 
   // Warm the file-system cache and V8's code cache of both process kinds: not measured.
@@ -144,7 +151,9 @@ export async function runStdioLifecycleBench(options: StdioLifecycleBenchOptions
       }).then((sample) => {
         variant.samples.push(sample);
         const exit = sample.exitMs === undefined ? `did not exit within ${exitTimeoutMs} ms` : `exit ${Math.round(sample.exitMs)} ms`;
-        log(`  run ${run + 1}/${runs}  ${variant.name.padEnd(36)} first answer ${fmtMs(sample.firstAnswerMs)}  ${exit}${sample.problems.length > 0 ? `  [${sample.problems.join('; ')}]` : ''}`);
+        log(
+          `  run ${run + 1}/${runs}  ${variant.name.padEnd(36)} first answer ${fmtMs(sample.firstAnswerMs)}  ${exit}${sample.problems.length > 0 ? `  [${sample.problems.join('; ')}]` : ''}`,
+        );
       });
       pending.push(session);
       await Promise.race([session, mayContinue]);
@@ -205,7 +214,11 @@ function censoredMedian(values: ReadonlyArray<number | undefined>): number | und
 }
 
 /** Per run, variant minus the bare session of the same run and mode; the median of those. */
-function pairedMedian(report: StdioLifecycleReport, variant: LifecycleVariant & { samples: readonly LifecycleSample[] }, pick: (s: LifecycleSample) => number | undefined): number | undefined {
+function pairedMedian(
+  report: StdioLifecycleReport,
+  variant: LifecycleVariant & { samples: readonly LifecycleSample[] },
+  pick: (s: LifecycleSample) => number | undefined,
+): number | undefined {
   const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode);
   if (bare === undefined) return undefined;
   const diffs: Array<number | undefined> = [];
@@ -225,7 +238,9 @@ export function formatStdioLifecycleReport(report: StdioLifecycleReport): string
   out.push(
     `stdio server start-up and exit: ${SERVER_MEMORY.label} over pipes, median of ${report.runs} interleaved runs (node ${report.node}, ${report.cpus} CPUs, load average ${report.loadAverage[0]} -> ${report.loadAverage[1]})`,
   );
-  out.push(`first answer: spawn to the initialize response; exit: stdin closed to the process' end (killed after ${report.exitTimeoutMs} ms: "did not exit")`);
+  out.push(
+    `first answer: spawn to the initialize response; exit: stdin closed to the process' end (killed after ${report.exitTimeoutMs} ms: "did not exit")`,
+  );
   out.push('');
   const header = ['variant', 'first answer', 'vs bare', '+paired', 'exit', 'vs bare', '+paired', 'max exit', 'no exit', 'spans/requests'];
   const rows: string[][] = [];
@@ -239,7 +254,8 @@ export function formatStdioLifecycleReport(report: StdioLifecycleReport): string
     const exits = variant.samples.map((s) => s.exitMs);
     const maxExit = exits.some((e) => e === undefined) ? undefined : Math.max(...(exits as number[]));
     const notExited = exits.filter((e) => e === undefined).length;
-    const spans = variant.collector === 'up' ? `${sum(variant.samples.map((s) => s.spans ?? 0))}/${sum(variant.samples.map((s) => s.requests))}` : '-';
+    const spans =
+      variant.collector === 'up' ? `${sum(variant.samples.map((s) => s.spans ?? 0))}/${sum(variant.samples.map((s) => s.requests))}` : '-';
     rows.push([
       variant.name,
       fmtMs(first, report.exitTimeoutMs),
@@ -247,7 +263,12 @@ export function formatStdioLifecycleReport(report: StdioLifecycleReport): string
       isBare ? '' : signedMs(pairedMedian(report, variant, (s) => s.firstAnswerMs)),
       fmtMs(exit, report.exitTimeoutMs),
       isBare ? '' : ratio(exit, bareExit),
-      isBare ? '' : signedMs(pairedMedian(report, variant, (s) => s.exitMs), report.exitTimeoutMs),
+      isBare
+        ? ''
+        : signedMs(
+            pairedMedian(report, variant, (s) => s.exitMs),
+            report.exitTimeoutMs,
+          ),
       fmtMs(maxExit, report.exitTimeoutMs),
       `${notExited}/${variant.samples.length}`,
       spans,
@@ -255,11 +276,14 @@ export function formatStdioLifecycleReport(report: StdioLifecycleReport): string
   }
   out.push(table(header, rows));
   out.push('');
-  out.push('"vs bare": ratio of the medians; "+paired": median over runs of (variant - bare of the same run and mode); ">N": the median run did not exit within N ms.');
+  out.push(
+    '"vs bare": ratio of the medians; "+paired": median over runs of (variant - bare of the same run and mode); ">N": the median run did not exit within N ms.',
+  );
   out.push('');
   out.push('targets');
   out.push('');
-  for (const verdict of lifecycleVerdicts(report)) out.push(`  ${verdict.met === undefined ? 'n/a ' : verdict.met ? 'met ' : 'MISS'}  ${verdict.text}`);
+  for (const verdict of lifecycleVerdicts(report))
+    out.push(`  ${verdict.met === undefined ? 'n/a ' : verdict.met ? 'met ' : 'MISS'}  ${verdict.text}`);
   return out.join('\n');
 }
 
@@ -368,13 +392,16 @@ export function parseStdioLifecycleArgs(argv: readonly string[]): { options: Std
   if (collectors !== undefined) {
     const known = COLLECTOR_KINDS.filter((k): k is LifecycleCollector => k !== 'collector');
     const list = collectors.split(',');
-    for (const c of list) if (!(known as readonly string[]).includes(c)) throw new Error(`--collectors: unknown ${c} (known: ${known.join(', ')})`);
+    for (const c of list)
+      if (!(known as readonly string[]).includes(c)) throw new Error(`--collectors: unknown ${c} (known: ${known.join(', ')})`);
     options.collectors = list as LifecycleCollector[];
   }
   const modes = text(values['lifecycle-modes']) ?? text(values.modes);
   if (modes !== undefined) {
     const list = modes.split(',');
-    for (const m of list) if (!(LIFECYCLE_MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown ${m} (known: ${LIFECYCLE_MODES.join(', ')})`);
+    for (const m of list)
+      if (!(LIFECYCLE_MODES as readonly string[]).includes(m))
+        throw new Error(`--modes: unknown ${m} (known: ${LIFECYCLE_MODES.join(', ')})`);
     options.modes = list as LifecycleMode[];
   }
   if (values.serial === true || values['lifecycle-serial'] === true) options.overlapAfterMs = Number.POSITIVE_INFINITY;

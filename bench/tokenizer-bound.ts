@@ -54,7 +54,14 @@ function jsonPayload(chars: number): string {
   const parts: string[] = [];
   let length = 2;
   for (let i = 0; length < chars; i++) {
-    const item = JSON.stringify({ id: i, name: `user ${i}`, email: `u${i}@example.com`, ok: i % 3 === 0, score: (i * 7919) % 100000 / 100, tags: ['alpha', 'beta'] });
+    const item = JSON.stringify({
+      id: i,
+      name: `user ${i}`,
+      email: `u${i}@example.com`,
+      ok: i % 3 === 0,
+      score: ((i * 7919) % 100000) / 100,
+      tags: ['alpha', 'beta'],
+    });
     parts.push(item);
     length += item.length + 1;
   }
@@ -70,8 +77,16 @@ export const TOKENIZER_CASES: readonly TokenizerCase[] = [
   { name: "'a' x 5 Mi (over the cap)", skipBefore: QUADRATIC, make: () => 'a'.repeat(5 * MI) },
   { name: 'base64 1 Mi chars (at the cap)', make: () => base64(MAX_PAYLOAD_CHARS) },
   { name: 'base64 5 MiB (over the cap)', make: () => base64(5 * MI) },
-  { name: 'random a-z 1 Mi (one piece)', skipBefore: QUADRATIC, make: () => randomText(MI, (r) => String.fromCharCode(97 + Math.floor(r * 26)), 5) },
-  { name: 'random CJK 1 Mi (one piece)', skipBefore: QUADRATIC, make: () => randomText(MI, (r) => String.fromCharCode(0x4e00 + Math.floor(r * 20000)), 7) },
+  {
+    name: 'random a-z 1 Mi (one piece)',
+    skipBefore: QUADRATIC,
+    make: () => randomText(MI, (r) => String.fromCharCode(97 + Math.floor(r * 26)), 5),
+  },
+  {
+    name: 'random CJK 1 Mi (one piece)',
+    skipBefore: QUADRATIC,
+    make: () => randomText(MI, (r) => String.fromCharCode(0x4e00 + Math.floor(r * 20000)), 7),
+  },
   { name: 'JSON just under the cap', make: () => jsonPayload(MAX_PAYLOAD_CHARS - 4096) },
 ];
 
@@ -173,7 +188,9 @@ function countOnce(request: WorkerRequest): void {
   let count: (text: string) => number;
   if (request.impl === 'before') {
     // What defaultTokenizer() was: countTokens on gpt-tokenizer's own instance, default merge cache.
-    const { countTokens } = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as typeof import('gpt-tokenizer/encoding/o200k_base');
+    const { countTokens } = createRequire(import.meta.url)(
+      'gpt-tokenizer/encoding/o200k_base',
+    ) as typeof import('gpt-tokenizer/encoding/o200k_base');
     const plainText = { disallowedSpecial: new Set<string>() };
     count = (text) => countTokens(text, plainText);
   } else {
@@ -217,13 +234,17 @@ export function formatTokenizerBoundTable(results: readonly TokenizerBoundResult
   const rows = results.map((r) => [r.name, num(r.chars), cell(r.before), cell(r.after), `${tokens(r.before)} / ${tokens(r.after)}`]);
   const header = ['payload', 'chars', 'before: plain countTokens', 'after: defaultTokenizer()', 'tokens before / after'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => row.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  const notes = results
-    .filter((r) => r.before.skipped !== undefined)
-    .map((r) => `  ${r.name}: before not run (${r.before.skipped})`);
+  const line = (row: string[]): string =>
+    row
+      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const notes = results.filter((r) => r.before.skipped !== undefined).map((r) => `  ${r.name}: before not run (${r.before.skipped})`);
   return [
     `Tokenizer bounds: one count per cell, wall ms in a fresh worker thread; MAX_PIECE_BYTES ${MAX_PIECE_BYTES}, MAX_PAYLOAD_CHARS ${MAX_PAYLOAD_CHARS}`,
-    `Node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    `Node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),

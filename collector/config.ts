@@ -110,10 +110,22 @@ export interface OptionSpec<V> {
 export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: OptionSpec<CollectorConfig[K]> } = {
   host: { kind: 'string', default: '127.0.0.1', meaning: 'interface to listen on (0.0.0.0: every interface)' },
   port: { kind: 'port', default: 4318, meaning: 'TCP port to listen on (0: any free port)' },
-  maxBodyBytes: { kind: 'count', default: 16 * 1024 * 1024, meaning: 'body limit, checked before and after gzip decompression (413 past it)' },
-  maxInflightBytes: { kind: 'count', default: 80 * 1024 * 1024, meaning: 'bytes all ingest requests may hold at once (bodies, inflated, decoded); past it 429 with Retry-After' },
+  maxBodyBytes: {
+    kind: 'count',
+    default: 16 * 1024 * 1024,
+    meaning: 'body limit, checked before and after gzip decompression (413 past it)',
+  },
+  maxInflightBytes: {
+    kind: 'count',
+    default: 80 * 1024 * 1024,
+    meaning: 'bytes all ingest requests may hold at once (bodies, inflated, decoded); past it 429 with Retry-After',
+  },
   bodyTimeoutMs: { kind: 'count', default: 10_000, meaning: 'time a request body has to arrive (408 past it); also the headers timeout' },
-  maxConnections: { kind: 'count', default: 512, meaning: 'open connections at most (about 25 KB each); past it new ones are closed at once' },
+  maxConnections: {
+    kind: 'count',
+    default: 512,
+    meaning: 'open connections at most (about 25 KB each); past it new ones are closed at once',
+  },
   maxConcurrentIngest: { kind: 'count', default: 64, meaning: 'ingest requests in flight; past it 429 with Retry-After' },
   maxRssBytes: { kind: 'nonNegative', default: 0, meaning: 'resident memory past which ingest answers 503 with Retry-After (0: off)' },
   retryAfterSeconds: { kind: 'count', default: 1, meaning: 'the Retry-After value of 429 and 503 answers' },
@@ -128,20 +140,48 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
     meaning: `longest label value (UTF-8 bytes, at least ${LABEL_VALUE_LIMIT.MIN_MAX_BYTES}); longer ones end with ${LABEL_VALUE_LIMIT.MARKER} and a hash (counted)`,
   },
   selfCorrectionWindowSeconds: { kind: 'positive', default: 60, meaning: `window of ${METRICS.TOOL_SELF_CORRECTIONS.name}` },
-  selfCorrectionMaxKeys: { kind: 'count', default: 10_000, meaning: '(session, tool, provider, model) keys remembered for it, least recently used forgotten first' },
+  selfCorrectionMaxKeys: {
+    kind: 'count',
+    default: 10_000,
+    meaning: '(session, tool, provider, model) keys remembered for it, least recently used forgotten first',
+  },
   recentViolations: { kind: 'count', default: 50, meaning: 'recent malformed calls kept for the summary and status page' },
   trendBucketSeconds: { kind: 'count', default: 60, meaning: "width of one bucket of the summary's malformed-ratio trend" },
   trendBuckets: { kind: 'count', default: 30, meaning: 'buckets of that trend per provider' },
   ingestToken: { kind: 'token', default: undefined, meaning: 'bearer token required on /v1/traces (401 without it)' },
   readToken: { kind: 'token', default: undefined, meaning: 'bearer token required on /metrics, /api/summary and / (401 without it)' },
-  forwardEndpoints: { kind: 'urls', default: [], meaning: 're-send received OTLP bodies unchanged upstream (Tempo, another collector); repeatable' },
-  forwardQueueSize: { kind: 'count', default: 1_000, meaning: 'bounded forward queue per endpoint; a full queue drops (counted), never slows ingest' },
-  forwardMaxRetries: { kind: 'nonNegative', default: 8, meaning: 'retries of a body on 429/502/503/504 or a network error before it is dropped' },
-  forwardInitialBackoffMs: { kind: 'count', default: 500, meaning: "first retry delay; doubles per attempt, with jitter, honouring the upstream's Retry-After" },
+  forwardEndpoints: {
+    kind: 'urls',
+    default: [],
+    meaning: 're-send received OTLP bodies unchanged upstream (Tempo, another collector); repeatable',
+  },
+  forwardQueueSize: {
+    kind: 'count',
+    default: 1_000,
+    meaning: 'bounded forward queue per endpoint; a full queue drops (counted), never slows ingest',
+  },
+  forwardMaxRetries: {
+    kind: 'nonNegative',
+    default: 8,
+    meaning: 'retries of a body on 429/502/503/504 or a network error before it is dropped',
+  },
+  forwardInitialBackoffMs: {
+    kind: 'count',
+    default: 500,
+    meaning: "first retry delay; doubles per attempt, with jitter, honouring the upstream's Retry-After",
+  },
   forwardMaxBackoffMs: { kind: 'count', default: 30_000, meaning: "largest retry delay (also the cap on an upstream's Retry-After)" },
   forwardTimeoutMs: { kind: 'count', default: 10_000, meaning: 'timeout of one upstream request' },
-  shutdownTimeoutMs: { kind: 'count', default: 10_000, meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish' },
-  allowedHosts: { kind: 'hosts', default: [], meaning: 'Host values allowed besides localhost/127.0.0.1/[::1]/the listen address (name or name:port; comma list); others get 403' },
+  shutdownTimeoutMs: {
+    kind: 'count',
+    default: 10_000,
+    meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish',
+  },
+  allowedHosts: {
+    kind: 'hosts',
+    default: [],
+    meaning: 'Host values allowed besides localhost/127.0.0.1/[::1]/the listen address (name or name:port; comma list); others get 403',
+  },
   traceUrlTemplate: {
     kind: 'urlTemplate',
     default: undefined,
@@ -197,7 +237,7 @@ function suggest(bad: string, candidates: readonly string[], show: (candidate: s
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
 }
 
 /** Checks one value against its kind; returns the value or throws naming `label`. */
@@ -214,7 +254,8 @@ function checkValue(key: keyof CollectorOptions, value: unknown, label: string):
       if (typeof value !== 'string' || value.length === 0 || /\s/.test(value)) bad('expected a token without white space');
       return value;
     case 'port':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) bad('expected an integer port from 0 to 65535');
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535)
+        bad('expected an integer port from 0 to 65535');
       return value;
     case 'count':
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) bad('expected an integer of at least 1');
@@ -286,7 +327,9 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
   }
   const cfg = out as CollectorConfig;
   if (cfg.maxLabelValueBytes < LABEL_VALUE_LIMIT.MIN_MAX_BYTES) {
-    throw new ConfigError(`${source}: 'maxLabelValueBytes' (${cfg.maxLabelValueBytes}) must be at least ${LABEL_VALUE_LIMIT.MIN_MAX_BYTES}`);
+    throw new ConfigError(
+      `${source}: 'maxLabelValueBytes' (${cfg.maxLabelValueBytes}) must be at least ${LABEL_VALUE_LIMIT.MIN_MAX_BYTES}`,
+    );
   }
   if (cfg.forwardMaxBackoffMs < cfg.forwardInitialBackoffMs) {
     throw new ConfigError(
@@ -300,7 +343,11 @@ export function resolveConfig(options: unknown = {}, source = 'collector options
 function fromText(key: keyof CollectorOptions, text: string, label: string): unknown {
   const kind = COLLECTOR_OPTIONS[key].kind;
   if (kind === 'string' || kind === 'token' || kind === 'urlTemplate') return text;
-  if (kind === 'urls' || kind === 'hosts') return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (kind === 'urls' || kind === 'hosts')
+    return text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   const n = text.trim() === '' ? NaN : Number(text);
   if (Number.isNaN(n)) throw new ConfigError(`${label}: '${text}' is not a number`);
   return n;
@@ -387,7 +434,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       continue;
     }
     // parseArgs takes the next argument as the value even when it is the next option.
-    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) throw usageError(`${token.rawName} needs a value`);
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))
+      throw usageError(`${token.rawName} needs a value`);
     if (token.name === 'config') configFile = token.value;
     else given.push({ flag: token.name, text: token.value });
   }
@@ -457,12 +505,16 @@ function shownDefault(value: unknown): string {
 export function usage(): string {
   const width = 36;
   // A flag too long for its column gets the meaning on a line of its own.
-  const line = (left: string, right: string): string => `  ${left.padEnd(width - 2)}${left.length > width - 4 ? `\n${' '.repeat(width)}` : ''}${right}`;
+  const line = (left: string, right: string): string =>
+    `  ${left.padEnd(width - 2)}${left.length > width - 4 ? `\n${' '.repeat(width)}` : ''}${right}`;
   const options = CONFIG_KEYS.flatMap((k) => {
     const spec = COLLECTOR_OPTIONS[k];
     const flag = PRIMARY_FLAG[k] ?? keyToFlag(k);
     const alias = PRIMARY_FLAG[k] === undefined ? '' : `; also --${keyToFlag(k)}`;
-    return [line(`--${flag} ${placeholder(k)}`, spec.meaning), `${' '.repeat(width)}default ${shownDefault(spec.default)}; ${keyToEnv(k)}; config key ${k}${alias}`];
+    return [
+      line(`--${flag} ${placeholder(k)}`, spec.meaning),
+      `${' '.repeat(width)}default ${shownDefault(spec.default)}; ${keyToEnv(k)}; config key ${k}${alias}`,
+    ];
   });
   return [
     'Usage: mcplens collector [options]',

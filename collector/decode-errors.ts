@@ -41,7 +41,8 @@ export function resolveDecodeLimits(limits: DecodeLimits | undefined): Required<
   const resolved = { ...DEFAULT_DECODE_LIMITS, ...limits };
   for (const key of ['maxSpans', 'maxEvents'] as const) {
     const v = resolved[key];
-    if (!(Number.isInteger(v) && v >= 0) && v !== Infinity) throw new RangeError(`${key} must be a non-negative integer or Infinity, got ${String(v)}`);
+    if (!(Number.isInteger(v) && v >= 0) && v !== Infinity)
+      throw new RangeError(`${key} must be a non-negative integer or Infinity, got ${String(v)}`);
   }
   return resolved;
 }

@@ -204,7 +204,8 @@ function readAnyValue(value: unknown, owner: string, list: string, i: number, j:
   if ((v = get(any, 'arrayValue', 'array_value')) !== undefined) {
     const arrayObject = asObject(v, attributePath(owner, list, i, j), 'arrayValue');
     const items = get(arrayObject, 'values', 'values');
-    if (items !== undefined && !Array.isArray(items)) fail(attributePath(owner, list, i, j), 'arrayValue.values', `expected an array, got ${describe(items)}`);
+    if (items !== undefined && !Array.isArray(items))
+      fail(attributePath(owner, list, i, j), 'arrayValue.values', `expected an array, got ${describe(items)}`);
     if (j >= 0 || items === undefined) return j >= 0 ? undefined : [];
     const out: (string | number | boolean)[] = [];
     for (let k = 0; k < items.length; k++) {
@@ -223,7 +224,8 @@ function readAttributes(items: unknown, owner: string, list: string, attributes:
   if (!Array.isArray(items)) fail(owner, list, `expected an array, got ${describe(items)}`);
   for (let i = 0; i < items.length; i++) {
     const item: unknown = items[i];
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) fail(owner, `${list}[${i}]`, `expected an object, got ${describe(item)}`);
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      fail(owner, `${list}[${i}]`, `expected an object, got ${describe(item)}`);
     const kv = item as Json;
     const key = kv.key === undefined || kv.key === null ? '' : kv.key;
     if (typeof key !== 'string') fail(owner, `${list}[${i}].key`, `expected a string, got ${describe(key)}`);
@@ -235,7 +237,8 @@ function readAttributes(items: unknown, owner: string, list: string, attributes:
 }
 
 function readEvent(value: unknown, spanPath: string, index: number): SpanEventView {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(spanPath, `events[${index}]`, `expected an object, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(spanPath, `events[${index}]`, `expected an object, got ${describe(value)}`);
   const ev = value as Json;
   const attributes: Attributes = {};
   let timeUnixNano: number;
@@ -353,7 +356,14 @@ export function decodeTracesJson(body: string | Uint8Array, limits?: DecodeLimit
     const rs = asObject(resourceSpans[i], rsPath, '');
     const resource: Attributes = {};
     const res = rs.resource ?? undefined;
-    if (res !== undefined) readAttributes(asObject(res, rsPath, 'resource').attributes ?? undefined, `${rsPath}.resource`, 'attributes', resource, projection?.resourceAttributes);
+    if (res !== undefined)
+      readAttributes(
+        asObject(res, rsPath, 'resource').attributes ?? undefined,
+        `${rsPath}.resource`,
+        'attributes',
+        resource,
+        projection?.resourceAttributes,
+      );
     const scopeSpans = asArray(get(rs, 'scopeSpans', 'scope_spans'), rsPath, 'scopeSpans');
     for (let j = 0; j < scopeSpans.length; j++) {
       const ssPath = `${rsPath}.scopeSpans[${j}]`;

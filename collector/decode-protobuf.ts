@@ -89,7 +89,12 @@ const TWO_POW_32 = 4294967296;
 const DEFAULT_LIMITS = resolveDecodeLimits(undefined);
 
 /** Byte to the char codes of its two lower-case hex digits, at [2b] and [2b + 1]. */
-const HEX_CODES: readonly number[] = Array.from({ length: 512 }, (_, i) => (i >> 1).toString(16).padStart(2, '0').charCodeAt(i & 1));
+const HEX_CODES: readonly number[] = Array.from({ length: 512 }, (_, i) =>
+  (i >> 1)
+    .toString(16)
+    .padStart(2, '0')
+    .charCodeAt(i & 1),
+);
 /** Scratch space for the char codes of one id (32 for a trace id). */
 const hexScratch: number[] = new Array<number>(32).fill(0);
 
@@ -301,7 +306,11 @@ function decodeString(r: Reader, start: number, stop: number): string {
   if (len === 0) return '';
   const buf = r.buf;
   if (len <= STRING_CACHE_MAX_LENGTH) {
-    const h = Math.imul(len, 0x9e3779b1) ^ Math.imul(buf[start]!, 0x85ebca6b) ^ Math.imul(buf[stop - 1]!, 0xc2b2ae35) ^ Math.imul(buf[start + (len >> 1)]!, 0x27d4eb2f);
+    const h =
+      Math.imul(len, 0x9e3779b1) ^
+      Math.imul(buf[start]!, 0x85ebca6b) ^
+      Math.imul(buf[stop - 1]!, 0xc2b2ae35) ^
+      Math.imul(buf[start + (len >> 1)]!, 0x27d4eb2f);
     const slot = h >>> 20;
     const hit = cachedAt(r, slot, start, len);
     if (hit !== undefined) return hit;
@@ -662,8 +671,7 @@ function readScopeSpans(r: Reader, end: number, resource: Attributes, out: SpanV
     if (t === SCOPE_SPANS_SPANS) {
       if (--r.spansLeft < 0) failLimit('more spans than the limit allows at byte', r.pos);
       out.push(readSpan(r, enter(r, end), resource));
-    }
-    else skipField(r, end, t, SCOPE_SPANS_KNOWN, 'ScopeSpans');
+    } else skipField(r, end, t, SCOPE_SPANS_KNOWN, 'ScopeSpans');
   }
 }
 

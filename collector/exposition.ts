@@ -125,7 +125,9 @@ async function registryText(registry: Registry<RegistryContentType>): Promise<Me
   const none = async function* (): AsyncGenerator<string> {};
   if (typeof render !== 'function') {
     const text = await registry.metrics();
-    return [{ first: openMetrics ? text.slice(0, text.length - '\n# EOF\n'.length) : text.slice(0, -1), firstSeries: 1, series: 1, rest: none }];
+    return [
+      { first: openMetrics ? text.slice(0, text.length - '\n# EOF\n'.length) : text.slice(0, -1), firstSeries: 1, series: 1, rest: none },
+    ];
   }
   const out: MetricText[] = [];
   for (const metric of registry.getMetricsAsArray() as unknown as MetricLike[]) {
@@ -174,11 +176,17 @@ const lastBodyBytes = new WeakMap<object, Record<string, number>>();
  * the body costs its size once. Should it not fit after all, 1 MiB slabs follow and are
  * joined at the end (the body then costs twice its size, briefly).
  */
-async function assemble(registry: Registry<RegistryContentType>, format: string, convert: (piece: string) => string, tail: string): Promise<Buffer> {
+async function assemble(
+  registry: Registry<RegistryContentType>,
+  format: string,
+  convert: (piece: string) => string,
+  tail: string,
+): Promise<Buffer> {
   const metrics = await registryText(registry);
   const firsts = metrics.map((m) => convert(m.first));
   let estimate = Buffer.byteLength(tail);
-  for (let i = 0; i < metrics.length; i++) estimate += Math.ceil((Buffer.byteLength(firsts[i]!) * metrics[i]!.series) / metrics[i]!.firstSeries) + 1;
+  for (let i = 0; i < metrics.length; i++)
+    estimate += Math.ceil((Buffer.byteLength(firsts[i]!) * metrics[i]!.series) / metrics[i]!.firstSeries) + 1;
   const sizes = lastBodyBytes.get(registry) ?? {};
   lastBodyBytes.set(registry, sizes);
   const expected = Math.max(estimate, sizes[format] ?? 0);
@@ -234,7 +242,10 @@ export async function renderClassicText(registry: Registry<RegistryContentType>)
  * body is UTF-8 bytes, built piece by piece (see {@link registryPieces}): a scrape of tens of
  * MB costs about twice its size in memory, not ten times.
  */
-export async function renderMetrics(registry: Registry<RegistryContentType>, accept: string | undefined): Promise<{ contentType: string; body: Buffer }> {
+export async function renderMetrics(
+  registry: Registry<RegistryContentType>,
+  accept: string | undefined,
+): Promise<{ contentType: string; body: Buffer }> {
   if (wantsOpenMetrics(accept)) return { contentType: registry.contentType, body: await registryBuffer(registry) };
   return { contentType: PROMETHEUS_TEXT_CONTENT_TYPE, body: await classicBuffer(registry) };
 }

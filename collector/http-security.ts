@@ -35,7 +35,10 @@ const TRACES = '/v1/traces';
 
 /** True for a loopback address or name: `localhost`, 127.0.0.0/8, `::1` (bracketed or not). */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
@@ -123,7 +126,8 @@ function sendError(req: Request, res: Response, status: number, rpcCode: number,
 /** 404 for every route nothing else answered. */
 export function notFound(): RequestHandler {
   // The path is not echoed (caller's text); the routes are the useful answer.
-  return (req, res) => sendError(req, res, 404, RPC.NOT_FOUND, `not found; routes: POST ${TRACES}, GET /metrics, /api/summary, /, /healthz, /readyz`);
+  return (req, res) =>
+    sendError(req, res, 404, RPC.NOT_FOUND, `not found; routes: POST ${TRACES}, GET /metrics, /api/summary, /, /healthz, /readyz`);
 }
 
 /** One short line of a client error's message: no stack, no newline. */
@@ -139,7 +143,13 @@ function clientReason(err: { message?: unknown; expose?: unknown }, status: numb
  */
 export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const e = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; statusCode?: unknown; message?: unknown; expose?: unknown; stack?: unknown };
+    const e = (typeof err === 'object' && err !== null ? err : {}) as {
+      status?: unknown;
+      statusCode?: unknown;
+      message?: unknown;
+      expose?: unknown;
+      stack?: unknown;
+    };
     const carried = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
     const status = carried !== undefined && Number.isInteger(carried) && carried >= 400 && carried < 600 ? carried : 500;
     if (status < 500) {

@@ -152,12 +152,19 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   app.all('/v1/traces', receiver);
 
   // Concurrent scrapes share one render per format; at most two bodies alive (see shared-render.ts).
-  const scrapes = new SharedRenders((openMetrics: boolean) => renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined), 2);
+  const scrapes = new SharedRenders(
+    (openMetrics: boolean) => renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined),
+    2,
+  );
   app.get('/metrics', async (req, res) => {
     if (denied(req, res)) return;
     const shared = scrapes.acquire(wantsOpenMetrics(req.headers.accept));
     if (shared === undefined) {
-      res.status(503).set('retry-after', String(config.retryAfterSeconds)).type('text/plain').send('scrapes in progress are still being sent; retry later\n');
+      res
+        .status(503)
+        .set('retry-after', String(config.retryAfterSeconds))
+        .type('text/plain')
+        .send('scrapes in progress are still being sent; retry later\n');
       return;
     }
     res.once('close', shared.done);
@@ -178,7 +185,8 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   app.get('/readyz', (_req, res) => {
     // Embedded apps (never `listen`ed here) are ready as long as they are not closing.
     // Not ready while ingest refuses for load (slots or memory budget), so balancers send elsewhere.
-    if (closing || (server !== undefined && !server.listening) || receiver.refusing()) res.status(503).type('text/plain').send('not ready\n');
+    if (closing || (server !== undefined && !server.listening) || receiver.refusing())
+      res.status(503).type('text/plain').send('not ready\n');
     else res.type('text/plain').send('ready\n');
   });
   // Last: unknown routes and errors answer without Express's HTML page, stack or paths.

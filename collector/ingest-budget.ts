@@ -17,7 +17,8 @@ export class IngestBudget {
   private used = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be an integer of at least 1, got ${String(capacity)}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1)
+      throw new RangeError(`capacity must be an integer of at least 1, got ${String(capacity)}`);
   }
 
   /** Bytes reserved now. */
@@ -184,7 +185,15 @@ export function estimateJsonDecodedBytes(bytes: Uint8Array): number {
   return priced(body.length, wide, objects, arrays, separators, members, largeMembers);
 }
 
-function priced(size: number, wide: boolean, objects: number, arrays: number, separators: number, members: number, largeMembers: number): number {
+function priced(
+  size: number,
+  wide: boolean,
+  objects: number,
+  arrays: number,
+  separators: number,
+  members: number,
+  largeMembers: number,
+): number {
   return (
     size * (wide ? JSON_BYTE_COST_TWO_BYTE : JSON_BYTE_COST_ONE_BYTE) +
     objects * JSON_OBJECT_COST +
@@ -238,7 +247,11 @@ export function protobufDecodePlan(size: number, available: number, maxSpans: nu
 
 /** The largest decode reservation a protobuf body of `size` bytes can ask for (with the decoder's default limits). */
 export function protobufDecodeCeiling(size: number, maxSpans: number, maxEvents: number): number {
-  return size * PROTOBUF_BYTE_COST + Math.min(maxSpans, Math.floor(size / 2)) * PROTOBUF_SPAN_COST + Math.min(maxEvents, Math.floor(size / 2)) * PROTOBUF_EVENT_COST;
+  return (
+    size * PROTOBUF_BYTE_COST +
+    Math.min(maxSpans, Math.floor(size / 2)) * PROTOBUF_SPAN_COST +
+    Math.min(maxEvents, Math.floor(size / 2)) * PROTOBUF_EVENT_COST
+  );
 }
 
 /** V8's full collection, obtained without `--expose-gc` on the command line; undefined when the runtime refuses. */

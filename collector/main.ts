@@ -57,7 +57,9 @@ export async function runCollectorCli(argv: readonly string[]): Promise<RunningC
   try {
     address = await collector.listen();
   } catch (err) {
-    process.stderr.write(`mcplens collector: cannot listen on ${collector.config.host}:${collector.config.port}: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `mcplens collector: cannot listen on ${collector.config.host}:${collector.config.port}: ${(err as Error).message}\n`,
+    );
     process.exitCode = 1;
     await collector.close();
     return undefined;

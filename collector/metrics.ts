@@ -120,7 +120,10 @@ function seriesHash(sortedLabelNames: readonly string[], labels: Record<string, 
 }
 
 /** The entry of `labels` in a metric's internal store, or undefined when prom-client stores it some other way. */
-function findEntry<E extends { labels: Record<string, string> }>(metric: unknown, labels: Record<string, string>): { map: Record<string, E>; entry: E } | undefined {
+function findEntry<E extends { labels: Record<string, string> }>(
+  metric: unknown,
+  labels: Record<string, string>,
+): { map: Record<string, E>; entry: E } | undefined {
   const m = metric as Partial<Internals<E>>;
   if (m.hashMap === null || typeof m.hashMap !== 'object' || !Array.isArray(m.sortedLabelNames)) return undefined;
   const entry = m.hashMap[seriesHash(m.sortedLabelNames, labels)];
@@ -170,7 +173,12 @@ export class CounterCell implements Count {
   /** Adds `value` (same checks as prom-client: a non-finite or negative value throws). */
   inc(value: number): void {
     const entry = this.entry;
-    if (entry !== undefined && this.map === (this.counter as unknown as Internals<CounterEntry>).hashMap && value >= 0 && value < Infinity) {
+    if (
+      entry !== undefined &&
+      this.map === (this.counter as unknown as Internals<CounterEntry>).hashMap &&
+      value >= 0 &&
+      value < Infinity
+    ) {
       entry.value += value;
       return;
     }
@@ -289,12 +297,16 @@ export class HistogramCell {
     for (let i = 1; i < times; i++) this.histogram.observe({ labels: this.labels, value });
     const found = findEntry<HistogramEntry>(this.histogram, this.labels);
     const entry =
-      found !== undefined && typeof found.entry.sum === 'number' && found.entry.bucketValues !== null && typeof found.entry.bucketValues === 'object'
+      found !== undefined &&
+      typeof found.entry.sum === 'number' &&
+      found.entry.bucketValues !== null &&
+      typeof found.entry.bucketValues === 'object'
         ? found.entry
         : undefined;
     if (entry !== undefined && entry !== this.entry) {
       entry.bucketValues = compactBuckets(entry.bucketValues);
-      if (entry.bucketExemplars !== undefined && entry.bucketExemplars !== null) entry.bucketExemplars = compactBuckets(entry.bucketExemplars);
+      if (entry.bucketExemplars !== undefined && entry.bucketExemplars !== null)
+        entry.bucketExemplars = compactBuckets(entry.bucketExemplars);
     }
     this.map = found?.map;
     this.entry = entry;

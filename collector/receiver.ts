@@ -28,7 +28,14 @@ import { decodeTracesProtobuf } from './decode-protobuf.js';
 import { DEFAULT_DECODE_LIMITS, OtlpDecodeError, OtlpLimitError, type DecodeLimits } from './decode-errors.js';
 import { encodeExportResponse, encodeStatus, type OtlpEncoding } from './encode-response.js';
 import type { Forwarder } from './forwarder.js';
-import { estimateJsonDecodedBytes, GarbageGate, IngestBudget, JSON_CEILING_PER_BYTE, protobufDecodePlan, type Reservation } from './ingest-budget.js';
+import {
+  estimateJsonDecodedBytes,
+  GarbageGate,
+  IngestBudget,
+  JSON_CEILING_PER_BYTE,
+  protobufDecodePlan,
+  type Reservation,
+} from './ingest-budget.js';
 import type { SpanView } from './span-view.js';
 import { TALLY_PROJECTION, type Tally } from './tally.js';
 
@@ -130,8 +137,7 @@ function readBody(req: IncomingMessage, o: ReadOptions): Promise<{ body: Buffer;
     let wire = 0;
     let done = false;
     let inflater: Gunzip | undefined;
-    const overBudget = (what: string): Refusal =>
-      new Refusal(429, `ingest memory budget exhausted (${what}); retry later`);
+    const overBudget = (what: string): Refusal => new Refusal(429, `ingest memory budget exhausted (${what}); retry later`);
 
     const finish = (err?: Error): void => {
       if (done) return;
@@ -269,7 +275,6 @@ export function createIngestServer(app: RequestListener, config: Pick<CollectorC
   return srv;
 }
 
-
 /** Creates the `/v1/traces` handler (mount it for every method). */
 export function createReceiver(deps: ReceiverDeps): Receiver {
   const { config, tally, forwarder, auth } = deps;
@@ -280,7 +285,14 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   let inFlight = 0;
   let lastLoadRefusal = -Infinity;
 
-  const fail = (res: ServerResponse, encoding: OtlpEncoding, status: number, code: number, message: string, headers: Record<string, string> = {}): void => {
+  const fail = (
+    res: ServerResponse,
+    encoding: OtlpEncoding,
+    status: number,
+    code: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void => {
     if (res.headersSent) return;
     const body = encodeStatus(encoding, code, message);
     res.writeHead(status, { 'content-type': CONTENT_TYPE[encoding], ...headers });
@@ -294,7 +306,16 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
    * resets it, and the client may then never read the answer, so a discarding connection is
    * cut only after `bodyTimeoutMs`.
    */
-  const refuse = (req: IncomingMessage, res: ServerResponse, encoding: OtlpEncoding, status: number, code: number, message: string, headers: Record<string, string> = {}, close = false): void => {
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    encoding: OtlpEncoding,
+    status: number,
+    code: number,
+    message: string,
+    headers: Record<string, string> = {},
+    close = false,
+  ): void => {
     if (status === 429 || status === 503) lastLoadRefusal = Date.now();
     fail(res, encoding, status, code, message, close ? { connection: 'close', ...headers } : headers);
     if (req.complete) return;
@@ -312,7 +333,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     // Errors before the media type is known are answered in JSON.
     const errEncoding: OtlpEncoding = encoding ?? 'json';
     if (req.method !== 'POST') {
-      fail(res, errEncoding, 405, RPC_CODE.UNIMPLEMENTED, `method ${req.method ?? ''} not allowed on /v1/traces; use POST`, { allow: 'POST' });
+      fail(res, errEncoding, 405, RPC_CODE.UNIMPLEMENTED, `method ${req.method ?? ''} not allowed on /v1/traces; use POST`, {
+        allow: 'POST',
+      });
       return;
     }
     const challenge = auth.check(req);
@@ -321,7 +344,13 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       return;
     }
     if (encoding === undefined) {
-      fail(res, 'json', 415, RPC_CODE.INVALID_ARGUMENT, `unsupported media type '${contentType ?? ''}'; use application/x-protobuf or application/json`);
+      fail(
+        res,
+        'json',
+        415,
+        RPC_CODE.INVALID_ARGUMENT,
+        `unsupported media type '${contentType ?? ''}'; use application/x-protobuf or application/json`,
+      );
       return;
     }
     const contentEncoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
@@ -336,24 +365,57 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       return;
     }
     if (inFlight >= config.maxConcurrentIngest) {
-      refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, `too many concurrent ingest requests (limit ${config.maxConcurrentIngest})`, retryAfter);
+      refuse(
+        req,
+        res,
+        encoding,
+        429,
+        RPC_CODE.RESOURCE_EXHAUSTED,
+        `too many concurrent ingest requests (limit ${config.maxConcurrentIngest})`,
+        retryAfter,
+      );
       return;
     }
     // A second line only: the budget below is what bounds memory (a sample can be outrun).
     if (config.maxRssBytes > 0 && deps.rss() > config.maxRssBytes) {
-      refuse(req, res, encoding, 503, RPC_CODE.UNAVAILABLE, `memory pressure: resident set size above ${config.maxRssBytes} bytes`, retryAfter);
+      refuse(
+        req,
+        res,
+        encoding,
+        503,
+        RPC_CODE.UNAVAILABLE,
+        `memory pressure: resident set size above ${config.maxRssBytes} bytes`,
+        retryAfter,
+      );
       return;
     }
     const lengthHeader = req.headers['content-length'];
     const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (declared !== undefined && Number.isFinite(declared) && declared > config.maxBodyBytes) {
-      refuse(req, res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `body of ${declared} bytes exceeds the limit of ${config.maxBodyBytes} bytes`, {}, true);
+      refuse(
+        req,
+        res,
+        encoding,
+        413,
+        RPC_CODE.INVALID_ARGUMENT,
+        `body of ${declared} bytes exceeds the limit of ${config.maxBodyBytes} bytes`,
+        {},
+        true,
+      );
       return;
     }
     const reservation = budget.open();
     // Decided before a byte is read: the declared body must fit in what is left of the budget.
     if (declared !== undefined && !reservation.grow(declared)) {
-      refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, `ingest memory budget exhausted (${budget.inUse} of ${budget.capacity} bytes in flight); retry later`, retryAfter);
+      refuse(
+        req,
+        res,
+        encoding,
+        429,
+        RPC_CODE.RESOURCE_EXHAUSTED,
+        `ingest memory budget exhausted (${budget.inUse} of ${budget.capacity} bytes in flight); retry later`,
+        retryAfter,
+      );
       return;
     }
 
@@ -372,8 +434,18 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         }));
       } catch (err) {
         if (err instanceof Refusal) {
-          const rpc = err.status === 429 ? RPC_CODE.RESOURCE_EXHAUSTED : err.status === 408 ? RPC_CODE.UNAVAILABLE : RPC_CODE.INVALID_ARGUMENT;
-          refuse(req, res, encoding, err.status, rpc, err.message, err.status === 429 ? retryAfter : {}, err.status === 408 || err.status === 413);
+          const rpc =
+            err.status === 429 ? RPC_CODE.RESOURCE_EXHAUSTED : err.status === 408 ? RPC_CODE.UNAVAILABLE : RPC_CODE.INVALID_ARGUMENT;
+          refuse(
+            req,
+            res,
+            encoding,
+            err.status,
+            rpc,
+            err.message,
+            err.status === 429 ? retryAfter : {},
+            err.status === 408 || err.status === 413,
+          );
         } else if (!req.destroyed) {
           refuse(req, res, encoding, 400, RPC_CODE.INVALID_ARGUMENT, `could not read body: ${(err as Error).message}`);
         }
@@ -390,19 +462,54 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         const ceiling = body.length * JSON_CEILING_PER_BYTE;
         const decoded = ceiling - body.length <= budget.available ? ceiling : Math.min(ceiling, estimateJsonDecodedBytes(body));
         if (decoded > budget.capacity) {
-          fail(res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `decoding this JSON body would take about ${decoded} bytes, more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`);
+          fail(
+            res,
+            encoding,
+            413,
+            RPC_CODE.INVALID_ARGUMENT,
+            `decoding this JSON body would take about ${decoded} bytes, more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`,
+          );
           return;
         }
         if (!reservation.grow(Math.max(0, decoded - body.length))) {
-          refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, 'ingest memory budget exhausted (decoding); retry later', retryAfter);
+          refuse(
+            req,
+            res,
+            encoding,
+            429,
+            RPC_CODE.RESOURCE_EXHAUSTED,
+            'ingest memory budget exhausted (decoding); retry later',
+            retryAfter,
+          );
           return;
         }
       } else {
         // The body is already reserved, and the plan counts it: plan with it, reserve the rest.
-        const plan = protobufDecodePlan(body.length, budget.available + body.length, DEFAULT_DECODE_LIMITS.maxSpans, DEFAULT_DECODE_LIMITS.maxEvents);
+        const plan = protobufDecodePlan(
+          body.length,
+          budget.available + body.length,
+          DEFAULT_DECODE_LIMITS.maxSpans,
+          DEFAULT_DECODE_LIMITS.maxEvents,
+        );
         if (plan === undefined || !reservation.grow(plan.bytes - body.length)) {
-          if (othersIdle) fail(res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `decoding this body would take more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`);
-          else refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, 'ingest memory budget exhausted (decoding); retry later', retryAfter);
+          if (othersIdle)
+            fail(
+              res,
+              encoding,
+              413,
+              RPC_CODE.INVALID_ARGUMENT,
+              `decoding this body would take more than the ingest memory budget of ${budget.capacity} bytes; send smaller batches`,
+            );
+          else
+            refuse(
+              req,
+              res,
+              encoding,
+              429,
+              RPC_CODE.RESOURCE_EXHAUSTED,
+              'ingest memory budget exhausted (decoding); retry later',
+              retryAfter,
+            );
           return;
         }
         limits = { maxSpans: plan.maxSpans, maxEvents: plan.maxEvents };
@@ -412,15 +519,35 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       let spans: SpanView[];
       try {
         // Only what the tally reads is decoded (the rest is still checked); forwarding re-sends the raw body.
-        spans = encoding === 'protobuf' ? decodeTracesProtobuf(body, limits, TALLY_PROJECTION) : decodeTracesJson(body, undefined, TALLY_PROJECTION);
+        spans =
+          encoding === 'protobuf'
+            ? decodeTracesProtobuf(body, limits, TALLY_PROJECTION)
+            : decodeTracesJson(body, undefined, TALLY_PROJECTION);
       } catch (err) {
         if (err instanceof OtlpLimitError && reduced) {
           // The limits were cut to what the budget could pay for.
-          if (othersIdle) fail(res, encoding, 413, RPC_CODE.INVALID_ARGUMENT, `decoding this body would take more than the ingest memory budget of ${budget.capacity} bytes (${err.message}); send smaller batches`);
-          else refuse(req, res, encoding, 429, RPC_CODE.RESOURCE_EXHAUSTED, 'ingest memory budget exhausted (decoding); retry later', retryAfter);
+          if (othersIdle)
+            fail(
+              res,
+              encoding,
+              413,
+              RPC_CODE.INVALID_ARGUMENT,
+              `decoding this body would take more than the ingest memory budget of ${budget.capacity} bytes (${err.message}); send smaller batches`,
+            );
+          else
+            refuse(
+              req,
+              res,
+              encoding,
+              429,
+              RPC_CODE.RESOURCE_EXHAUSTED,
+              'ingest memory budget exhausted (decoding); retry later',
+              retryAfter,
+            );
           return;
         }
-        const reason = err instanceof OtlpDecodeError ? err.message : `unexpected decoder failure: ${(err as Error)?.message ?? String(err)}`;
+        const reason =
+          err instanceof OtlpDecodeError ? err.message : `unexpected decoder failure: ${(err as Error)?.message ?? String(err)}`;
         fail(res, encoding, 400, RPC_CODE.INVALID_ARGUMENT, `could not decode ${encoding} ExportTraceServiceRequest: ${reason}`);
         return;
       }
@@ -428,7 +555,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       try {
         const result = tally.record(spans, encoding);
         if (result.rejected > 0) {
-          const why = Object.entries(result.reasons).map(([r, n]) => `${n} ${r}`).join(', ');
+          const why = Object.entries(result.reasons)
+            .map(([r, n]) => `${n} ${r}`)
+            .join(', ');
           partial = { rejectedSpans: result.rejected, errorMessage: `rejected ${result.rejected} of ${result.spans} spans: ${why}` };
         }
       } catch (err) {
@@ -437,7 +566,11 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         return;
       }
       if (forwarder.enabled && raw !== undefined) {
-        forwarder.enqueue({ body: raw, contentType: contentType ?? CONTENT_TYPE[encoding], contentEncoding: gzipped ? contentEncoding : undefined });
+        forwarder.enqueue({
+          body: raw,
+          contentType: contentType ?? CONTENT_TYPE[encoding],
+          contentEncoding: gzipped ? contentEncoding : undefined,
+        });
       }
       const out = encodeExportResponse(encoding, partial);
       res.writeHead(200, { 'content-type': CONTENT_TYPE[encoding] });

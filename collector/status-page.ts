@@ -124,7 +124,12 @@ export const READ_TOKEN_COOKIE = 'mcplens_read_token';
 export function serveStatusPage(readAuth: BearerCheck, options: StatusPageOptions = DEFAULT_CONFIG): (req: Request, res: Response) => void {
   let page: string | undefined;
   const unauthorized = (res: Response, challenge: string): void => {
-    res.status(401).set('www-authenticate', challenge).set('cache-control', 'no-store').type('text/plain').send('missing or invalid bearer token\n');
+    res
+      .status(401)
+      .set('www-authenticate', challenge)
+      .set('cache-control', 'no-store')
+      .type('text/plain')
+      .send('missing or invalid bearer token\n');
   };
   return (req, res) => {
     const q = req.query['token'];

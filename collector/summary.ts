@@ -8,7 +8,16 @@
  * last catalog of each service.
  */
 import { DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
-import { TOKENS_UNREPORTED, type CallStats, type CatalogSummary, type LatencySummary, type ProviderSummary, type RecentViolation, type Summary, type ToolSummary } from './summary-types.js';
+import {
+  TOKENS_UNREPORTED,
+  type CallStats,
+  type CatalogSummary,
+  type LatencySummary,
+  type ProviderSummary,
+  type RecentViolation,
+  type Summary,
+  type ToolSummary,
+} from './summary-types.js';
 
 /** A count the summary reads (a metric series, or a count no metric holds). */
 export interface CountView {
@@ -134,7 +143,11 @@ class Stats {
 }
 
 /** Slots and extras as one record: the base keys first, in order, then the extras in first-seen order. */
-function slotsToRecord(keys: readonly string[], slots: readonly number[], extra: Record<string, number> | undefined): Record<string, number> {
+function slotsToRecord(
+  keys: readonly string[],
+  slots: readonly number[],
+  extra: Record<string, number> | undefined,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i < keys.length; i++) out[keys[i]!] = slots[i]!;
   return extra === undefined ? out : Object.assign(out, extra);

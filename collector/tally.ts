@@ -413,7 +413,16 @@ export class Tally {
     if (!isCall) return undefined;
     const rawModel = str(a[ATTR.GEN_AI_REQUEST_MODEL]);
     const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.model.sanitize(rawModel);
-    return { span, checked, toolName: toolName ?? '', provider, model, kind, weight, series: this.seriesFor(service, tool, provider, model) };
+    return {
+      span,
+      checked,
+      toolName: toolName ?? '',
+      provider,
+      model,
+      kind,
+      weight,
+      series: this.seriesFor(service, tool, provider, model),
+    };
   }
 
   /** The sanitised `service_name` of a span (UNKNOWN_LABEL_VALUE when absent). */
@@ -538,7 +547,11 @@ export class Tally {
         model: s.model,
         tool: c.toolName,
         kind: c.kind,
-        paths: Array.isArray(paths) ? paths.slice(0, MAX_PATHS).map((p) => this.labels.bound(String(p))) : typeof paths === 'string' ? [this.labels.bound(paths)] : [],
+        paths: Array.isArray(paths)
+          ? paths.slice(0, MAX_PATHS).map((p) => this.labels.bound(String(p)))
+          : typeof paths === 'string'
+            ? [this.labels.bound(paths)]
+            : [],
         traceId: c.span.traceId,
         spanId: c.span.spanId,
       });

@@ -15,7 +15,18 @@
  * Label values are not checked here: they are bounded where they become labels, by the one
  * sanitiser of label-values.ts (it rewrites, never rejects, and counts every rewrite).
  */
-import { ATTR, CALL_TOKEN_KINDS, EVENT, MAX_TOKEN_COUNT, MCP_METHOD, SPAN_REJECT_REASONS, TOKEN_ATTRIBUTE, TOKENS_NOT_COUNTED_REASONS, UNKNOWN_LABEL_VALUE, type TokenKind } from '../contract/index.js';
+import {
+  ATTR,
+  CALL_TOKEN_KINDS,
+  EVENT,
+  MAX_TOKEN_COUNT,
+  MCP_METHOD,
+  SPAN_REJECT_REASONS,
+  TOKEN_ATTRIBUTE,
+  TOKENS_NOT_COUNTED_REASONS,
+  UNKNOWN_LABEL_VALUE,
+  type TokenKind,
+} from '../contract/index.js';
 import { OTLP_SPAN_KIND, type AttributeValue, type SpanView } from './span-view.js';
 
 /** Largest adjusted count honoured on one span; larger (or non-positive) values reject the span. */

@@ -37,4 +37,13 @@ export {
   LABEL_VALUE_LIMIT,
   LABEL_VALUE_REWRITE_REASONS,
 } from './telemetry.js';
-export type { TokensNotCountedReason, Outcome, ViolationKind, TokenKind, ProviderSource, LabelName, MetricDefinition, MetricKey } from './telemetry.js';
+export type {
+  TokensNotCountedReason,
+  Outcome,
+  ViolationKind,
+  TokenKind,
+  ProviderSource,
+  LabelName,
+  MetricDefinition,
+  MetricKey,
+} from './telemetry.js';

@@ -229,12 +229,7 @@ export const ATTRIBUTE_TO_LABEL: Readonly<Record<string, LabelName>> = {
 };
 
 /** Labels shared by every per-call metric: who called which tool of which service. */
-export const CALL_LABELS = [
-  LABEL.SERVICE_NAME,
-  LABEL.GEN_AI_TOOL_NAME,
-  LABEL.GEN_AI_PROVIDER_NAME,
-  LABEL.GEN_AI_REQUEST_MODEL,
-] as const;
+export const CALL_LABELS = [LABEL.SERVICE_NAME, LABEL.GEN_AI_TOOL_NAME, LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL] as const;
 
 /** One entry of the metric catalog. */
 export interface MetricDefinition {
@@ -302,7 +297,7 @@ export const METRICS = {
     name: 'mcp_tool_catalog_tokens',
     type: 'gauge',
     unit: 'tokens',
-    help: "Tokens the whole tool catalog of a service adds to every LLM request, as last seen in tools/list.",
+    help: 'Tokens the whole tool catalog of a service adds to every LLM request, as last seen in tools/list.',
     labels: [LABEL.SERVICE_NAME],
   }),
   TOOL_SELF_CORRECTIONS: metric({

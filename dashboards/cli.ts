@@ -46,11 +46,18 @@ const STRING_FLAGS: Record<string, keyof GeneratorOptions> = {
  * value), 1 when the files cannot be written.
  */
 export async function runDashboardsCli(argv: readonly string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { out: { type: 'string' }, 'grafana-alerting': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    out: { type: 'string' },
+    'grafana-alerting': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  };
   for (const f of [...Object.keys(NUMBER_FLAGS), ...Object.keys(STRING_FLAGS)]) options[f] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
   } catch (err) {
     stderr.write(`mcplens dashboards: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

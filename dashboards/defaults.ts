@@ -84,7 +84,10 @@ export function tableLegend(): common.VizLegendOptionsBuilder {
 
 /** A visible list legend at the bottom. */
 export function listLegend(): common.VizLegendOptionsBuilder {
-  return new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom);
+  return new common.VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(common.LegendDisplayMode.List)
+    .placement(common.LegendPlacement.Bottom);
 }
 
 /** Green below `warn`, yellow from `warn`, red from `crit`. */
@@ -113,7 +116,13 @@ export function datasourceVariable(defaultUid: string): dashboard.DatasourceVari
  * A label-values variable over the calls counter, chained to the variables before it
  * (`service` narrows `provider`, and so on). `multi` adds "All" as `.*`.
  */
-export function labelVariable(name: string, label: LabelName, title: string, parents: readonly Matcher[], multi = true): dashboard.QueryVariableBuilder {
+export function labelVariable(
+  name: string,
+  label: LabelName,
+  title: string,
+  parents: readonly Matcher[],
+  multi = true,
+): dashboard.QueryVariableBuilder {
   const query = `label_values(${selector(METRICS.TOOL_CALLS, parents)}, ${label})`;
   const v = new dashboard.QueryVariableBuilder(name)
     .label(title)
@@ -129,7 +138,10 @@ export function labelVariable(name: string, label: LabelName, title: string, par
 }
 
 /** The standard variables: datasource, service, provider, model, tool. `singleProvider` makes provider a single choice. */
-export function standardVariables(defaultDatasourceUid: string, singleProvider = false): Array<dashboard.DatasourceVariableBuilder | dashboard.QueryVariableBuilder> {
+export function standardVariables(
+  defaultDatasourceUid: string,
+  singleProvider = false,
+): Array<dashboard.DatasourceVariableBuilder | dashboard.QueryVariableBuilder> {
   const service = matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE);
   const provider = matchVariable(LABEL.GEN_AI_PROVIDER_NAME, VAR.PROVIDER);
   const model = matchVariable(LABEL.GEN_AI_REQUEST_MODEL, VAR.MODEL);

@@ -36,7 +36,13 @@ function buildRule(d: AlertDefinition, o: ResolvedOptions): alerting.Rule {
       new alerting.QueryBuilder(QUERY)
         .datasourceUid(o.prometheusDatasourceUid)
         .relativeTimeRange({ from: lookback, to: 0 })
-        .model(new prometheus.DataqueryBuilder().refId(QUERY).expr(d.query).instant().datasource({ type: 'prometheus', uid: o.prometheusDatasourceUid })),
+        .model(
+          new prometheus.DataqueryBuilder()
+            .refId(QUERY)
+            .expr(d.query)
+            .instant()
+            .datasource({ type: 'prometheus', uid: o.prometheusDatasourceUid }),
+        ),
     )
     .withQuery(
       new alerting.QueryBuilder(REDUCED)
@@ -44,15 +50,13 @@ function buildRule(d: AlertDefinition, o: ResolvedOptions): alerting.Rule {
         .model(new expr.TypeReduceBuilder().refId(REDUCED).expression(QUERY).reducer('last').datasource(EXPR_DATASOURCE)),
     )
     .withQuery(
-      new alerting.QueryBuilder(CONDITION)
-        .datasourceUid(EXPR_DATASOURCE.uid)
-        .model(
-          new expr.TypeThresholdBuilder()
-            .refId(CONDITION)
-            .expression(REDUCED)
-            .conditions([{ evaluator: { type: 'gt', params: [d.threshold] } }])
-            .datasource(EXPR_DATASOURCE),
-        ),
+      new alerting.QueryBuilder(CONDITION).datasourceUid(EXPR_DATASOURCE.uid).model(
+        new expr.TypeThresholdBuilder()
+          .refId(CONDITION)
+          .expression(REDUCED)
+          .conditions([{ evaluator: { type: 'gt', params: [d.threshold] } }])
+          .datasource(EXPR_DATASOURCE),
+      ),
     )
     .forDuration(d.for)
     .noDataState('OK')
@@ -105,7 +109,10 @@ export function toProvisionedRule(rule: alerting.Rule): ProvisionedRule {
 }
 
 /** The Grafana alert-rule provisioning file as an object, ready for YAML. */
-export function grafanaAlertFile(o: ResolvedOptions): { apiVersion: 1; groups: Array<{ orgId: number; name: string; folder: string; interval: string; rules: ProvisionedRule[] }> } {
+export function grafanaAlertFile(o: ResolvedOptions): {
+  apiVersion: 1;
+  groups: Array<{ orgId: number; name: string; folder: string; interval: string; rules: ProvisionedRule[] }>;
+} {
   return {
     apiVersion: 1,
     groups: [

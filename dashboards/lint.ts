@@ -24,7 +24,21 @@ interface DashboardJson {
   templating?: { list?: Array<{ name?: string; type?: string }> };
 }
 
-const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+const PROMQL_KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /** Metric names a PromQL expression reads: identifiers that are not functions, keywords, labels or durations. */
 export function metricNamesIn(expr: string): string[] {
@@ -69,7 +83,8 @@ export function lintDashboard(model: unknown): string[] {
       if (!t.refId) problems.push(`${at}: target without refId`);
       else if (refIds.has(t.refId)) problems.push(`${at}: duplicate refId ${t.refId}`);
       else refIds.add(t.refId);
-      if (t.datasource?.uid !== DATASOURCE_REF.uid) problems.push(`${at} ${t.refId ?? ''}: target datasource is not the ${DATASOURCE_REF.uid} variable`);
+      if (t.datasource?.uid !== DATASOURCE_REF.uid)
+        problems.push(`${at} ${t.refId ?? ''}: target datasource is not the ${DATASOURCE_REF.uid} variable`);
       if (t.legendFormat === undefined || t.legendFormat === '') problems.push(`${at} ${t.refId ?? ''}: no legend`);
       if (!t.expr) {
         problems.push(`${at} ${t.refId ?? ''}: no expr`);

@@ -147,7 +147,8 @@ function validateOptions(o: ResolvedOptions): void {
   for (const key of UID_KEYS) {
     if (typeof o[key] !== 'string' || !UID.test(o[key])) bad(key, o[key], 'a datasource uid of letters, digits, - and _ (at most 40)');
   }
-  if (typeof o.dashboardsPath !== 'string' || !o.dashboardsPath.startsWith('/')) bad('dashboardsPath', o.dashboardsPath, 'an absolute path');
+  if (typeof o.dashboardsPath !== 'string' || !o.dashboardsPath.startsWith('/'))
+    bad('dashboardsPath', o.dashboardsPath, 'an absolute path');
   if (typeof o.folder !== 'string' || o.folder.trim() === '') bad('folder', o.folder, 'a folder name');
   if (typeof o.grafanaAlerting !== 'boolean') bad('grafanaAlerting', o.grafanaAlerting, 'true or false');
   if (o.outDir !== undefined && (typeof o.outDir !== 'string' || o.outDir === '')) bad('outDir', o.outDir, 'a directory path');

@@ -45,7 +45,13 @@ export function callRateByProvider(): timeseries.PanelBuilder {
     .unit('reqps')
     .legend(tableLegend())
     .gridPos(at(0, 0, 12, 8))
-    .withTarget(promQuery('A', sumBy([LABEL.GEN_AI_PROVIDER_NAME], rate(selector(METRICS.TOOL_CALLS, callFilters()), R)), legendOf(LABEL.GEN_AI_PROVIDER_NAME)));
+    .withTarget(
+      promQuery(
+        'A',
+        sumBy([LABEL.GEN_AI_PROVIDER_NAME], rate(selector(METRICS.TOOL_CALLS, callFilters()), R)),
+        legendOf(LABEL.GEN_AI_PROVIDER_NAME),
+      ),
+    );
 }
 
 /** The headline: the malformed-call ratio per provider now, green / yellow at 1% / red at 5%. */
@@ -115,13 +121,21 @@ export function latencyQuantiles(): timeseries.PanelBuilder {
   const panel = new timeseries.PanelBuilder()
     .id(5)
     .title('Tool-call latency')
-    .description('p50, p95 and p99 of tools/call duration from the server-side histogram. Exemplar dots carry trace ids and open the trace in Tempo.')
+    .description(
+      'p50, p95 and p99 of tools/call duration from the server-side histogram. Exemplar dots carry trace ids and open the trace in Tempo.',
+    )
     .datasource(DATASOURCE_REF)
     .unit('s')
     .legend(listLegend())
     .gridPos(at(0, 16, 12, 8));
   [0.5, 0.95, 0.99].forEach((q, i) => {
-    panel.withTarget(promQuery(String.fromCharCode(65 + i), quantile(q, METRICS.SERVER_OPERATION_DURATION, filters, [], R), `p${Math.round(q * 100)}`).exemplar(true));
+    panel.withTarget(
+      promQuery(
+        String.fromCharCode(65 + i),
+        quantile(q, METRICS.SERVER_OPERATION_DURATION, filters, [], R),
+        `p${Math.round(q * 100)}`,
+      ).exemplar(true),
+    );
   });
   return panel;
 }
@@ -131,7 +145,9 @@ export function tokensByProvider(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(6)
     .title('Tokens by provider and model')
-    .description('Tokens per second of tools/call arguments and results, by provider, model and token kind: what tool traffic adds to LLM context.')
+    .description(
+      'Tokens per second of tools/call arguments and results, by provider, model and token kind: what tool traffic adds to LLM context.',
+    )
     .datasource(DATASOURCE_REF)
     .unit('short')
     .legend(tableLegend())
@@ -139,7 +155,10 @@ export function tokensByProvider(): timeseries.PanelBuilder {
     .withTarget(
       promQuery(
         'A',
-        sumBy([LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL, LABEL.TOKEN_KIND], rate(selector(METRICS.TOOL_TOKENS, callFilters()), R)),
+        sumBy(
+          [LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL, LABEL.TOKEN_KIND],
+          rate(selector(METRICS.TOOL_TOKENS, callFilters()), R),
+        ),
         legendOf(LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL, LABEL.TOKEN_KIND),
       ),
     );
@@ -150,13 +169,19 @@ export function catalogTokens(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(7)
     .title('Tool catalog tokens')
-    .description("Tokens each service's tool catalog (names, descriptions, input schemas) adds to every LLM request that lists its tools, as last seen in tools/list.")
+    .description(
+      "Tokens each service's tool catalog (names, descriptions, input schemas) adds to every LLM request that lists its tools, as last seen in tools/list.",
+    )
     .datasource(DATASOURCE_REF)
     .unit('short')
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .gridPos(at(0, 24, 8, 6))
     .withTarget(
-      promQuery('A', sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])), legendOf(LABEL.SERVICE_NAME)),
+      promQuery(
+        'A',
+        sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])),
+        legendOf(LABEL.SERVICE_NAME),
+      ),
     );
 }
 
@@ -174,7 +199,13 @@ export function catalogMonthlyCost(): stat.PanelBuilder {
     .unit('currencyUSD')
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .gridPos(at(8, 24, 8, 6))
-    .withTarget(promQuery('A', `${tokens} * $${VAR.REQUESTS_PER_DAY} * ${DAYS_PER_MONTH} * $${VAR.PRICE_PER_MILLION} / 1000000`, legendOf(LABEL.SERVICE_NAME)));
+    .withTarget(
+      promQuery(
+        'A',
+        `${tokens} * $${VAR.REQUESTS_PER_DAY} * ${DAYS_PER_MONTH} * $${VAR.PRICE_PER_MILLION} / 1000000`,
+        legendOf(LABEL.SERVICE_NAME),
+      ),
+    );
 }
 
 /** Share of malformed calls that the model fixed itself with a well-formed retry of the same tool. */
@@ -182,17 +213,21 @@ export function selfCorrectionRate(): timeseries.PanelBuilder {
   const by = [LABEL.GEN_AI_PROVIDER_NAME];
   const malformed = sumBy(by, rate(selector(METRICS.TOOL_SCHEMA_VIOLATIONS, callFilters()), R));
   const corrected = sumBy(by, rate(selector(METRICS.TOOL_SELF_CORRECTIONS, callFilters()), R));
-  return new timeseries.PanelBuilder()
-    .id(9)
-    .title('Self-correction rate')
-    .description('Malformed calls followed, in the same session, by a well-formed call to the same tool, over all malformed calls, per provider.')
-    .datasource(DATASOURCE_REF)
-    .unit('percentunit')
-    .min(0)
-    .legend(tableLegend())
-    .gridPos(at(16, 24, 8, 6))
-    // `or malformed * 0` gives 0 rather than no data before the first self-correction.
-    .withTarget(promQuery('A', `(${corrected} or ${malformed} * 0) / ${malformed}`, legendOf(LABEL.GEN_AI_PROVIDER_NAME)));
+  return (
+    new timeseries.PanelBuilder()
+      .id(9)
+      .title('Self-correction rate')
+      .description(
+        'Malformed calls followed, in the same session, by a well-formed call to the same tool, over all malformed calls, per provider.',
+      )
+      .datasource(DATASOURCE_REF)
+      .unit('percentunit')
+      .min(0)
+      .legend(tableLegend())
+      .gridPos(at(16, 24, 8, 6))
+      // `or malformed * 0` gives 0 rather than no data before the first self-correction.
+      .withTarget(promQuery('A', `(${corrected} or ${malformed} * 0) / ${malformed}`, legendOf(LABEL.GEN_AI_PROVIDER_NAME)))
+  );
 }
 
 /** The dashboard's own variables: price per million input tokens and LLM requests per day. */

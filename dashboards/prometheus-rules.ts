@@ -2,7 +2,15 @@
  * Renders the alert and recording definitions as a Prometheus rule file
  * (`promtool check rules` format): one group of recording rules, one of alerts.
  */
-import { alertDefinitions, alertExpr, dashboardUrl, recordingDefinitions, type AlertDefinition, type TemplateSyntax, type ValueFormat } from './alert-rules.js';
+import {
+  alertDefinitions,
+  alertExpr,
+  dashboardUrl,
+  recordingDefinitions,
+  type AlertDefinition,
+  type TemplateSyntax,
+  type ValueFormat,
+} from './alert-rules.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Prometheus' alert template language: `$labels` and `$value` with its humanize functions. */
@@ -44,7 +52,11 @@ export function prometheusAlertingRule(d: AlertDefinition, o: ResolvedOptions): 
 export function prometheusRuleFile(o: ResolvedOptions): { groups: Array<Record<string, unknown>> } {
   return {
     groups: [
-      { name: RULE_GROUPS.RECORDING, interval: o.evaluationInterval, rules: recordingDefinitions(o).map((r) => ({ record: r.record, expr: r.expr })) },
+      {
+        name: RULE_GROUPS.RECORDING,
+        interval: o.evaluationInterval,
+        rules: recordingDefinitions(o).map((r) => ({ record: r.record, expr: r.expr })),
+      },
       { name: RULE_GROUPS.ALERTS, interval: o.evaluationInterval, rules: alertDefinitions(o).map((d) => prometheusAlertingRule(d, o)) },
     ],
   };

@@ -75,7 +75,13 @@ export function increase(sel: string, window: string): string {
 }
 
 /** `histogram_quantile(q, sum by (le, labels) (rate(metric_bucket{...}[window])))`. */
-export function quantile(q: number, metric: MetricDefinition, matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+export function quantile(
+  q: number,
+  metric: MetricDefinition,
+  matchers: readonly Matcher[],
+  by: readonly LabelName[],
+  window: string,
+): string {
   if (metric.type !== 'histogram') throw new Error(`PromQL builder: ${metric.name} is not a histogram`);
   // `le` is Prometheus' own bucket label, not a telemetry name.
   return `histogram_quantile(${q}, sum by (le${by.map((l) => `, ${l}`).join('')}) (${rate(selector(metric, matchers, 'bucket'), window)}))`;

@@ -67,7 +67,9 @@ export function malformedVersusRest(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(1)
     .title('Malformed-call ratio: this provider vs the rest')
-    .description('Malformed tools/call requests over all tools/call requests, for the selected provider and model and for all other traffic of the same services and tools.')
+    .description(
+      'Malformed tools/call requests over all tools/call requests, for the selected provider and model and for all other traffic of the same services and tools.',
+    )
     .datasource(DATASOURCE_REF)
     .unit('percentunit')
     .min(0)
@@ -91,23 +93,43 @@ export function violationKinds(): timeseries.PanelBuilder {
     .fillOpacity(30)
     .legend(tableLegend())
     .gridPos(at(12, 0, 12, 8))
-    .withTarget(promQuery('A', sumBy([LABEL.VIOLATION_KIND], rate(selector(METRICS.TOOL_SCHEMA_VIOLATIONS, selection()), R)), legendOf(LABEL.VIOLATION_KIND)));
+    .withTarget(
+      promQuery(
+        'A',
+        sumBy([LABEL.VIOLATION_KIND], rate(selector(METRICS.TOOL_SCHEMA_VIOLATIONS, selection()), R)),
+        legendOf(LABEL.VIOLATION_KIND),
+      ),
+    );
 }
 
 /** p95 tools/call latency of the provider against all other providers (the histogram has no model label). */
 export function latencyVersusRest(): timeseries.PanelBuilder {
-  const base = [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE), matchVariable(LABEL.GEN_AI_TOOL_NAME, VAR.TOOL), eq(LABEL.MCP_METHOD_NAME, MCP_METHOD.TOOLS_CALL)];
+  const base = [
+    matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE),
+    matchVariable(LABEL.GEN_AI_TOOL_NAME, VAR.TOOL),
+    eq(LABEL.MCP_METHOD_NAME, MCP_METHOD.TOOLS_CALL),
+  ];
   const d = METRICS.SERVER_OPERATION_DURATION;
   return new timeseries.PanelBuilder()
     .id(3)
     .title('p95 latency: this provider vs the rest')
-    .description('p95 of tools/call duration for the selected provider and for all other providers (the duration histogram is not split by model).')
+    .description(
+      'p95 of tools/call duration for the selected provider and for all other providers (the duration histogram is not split by model).',
+    )
     .datasource(DATASOURCE_REF)
     .unit('s')
     .legend(tableLegend())
     .gridPos(at(0, 8, 12, 8))
-    .withTarget(promQuery('A', quantile(0.95, d, [...base, matchVariable(LABEL.GEN_AI_PROVIDER_NAME, VAR.PROVIDER)], [], R), `$${VAR.PROVIDER}`).exemplar(true))
-    .withTarget(promQuery('B', quantile(0.95, d, [...base, notMatch(LABEL.GEN_AI_PROVIDER_NAME, `$${VAR.PROVIDER}`)], [], R), 'other providers'));
+    .withTarget(
+      promQuery(
+        'A',
+        quantile(0.95, d, [...base, matchVariable(LABEL.GEN_AI_PROVIDER_NAME, VAR.PROVIDER)], [], R),
+        `$${VAR.PROVIDER}`,
+      ).exemplar(true),
+    )
+    .withTarget(
+      promQuery('B', quantile(0.95, d, [...base, notMatch(LABEL.GEN_AI_PROVIDER_NAME, `$${VAR.PROVIDER}`)], [], R), 'other providers'),
+    );
 }
 
 /** Error ratio (tool_error and error outcomes) of the selection against all other traffic. */
@@ -116,7 +138,9 @@ export function errorsVersusRest(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(4)
     .title('Error ratio: this provider vs the rest')
-    .description(`tools/call requests with outcome ${ERROR_OUTCOMES.join(' or ')} over all tools/call requests, for the selection and for all other traffic.`)
+    .description(
+      `tools/call requests with outcome ${ERROR_OUTCOMES.join(' or ')} over all tools/call requests, for the selection and for all other traffic.`,
+    )
     .datasource(DATASOURCE_REF)
     .unit('percentunit')
     .min(0)
@@ -136,7 +160,9 @@ export function callsByTool(): timeseries.PanelBuilder {
     .unit('reqps')
     .legend(tableLegend())
     .gridPos(at(0, 16, 24, 8))
-    .withTarget(promQuery('A', sumBy([LABEL.GEN_AI_TOOL_NAME], rate(selector(METRICS.TOOL_CALLS, selection()), R)), legendOf(LABEL.GEN_AI_TOOL_NAME)));
+    .withTarget(
+      promQuery('A', sumBy([LABEL.GEN_AI_TOOL_NAME], rate(selector(METRICS.TOOL_CALLS, selection()), R)), legendOf(LABEL.GEN_AI_TOOL_NAME)),
+    );
 }
 
 /** Builds the provider drill-down dashboard model. */

@@ -18,7 +18,14 @@ import {
   type Outcome,
   type ViolationKind,
 } from '../contract/index.js';
-import { alertDefinitions, dashboardUrl, recordingDefinitions, type AlertDefinition, type TemplateSyntax, type ValueFormat } from './alert-rules.js';
+import {
+  alertDefinitions,
+  dashboardUrl,
+  recordingDefinitions,
+  type AlertDefinition,
+  type TemplateSyntax,
+  type ValueFormat,
+} from './alert-rules.js';
 import type { ResolvedOptions } from './options.js';
 import { durationSeconds, ERROR_OUTCOMES } from './promql.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
@@ -73,7 +80,12 @@ function seriesName(metric: MetricDefinition, labels: Labels, suffix = '', extra
 }
 
 function callLabels(provider: string, tool: string): Labels {
-  return { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.GEN_AI_TOOL_NAME]: tool, [LABEL.GEN_AI_PROVIDER_NAME]: provider, [LABEL.GEN_AI_REQUEST_MODEL]: MODEL };
+  return {
+    [LABEL.SERVICE_NAME]: SERVICE,
+    [LABEL.GEN_AI_TOOL_NAME]: tool,
+    [LABEL.GEN_AI_PROVIDER_NAME]: provider,
+    [LABEL.GEN_AI_REQUEST_MODEL]: MODEL,
+  };
 }
 
 /** The scenarios by alert name. `steps` is the number of increments per series; `perWindow` the increments per rate window. */
@@ -125,7 +137,10 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
       calls(callLabels(GOOD, 'solid'), OK_OUTCOME, 100),
       calls(callLabels(GOOD, UNKNOWN_LABEL_VALUE), ERROR_OUTCOMES[0], 100),
     ],
-    firing: { labels: { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.GEN_AI_TOOL_NAME]: 'flaky' }, value: humanizeLikePrometheus(errors / 100, 'percent') },
+    firing: {
+      labels: { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.GEN_AI_TOOL_NAME]: 'flaky' },
+      value: humanizeLikePrometheus(errors / 100, 'percent'),
+    },
   };
 
   // Latency: `slow` observes everything in the bucket just above the bound; `fast` in the first bucket.
@@ -133,10 +148,21 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
   const j = buckets.findIndex((b) => b > o.toolLatencyP95Seconds);
   const lower = buckets[j];
   const upper = buckets[j + 1];
-  if (lower === undefined || upper === undefined) throw new Error(`toolLatencyP95Seconds ${o.toolLatencyP95Seconds} leaves no bucket above it to test with`);
+  if (lower === undefined || upper === undefined)
+    throw new Error(`toolLatencyP95Seconds ${o.toolLatencyP95Seconds} leaves no bucket above it to test with`);
   const histogram = (tool: string, firstFull: number): InputSeries[] =>
     [...buckets.map(String), '+Inf'].map((le, i) => ({
-      series: seriesName(METRICS.SERVER_OPERATION_DURATION, { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [LABEL.GEN_AI_TOOL_NAME]: tool, [LABEL.GEN_AI_PROVIDER_NAME]: GOOD }, '_bucket', { le }),
+      series: seriesName(
+        METRICS.SERVER_OPERATION_DURATION,
+        {
+          [LABEL.SERVICE_NAME]: SERVICE,
+          [LABEL.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL,
+          [LABEL.GEN_AI_TOOL_NAME]: tool,
+          [LABEL.GEN_AI_PROVIDER_NAME]: GOOD,
+        },
+        '_bucket',
+        { le },
+      ),
       values: counter(i >= firstFull ? 10 : 0),
     }));
   const latency: Scenario = {
@@ -160,8 +186,16 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
     MCPUnknownToolCalls: unknown,
     MCPToolErrorRatioHigh: toolErrors,
     MCPToolLatencyP95High: latency,
-    MCPLensCollectorRejectingSpans: collector(METRICS.COLLECTOR_SPANS_REJECTED, { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_ID }, { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_TIME }),
-    MCPLensCollectorDroppingSeries: collector(METRICS.COLLECTOR_SERIES_DROPPED, { [LABEL.METRIC]: METRICS.TOOL_CALLS.name }, { [LABEL.METRIC]: METRICS.TOOL_TOKENS.name }),
+    MCPLensCollectorRejectingSpans: collector(
+      METRICS.COLLECTOR_SPANS_REJECTED,
+      { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_ID },
+      { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_TIME },
+    ),
+    MCPLensCollectorDroppingSeries: collector(
+      METRICS.COLLECTOR_SERIES_DROPPED,
+      { [LABEL.METRIC]: METRICS.TOOL_CALLS.name },
+      { [LABEL.METRIC]: METRICS.TOOL_TOKENS.name },
+    ),
     MCPLensCollectorForwardDropping: collector(
       METRICS.COLLECTOR_FORWARD_DROPPED,
       { [LABEL.ENDPOINT]: 'http://tempo:4318/v1/traces', [LABEL.REASON]: FORWARD_DROP_REASONS.QUEUE_FULL },
@@ -215,7 +249,11 @@ export function promtoolTestFile(o: ResolvedOptions, ruleFile: string): Record<s
       const record = recordingDefinitions(o).find((r) => r.expr === d.query);
       if (record) {
         test.promql_expr_test = [
-          { expr: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`, eval_time: `${fireAt}s`, exp_samples: [{ labels: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`, value: 0 }] },
+          {
+            expr: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`,
+            eval_time: `${fireAt}s`,
+            exp_samples: [{ labels: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`, value: 0 }],
+          },
         ];
       }
     }

@@ -57,7 +57,9 @@ export function toolTable(): table.PanelBuilder {
   const panel = new table.PanelBuilder()
     .id(1)
     .title('Tools')
-    .description('Per service and tool over the selected time range: calls, error ratio (tool_error and error outcomes), malformed-call ratio, p95 latency and tokens.')
+    .description(
+      'Per service and tool over the selected time range: calls, error ratio (tool_error and error outcomes), malformed-call ratio, p95 latency and tokens.',
+    )
     .datasource(DATASOURCE_REF)
     .unit('short')
     .gridPos(at(0, 0, 24, 10));
@@ -123,7 +125,9 @@ export function unknownToolCalls(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(4)
     .title('Calls to unknown tools')
-    .description('tools/call requests per second naming a tool the server does not have (hallucinated tool names), by provider and model. The names stay on the spans, never in labels.')
+    .description(
+      'tools/call requests per second naming a tool the server does not have (hallucinated tool names), by provider and model. The names stay on the spans, never in labels.',
+    )
     .datasource(DATASOURCE_REF)
     .unit('reqps')
     .legend(tableLegend())

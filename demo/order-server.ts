@@ -50,9 +50,7 @@ const orderId = z
   .string()
   .regex(/^ORD-\d{8}$/)
   .describe('Order number, e.g. ORD-20250117.');
-const idempotencyKey = z
-  .uuid()
-  .describe('Client-generated UUID; repeating a call with the same key has no further effect.');
+const idempotencyKey = z.uuid().describe('Client-generated UUID; repeating a call with the same key has no further effect.');
 
 /** Stock level of a SKU in a warehouse: deterministic from the names, so answers are stable. */
 function stockOf(skuValue: string, warehouse: string): { onHand: number; reserved: number } {
@@ -124,8 +122,7 @@ export function createOrderServer(options: OrderServerOptions = {}): McpServer {
     ORDER_TOOLS.CANCEL_ORDER,
     {
       title: 'Cancel order',
-      description:
-        'Cancels an order that has not shipped yet and releases its stock. Safe to retry: pass the same idempotency_key.',
+      description: 'Cancels an order that has not shipped yet and releases its stock. Safe to retry: pass the same idempotency_key.',
       inputSchema: {
         order_id: orderId,
         reason: z.enum(CANCEL_REASONS).describe('Why the order is cancelled.'),
@@ -142,7 +139,13 @@ export function createOrderServer(options: OrderServerOptions = {}): McpServer {
       if (index % 5 === 4) return failure(`Order ${args.order_id} has already shipped and can no longer be cancelled`);
       const again = cancelled.has(args.idempotency_key);
       cancelled.add(args.idempotency_key);
-      return text({ order_id: args.order_id, status: 'cancelled', reason: args.reason, replayed: again, notify_customer: args.notify_customer ?? true });
+      return text({
+        order_id: args.order_id,
+        status: 'cancelled',
+        reason: args.reason,
+        replayed: again,
+        notify_customer: args.notify_customer ?? true,
+      });
     },
   );
 
@@ -150,8 +153,7 @@ export function createOrderServer(options: OrderServerOptions = {}): McpServer {
     ORDER_TOOLS.ISSUE_REFUND,
     {
       title: 'Issue refund',
-      description:
-        'ADMIN ONLY: requires the support-admin role. Refunds part or all of an order to the original payment method.',
+      description: 'ADMIN ONLY: requires the support-admin role. Refunds part or all of an order to the original payment method.',
       inputSchema: {
         order_id: orderId,
         amount: z
@@ -179,7 +181,8 @@ export function createOrderServer(options: OrderServerOptions = {}): McpServer {
       const index = orderIndex(args.order_id);
       if (index < 0 || index >= ORDER_COUNT) return failure(`Order ${args.order_id} not found`);
       const paid = 20 + (index % 40) * 12.5;
-      if (args.amount.value > paid) return failure(`Refund ${args.amount.value} ${args.amount.currency} exceeds the ${paid} paid for ${args.order_id}`);
+      if (args.amount.value > paid)
+        return failure(`Refund ${args.amount.value} ${args.amount.currency} exceeds the ${paid} paid for ${args.order_id}`);
       const refundId = refunds.get(args.idempotency_key) ?? `RF-${String(refunds.size + 1).padStart(6, '0')}`;
       refunds.set(args.idempotency_key, refundId);
       return text({ refund_id: refundId, order_id: args.order_id, amount: args.amount, status: 'pending_settlement' });

@@ -115,7 +115,8 @@ function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
     } catch {
       url = undefined;
     }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`--collector-url: '${collectorUrl}' is not an http(s) URL`);
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new ConfigError(`--collector-url: '${collectorUrl}' is not an http(s) URL`);
   }
   return {
     host: values.host ?? DEMO_DEFAULTS.host,
@@ -206,7 +207,7 @@ export async function runDemo(argv: string[], hooks: DemoHooks = {}): Promise<nu
         '',
         'mcplens demo',
         '  The agent traffic below is SIMULATED: no LLM is called. Each simulated agent makes',
-        '  its provider\'s characteristic mistake at a seeded, documented rate:',
+        "  its provider's characteristic mistake at a seeded, documented rate:",
         ...AGENT_PROFILES.map((p) => `    ${p.provider.padEnd(11)} ${p.model.padEnd(21)} ${p.description}`),
         '',
         `  Status page:  ${collectorUrl}/`,

@@ -109,7 +109,15 @@ function modelsOf(p: ProviderSummary): string {
   return p.models.map((m) => m.model).join(',') || '-';
 }
 
-const HEADER: Row = { provider: 'provider', model: 'model', calls: 'calls', malformed: 'malformed', top: 'top violation', p95: 'p95', tokens: 'tokens' };
+const HEADER: Row = {
+  provider: 'provider',
+  model: 'model',
+  calls: 'calls',
+  malformed: 'malformed',
+  top: 'top violation',
+  p95: 'p95',
+  tokens: 'tokens',
+};
 const COLUMNS: ReadonlyArray<keyof Row> = ['provider', 'model', 'calls', 'malformed', 'top', 'p95', 'tokens'];
 const RIGHT_ALIGNED = new Set<keyof Row>(['calls', 'malformed', 'p95', 'tokens']);
 
@@ -118,7 +126,9 @@ export function formatSummaryTable(summary: Summary): string[] {
   const rows = [HEADER, ...summary.providers.map((p) => rowOf(p.provider, modelsOf(p), p)), rowOf('all', '', summary.totals)];
   const widths = COLUMNS.map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) =>
-    COLUMNS.map((c, i) => (RIGHT_ALIGNED.has(c) ? r[c].padStart(widths[i] ?? 0) : r[c].padEnd(widths[i] ?? 0))).join('  ').trimEnd(),
+    COLUMNS.map((c, i) => (RIGHT_ALIGNED.has(c) ? r[c].padStart(widths[i] ?? 0) : r[c].padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
   );
 }
 

@@ -164,7 +164,10 @@ function validCall(rng: Rng, tool: string): Args {
       };
       if (rng() < 0.4) {
         const n = 1 + Math.floor(rng() * 3);
-        args.line_items = Array.from({ length: n }, () => ({ sku: skuOf(Math.floor(rng() * SKU_COUNT)), quantity: 1 + Math.floor(rng() * 5) }));
+        args.line_items = Array.from({ length: n }, () => ({
+          sku: skuOf(Math.floor(rng() * SKU_COUNT)),
+          quantity: 1 + Math.floor(rng() * 5),
+        }));
       }
       return args;
     }

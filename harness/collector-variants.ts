@@ -70,7 +70,11 @@ async function startReceiverVariant(): Promise<CollectorVariant> {
     endpoint: receiver.endpoint,
     spans: receiver.spans,
     // The receiver counts no requests; spans of one request share its arrival time.
-    counts: async () => ({ spans: receiver.spans.length, requests: new Set(receiver.spans.map((s) => s.receivedAtMs)).size, connections: undefined }),
+    counts: async () => ({
+      spans: receiver.spans.length,
+      requests: new Set(receiver.spans.map((s) => s.receivedAtMs)).size,
+      connections: undefined,
+    }),
     waitForSpans: (predicate, timeoutMs) => receiver.waitFor(predicate, timeoutMs),
     close: () => receiver.close(),
   };
@@ -146,7 +150,11 @@ async function startRefusing(kind: '429' | '503'): Promise<CollectorVariant> {
     requests++;
     // Read the body first, as a real server would, so the client is not cut off mid-upload.
     req.on('data', () => undefined);
-    req.on('end', () => res.writeHead(Number(kind), { 'retry-after': '1', 'content-type': 'text/plain' }).end(kind === '429' ? 'too many requests' : 'unavailable'));
+    req.on('end', () =>
+      res
+        .writeHead(Number(kind), { 'retry-after': '1', 'content-type': 'text/plain' })
+        .end(kind === '429' ? 'too many requests' : 'unavailable'),
+    );
   });
   server.on('connection', (socket) => {
     accepted++;

@@ -91,7 +91,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = await readBody(req);
       const binary = contentType === 'application/x-protobuf';
       const request: OtlpRequest = binary
-        ? (types.ExportTraceServiceRequest.toObject(types.ExportTraceServiceRequest.decode(body), { longs: String, enums: Number, bytes: String }) as OtlpRequest)
+        ? (types.ExportTraceServiceRequest.toObject(types.ExportTraceServiceRequest.decode(body), {
+            longs: String,
+            enums: Number,
+            bytes: String,
+          }) as OtlpRequest)
         : (JSON.parse(body.toString('utf8')) as OtlpRequest);
       const receivedAtMs = performance.now() - started;
       for (const rs of request.resourceSpans ?? []) {

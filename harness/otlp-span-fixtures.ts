@@ -3,10 +3,33 @@
  * OTel SDK (BasicTracerProvider + InMemorySpanExporter), serialised by the real
  * otlp-transformer serializers, and a reference decoder built on protobufjs.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes as OtelAttributes, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes as OtelAttributes,
+  type Tracer,
+} from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type IdGenerator, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ATTR, EVENT, MCP_METHOD, NETWORK_TRANSPORT, OPERATION_EXECUTE_TOOL, ERROR_TYPE_TOOL_ERROR, PROVIDERS, VIOLATION_KINDS } from '../contract/index.js';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type IdGenerator,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import {
+  ATTR,
+  EVENT,
+  MCP_METHOD,
+  NETWORK_TRANSPORT,
+  OPERATION_EXECUTE_TOOL,
+  ERROR_TYPE_TOOL_ERROR,
+  PROVIDERS,
+  VIOLATION_KINDS,
+} from '../contract/index.js';
 import type { AttributeValue, Attributes, SpanView } from '../collector/span-view.js';
 import type { IConversionOptions } from 'protobufjs';
 import { loadOtlpTypes } from './otlp-proto-types.js';
@@ -56,7 +79,13 @@ const CALLERS: readonly [string, string][] = [
  */
 export function buildToolCallSpans(count: number, seed: number, serviceName = 'github-mcp'): ReadableSpan[] {
   return recordSpans(
-    { [ATTR.SERVICE_NAME]: serviceName, 'service.version': '1.4.2', 'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.name': 'opentelemetry', 'telemetry.sdk.version': '2.12.0' },
+    {
+      [ATTR.SERVICE_NAME]: serviceName,
+      'service.version': '1.4.2',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.name': 'opentelemetry',
+      'telemetry.sdk.version': '2.12.0',
+    },
     seed,
     (tracer, random) => {
       const startSeconds = 1_767_000_000;
@@ -218,7 +247,8 @@ function refAttributes(list: unknown): Attributes {
   for (const kv of (list as Obj[] | undefined) ?? []) {
     const value = refAnyValue(kv.value as Obj | undefined, true);
     // defineProperty: a '__proto__' key must stay data, not replace the prototype.
-    if (value !== undefined) Object.defineProperty(out, (kv.key as string | undefined) ?? '', { value, enumerable: true, writable: true, configurable: true });
+    if (value !== undefined)
+      Object.defineProperty(out, (kv.key as string | undefined) ?? '', { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -248,7 +278,9 @@ export function referenceDecode(body: Uint8Array): SpanView[] {
           startTimeUnixNano: Number((s.startTimeUnixNano as string | undefined) ?? 0),
           endTimeUnixNano: Number((s.endTimeUnixNano as string | undefined) ?? 0),
           // BigInt here, as a reference independent of the decoders' hi/lo arithmetic.
-          durationNano: Number(BigInt((s.endTimeUnixNano as string | undefined) ?? 0) - BigInt((s.startTimeUnixNano as string | undefined) ?? 0)),
+          durationNano: Number(
+            BigInt((s.endTimeUnixNano as string | undefined) ?? 0) - BigInt((s.startTimeUnixNano as string | undefined) ?? 0),
+          ),
           statusCode: ((s.status as Obj | undefined)?.code as number | undefined) ?? 0,
           attributes: refAttributes(s.attributes),
           events: ((s.events as Obj[] | undefined) ?? []).map((e) => ({

@@ -52,7 +52,10 @@ export const SERVER_MEMORY: StdioServerSpec = {
   tools: ['create_entities', 'create_relations', 'add_observations', 'read_graph', 'search_nodes', 'open_nodes'],
   calls: (count) => {
     const cycle: ToolCall[] = [
-      { name: 'create_entities', arguments: { entities: [{ name: 'order-42', entityType: 'order', observations: ['placed on 2026-12-05', 'three items'] }] } },
+      {
+        name: 'create_entities',
+        arguments: { entities: [{ name: 'order-42', entityType: 'order', observations: ['placed on 2026-12-05', 'three items'] }] },
+      },
       { name: 'add_observations', arguments: { observations: [{ entityName: 'order-42', contents: ['shipped'] }] } },
       { name: 'search_nodes', arguments: { query: 'order' } },
       { name: 'read_graph', arguments: {} },
@@ -144,8 +147,10 @@ export async function runStdioSession(options: StdioSessionOptions): Promise<Std
   const firstAnswerTimeoutMs = options.firstAnswerTimeoutMs ?? 20_000;
   const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
   const exitTimeoutMs = options.exitTimeoutMs ?? 15_000;
-  if (!existsSync(server.entry)) throw new Error(`${server.label}: ${server.entry} is missing (run \`npm run fixtures\` for the published server)`);
-  if (options.instrumented && !existsSync(REGISTER_ENTRY)) throw new Error(`${REGISTER_ENTRY} is missing: build first (npx tsc -p tsconfig.json)`);
+  if (!existsSync(server.entry))
+    throw new Error(`${server.label}: ${server.entry} is missing (run \`npm run fixtures\` for the published server)`);
+  if (options.instrumented && !existsSync(REGISTER_ENTRY))
+    throw new Error(`${REGISTER_ENTRY} is missing: build first (npx tsc -p tsconfig.json)`);
 
   const dir = mkdtempSync(join(tmpdir(), 'mcplens-stdio-'));
   const problems: string[] = [];
@@ -200,14 +205,24 @@ export async function runStdioSession(options: StdioSessionOptions): Promise<Std
   const send = (message: Record<string, unknown>): void => {
     if (child.stdin.writable) child.stdin.write(`${JSON.stringify(message)}\n`);
   };
-  const request = async (method: string, params: Record<string, unknown>, timeoutMs: number, tool?: string): Promise<JsonRpcMessage | undefined> => {
+  const request = async (
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    tool?: string,
+  ): Promise<JsonRpcMessage | undefined> => {
     const id = requests.length + 1;
     requests.push(tool === undefined ? { id, method } : { id, method, tool });
     const answered = new Promise<'answered'>((resolveAnswer) => waiting.set(id, () => resolveAnswer('answered')));
     send({ jsonrpc: '2.0', id, method, params });
-    const outcome = await Promise.race([answered, exitedPromise.then(() => 'exited' as const), delay(timeoutMs).then(() => 'timeout' as const)]);
+    const outcome = await Promise.race([
+      answered,
+      exitedPromise.then(() => 'exited' as const),
+      delay(timeoutMs).then(() => 'timeout' as const),
+    ]);
     waiting.delete(id);
-    if (outcome === 'exited') problems.push(`the process exited (code ${exit?.code}, signal ${exit?.signal}) before answering ${method} (id ${id})`);
+    if (outcome === 'exited')
+      problems.push(`the process exited (code ${exit?.code}, signal ${exit?.signal}) before answering ${method} (id ${id})`);
     if (outcome === 'timeout') problems.push(`no answer to ${method} (id ${id}) within ${timeoutMs} ms`);
     return requests[id - 1]!.answer;
   };
@@ -228,7 +243,8 @@ export async function runStdioSession(options: StdioSessionOptions): Promise<Std
       tools = Array.isArray(listed) ? listed.map((t) => String(t.name)) : [];
       if (list !== undefined) {
         for (const call of server.calls(options.calls)) {
-          if ((await request('tools/call', { name: call.name, arguments: call.arguments }, answerTimeoutMs, call.name)) === undefined) break;
+          if ((await request('tools/call', { name: call.name, arguments: call.arguments }, answerTimeoutMs, call.name)) === undefined)
+            break;
         }
       }
     }

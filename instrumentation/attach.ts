@@ -131,7 +131,11 @@ type Wrapped<F> = F & { [WRAPPED]?: true };
 
 function wrapSend(transport: TransportLike, conn: ObservedConnection): void {
   const send = transport.send;
-  const observed: Wrapped<TransportLike['send']> = function sendObserved(this: TransportLike, message: unknown, options?: unknown): Promise<void> {
+  const observed: Wrapped<TransportLike['send']> = function sendObserved(
+    this: TransportLike,
+    message: unknown,
+    options?: unknown,
+  ): Promise<void> {
     // Hand the answer to the transport first: our bookkeeping must not delay it.
     try {
       return send.call(this, message, options);
@@ -146,7 +150,11 @@ function wrapSend(transport: TransportLike, conn: ObservedConnection): void {
 function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
   const onmessage = transport.onmessage as Wrapped<NonNullable<TransportLike['onmessage']>> | undefined;
   if (onmessage !== undefined && onmessage[WRAPPED] !== true) {
-    const observed: Wrapped<NonNullable<TransportLike['onmessage']>> = function onmessageObserved(this: unknown, message: unknown, extra?: unknown): void {
+    const observed: Wrapped<NonNullable<TransportLike['onmessage']>> = function onmessageObserved(
+      this: unknown,
+      message: unknown,
+      extra?: unknown,
+    ): void {
       const ctx = conn.inbound(message, inboundExtra(extra));
       // The SDK routes the request inside this call; running it in the span's context makes
       // the handler's own spans (a database query, an HTTP call) children of the request span.

@@ -39,4 +39,3 @@ export function writeCallLog(target: true | StructuredLogger, span: Span, fields
     target.info(rest, msg);
   }
 }
-

@@ -24,7 +24,16 @@ const MAX_BACKOFF_MS = 5000;
 const BACKOFF_MULTIPLIER = 1.5;
 const JITTER = 0.2;
 /** Network errors worth a retry, as OpenTelemetry's own transport has them. */
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+]);
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const PRELOAD_AFTER_MS = 1000;
 
@@ -53,7 +62,9 @@ export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', 
   const load = (): SpanExporter => {
     if (delegate !== undefined) return delegate;
     const base = requireLazily('@opentelemetry/otlp-exporter-base') as typeof import('@opentelemetry/otlp-exporter-base');
-    const nodeHttp = requireLazily('@opentelemetry/otlp-exporter-base/node-http') as typeof import('@opentelemetry/otlp-exporter-base/node-http');
+    const nodeHttp = requireLazily(
+      '@opentelemetry/otlp-exporter-base/node-http',
+    ) as typeof import('@opentelemetry/otlp-exporter-base/node-http');
     const transformer = requireLazily('@opentelemetry/otlp-transformer') as typeof import('@opentelemetry/otlp-transformer');
     const json = protocol === 'http/json';
     const options = nodeHttp.convertLegacyHttpOptions(url === undefined ? {} : { url }, 'TRACES', 'v1/traces', {
@@ -62,7 +73,12 @@ export function createOtlpSpanExporter(protocol: 'http/protobuf' | 'http/json', 
     transport = new AbortableHttpTransport(options);
     if (isEnding) transport.ending();
     const serializer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
-    const metrics = nodeHttp.createOtlpHttpExporterMetrics('otlp_http_span_exporter', transformer.TraceExporterMetricsHelper, options.url, undefined);
+    const metrics = nodeHttp.createOtlpHttpExporterMetrics(
+      'otlp_http_span_exporter',
+      transformer.TraceExporterMetricsHelper,
+      options.url,
+      undefined,
+    );
     delegate = new base.OTLPExporterBase(base.createOtlpNetworkExportDelegate(options, serializer, metrics, transport));
     return delegate;
   };
@@ -196,7 +212,11 @@ class AbortableHttpTransport implements IExporterTransport {
         resolve({ status: 'retryable', error: new Error('Request timed out') });
       });
       request.on('error', (error: NodeJS.ErrnoException) =>
-        resolve(!this.aborted && typeof error.code === 'string' && RETRYABLE_CODES.has(error.code) ? { status: 'retryable', error } : { status: 'failure', error }),
+        resolve(
+          !this.aborted && typeof error.code === 'string' && RETRYABLE_CODES.has(error.code)
+            ? { status: 'retryable', error }
+            : { status: 'failure', error },
+        ),
       );
       request.end(body);
     });
@@ -209,7 +229,10 @@ function classify(status: number, retryAfter: string | undefined, body: Buffer):
     const retryInMillis = retryAfterMs(retryAfter);
     return retryInMillis === undefined ? { status: 'retryable' } : { status: 'retryable', retryInMillis };
   }
-  return { status: 'failure', error: new Error(`OTLP export failed with HTTP ${status}: ${body.toString('utf8', 0, Math.min(body.length, 200))}`) };
+  return {
+    status: 'failure',
+    error: new Error(`OTLP export failed with HTTP ${status}: ${body.toString('utf8', 0, Math.min(body.length, 200))}`),
+  };
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */

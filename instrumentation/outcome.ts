@@ -35,9 +35,7 @@ export function gradeResponse(message: Record<string, unknown>, malformedShape: 
     const rawCode = (error as { code?: unknown }).code;
     const code = typeof rawCode === 'number' ? rawCode : undefined;
     const errorType = code === undefined ? ERROR_TYPE_EXCEPTION : String(code);
-    const rejected =
-      code === JSONRPC_INVALID_PARAMS ||
-      (code === JSONRPC_INTERNAL_ERROR && malformedShape);
+    const rejected = code === JSONRPC_INVALID_PARAMS || (code === JSONRPC_INTERNAL_ERROR && malformedShape);
     return { outcome: rejected ? 'rejected' : 'error', errorType, code };
   }
   const result = message.result as { isError?: unknown; content?: unknown } | undefined;

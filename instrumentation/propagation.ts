@@ -1,4 +1,13 @@
-import { context as otelContext, propagation, ROOT_CONTEXT, trace, type Baggage, type Context, type Link, type TextMapGetter } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+  type Baggage,
+  type Context,
+  type Link,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { META_KEYS } from '../contract/index.js';
 

@@ -110,13 +110,16 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
   const disabledRaw = nonEmpty(env, 'OTEL_SDK_DISABLED');
   const disabled = disabledRaw?.toLowerCase() === 'true';
 
-  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocolRaw = nonEmpty(env, protocolName) ?? 'http/protobuf';
   if (protocolRaw !== 'http/protobuf' && protocolRaw !== 'http/json') {
     throw configError(protocolName, protocolRaw, 'http/protobuf or http/json (grpc is not bundled)');
   }
 
-  const endpointSet = nonEmpty(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined || nonEmpty(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined;
+  const endpointSet =
+    nonEmpty(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined || nonEmpty(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined;
 
   const tracesExporter = nonEmpty(env, 'OTEL_TRACES_EXPORTER')?.toLowerCase();
   if (tracesExporter !== undefined && tracesExporter !== 'otlp' && tracesExporter !== 'none') {
@@ -125,7 +128,10 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
   }
   const metricsExporter = nonEmpty(env, 'OTEL_METRICS_EXPORTER')?.toLowerCase();
   const logsExporter = nonEmpty(env, 'OTEL_LOGS_EXPORTER')?.toLowerCase();
-  for (const [name, value] of [['OTEL_METRICS_EXPORTER', metricsExporter], ['OTEL_LOGS_EXPORTER', logsExporter]] as const) {
+  for (const [name, value] of [
+    ['OTEL_METRICS_EXPORTER', metricsExporter],
+    ['OTEL_LOGS_EXPORTER', logsExporter],
+  ] as const) {
     if (value?.split(',').some((v) => v.trim() === 'console')) throw configError(name, value, 'an exporter that does not write to stdout');
   }
 
@@ -220,7 +226,10 @@ let state: TelemetryState | undefined;
  *
  * @param hint.serviceName used as `service.name` when the environment names none (the MCP server's own name)
  */
-export function ensureTelemetryStarted(hint: { serviceName?: string } = {}, config: TelemetryConfig = readTelemetryConfig()): TelemetryState {
+export function ensureTelemetryStarted(
+  hint: { serviceName?: string } = {},
+  config: TelemetryConfig = readTelemetryConfig(),
+): TelemetryState {
   if (state !== undefined) return state;
   if (config.disabled || !config.exportTraces) {
     state = { source: 'disabled', tracerProvider: undefined, flush: async () => {} };
@@ -285,15 +294,17 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     // Metric readers and log processors from the environment are NodeSDK's job (it costs
     // about 400 ms of loading more before the first answer; only when asked for).
     const { NodeSDK } = requireLazily('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
-    const sdk = withoutEnv('OTEL_LOG_LEVEL', () =>
-      new NodeSDK({
-        spanProcessors: [processor],
-        sampler,
-        instrumentations: [],
-        ...(config.metricsFromEnv ? {} : { metricReaders: [] }),
-        ...(config.logsFromEnv ? {} : { logRecordProcessors: [] }),
-        ...(namedService === undefined ? {} : { serviceName: namedService }),
-      }),
+    const sdk = withoutEnv(
+      'OTEL_LOG_LEVEL',
+      () =>
+        new NodeSDK({
+          spanProcessors: [processor],
+          sampler,
+          instrumentations: [],
+          ...(config.metricsFromEnv ? {} : { metricReaders: [] }),
+          ...(config.logsFromEnv ? {} : { logRecordProcessors: [] }),
+          ...(namedService === undefined ? {} : { serviceName: namedService }),
+        }),
     );
     sdk.start();
   } else {
@@ -322,7 +333,9 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
     // Past the deadline the exports in flight and their retries end: they would otherwise hold
     // the batch processor's own export timer (OTEL_BSP_EXPORT_TIMEOUT, 30 s) and the process.
     if (!(await settleWithin(processor.forceFlush(), deadline - counted))) exporter.abort();
-    diag.debug(`mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`);
+    diag.debug(
+      `mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`,
+    );
   };
   installExitFlush({
     flush: () => {
@@ -336,7 +349,6 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
   });
   return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush };
 }
-
 
 /** Forgets the memoised state. For tests only: a started SDK stays registered. */
 export function resetTelemetryStateForTests(): void {

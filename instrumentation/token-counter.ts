@@ -134,7 +134,7 @@ function boundedCounter(count: (text: string) => number, splitPattern: RegExp): 
     let total = 0;
     let chunkStart = start;
     let bytes = 0;
-    for (let i = start; i < end; ) {
+    for (let i = start; i < end;) {
       const code = text.charCodeAt(i);
       // A surrogate pair (4 bytes) is never cut in two.
       const units = isHighSurrogate(code) && i + 1 < end && isLowSurrogate(text.charCodeAt(i + 1)) ? 2 : 1;

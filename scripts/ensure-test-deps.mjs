@@ -120,16 +120,7 @@ const started = Date.now();
 // A failed update (one unreachable source, say) is not fatal by itself: the install below may
 // still find the packages; if it does not, the message reports both.
 const updateFailed = run(['apt-get', '-q', 'update']);
-const installFailed = run([
-  'apt-get',
-  '-q',
-  '-y',
-  '-o',
-  'DPkg::Lock::Timeout=300',
-  'install',
-  '--no-install-recommends',
-  ...pkgs,
-]);
+const installFailed = run(['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300', 'install', '--no-install-recommends', ...pkgs]);
 
 if (installFailed) {
   const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-15).join('\n');

@@ -12,7 +12,15 @@
  * `finish` -> `done {allSpans}`, then the child exits.
  */
 import { parseArgs } from 'node:util';
-import { TRANSPORT_NAMES, VARIANT_NAMES, type BlockFigures, type ChildMessage, type ParentCommand, type TransportName, type VariantName } from './figures.js';
+import {
+  TRANSPORT_NAMES,
+  VARIANT_NAMES,
+  type BlockFigures,
+  type ChildMessage,
+  type ParentCommand,
+  type TransportName,
+  type VariantName,
+} from './figures.js';
 import { collectGarbage, drain, measureBurst, measurePaced, measureSequential } from './measure.js';
 import type { VariantRuntime } from './variant.js';
 
@@ -43,12 +51,15 @@ function parseChildArgs(argv: string[]): ChildOptions {
     strict: true,
   });
   const variant = values.variant as VariantName;
-  if (!VARIANT_NAMES.includes(variant)) throw new Error(`--variant must be one of ${VARIANT_NAMES.join(', ')}, got ${String(values.variant)}`);
+  if (!VARIANT_NAMES.includes(variant))
+    throw new Error(`--variant must be one of ${VARIANT_NAMES.join(', ')}, got ${String(values.variant)}`);
   const transport = values.transport as TransportName;
-  if (!TRANSPORT_NAMES.includes(transport)) throw new Error(`--transport must be one of ${TRANSPORT_NAMES.join(', ')}, got ${String(values.transport)}`);
+  if (!TRANSPORT_NAMES.includes(transport))
+    throw new Error(`--transport must be one of ${TRANSPORT_NAMES.join(', ')}, got ${String(values.transport)}`);
   const positive = (name: string, raw: string | undefined, allowZero = false): number => {
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(raw)}`);
+    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+      throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(raw)}`);
     return n;
   };
   return {

@@ -55,10 +55,7 @@ export interface BlockFigures {
 
 /** Parent -> child. */
 export type ParentCommand =
-  | { type: 'warmup' }
-  | { type: 'block'; size: ResultSize; calls: number; maxMs: number }
-  | { type: 'load' }
-  | { type: 'finish' };
+  { type: 'warmup' } | { type: 'block'; size: ResultSize; calls: number; maxMs: number } | { type: 'load' } | { type: 'finish' };
 
 /** Child -> parent: `ready` once set up, then one answer per command. */
 export type ChildMessage =

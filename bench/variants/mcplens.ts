@@ -29,7 +29,12 @@ async function setUp(everything: boolean): Promise<VariantRuntime> {
   const { exporter, provider } = setUpOtel();
   if (everything) {
     const meterProvider = new MeterProvider({
-      readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 60_000 })],
+      readers: [
+        new PeriodicExportingMetricReader({
+          exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+          exportIntervalMillis: 60_000,
+        }),
+      ],
     });
     metrics.setGlobalMeterProvider(meterProvider);
   }

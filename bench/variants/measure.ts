@@ -114,7 +114,12 @@ export async function measureSequential(
  * No yielding: in memory the event loop barely turns, the harshest case for deferred work
  * and batch export queues.
  */
-export async function measureBurst(pair: McpPair, runtime: VariantRuntime, durationMs: number, concurrency: number): Promise<LoadFigures & { concurrency: number }> {
+export async function measureBurst(
+  pair: McpPair,
+  runtime: VariantRuntime,
+  durationMs: number,
+  concurrency: number,
+): Promise<LoadFigures & { concurrency: number }> {
   collectGarbage();
   const latencies: number[] = [];
   const spansBefore = runtime.toolCallSpans();
@@ -149,7 +154,12 @@ export async function measureBurst(pair: McpPair, runtime: VariantRuntime, durat
  * answers do. When the process cannot keep up (more than half a second of calls
  * unanswered) it stops issuing and says so (`sustained: false`), so the phase stays bounded.
  */
-export async function measurePaced(pair: McpPair, runtime: VariantRuntime, rate: number, seconds: number): Promise<LoadFigures & { targetRate: number; sustained: boolean }> {
+export async function measurePaced(
+  pair: McpPair,
+  runtime: VariantRuntime,
+  rate: number,
+  seconds: number,
+): Promise<LoadFigures & { targetRate: number; sustained: boolean }> {
   collectGarbage();
   const total = Math.round(rate * seconds);
   const maxUnanswered = Math.max(10, Math.round(rate / 2));

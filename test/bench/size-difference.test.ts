@@ -19,16 +19,19 @@ function binomialHalf(n: number, i: number): number {
 }
 
 describe('medianIntervalRanks', () => {
-  it.each([6, 10, 30, 36, 50, 120])('bounds the median of %i values with at least 95%% confidence, as tightly as order statistics allow', (n) => {
-    const [lo, hi] = medianIntervalRanks(n)!;
-    expect(hi).toBe(n - 1 - lo); // symmetric
-    // Coverage of [x(lo+1), x(hi+1)] (1-based) is 1 - 2 P(X <= lo).
-    let tail = 0;
-    for (let i = 0; i <= lo; i++) tail += binomialHalf(n, i);
-    expect(1 - 2 * tail).toBeGreaterThanOrEqual(0.95);
-    // One rank tighter would fall below 95%.
-    expect(1 - 2 * (tail + binomialHalf(n, lo + 1))).toBeLessThan(0.95);
-  });
+  it.each([6, 10, 30, 36, 50, 120])(
+    'bounds the median of %i values with at least 95%% confidence, as tightly as order statistics allow',
+    (n) => {
+      const [lo, hi] = medianIntervalRanks(n)!;
+      expect(hi).toBe(n - 1 - lo); // symmetric
+      // Coverage of [x(lo+1), x(hi+1)] (1-based) is 1 - 2 P(X <= lo).
+      let tail = 0;
+      for (let i = 0; i <= lo; i++) tail += binomialHalf(n, i);
+      expect(1 - 2 * tail).toBeGreaterThanOrEqual(0.95);
+      // One rank tighter would fall below 95%.
+      expect(1 - 2 * (tail + binomialHalf(n, lo + 1))).toBeLessThan(0.95);
+    },
+  );
 
   it('gives no interval below 6 values (min..max of 5 covers only 93.75%)', () => {
     expect(medianIntervalRanks(5)).toBeUndefined();

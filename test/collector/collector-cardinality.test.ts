@@ -25,7 +25,14 @@ beforeAll(async () => {
   for (let i = 0; i < TOOLS; i++) {
     // Two calls per tool: one well-formed, one malformed.
     emitCall(t.tracer, { tool: `tool_${i}`, provider: 'openai', model: 'm', startMs: base + i * 10, outcome: 'ok' });
-    emitCall(t.tracer, { tool: `tool_${i}`, provider: 'openai', model: 'm', startMs: base + i * 10 + 1, outcome: 'tool_error', violationKind: 'wrong_type' });
+    emitCall(t.tracer, {
+      tool: `tool_${i}`,
+      provider: 'openai',
+      model: 'm',
+      startMs: base + i * 10 + 1,
+      outcome: 'tool_error',
+      violationKind: 'wrong_type',
+    });
   }
   for (let i = 0; i < METHODS; i++) emitCall(t.tracer, { method: `custom/m${i}`, startMs: base });
   await t.flush();
@@ -41,7 +48,11 @@ describe('cardinality cap', () => {
     const { samples } = await scrape(started.url);
     const calls = METRICS.TOOL_CALLS.name;
     const viol = METRICS.TOOL_SCHEMA_VIOLATIONS.name;
-    const real = new Set(samples.filter((s) => s.name === calls && s.labels[LABEL.GEN_AI_TOOL_NAME] !== OVERFLOW_LABEL_VALUE).map((s) => s.labels[LABEL.GEN_AI_TOOL_NAME]));
+    const real = new Set(
+      samples
+        .filter((s) => s.name === calls && s.labels[LABEL.GEN_AI_TOOL_NAME] !== OVERFLOW_LABEL_VALUE)
+        .map((s) => s.labels[LABEL.GEN_AI_TOOL_NAME]),
+    );
     expect(real.size).toBe(ADMITTED);
     expect(countOf(samples, viol)).toBeLessThanOrEqual(LIMIT + 1);
     const overflow = Object.fromEntries(METRICS.TOOL_CALLS.labels.map((l) => [l, OVERFLOW_LABEL_VALUE]));
@@ -69,7 +80,9 @@ describe('cardinality cap', () => {
     expect(Object.values(overflowSeries.labels).every((v) => v === OVERFLOW_LABEL_VALUE)).toBe(true);
     // One label set per tool (tools/call) plus one per custom method; past LIMIT each is dropped once.
     const expectedDropped = TOOLS + METHODS - LIMIT;
-    expect(sumOf(samples, METRICS.COLLECTOR_SERIES_DROPPED.name, { [LABEL.METRIC]: METRICS.SERVER_OPERATION_DURATION.name })).toBe(expectedDropped);
+    expect(sumOf(samples, METRICS.COLLECTOR_SERIES_DROPPED.name, { [LABEL.METRIC]: METRICS.SERVER_OPERATION_DURATION.name })).toBe(
+      expectedDropped,
+    );
     const summary = (await (await fetch(`${started.url}/api/summary`)).json()) as Summary;
     expect(summary.collector.seriesDropped).toBe(sumOf(samples, METRICS.COLLECTOR_SERIES_DROPPED.name));
     expect(summary.tools.filter((x) => x.tool !== OVERFLOW_LABEL_VALUE).length).toBe(ADMITTED);

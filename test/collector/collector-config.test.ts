@@ -10,13 +10,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { COLLECTOR_OPTIONS, CONFIG_KEYS, ConfigError, DEFAULT_CONFIG, keyToEnv, optionsFromEnv, optionsFromFile, parseArgs, resolveConfig } from '../../collector/config.js';
+import {
+  COLLECTOR_OPTIONS,
+  CONFIG_KEYS,
+  ConfigError,
+  DEFAULT_CONFIG,
+  keyToEnv,
+  optionsFromEnv,
+  optionsFromFile,
+  parseArgs,
+  resolveConfig,
+} from '../../collector/config.js';
 import { createCollector } from '../../collector/index.js';
 
 const MAIN = fileURLToPath(new URL('../../collector/main.js', import.meta.url));
 /** The built `mcplens` command. */
 const BIN = fileURLToPath(new URL('../../bin/mcplens.js', import.meta.url));
-const PACKAGE_VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }
+).version;
 const dir = mkdtempSync(join(tmpdir(), 'mcplens-collector-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -24,7 +36,13 @@ describe('resolveConfig', () => {
   it('fills the defaults: loopback on the OTLP/HTTP port, 16 MiB bodies, 10,000 series, 60 s window', () => {
     const c = resolveConfig({});
     expect(c).toEqual(DEFAULT_CONFIG);
-    expect([c.host, c.port, c.maxBodyBytes, c.cardinalityLimit, c.selfCorrectionWindowSeconds]).toEqual(['127.0.0.1', 4318, 16 * 1024 * 1024, 10_000, 60]);
+    expect([c.host, c.port, c.maxBodyBytes, c.cardinalityLimit, c.selfCorrectionWindowSeconds]).toEqual([
+      '127.0.0.1',
+      4318,
+      16 * 1024 * 1024,
+      10_000,
+      60,
+    ]);
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
@@ -110,11 +128,22 @@ describe('traceUrlTemplate (trace viewer link of the status page)', () => {
 
 describe('sources', () => {
   it('parses flags (both forms, repeated forward endpoints) and rejects unknown flags with a hint', () => {
-    const p = parseArgs(['--port', '0', '--host=0.0.0.0', '--forward-endpoint', 'http://a/v1/traces', '--forward-endpoint=http://b/v1/traces', '--config', 'x.json']);
+    const p = parseArgs([
+      '--port',
+      '0',
+      '--host=0.0.0.0',
+      '--forward-endpoint',
+      'http://a/v1/traces',
+      '--forward-endpoint=http://b/v1/traces',
+      '--config',
+      'x.json',
+    ]);
     expect(p.options).toEqual({ port: 0, host: '0.0.0.0', forwardEndpoints: ['http://a/v1/traces', 'http://b/v1/traces'] });
     expect(p.configFile).toBe('x.json');
     // The compose file's spelling, each a comma list too.
-    expect(parseArgs(['--forward-endpoints', 'http://a/x,http://b/y', '--forward-endpoint', 'http://c/z']).options).toEqual({ forwardEndpoints: ['http://a/x', 'http://b/y', 'http://c/z'] });
+    expect(parseArgs(['--forward-endpoints', 'http://a/x,http://b/y', '--forward-endpoint', 'http://c/z']).options).toEqual({
+      forwardEndpoints: ['http://a/x', 'http://b/y', 'http://c/z'],
+    });
     expect(() => parseArgs(['--prot', '1'])).toThrow(/unknown option --prot \(did you mean --port\?\)/);
     expect(() => parseArgs(['--port', 'abc'])).toThrow(/--port: 'abc' is not a number/);
     expect(() => parseArgs(['--port', '70000'])).toThrow(/--port: 70000 is not valid/);
@@ -147,11 +176,15 @@ describe('sources', () => {
 
   it('reads MCPLENS_COLLECTOR_* variables and rejects unknown ones', () => {
     expect(keyToEnv('maxBodyBytes')).toBe('MCPLENS_COLLECTOR_MAX_BODY_BYTES');
-    expect(optionsFromEnv({ MCPLENS_COLLECTOR_PORT: '9999', MCPLENS_COLLECTOR_FORWARD_ENDPOINTS: 'http://a/x, http://b/y', PATH: '/bin' })).toEqual({
+    expect(
+      optionsFromEnv({ MCPLENS_COLLECTOR_PORT: '9999', MCPLENS_COLLECTOR_FORWARD_ENDPOINTS: 'http://a/x, http://b/y', PATH: '/bin' }),
+    ).toEqual({
       port: 9999,
       forwardEndpoints: ['http://a/x', 'http://b/y'],
     });
-    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_PROT: '1' })).toThrow(/MCPLENS_COLLECTOR_PROT \(did you mean 'MCPLENS_COLLECTOR_PORT'\?\)/);
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_PROT: '1' })).toThrow(
+      /MCPLENS_COLLECTOR_PROT \(did you mean 'MCPLENS_COLLECTOR_PORT'\?\)/,
+    );
     expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_PORT: 'x' })).toThrow(/MCPLENS_COLLECTOR_PORT: 'x' is not a number/);
   });
 
@@ -161,7 +194,9 @@ describe('sources', () => {
     expect(optionsFromFile(good)).toEqual({ port: 1234, readToken: 'r' });
     const typo = join(dir, 'typo.json');
     writeFileSync(typo, JSON.stringify({ cardinalityLimt: 5 }));
-    expect(() => optionsFromFile(typo)).toThrow(new RegExp(`config file ${typo}: unknown key 'cardinalityLimt' \\(did you mean 'cardinalityLimit'\\?\\)`));
+    expect(() => optionsFromFile(typo)).toThrow(
+      new RegExp(`config file ${typo}: unknown key 'cardinalityLimt' \\(did you mean 'cardinalityLimit'\\?\\)`),
+    );
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{');
     expect(() => optionsFromFile(broken)).toThrow(/not valid JSON/);
@@ -215,10 +250,19 @@ describe('CLI (child process)', () => {
     // Start a request and keep its body open across SIGTERM.
     const body = JSON.stringify({ resourceSpans: [], pad: 'x'.repeat(500) });
     const status = new Promise<number>((resolve, reject) => {
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(body.slice(0, 100));
       req.flushHeaders();
@@ -237,7 +281,10 @@ describe('CLI (child process)', () => {
 
 /** Runs the built `mcplens` command to its end. */
 function runBin(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const o = output(child);
   return exited(child, 15_000).then((code) => ({ code, stdout: o.out(), stderr: o.err() }));
 }
@@ -292,7 +339,12 @@ describe('mcplens collector command line (the built bin, child process)', () => 
   it('--version prints the package version to stdout, for the collector and for mcplens itself', async () => {
     for (const args of [['collector', '--version'], ['--version']]) {
       const r = await runBin(args);
-      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 0, stdout: `${PACKAGE_VERSION}\n`, stderr: '' });
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        args,
+        code: 0,
+        stdout: `${PACKAGE_VERSION}\n`,
+        stderr: '',
+      });
     }
   });
 

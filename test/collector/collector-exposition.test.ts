@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { Counter, Histogram, Registry, type RegistryContentType } from 'prom-client';
-import { openMetricsToClassic, PROMETHEUS_TEXT_CONTENT_TYPE, renderClassicText, renderMetrics, wantsOpenMetrics } from '../../collector/exposition.js';
+import {
+  openMetricsToClassic,
+  PROMETHEUS_TEXT_CONTENT_TYPE,
+  renderClassicText,
+  renderMetrics,
+  wantsOpenMetrics,
+} from '../../collector/exposition.js';
 import { CounterCell, HistogramCell } from '../../collector/metrics.js';
 import { parseExposition } from './collector-harness.js';
 
@@ -15,7 +21,14 @@ function registry(): Registry<RegistryContentType> {
   const c = new Counter({ name: 'demo_calls_total', help: 'Calls.\nSecond line', labelNames: ['tool'], registers: [r] });
   c.inc({ tool: 'weird } # {trace_id="x"} "quoted" \\ ' }, 3);
   c.inc({ tool: 'plain' }, 2);
-  const h = new Histogram<string>({ name: 'demo_seconds', help: 'Durations.', labelNames: ['m'], buckets: [0.1, 1], registers: [r], enableExemplars: true });
+  const h = new Histogram<string>({
+    name: 'demo_seconds',
+    help: 'Durations.',
+    labelNames: ['m'],
+    buckets: [0.1, 1],
+    registers: [r],
+    enableExemplars: true,
+  });
   h.observe({ labels: { m: 'a' }, value: 0.5, exemplarLabels: { trace_id: '0af7651916cd43dd8448eb211c80319c' } });
   return r;
 }
@@ -52,10 +65,21 @@ describe('exposition', () => {
     // More series than one piece holds (500), a gauge, label values needing escapes, exemplars.
     const r = registry();
     const c = new Counter({ name: 'many_total', help: 'Many.', labelNames: ['k', 'v'], registers: [r] });
-    const h = new Histogram<string>({ name: 'many_seconds', help: 'Many durations.', labelNames: ['k'], buckets: [0.01, 1, 2, 300], registers: [r], enableExemplars: true });
+    const h = new Histogram<string>({
+      name: 'many_seconds',
+      help: 'Many durations.',
+      labelNames: ['k'],
+      buckets: [0.01, 1, 2, 300],
+      registers: [r],
+      enableExemplars: true,
+    });
     for (let i = 0; i < 1234; i++) {
       c.inc({ k: `key-${i}`, v: i % 7 === 0 ? 'quote " and \\ and\nnewline' : 'plain' }, i);
-      h.observe({ labels: { k: `key-${i % 1100}` }, value: (i % 400) / 100, exemplarLabels: { trace_id: i.toString(16).padStart(32, '0') } });
+      h.observe({
+        labels: { k: `key-${i % 1100}` },
+        value: (i % 400) / 100,
+        exemplarLabels: { trace_id: i.toString(16).padStart(32, '0') },
+      });
     }
     const expectedOpen = await r.metrics();
     expect((await renderMetrics(r, 'application/openmetrics-text')).body.toString('utf8')).toBe(expectedOpen);
@@ -69,7 +93,14 @@ describe('exposition', () => {
     const viaCells = registry();
     const make = (r: Registry<RegistryContentType>) => ({
       c: new Counter({ name: 'cell_total', help: 'Cells.', labelNames: ['k'], registers: [r] }),
-      h: new Histogram<string>({ name: 'cell_seconds', help: 'Cells.', labelNames: ['k'], buckets: [0.01, 1, 2, 300], registers: [r], enableExemplars: true }),
+      h: new Histogram<string>({
+        name: 'cell_seconds',
+        help: 'Cells.',
+        labelNames: ['k'],
+        buckets: [0.01, 1, 2, 300],
+        registers: [r],
+        enableExemplars: true,
+      }),
     });
     const api = make(viaApi);
     const fast = make(viaCells);

@@ -30,7 +30,11 @@ class Upstream {
       req.on('end', () => {
         const a = this.answer(this.received.length);
         if (a.status === 200) {
-          this.received.push({ body: Buffer.concat(chunks), contentType: req.headers['content-type'], contentEncoding: req.headers['content-encoding'] });
+          this.received.push({
+            body: Buffer.concat(chunks),
+            contentType: req.headers['content-type'],
+            contentEncoding: req.headers['content-encoding'],
+          });
         }
         res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
         res.end('{}');
@@ -84,7 +88,11 @@ describe('forwarding', () => {
     const json = JSON.stringify({ resourceSpans: [] });
     const gz = gzipSync(json);
     const t0 = Date.now();
-    const r = await fetch(`${c.url}/v1/traces`, { method: 'POST', body: gz, headers: { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip' } });
+    const r = await fetch(`${c.url}/v1/traces`, {
+      method: 'POST',
+      body: gz,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip' },
+    });
     expect(r.status).toBe(200);
     // And spans from the real protobuf exporter with gzip.
     const t = makeTracer(c.url, 'protobuf', 'svc-fwd');
@@ -132,7 +140,9 @@ describe('forwarding', () => {
     let dropped = 0;
     for (let i = 0; i < 100 && dropped === 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      dropped = sumOf((await scrape(c2.url)).samples, METRICS.COLLECTOR_FORWARD_DROPPED.name, { [LABEL.REASON]: FORWARD_DROP_REASONS.REJECTED });
+      dropped = sumOf((await scrape(c2.url)).samples, METRICS.COLLECTOR_FORWARD_DROPPED.name, {
+        [LABEL.REASON]: FORWARD_DROP_REASONS.REJECTED,
+      });
     }
     expect(dropped).toBe(1);
   });
@@ -141,7 +151,11 @@ describe('forwarding', () => {
     const port = await freePort();
     const c = await collectorTo(port, { forwardQueueSize: 2 });
     for (let i = 0; i < 5; i++) {
-      const r = await fetch(`${c.url}/v1/traces`, { method: 'POST', body: JSON.stringify({ resourceSpans: [], i }), headers: { 'content-type': 'application/json' } });
+      const r = await fetch(`${c.url}/v1/traces`, {
+        method: 'POST',
+        body: JSON.stringify({ resourceSpans: [], i }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).toBe(200);
     }
     const { samples } = await scrape(c.url);

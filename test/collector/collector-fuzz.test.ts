@@ -29,7 +29,10 @@ beforeAll(async () => {
   await t.shutdown();
   // Seed bodies: the scenario under another service name, serialised by the real serializers.
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: 'fuzz' }), spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: 'fuzz' }),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+  });
   emitScenario(provider.getTracer('fuzz'), Date.now() - 100_000);
   const spans = memory.getFinishedSpans();
   validPb = ProtobufTraceSerializer.serializeRequest(spans)!;
@@ -61,11 +64,23 @@ function makeCase(random: () => number, i: number): { body: Uint8Array; contentT
     body = mutate(random, seed);
   } else {
     // JSON-looking noise: valid JSON of the wrong shape, or broken tokens.
-    const shapes = ['{"resourceSpans":{}}', '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}', '[1,2,3]', 'null', '"x"', '{"resourceSpans":[{"scopeSpans":[{"spans":[null]}]}]}', '{"a":'];
+    const shapes = [
+      '{"resourceSpans":{}}',
+      '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
+      '[1,2,3]',
+      'null',
+      '"x"',
+      '{"resourceSpans":[{"scopeSpans":[{"spans":[null]}]}]}',
+      '{"a":',
+    ];
     body = Buffer.from(shapes[Math.floor(random() * shapes.length)]!);
   }
   const gzip = random() < 0.2;
-  return { body: gzip ? (random() < 0.5 ? gzipSync(body) : gzipSync(body).subarray(0, 10)) : body, contentType: json ? 'application/json' : 'application/x-protobuf', gzip };
+  return {
+    body: gzip ? (random() < 0.5 ? gzipSync(body) : gzipSync(body).subarray(0, 10)) : body,
+    contentType: json ? 'application/json' : 'application/x-protobuf',
+    gzip,
+  };
 }
 
 describe('fuzz', () => {
@@ -93,7 +108,12 @@ describe('fuzz', () => {
     // Still answering, and the traffic before the fuzz counts exactly as before.
     expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
     const after = await scrape(started.url);
-    for (const name of [METRICS.TOOL_CALLS.name, METRICS.TOOL_SCHEMA_VIOLATIONS.name, METRICS.TOOL_TOKENS.name, `${METRICS.SERVER_OPERATION_DURATION.name}_count`]) {
+    for (const name of [
+      METRICS.TOOL_CALLS.name,
+      METRICS.TOOL_SCHEMA_VIOLATIONS.name,
+      METRICS.TOOL_TOKENS.name,
+      `${METRICS.SERVER_OPERATION_DURATION.name}_count`,
+    ]) {
       expect([name, sumOf(after.samples, name, baseline)]).toEqual([name, sumOf(before.samples, name, baseline)]);
     }
     // And it still tallies new valid traffic exactly.
@@ -101,6 +121,8 @@ describe('fuzz', () => {
     emitScenario(t.tracer, Date.now() - 100_000);
     await t.flush();
     await t.shutdown();
-    expect(sumOf((await scrape(started.url)).samples, METRICS.TOOL_CALLS.name, { [LABEL.SERVICE_NAME]: 'after-fuzz' })).toBe(SCENARIO.calls);
+    expect(sumOf((await scrape(started.url)).samples, METRICS.TOOL_CALLS.name, { [LABEL.SERVICE_NAME]: 'after-fuzz' })).toBe(
+      SCENARIO.calls,
+    );
   });
 });

@@ -45,7 +45,10 @@ export function makeTracer(url: string, encoding: 'json' | 'protobuf', serviceNa
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: serviceName }),
-    spanProcessors: [new BatchSpanProcessor(exporter, { maxExportBatchSize: 512, scheduledDelayMillis: 60_000 }), new SimpleSpanProcessor(memory)],
+    spanProcessors: [
+      new BatchSpanProcessor(exporter, { maxExportBatchSize: 512, scheduledDelayMillis: 60_000 }),
+      new SimpleSpanProcessor(memory),
+    ],
   });
   return {
     tracer: provider.getTracer('mcplens-collector-test'),
@@ -97,7 +100,11 @@ export function emitCall(tracer: Tracer, c: CallSpec): void {
   if (c.tokensNotCounted !== undefined) a[ATTR.TOKENS_NOT_COUNTED] = c.tokensNotCounted;
   if (c.adjustedCount !== undefined) a[ATTR.ADJUSTED_COUNT] = c.adjustedCount;
   if (c.errorType !== undefined) a[ATTR.ERROR_TYPE] = c.errorType;
-  const span = tracer.startSpan(`${method} ${c.tool ?? ''}`.trim(), { kind: c.kind ?? SpanKind.SERVER, attributes: a, startTime: c.startMs });
+  const span = tracer.startSpan(`${method} ${c.tool ?? ''}`.trim(), {
+    kind: c.kind ?? SpanKind.SERVER,
+    attributes: a,
+    startTime: c.startMs,
+  });
   span.end(c.startMs + (c.durationMs ?? 20));
 }
 
@@ -138,17 +145,47 @@ export function emitScenario(tracer: Tracer, base: number): void {
   const openai = { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'lookup_inventory', tokensArguments: 10, tokensResult: 100 };
   emitCall(tracer, { ...openai, session: 's1', startMs: base, outcome: 'tool_error', violationKind: 'missing_required', paths: ['/sku'] });
   emitCall(tracer, { ...openai, session: 's1', startMs: base + 1 * s, outcome: 'ok' });
-  emitCall(tracer, { ...openai, session: 's1', startMs: base + 2 * s, outcome: 'tool_error', violationKind: 'wrong_type', paths: ['/quantity'] });
+  emitCall(tracer, {
+    ...openai,
+    session: 's1',
+    startMs: base + 2 * s,
+    outcome: 'tool_error',
+    violationKind: 'wrong_type',
+    paths: ['/quantity'],
+  });
   emitCall(tracer, { ...openai, session: 's1', startMs: base + 100 * s, outcome: 'ok' });
   for (let i = 0; i < 4; i++) emitCall(tracer, { ...openai, session: 's2', startMs: base + (10 + i) * s, outcome: 'ok' });
   for (let i = 0; i < 5; i++) {
-    emitCall(tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'cancel_order', session: 's3', startMs: base + i * s, outcome: 'ok' });
+    emitCall(tracer, {
+      provider: PROVIDERS.ANTHROPIC,
+      model: 'claude-sonnet-4-5',
+      tool: 'cancel_order',
+      session: 's3',
+      startMs: base + i * s,
+      outcome: 'ok',
+    });
   }
   for (let i = 0; i < 2; i++) {
-    emitCall(tracer, { provider: PROVIDERS.DEEPSEEK, model: 'deepseek-chat', tool: 'nope', session: 's4', startMs: base + i * s, outcome: 'rejected', violationKind: 'unknown_tool', paths: [''] });
+    emitCall(tracer, {
+      provider: PROVIDERS.DEEPSEEK,
+      model: 'deepseek-chat',
+      tool: 'nope',
+      session: 's4',
+      startMs: base + i * s,
+      outcome: 'rejected',
+      violationKind: 'unknown_tool',
+      paths: [''],
+    });
   }
   emitCall(tracer, { tool: 'lookup_inventory', startMs: base, outcome: 'ok' });
-  emitCall(tracer, { provider: PROVIDERS.MISTRAL_AI, model: 'mistral-large', tool: 'cancel_order', startMs: base, outcome: 'ok', adjustedCount: 4 });
+  emitCall(tracer, {
+    provider: PROVIDERS.MISTRAL_AI,
+    model: 'mistral-large',
+    tool: 'cancel_order',
+    startMs: base,
+    outcome: 'ok',
+    adjustedCount: 4,
+  });
   // A client-side span of the same kind of call must never count.
   emitCall(tracer, { ...openai, kind: SpanKind.CLIENT, startMs: base, outcome: 'ok' });
   emitCatalog(tracer, base, { lookup_inventory: 120, cancel_order: 180 });
@@ -183,7 +220,8 @@ export function parseExposition(text: string): Sample[] {
     if (!m) throw new Error(`unparseable exposition line: ${line}`);
     const labels: Record<string, string> = {};
     if (m[3]) {
-      for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\"/g, '"').replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
+      for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+        labels[l[1]!] = l[2]!.replace(/\\"/g, '"').replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
     }
     const v = m[4]!;
     out.push({ name: m[1]!, labels, value: v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v), exemplar: m[5] });
@@ -204,7 +242,11 @@ export function countOf(samples: readonly Sample[], name: string, match: Record<
 }
 
 /** GET /metrics, classic (default) or OpenMetrics; returns the text and parsed samples. */
-export async function scrape(url: string, openMetrics = false, token?: string): Promise<{ text: string; samples: Sample[]; contentType: string }> {
+export async function scrape(
+  url: string,
+  openMetrics = false,
+  token?: string,
+): Promise<{ text: string; samples: Sample[]; contentType: string }> {
   const headers: Record<string, string> = {};
   if (openMetrics) headers['accept'] = 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5';
   if (token) headers['authorization'] = `Bearer ${token}`;

@@ -27,12 +27,23 @@ interface Answer {
 }
 
 /** One request with exactly the headers given (`host` included: fetch cannot set it). */
-function send(url: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; ca?: Buffer } = {}): Promise<Answer> {
+function send(
+  url: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; ca?: Buffer } = {},
+): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const make = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = make(
-      { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, path, method: opts.method ?? 'GET', headers: opts.headers, ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : {}) },
+      {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port,
+        path,
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -76,7 +87,10 @@ describe('security headers', () => {
       ['GET /api/summary', await send(open.url, '/api/summary')],
       ['GET /healthz', await send(open.url, '/healthz')],
       ['GET /readyz', await send(open.url, '/readyz')],
-      ['POST /v1/traces', await send(open.url, '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: SPAN_JSON })],
+      [
+        'POST /v1/traces',
+        await send(open.url, '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: SPAN_JSON }),
+      ],
       ['GET /v1/traces', await send(open.url, '/v1/traces')],
       ['GET /nope', await send(open.url, '/nope')],
       ['GET / (no token)', await send(secured.url, '/')],
@@ -84,7 +98,10 @@ describe('security headers', () => {
     ];
     for (const [what, a] of answers) {
       const got = Object.fromEntries(Object.keys(SECURITY_HEADERS).map((h) => [h, a.headers[h]]));
-      expect([what, got]).toEqual([what, { 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' }]);
+      expect([what, got]).toEqual([
+        what,
+        { 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' },
+      ]);
     }
     expect(answers.map(([w, a]) => [w, a.status])).toEqual([
       ['GET /', 200],
@@ -104,7 +121,12 @@ describe('security headers', () => {
     const a = await send(open.url, '/');
     const csp = String(a.headers['content-security-policy']);
     expect(csp).toBe(STATUS_PAGE_CSP);
-    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(' ')]));
+    const directives = new Map(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v.join(' ')]),
+    );
     expect(directives.get('default-src')).toBe("'none'");
     expect(directives.get('connect-src')).toBe("'self'");
     expect(directives.get('frame-ancestors')).toBe("'none'");
@@ -176,12 +198,24 @@ describe('errors without stack traces or paths', () => {
 
   it('refusals on /v1/traces stay google.rpc.Status in the request encoding, as the receiver answers', async () => {
     const wrongMethod = await send(open.url, '/v1/traces', { method: 'PUT' });
-    expect([wrongMethod.status, wrongMethod.headers['content-type'], JSON.parse(wrongMethod.body).code]).toEqual([405, 'application/json', 12]);
-    const badHost = await send(open.url, '/v1/traces', { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json' }, body: SPAN_JSON });
+    expect([wrongMethod.status, wrongMethod.headers['content-type'], JSON.parse(wrongMethod.body).code]).toEqual([
+      405,
+      'application/json',
+      12,
+    ]);
+    const badHost = await send(open.url, '/v1/traces', {
+      method: 'POST',
+      headers: { host: 'evil.example', 'content-type': 'application/json' },
+      body: SPAN_JSON,
+    });
     expect(badHost.status).toBe(403);
     expect(badHost.headers['content-type']).toBe('application/json');
     expect(JSON.parse(badHost.body)).toEqual({ code: 7, message: expect.stringMatching(/Host header not allowed/) });
-    const badHostPb = await send(open.url, '/v1/traces', { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/x-protobuf' }, body: new Uint8Array() });
+    const badHostPb = await send(open.url, '/v1/traces', {
+      method: 'POST',
+      headers: { host: 'evil.example', 'content-type': 'application/x-protobuf' },
+      body: new Uint8Array(),
+    });
     expect([badHostPb.status, badHostPb.headers['content-type']]).toEqual([403, 'application/x-protobuf']);
     // google.rpc.Status: field 1 (code) varint 7, then field 2 (message).
     expect([...Buffer.from(badHostPb.body, 'latin1').subarray(0, 2)]).toEqual([0x08, 7]);
@@ -210,10 +244,19 @@ describe('the read token: exchanged for an HttpOnly cookie', () => {
     }
     for (const q of ['?token=nope', '?token=', `?token=${encodeURIComponent(TOKEN)}&token=x`]) {
       const a = await send(secured.url, `/${q}`);
-      expect([q, a.status, a.headers['set-cookie'], a.headers['www-authenticate']]).toEqual([q, 401, undefined, 'Bearer realm="mcplens", error="invalid_token"']);
+      expect([q, a.status, a.headers['set-cookie'], a.headers['www-authenticate']]).toEqual([
+        q,
+        401,
+        undefined,
+        'Bearer realm="mcplens", error="invalid_token"',
+      ]);
     }
     // The cookie never authenticates ingest.
-    const ingest = await send(secured.url, '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: SPAN_JSON });
+    const ingest = await send(secured.url, '/v1/traces', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie },
+      body: SPAN_JSON,
+    });
     expect(ingest.status).toBe(401);
   });
 
@@ -226,7 +269,27 @@ describe('the read token: exchanged for an HttpOnly cookie', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcplens-tls-'));
     const c = createCollector({ readToken: TOKEN });
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       const cert = readFileSync(join(dir, 'cert.pem'));
       const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, c.app);
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -234,7 +297,9 @@ describe('the read token: exchanged for an HttpOnly cookie', () => {
       try {
         const a = await send(url, `/?token=${encodeURIComponent(TOKEN)}`, { ca: cert });
         expect(a.status).toBe(303);
-        expect(a.headers['set-cookie']).toEqual([`${READ_TOKEN_COOKIE}=${encodeURIComponent(TOKEN)}; Path=/; HttpOnly; SameSite=Strict; Secure`]);
+        expect(a.headers['set-cookie']).toEqual([
+          `${READ_TOKEN_COOKIE}=${encodeURIComponent(TOKEN)}; Path=/; HttpOnly; SameSite=Strict; Secure`,
+        ]);
       } finally {
         server.closeAllConnections();
         await new Promise((r) => server.close(r));
@@ -249,7 +314,15 @@ describe('the read token: exchanged for an HttpOnly cookie', () => {
 describe('Host check (DNS-rebinding protection)', () => {
   it('on loopback: localhost, 127.0.0.1 and [::1] with the listening port pass; any other name or port gets 403 plain text', async () => {
     const pass = [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`];
-    const refuse = ['evil.example', `evil.example:${port}`, `localhost:${port + 1}`, 'localhost', `127.0.0.2:${port}`, `127.0.0.1.evil.example:${port}`, `localhost:${port}@evil`];
+    const refuse = [
+      'evil.example',
+      `evil.example:${port}`,
+      `localhost:${port + 1}`,
+      'localhost',
+      `127.0.0.2:${port}`,
+      `127.0.0.1.evil.example:${port}`,
+      `localhost:${port}@evil`,
+    ];
     for (const host of pass) expect([host, (await send(open.url, '/api/summary', { headers: { host } })).status]).toEqual([host, 200]);
     for (const host of refuse) {
       const a = await send(open.url, '/api/summary', { headers: { host } });
@@ -257,7 +330,8 @@ describe('Host check (DNS-rebinding protection)', () => {
       expect(a.body).toBe('Host header not allowed (DNS-rebinding protection; see --allowed-hosts)\n');
     }
     // Probes answer whatever the Host.
-    for (const path of ['/healthz', '/readyz']) expect([path, (await send(open.url, path, { headers: { host: 'pod-ip.example' } })).status]).toEqual([path, 200]);
+    for (const path of ['/healthz', '/readyz'])
+      expect([path, (await send(open.url, path, { headers: { host: 'pod-ip.example' } })).status]).toEqual([path, 200]);
   });
 
   it('a request without Host (HTTP/1.0) is refused on loopback', async () => {
@@ -341,8 +415,12 @@ describe('Host check (DNS-rebinding protection)', () => {
 
 describe('allowedHosts configuration and host parsing', () => {
   it('parses from flags, environment and code; bad values name themselves', () => {
-    expect(parseArgs(['--allowed-hosts', 'a.example, B.example:8080,[::2]']).options).toEqual({ allowedHosts: ['a.example', 'b.example:8080', '[::2]'] });
-    expect(optionsFromEnv({ MCPLENS_COLLECTOR_ALLOWED_HOSTS: 'collector,collector:4318' })).toEqual({ allowedHosts: ['collector', 'collector:4318'] });
+    expect(parseArgs(['--allowed-hosts', 'a.example, B.example:8080,[::2]']).options).toEqual({
+      allowedHosts: ['a.example', 'b.example:8080', '[::2]'],
+    });
+    expect(optionsFromEnv({ MCPLENS_COLLECTOR_ALLOWED_HOSTS: 'collector,collector:4318' })).toEqual({
+      allowedHosts: ['collector', 'collector:4318'],
+    });
     expect(resolveConfig({}).allowedHosts).toEqual([]);
     for (const bad of ['http://a.example', 'a.example/x', 'a b', 'a.example:99999', '*']) {
       expect(() => resolveConfig({ allowedHosts: [bad] })).toThrow(ConfigError);
@@ -353,8 +431,12 @@ describe('allowedHosts configuration and host parsing', () => {
   });
 
   it('loopback addresses and Host values', () => {
-    expect(['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LocalHost', '::ffff:127.0.0.1'].map(isLoopbackHost)).toEqual(Array(7).fill(true));
-    expect(['0.0.0.0', '::', '10.0.0.1', 'localhost.evil', '128.0.0.1', '127.0.0.1.nip.io'].map(isLoopbackHost)).toEqual(Array(6).fill(false));
+    expect(['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LocalHost', '::ffff:127.0.0.1'].map(isLoopbackHost)).toEqual(
+      Array(7).fill(true),
+    );
+    expect(['0.0.0.0', '::', '10.0.0.1', 'localhost.evil', '128.0.0.1', '127.0.0.1.nip.io'].map(isLoopbackHost)).toEqual(
+      Array(6).fill(false),
+    );
     expect(parseHost('LocalHost:4318')).toEqual({ name: 'localhost', port: 4318 });
     expect(parseHost('[::1]:80')).toEqual({ name: '[::1]', port: 80 });
     expect(parseHost('example')).toEqual({ name: 'example' });

@@ -15,7 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTR, LABEL, METRICS, OUTCOMES } from '../../contract/index.js';
 import { estimateJsonDecodedBytes, IngestBudget, protobufDecodePlan } from '../../collector/ingest-budget.js';
 import { parseExposition, startCollector, sumOf } from './collector-harness.js';
-import { hexId, postRaw, procStatusBytes, spansJson, spawnCollector, tracesAnswers, type ChildCollector, type PostResult, type SpanAttrs } from './ingest-abuse-harness.js';
+import {
+  hexId,
+  postRaw,
+  procStatusBytes,
+  spansJson,
+  spawnCollector,
+  tracesAnswers,
+  type ChildCollector,
+  type PostResult,
+  type SpanAttrs,
+} from './ingest-abuse-harness.js';
 
 const MiB = 1024 * 1024;
 /** The bound the README documents for the default options, series cap full included. */
@@ -79,7 +89,9 @@ beforeAll(async () => {
   const text = await scrapeText(c.url);
   const dropped = sumOf(parseExposition(text), METRICS.COLLECTOR_SERIES_DROPPED.name);
   expect(dropped).toBeGreaterThan(0);
-  log.push(`at cap: RSS ${(procStatusBytes(c.pid, 'VmRSS') / 1e6).toFixed(0)} MB, peak ${(procStatusBytes(c.pid, 'VmHWM') / 1e6).toFixed(0)} MB, ${dropped} label sets dropped, /metrics ${(text.length / 1e6).toFixed(1)} MB`);
+  log.push(
+    `at cap: RSS ${(procStatusBytes(c.pid, 'VmRSS') / 1e6).toFixed(0)} MB, peak ${(procStatusBytes(c.pid, 'VmHWM') / 1e6).toFixed(0)} MB, ${dropped} label sets dropped, /metrics ${(text.length / 1e6).toFixed(1)} MB`,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -117,7 +129,14 @@ describe('ingest memory budget under attack (default options, real collector in 
     };
     const legitBefore = sumOf(parseExposition(await scrapeText(c.url)), METRICS.TOOL_CALLS.name, legitMatch);
     expect(legitBefore).toBeGreaterThan(0);
-    const legitBody = (n: number): Buffer => Buffer.from(spansJson('cap-fill', Array.from({ length: n }, () => legitAttrs), 1_000_000 + legitSent));
+    const legitBody = (n: number): Buffer =>
+      Buffer.from(
+        spansJson(
+          'cap-fill',
+          Array.from({ length: n }, () => legitAttrs),
+          1_000_000 + legitSent,
+        ),
+      );
     let attacking = true;
     let legitSent = 0;
     let legitBatches = 0;
@@ -152,13 +171,17 @@ describe('ingest memory budget under attack (default options, real collector in 
       const results = await Promise.all(Array.from({ length: n }, () => send().then(note)));
       const by: Record<string, number> = {};
       for (const r of results) by[String(r.status)] = (by[String(r.status)] ?? 0) + 1;
-      log.push(`${name}: ${JSON.stringify(by)}; peak RSS ${(before / 1e6).toFixed(0)} -> ${(procStatusBytes(c.pid, 'VmHWM') / 1e6).toFixed(0)} MB`);
+      log.push(
+        `${name}: ${JSON.stringify(by)}; peak RSS ${(before / 1e6).toFixed(0)} -> ${(procStatusBytes(c.pid, 'VmHWM') / 1e6).toFixed(0)} MB`,
+      );
       for (const r of results) expect([name, r.status]).toEqual([name, expect.any(Number)]);
       for (const r of results) expect([name, allowed.includes(r.status as number)]).toEqual([name, true]);
     };
     try {
       for (let round = 0; round < 3; round++) {
-        await burst(`64 gzip bombs (65 KB -> 64 MiB), round ${round + 1}`, 64, () => postRaw(c.url, bomb, { ...JSON_HEADERS, 'content-encoding': 'gzip' }));
+        await burst(`64 gzip bombs (65 KB -> 64 MiB), round ${round + 1}`, 64, () =>
+          postRaw(c.url, bomb, { ...JSON_HEADERS, 'content-encoding': 'gzip' }),
+        );
       }
       for (let round = 0; round < 2; round++) {
         await burst(`64 x 16 MiB JSON of empty objects, round ${round + 1}`, 64, () => postRaw(c.url, objs, JSON_HEADERS));
@@ -167,17 +190,26 @@ describe('ingest memory budget under attack (default options, real collector in 
       await burst('16 x 16 MiB chunked JSON (no Content-Length)', 16, () => postRaw(c.url, objs, JSON_HEADERS, { chunked: true }));
       // Valid bodies at the size limit: accepted one after another as the budget allows, refused 429 past it.
       for (let round = 0; round < 2; round++) {
-        await burst(`64 x 16 MiB JSON of one long string, round ${round + 1}`, 64, () => postRaw(c.url, longString, JSON_HEADERS), [200, 429]);
+        await burst(
+          `64 x 16 MiB JSON of one long string, round ${round + 1}`,
+          64,
+          () => postRaw(c.url, longString, JSON_HEADERS),
+          [200, 429],
+        );
       }
       await burst('64 x 16 MiB protobuf of one unknown field', 64, () => postRaw(c.url, unknownField, PB_HEADERS), [200, 429]);
-      await burst('32 gzipped 16 MiB JSON bodies (inflate to 16 MiB, decode 33x)', 32, () => postRaw(c.url, gzipSync(objs, { level: 1 }), { ...JSON_HEADERS, 'content-encoding': 'gzip' }));
+      await burst('32 gzipped 16 MiB JSON bodies (inflate to 16 MiB, decode 33x)', 32, () =>
+        postRaw(c.url, gzipSync(objs, { level: 1 }), { ...JSON_HEADERS, 'content-encoding': 'gzip' }),
+      );
     } finally {
       attacking = false;
       await legit;
       clearInterval(poller);
     }
     const peak = procStatusBytes(c.pid, 'VmHWM');
-    log.push(`peak RSS over the whole run ${(peak / 1e6).toFixed(0)} MB (bound ${RSS_BOUND / 1e6} MB); legit: ${legitSent} spans in ${legitBatches} batches; client saw ${JSON.stringify(client)}`);
+    log.push(
+      `peak RSS over the whole run ${(peak / 1e6).toFixed(0)} MB (bound ${RSS_BOUND / 1e6} MB); legit: ${legitSent} spans in ${legitBatches} batches; client saw ${JSON.stringify(client)}`,
+    );
     expect(peak).toBeLessThan(RSS_BOUND);
 
     // Ingest refused for a while, so /readyz said 503; it says 200 again once refusals stop.
@@ -258,7 +290,12 @@ describe('budget accounting (units)', () => {
   });
 
   it('plans a protobuf decode within what is left: full limits when it fits, cut limits when it does not, nothing when the body alone does not fit', () => {
-    expect(protobufDecodePlan(1000, 10 * MiB, 100_000, 500_000)).toEqual({ bytes: 4000 + 500 * 400 + 500 * 240, maxSpans: 500, maxEvents: 500, reduced: false });
+    expect(protobufDecodePlan(1000, 10 * MiB, 100_000, 500_000)).toEqual({
+      bytes: 4000 + 500 * 400 + 500 * 240,
+      maxSpans: 500,
+      maxEvents: 500,
+      reduced: false,
+    });
     const cut = protobufDecodePlan(MiB, 8 * MiB, 100_000, 500_000)!;
     expect(cut.reduced).toBe(true);
     expect(cut.bytes).toBeLessThanOrEqual(8 * MiB);
@@ -278,7 +315,13 @@ describe('decided before reading (small budget, in process)', () => {
       const body = Buffer.from(spansJson('budget-small', [{ [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.OUTCOME]: 'ok' }]));
       const padded = Buffer.concat([body, Buffer.alloc(0.9 * MiB - body.length, 0x20)]);
       // The first upload declares 0.9 MiB and sends only its headers: it holds 0.9 MiB of the budget.
-      const holder = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...JSON_HEADERS, 'content-length': String(padded.length) } });
+      const holder = request({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { ...JSON_HEADERS, 'content-length': String(padded.length) },
+      });
       const held = new Promise<number>((resolve, reject) => {
         holder.on('response', (res) => {
           res.resume();
@@ -292,7 +335,13 @@ describe('decided before reading (small budget, in process)', () => {
       for (let i = 0; i < 50 && second?.status !== 429; i++) {
         await new Promise((r) => setTimeout(r, 20));
         second = await new Promise((resolve, reject) => {
-          const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...JSON_HEADERS, 'content-length': String(2.5 * MiB) } });
+          const req = request({
+            host: u.hostname,
+            port: u.port,
+            path: u.pathname,
+            method: 'POST',
+            headers: { ...JSON_HEADERS, 'content-length': String(2.5 * MiB) },
+          });
           req.on('response', (res) => {
             res.resume();
             resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });

@@ -6,7 +6,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LABEL, METRICS, OVERFLOW_LABEL_VALUE, UNKNOWN_LABEL_VALUE, UNKNOWN_PROVIDER, VIOLATION_KINDS } from '../../contract/index.js';
 import type { Summary } from '../../collector/summary-types.js';
-import { SCENARIO, countOf, emitScenario, makeTracer, scrape, startCollector, sumOf, type Started, type TestTracer } from './collector-harness.js';
+import {
+  SCENARIO,
+  countOf,
+  emitScenario,
+  makeTracer,
+  scrape,
+  startCollector,
+  sumOf,
+  type Started,
+  type TestTracer,
+} from './collector-harness.js';
 
 const CALLS = METRICS.TOOL_CALLS.name;
 const VIOL = METRICS.TOOL_SCHEMA_VIOLATIONS.name;
@@ -43,7 +53,9 @@ describe('tallies from both OTLP encodings', () => {
         expect([provider, sumOf(samples, CALLS, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: provider })]).toEqual([provider, n]);
       }
       // Provider and model 'unknown' when absent; unknown tool never a label value.
-      expect(sumOf(samples, CALLS, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: UNKNOWN_PROVIDER, [LABEL.GEN_AI_REQUEST_MODEL]: UNKNOWN_PROVIDER })).toBe(1);
+      expect(
+        sumOf(samples, CALLS, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: UNKNOWN_PROVIDER, [LABEL.GEN_AI_REQUEST_MODEL]: UNKNOWN_PROVIDER }),
+      ).toBe(1);
       expect(countOf(samples, CALLS, { [LABEL.GEN_AI_TOOL_NAME]: 'nope' })).toBe(0);
       expect(sumOf(samples, CALLS, { ...svc, [LABEL.GEN_AI_TOOL_NAME]: UNKNOWN_LABEL_VALUE })).toBe(2);
       expect(sumOf(samples, CALLS, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai', [LABEL.OUTCOME]: 'tool_error' })).toBe(2);
@@ -54,13 +66,33 @@ describe('tallies from both OTLP encodings', () => {
       const { samples } = await scrape(started.url);
       const openai = { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai' };
       for (const kind of VIOLATION_KINDS) {
-        expect([kind, sumOf(samples, VIOL, { ...openai, [LABEL.VIOLATION_KIND]: kind })]).toEqual([kind, SCENARIO.openaiViolations[kind] ?? 0]);
+        expect([kind, sumOf(samples, VIOL, { ...openai, [LABEL.VIOLATION_KIND]: kind })]).toEqual([
+          kind,
+          SCENARIO.openaiViolations[kind] ?? 0,
+        ]);
       }
-      expect(sumOf(samples, VIOL, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: UNKNOWN_LABEL_VALUE, [LABEL.VIOLATION_KIND]: 'unknown_tool' })).toBe(2);
+      expect(
+        sumOf(samples, VIOL, {
+          [LABEL.SERVICE_NAME]: service,
+          [LABEL.GEN_AI_TOOL_NAME]: UNKNOWN_LABEL_VALUE,
+          [LABEL.VIOLATION_KIND]: 'unknown_tool',
+        }),
+      ).toBe(2);
       // Every violation series has a calls series with the same call labels.
-      const callKeys = new Set(samples.filter((s) => s.name === CALLS).map((s) => `${s.labels['service_name']}|${s.labels['gen_ai_tool_name']}|${s.labels['gen_ai_provider_name']}|${s.labels['gen_ai_request_model']}`));
+      const callKeys = new Set(
+        samples
+          .filter((s) => s.name === CALLS)
+          .map(
+            (s) =>
+              `${s.labels['service_name']}|${s.labels['gen_ai_tool_name']}|${s.labels['gen_ai_provider_name']}|${s.labels['gen_ai_request_model']}`,
+          ),
+      );
       for (const s of samples.filter((x) => x.name === VIOL)) {
-        expect(callKeys.has(`${s.labels['service_name']}|${s.labels['gen_ai_tool_name']}|${s.labels['gen_ai_provider_name']}|${s.labels['gen_ai_request_model']}`)).toBe(true);
+        expect(
+          callKeys.has(
+            `${s.labels['service_name']}|${s.labels['gen_ai_tool_name']}|${s.labels['gen_ai_provider_name']}|${s.labels['gen_ai_request_model']}`,
+          ),
+        ).toBe(true);
       }
     });
 
@@ -83,9 +115,13 @@ describe('tallies from both OTLP encodings', () => {
       expect(sumOf(samples, `${DUR}_bucket`, { ...svc, le: '0.01', [LABEL.MCP_METHOD_NAME]: 'tools/call' })).toBe(0);
       expect(sumOf(samples, `${DUR}_bucket`, { ...svc, le: '0.02', [LABEL.MCP_METHOD_NAME]: 'tools/call' })).toBe(SCENARIO.calls);
       for (const [kind, n] of Object.entries(SCENARIO.openaiTokens)) {
-        expect(sumOf(samples, METRICS.TOOL_TOKENS.name, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai', [LABEL.TOKEN_KIND]: kind })).toBe(n);
+        expect(sumOf(samples, METRICS.TOOL_TOKENS.name, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai', [LABEL.TOKEN_KIND]: kind })).toBe(
+          n,
+        );
       }
-      expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai' })).toBe(SCENARIO.openaiSelfCorrections);
+      expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: 'openai' })).toBe(
+        SCENARIO.openaiSelfCorrections,
+      );
       expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, svc)).toBe(SCENARIO.openaiSelfCorrections);
       expect(sumOf(samples, METRICS.TOOL_CATALOG_TOKENS.name, svc)).toBe(300);
       expect(sumOf(samples, METRICS.TOOL_CATALOG_TOOL_TOKENS.name, { ...svc, [LABEL.GEN_AI_TOOL_NAME]: 'cancel_order' })).toBe(180);

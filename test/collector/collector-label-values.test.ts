@@ -13,7 +13,16 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { SpanKind, type Attributes as OtelAttributes } from '@opentelemetry/api';
-import { ATTR, EVENT, LABEL, LABEL_VALUE_REWRITE_REASONS, MAX_TOKEN_COUNT, MCP_METHOD, METRICS, VALUE_REJECT_REASONS } from '../../contract/index.js';
+import {
+  ATTR,
+  EVENT,
+  LABEL,
+  LABEL_VALUE_REWRITE_REASONS,
+  MAX_TOKEN_COUNT,
+  MCP_METHOD,
+  METRICS,
+  VALUE_REJECT_REASONS,
+} from '../../contract/index.js';
 import { ConfigError, resolveConfig } from '../../collector/config.js';
 import type { Summary } from '../../collector/summary-types.js';
 import { makeTracer, scrape, startCollector, sumOf, type Sample, type Started, type TestTracer } from './collector-harness.js';
@@ -67,7 +76,8 @@ function samplesOf(samples: readonly Sample[], name: string, service: string): S
   return samples.filter((s) => s.name === name && s.labels[LABEL.SERVICE_NAME] === service);
 }
 
-const hash8 = (v: string, encoding: 'utf8' | 'utf16le' = 'utf8'): string => createHash('sha256').update(v, encoding).digest('hex').slice(0, 8);
+const hash8 = (v: string, encoding: 'utf8' | 'utf16le' = 'utf8'): string =>
+  createHash('sha256').update(v, encoding).digest('hex').slice(0, 8);
 
 describe('label values that used to share a series', () => {
   for (const encoding of ['json', 'protobuf'] as const) {
@@ -89,7 +99,8 @@ describe('label values that used to share a series', () => {
       ];
       let n = 0;
       for (const [provider, model, tool, calls] of sets) {
-        for (let i = 0; i < calls; i++) call(t, base + n++, { [ATTR.GEN_AI_PROVIDER_NAME]: provider, [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.GEN_AI_TOOL_NAME]: tool });
+        for (let i = 0; i < calls; i++)
+          call(t, base + n++, { [ATTR.GEN_AI_PROVIDER_NAME]: provider, [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.GEN_AI_TOOL_NAME]: tool });
       }
       await t.flush();
 
@@ -99,23 +110,44 @@ describe('label values that used to share a series', () => {
       expect(calls.map((s) => s.value).sort((a, b) => a - b)).toEqual(sets.map((s) => s[3]));
       // The duration histogram has no model label: sets differing only by model share its series.
       const byProviderTool = new Map<string, number>();
-      for (const [provider, , tool, count] of sets) byProviderTool.set(`${provider}\u0000${tool}`, (byProviderTool.get(`${provider}\u0000${tool}`) ?? 0) + count);
+      for (const [provider, , tool, count] of sets)
+        byProviderTool.set(`${provider}\u0000${tool}`, (byProviderTool.get(`${provider}\u0000${tool}`) ?? 0) + count);
       const durations = samplesOf(samples, DURATION_COUNT, service);
       expect(durations.map((s) => s.value).sort((a, b) => a - b)).toEqual([...byProviderTool.values()].sort((a, b) => a - b));
       // Values without a separator, control character or excess length are exported unchanged.
       const byCount = new Map(calls.map((s) => [s.value, s.labels]));
-      expect(byCount.get(5)).toMatchObject({ [LABEL.GEN_AI_PROVIDER_NAME]: 'q"uote=1', [LABEL.GEN_AI_REQUEST_MODEL]: 'a:b=c', [LABEL.GEN_AI_TOOL_NAME]: 'say "hi"' });
-      expect(byCount.get(8)).toMatchObject({ [LABEL.GEN_AI_PROVIDER_NAME]: 'plain, with comma', [LABEL.GEN_AI_REQUEST_MODEL]: 'm:1', [LABEL.GEN_AI_TOOL_NAME]: 'x=y' });
+      expect(byCount.get(5)).toMatchObject({
+        [LABEL.GEN_AI_PROVIDER_NAME]: 'q"uote=1',
+        [LABEL.GEN_AI_REQUEST_MODEL]: 'a:b=c',
+        [LABEL.GEN_AI_TOOL_NAME]: 'say "hi"',
+      });
+      expect(byCount.get(8)).toMatchObject({
+        [LABEL.GEN_AI_PROVIDER_NAME]: 'plain, with comma',
+        [LABEL.GEN_AI_REQUEST_MODEL]: 'm:1',
+        [LABEL.GEN_AI_TOOL_NAME]: 'x=y',
+      });
       // A separator is replaced and the value marked with the hash of the original.
-      expect(byCount.get(1)![LABEL.GEN_AI_PROVIDER_NAME]).toBe(`openai\ufffdgen_ai_request_model:gpt\u2026~${hash8('openai,gen_ai_request_model:gpt')}`);
-      expect(byCount.get(2)![LABEL.GEN_AI_REQUEST_MODEL]).toBe(`gpt\ufffdgen_ai_request_model:x\u2026~${hash8('gpt,gen_ai_request_model:x')}`);
+      expect(byCount.get(1)![LABEL.GEN_AI_PROVIDER_NAME]).toBe(
+        `openai\ufffdgen_ai_request_model:gpt\u2026~${hash8('openai,gen_ai_request_model:gpt')}`,
+      );
+      expect(byCount.get(2)![LABEL.GEN_AI_REQUEST_MODEL]).toBe(
+        `gpt\ufffdgen_ai_request_model:x\u2026~${hash8('gpt,gen_ai_request_model:x')}`,
+      );
       expect(byCount.get(6)![LABEL.GEN_AI_REQUEST_MODEL]).toBe(`a:b=c\ufffd\u2026~${hash8('a:b=c\n')}`);
       expect(byCount.get(7)![LABEL.GEN_AI_REQUEST_MODEL]).toBe(`a:b=c\ufffd\ufffd\u2026~${hash8('a:b=c\r\n')}`);
       // Counted once per span and label.
-      expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_PROVIDER_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR })).toBe(1);
-      expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR })).toBe(2 + 3);
-      expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_TOOL_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR })).toBe(4);
-      expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.INVALID_TEXT })).toBe(6 + 7);
+      expect(
+        sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_PROVIDER_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR }),
+      ).toBe(1);
+      expect(
+        sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR }),
+      ).toBe(2 + 3);
+      expect(
+        sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_TOOL_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.SEPARATOR }),
+      ).toBe(4);
+      expect(
+        sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.INVALID_TEXT }),
+      ).toBe(6 + 7);
 
       // The summary holds the very same values, with the same counts.
       const summary = await summaryOf(url);
@@ -128,7 +160,8 @@ describe('label values that used to share a series', () => {
       expect(models).toEqual([...fromMetrics].map(([k, v]) => `${k}|${v}`).sort());
       const tools = summary.tools.map((x) => `${x.tool}|${x.calls}`).sort();
       const toolCounts = new Map<string, number>();
-      for (const s of calls) toolCounts.set(s.labels[LABEL.GEN_AI_TOOL_NAME]!, (toolCounts.get(s.labels[LABEL.GEN_AI_TOOL_NAME]!) ?? 0) + s.value);
+      for (const s of calls)
+        toolCounts.set(s.labels[LABEL.GEN_AI_TOOL_NAME]!, (toolCounts.get(s.labels[LABEL.GEN_AI_TOOL_NAME]!) ?? 0) + s.value);
       expect(tools).toEqual([...toolCounts].map(([k, v]) => `${k}|${v}`).sort());
     });
   }
@@ -153,7 +186,9 @@ describe('label values that used to share a series', () => {
     // An ellipsis alone is ordinary text; an ending that poses as a rewrite is not.
     expect(byCount.get(7)).toBe('fine\u2026');
     expect(byCount.get(8)).toBe(`posing\u2026~${'0'.repeat(8)}\u2026~${hash8(`posing\u2026~${'0'.repeat(8)}`)}`);
-    expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_PROVIDER_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.INVALID_TEXT })).toBe(1 + 2 + 3 + 4 + 5 + 6 + 8);
+    expect(
+      sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_PROVIDER_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.INVALID_TEXT }),
+    ).toBe(1 + 2 + 3 + 4 + 5 + 6 + 8);
     for (const v of byCount.values()) expect(/[\u0000-\u001f\u007f-\u009f]/.test(v)).toBe(false);
   });
 });
@@ -167,7 +202,13 @@ describe('label value length limit', () => {
     const prefix = 'x'.repeat(300);
     // 25 distinct 100 kB tool names sharing a 300-byte prefix (the attack of the issue, scaled down).
     const names = Array.from({ length: 25 }, (_, i) => `${prefix}${String(i).padStart(4, '0')}${'y'.repeat(100_000)}`);
-    names.forEach((tool, i) => call(t, base + i, { [ATTR.GEN_AI_TOOL_NAME]: tool, [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.GEN_AI_REQUEST_MODEL]: '€'.repeat(200) }));
+    names.forEach((tool, i) =>
+      call(t, base + i, {
+        [ATTR.GEN_AI_TOOL_NAME]: tool,
+        [ATTR.GEN_AI_PROVIDER_NAME]: 'openai',
+        [ATTR.GEN_AI_REQUEST_MODEL]: '€'.repeat(200),
+      }),
+    );
     await t.flush();
     const { text, samples } = await scrape(url);
     // About 330 kB (every series of 25 call label sets, 256-byte values); the names alone are 2.5 MB.
@@ -185,8 +226,12 @@ describe('label value length limit', () => {
     // 200 euro signs (600 bytes) cut at a character boundary: 81 whole ones (243 bytes), then the 12-byte marker and hash.
     const model = calls[0]!.labels[LABEL.GEN_AI_REQUEST_MODEL]!;
     expect(model).toBe(`${'€'.repeat(81)}\u2026~${hash8('€'.repeat(200))}`);
-    expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_TOOL_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.TOO_LONG })).toBe(25);
-    expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.TOO_LONG })).toBe(25);
+    expect(sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_TOOL_NAME, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.TOO_LONG })).toBe(
+      25,
+    );
+    expect(
+      sumOf(samples, REWRITTEN, { [LABEL.LABEL]: LABEL.GEN_AI_REQUEST_MODEL, [LABEL.REASON]: LABEL_VALUE_REWRITE_REASONS.TOO_LONG }),
+    ).toBe(25);
     const summary = await summaryOf(url);
     expect(summary.tools.map((x) => x.tool).sort()).toEqual([...tools].sort());
     expect(summary.totals.calls).toBe(25);
@@ -205,7 +250,13 @@ describe('label value length limit', () => {
     const tool = { [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.GEN_AI_REQUEST_MODEL]: 'gpt' };
     call(t, base, { ...tool, [ATTR.SESSION_KEY]: session, [ATTR.VIOLATION_KIND]: 'wrong_type', [ATTR.VIOLATION_PATHS]: paths });
     call(t, base + 1000, { ...tool, [ATTR.SESSION_KEY]: session });
-    call(t, base + 2000, { [ATTR.GEN_AI_TOOL_NAME]: name, [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.GEN_AI_REQUEST_MODEL]: 'gpt', [ATTR.VIOLATION_KIND]: 'unknown_tool', [ATTR.OUTCOME]: 'rejected' });
+    call(t, base + 2000, {
+      [ATTR.GEN_AI_TOOL_NAME]: name,
+      [ATTR.GEN_AI_PROVIDER_NAME]: 'openai',
+      [ATTR.GEN_AI_REQUEST_MODEL]: 'gpt',
+      [ATTR.VIOLATION_KIND]: 'unknown_tool',
+      [ATTR.OUTCOME]: 'rejected',
+    });
     await t.flush();
     const summary = await summaryOf(url);
     const recent = summary.recentViolations;
@@ -215,7 +266,9 @@ describe('label value length limit', () => {
     expect(JSON.stringify(summary).length).toBeLessThan(50_000);
     expect(summary.totals.selfCorrections).toBe(1);
     const { samples } = await scrape(url);
-    expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'lookup' })).toBe(1);
+    expect(sumOf(samples, METRICS.TOOL_SELF_CORRECTIONS.name, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'lookup' })).toBe(
+      1,
+    );
   });
 
   it('follows maxLabelValueBytes, and refuses a limit too small for the marker and hash', async () => {
@@ -226,7 +279,12 @@ describe('label value length limit', () => {
     const { samples } = await scrape(url);
     const service = `${'s'.repeat(40 - 12)}\u2026~${hash8('s'.repeat(100))}`;
     expect(sumOf(samples, CALLS, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'short' })).toBe(1);
-    expect(sumOf(samples, DURATION_COUNT, { [LABEL.SERVICE_NAME]: service, [LABEL.ERROR_TYPE]: `${'e'.repeat(28)}\u2026~${hash8('e'.repeat(41))}` })).toBe(1);
+    expect(
+      sumOf(samples, DURATION_COUNT, {
+        [LABEL.SERVICE_NAME]: service,
+        [LABEL.ERROR_TYPE]: `${'e'.repeat(28)}\u2026~${hash8('e'.repeat(41))}`,
+      }),
+    ).toBe(1);
     expect(() => resolveConfig({ maxLabelValueBytes: 31 })).toThrow(ConfigError);
     expect(() => resolveConfig({ maxLabelValueBytes: 31 })).toThrow(/maxLabelValueBytes.*31/);
     expect(resolveConfig({}).maxLabelValueBytes).toBe(256);
@@ -250,7 +308,11 @@ describe('token counts validated', () => {
       bad.forEach((v, i) => call(t, base + 10 + i, { ...tool, [ATTR.TOKENS_ARGUMENTS]: v, [ATTR.TOKENS_RESULT]: 1 }));
       call(t, base + 100, { ...tool, [ATTR.TOKENS_ARGUMENTS]: MAX_TOKEN_COUNT, [ATTR.TOKENS_RESULT]: 0 });
       // A catalog with one bad tool and a bad total: the good tool is kept, the total is its sum.
-      const list = t.tracer.startSpan(MCP_METHOD.TOOLS_LIST, { kind: SpanKind.SERVER, attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST, [ATTR.TOKENS_CATALOG]: 1e308 }, startTime: base + 200 });
+      const list = t.tracer.startSpan(MCP_METHOD.TOOLS_LIST, {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST, [ATTR.TOKENS_CATALOG]: 1e308 },
+        startTime: base + 200,
+      });
       list.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: 'good', [ATTR.TOKENS_CATALOG]: 120 });
       list.addEvent(EVENT.CATALOG_TOOL, { [ATTR.GEN_AI_TOOL_NAME]: 'huge', [ATTR.TOKENS_CATALOG]: 1e308 });
       list.end(base + 205);

@@ -6,10 +6,27 @@
  * past the cardinality cap, where overflowed calls share one series per counter.
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { LABEL, METRICS, OUTCOMES, OVERFLOW_LABEL_VALUE, TOKENS_NOT_COUNTED_REASONS, VIOLATION_KINDS, type ViolationKind } from '../../contract/index.js';
+import {
+  LABEL,
+  METRICS,
+  OUTCOMES,
+  OVERFLOW_LABEL_VALUE,
+  TOKENS_NOT_COUNTED_REASONS,
+  VIOLATION_KINDS,
+  type ViolationKind,
+} from '../../contract/index.js';
 import type { CallStats, Summary } from '../../collector/summary-types.js';
 import { TOKENS_UNREPORTED } from '../../collector/summary-types.js';
-import { emitCall, makeTracer, scrape, startCollector, type CallSpec, type Sample, type Started, type TestTracer } from './collector-harness.js';
+import {
+  emitCall,
+  makeTracer,
+  scrape,
+  startCollector,
+  type CallSpec,
+  type Sample,
+  type Started,
+  type TestTracer,
+} from './collector-harness.js';
 
 const CALLS = METRICS.TOOL_CALLS.name;
 const VIOL = METRICS.TOOL_SCHEMA_VIOLATIONS.name;
@@ -39,7 +56,14 @@ function calls(n: number, seed: number, base: number): CallSpec[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const out: CallSpec[] = [];
   for (let i = 0; i < n; i++) {
-    const c: CallSpec = { provider: pick(PROVIDERS), model: pick(MODELS), tool: pick(TOOLS), outcome: pick(OUTCOMES), startMs: base + i * 10, durationMs: 1 + Math.floor(r() * 400) };
+    const c: CallSpec = {
+      provider: pick(PROVIDERS),
+      model: pick(MODELS),
+      tool: pick(TOOLS),
+      outcome: pick(OUTCOMES),
+      startMs: base + i * 10,
+      durationMs: 1 + Math.floor(r() * 400),
+    };
     const v = r();
     // unknown_tool is left out: its calls take the tool label __unknown__, which this test does not aim at.
     if (v < 0.25) c.violationKind = pick(VIOLATION_KINDS.filter((k) => k !== 'unknown_tool'));
@@ -54,7 +78,15 @@ function calls(n: number, seed: number, base: number): CallSpec[] {
     out.push(c);
     // A well-formed retry of a malformed call, same session, tool, provider and model: a self-correction.
     if (c.violationKind !== undefined && r() < 0.5) {
-      out.push({ provider: c.provider, model: c.model, tool: c.tool, session: c.session, outcome: 'ok', startMs: c.startMs + 5, adjustedCount: c.adjustedCount });
+      out.push({
+        provider: c.provider,
+        model: c.model,
+        tool: c.tool,
+        session: c.session,
+        outcome: 'ok',
+        startMs: c.startMs + 5,
+        adjustedCount: c.adjustedCount,
+      });
     }
   }
   return out;
@@ -144,7 +176,11 @@ afterAll(async () => {
 });
 
 /** Sends `specs` through a real OTLP exporter to a new collector. */
-async function feed(encoding: 'json' | 'protobuf', specs: readonly CallSpec[], options: Parameters<typeof startCollector>[0] = {}): Promise<Started> {
+async function feed(
+  encoding: 'json' | 'protobuf',
+  specs: readonly CallSpec[],
+  options: Parameters<typeof startCollector>[0] = {},
+): Promise<Started> {
   const started = await startCollector(options);
   const tracer = makeTracer(started.url, encoding, 'one-aggregation');
   opened.push({ started, tracer });
@@ -167,7 +203,9 @@ describe('/metrics and /api/summary read one aggregation', () => {
     expect(summary.tools.length).toBe(TOOLS.length);
     expect(expectAllAgree(summary, samples)).toBe(PROVIDERS.length * (1 + MODELS.length) + TOOLS.length);
     // Latencies are interpolated in the buckets, then rounded to the microsecond (no 0.018750000000000003).
-    const latencies = [summary.totals, ...summary.providers, ...summary.providers.flatMap((p) => p.models), ...summary.tools].flatMap((x) => [x.latency.p50, x.latency.p95, x.latency.p99]);
+    const latencies = [summary.totals, ...summary.providers, ...summary.providers.flatMap((p) => p.models), ...summary.tools].flatMap(
+      (x) => [x.latency.p50, x.latency.p95, x.latency.p99],
+    );
     expect(latencies.filter((v) => v === null || Math.round(v * 1e6) / 1e6 !== v)).toEqual([]);
     expect(new Set(latencies).size).toBeGreaterThan(3);
     // The collector's own counts are read from its counters too.

@@ -50,9 +50,23 @@ function filtered(spans: SpanView[], p: DecodeProjection): SpanView[] {
 function mixedSpans(): ReadableSpan[] {
   const catalog = recordSpans({ [ATTR.SERVICE_NAME]: 'catalog-svc', 'host.name': 'h1' }, 3, (tracer) => {
     emitCatalog(tracer, 1_767_000_000_000, { search: 120, create: 80 });
-    tracer.startSpan(`${MCP_METHOD.TOOLS_CALL} search`, { kind: SpanKind.SERVER, attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [ATTR.VIOLATION_KIND]: 'wrong_type', [ATTR.VIOLATION_PATHS]: ['/a', '/b'] } }).end();
+    tracer
+      .startSpan(`${MCP_METHOD.TOOLS_CALL} search`, {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL,
+          [ATTR.VIOLATION_KIND]: 'wrong_type',
+          [ATTR.VIOLATION_PATHS]: ['/a', '/b'],
+        },
+      })
+      .end();
     // Tokens not counted, on a call and on a listing.
-    tracer.startSpan(`${MCP_METHOD.TOOLS_CALL} search`, { kind: SpanKind.SERVER, attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [ATTR.TOKENS_NOT_COUNTED]: TOKENS_NOT_COUNTED_REASONS.BACKLOG } }).end();
+    tracer
+      .startSpan(`${MCP_METHOD.TOOLS_CALL} search`, {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL, [ATTR.TOKENS_NOT_COUNTED]: TOKENS_NOT_COUNTED_REASONS.BACKLOG },
+      })
+      .end();
     emitUncountedCatalog(tracer, 1_767_000_001_000, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
   });
   return [...buildToolCallSpans(200, 11), ...catalog, ...buildKitchenSinkSpans()];
@@ -132,7 +146,8 @@ describe('decode projection', () => {
         expect(projected).toEqual(typeof full === 'string' ? full : filtered(full, CUSTOM));
         continue;
       }
-      for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+      for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--)
+        body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
       const full = attempt(() => decodeTracesProtobuf(body));
       if (typeof full === 'string') failures++;
       for (const p of [CUSTOM, TALLY_PROJECTION]) {
@@ -150,7 +165,13 @@ describe('decode projection', () => {
       const registry = new Registry<RegistryContentType>();
       registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
       const summary = new SummaryStore({ recentViolations: 20, trendBucketSeconds: 60, trendBuckets: 30, now: () => 1_767_000_100_000 });
-      const tally = new Tally({ metrics: createCollectorMetrics(registry), summary, cardinalityLimit: 10_000, selfCorrectionWindowMs: 60_000, selfCorrectionMaxKeys: 1000 });
+      const tally = new Tally({
+        metrics: createCollectorMetrics(registry),
+        summary,
+        cardinalityLimit: 10_000,
+        selfCorrectionWindowMs: 60_000,
+        selfCorrectionMaxKeys: 1000,
+      });
       return { registry, summary, tally };
     };
     const full = make();
@@ -163,12 +184,16 @@ describe('decode projection', () => {
     full.tally.record(decodeTracesJson(json), 'json');
     projected.tally.record(decodeTracesJson(json, undefined, TALLY_PROJECTION), 'json');
     // Exemplar timestamps are the time of tallying; everything else must match.
-    const text = async (r: Registry<RegistryContentType>): Promise<string> => (await r.metrics()).replace(/( # \{[^}]*\} \S+) \S+$/gm, '$1');
+    const text = async (r: Registry<RegistryContentType>): Promise<string> =>
+      (await r.metrics()).replace(/( # \{[^}]*\} \S+) \S+$/gm, '$1');
     const fullText = await text(full.registry);
     expect(fullText).toContain('mcp_tool_calls_total{');
     // The marker survives the projection: its counter has a sample.
     expect(fullText).toContain(`${METRICS.TOOL_TOKENS_NOT_COUNTED.name}{`);
-    expect(projected.summary.render({ spansReceived: 0, spansRejected: 0, seriesDropped: 0 }).catalogs.find((c) => c.service === 'catalog-svc')?.latestNotCounted).toBe(TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
+    expect(
+      projected.summary.render({ spansReceived: 0, spansRejected: 0, seriesDropped: 0 }).catalogs.find((c) => c.service === 'catalog-svc')
+        ?.latestNotCounted,
+    ).toBe(TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
     expect(await text(projected.registry)).toBe(fullText);
     const collector = { spansReceived: 0, spansRejected: 0, seriesDropped: 0 };
     expect(projected.summary.render(collector)).toEqual(full.summary.render(collector));

@@ -20,25 +20,45 @@ function tracker(maxKeys = 100): SelfCorrectionTracker<string> {
 describe('SelfCorrectionTracker', () => {
   it('a later well-formed call to the same tool in the same session corrects earlier malformed calls once', () => {
     const t = tracker();
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 0, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm1' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm2' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 20, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: 'ok' })).toEqual(['m1', 'm2']);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 0, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm1' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm2' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 20, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: 'ok' }),
+    ).toEqual(['m1', 'm2']);
     // Already counted: a second good call corrects nothing.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 30, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: 'ok' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 30, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: 'ok' }),
+    ).toEqual([]);
   });
 
   it('only the same provider and model correct: another caller in the session corrects nothing', () => {
     const t = tracker();
     t.observe({ sessionKey: 's', tool: 'a', startMs: 1000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm' });
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1001, provider: 'anthropic', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1002, provider: 'openai', model: 'gpt-4o', malformed: false, payload: '' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 1001, provider: 'anthropic', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 1002, provider: 'openai', model: 'gpt-4o', malformed: false, payload: '' }),
+    ).toEqual([]);
     // Keys are compared part by part: a provider and model that concatenate alike stay apart.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1003, provider: 'openaig', model: 'pt-4.1', malformed: false, payload: '' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 1003, provider: 'openaig', model: 'pt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
     expect(t.size).toBe(4);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1004, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual(['m']);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 1004, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual(['m']);
     // Order by start holds per caller too: another caller's later good call seen first does not correct a late malformed call.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 900, provider: 'anthropic', model: 'claude', malformed: true, payload: 'late' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 950, provider: 'anthropic', model: 'claude', malformed: false, payload: '' })).toEqual(['late']);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 900, provider: 'anthropic', model: 'claude', malformed: true, payload: 'late' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 950, provider: 'anthropic', model: 'claude', malformed: false, payload: '' }),
+    ).toEqual(['late']);
   });
 
   it('forgets keys least recently used first and drops the maps they leave empty', () => {
@@ -49,56 +69,113 @@ describe('SelfCorrectionTracker', () => {
     expect(t.size).toBe(2);
     // p1 was forgotten; p2 and p3 are still known.
     expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 10, provider: 'p1', model: 'm', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 10, provider: 'p3', model: 'm', malformed: false, payload: '' })).toEqual(['p3']);
+    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 10, provider: 'p3', model: 'm', malformed: false, payload: '' })).toEqual([
+      'p3',
+    ]);
     expect(t.size).toBe(2);
   });
 
   it('ignores other sessions, other tools, and calls outside the window or before the malformed one', () => {
     const t = tracker();
     t.observe({ sessionKey: 's', tool: 'a', startMs: 1000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm' });
-    expect(t.observe({ sessionKey: 'other', tool: 'a', startMs: 1001, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'b', startMs: 1002, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 999, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 1000 + WINDOW + 1, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 'other', tool: 'a', startMs: 1001, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'b', startMs: 1002, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 999, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({
+        sessionKey: 's',
+        tool: 'a',
+        startMs: 1000 + WINDOW + 1,
+        provider: 'openai',
+        model: 'gpt-4.1',
+        malformed: false,
+        payload: '',
+      }),
+    ).toEqual([]);
   });
 
   it('orders by span start: a well-formed call that arrived first still corrects an earlier-started malformed call', () => {
     const t = tracker();
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 5000, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 4000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'late' })).toEqual(['late']);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 5000, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 4000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'late' }),
+    ).toEqual(['late']);
     // A malformed call that started after every known good call waits for a later one.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 6000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'next' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 6000, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'next' }),
+    ).toEqual([]);
   });
 
   it('keeps memory bounded: keys forgotten least recently used first, pending calls capped', () => {
     const t = tracker(10);
-    for (let i = 0; i < 1000; i++) t.observe({ sessionKey: `s${i}`, tool: 'a', startMs: i, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: `m${i}` });
+    for (let i = 0; i < 1000; i++)
+      t.observe({ sessionKey: `s${i}`, tool: 'a', startMs: i, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: `m${i}` });
     expect(t.size).toBe(10);
     // s0 was forgotten; s999 is still known.
-    expect(t.observe({ sessionKey: 's0', tool: 'a', startMs: 5, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 's999', tool: 'a', startMs: 1005, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual(['m999']);
+    expect(
+      t.observe({ sessionKey: 's0', tool: 'a', startMs: 5, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's999', tool: 'a', startMs: 1005, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual(['m999']);
     const u = tracker();
-    for (let i = 0; i < MAX_PENDING + 10; i++) u.observe({ sessionKey: 's', tool: 'a', startMs: i, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: `m${i}` });
-    expect(u.observe({ sessionKey: 's', tool: 'a', startMs: 1000, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toHaveLength(MAX_PENDING);
+    for (let i = 0; i < MAX_PENDING + 10; i++)
+      u.observe({ sessionKey: 's', tool: 'a', startMs: i, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: `m${i}` });
+    expect(
+      u.observe({ sessionKey: 's', tool: 'a', startMs: 1000, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toHaveLength(MAX_PENDING);
   });
 
   it('keeps the latest MAX_GOOD well-formed starts, whatever their arrival order', () => {
     const t = new SelfCorrectionTracker<string>({ windowMs: 1500, maxKeys: 10 });
     // Well-formed calls starting at 101..120 s arrive latest first: the earliest ones must be the ones forgotten.
     const count = MAX_GOOD + 4;
-    for (let i = count; i >= 1; i--) t.observe({ sessionKey: 's', tool: 'a', startMs: (100 + i) * 1000, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' });
+    for (let i = count; i >= 1; i--)
+      t.observe({
+        sessionKey: 's',
+        tool: 'a',
+        startMs: (100 + i) * 1000,
+        provider: 'openai',
+        model: 'gpt-4.1',
+        malformed: false,
+        payload: '',
+      });
     const oldestKept = 100 + count - MAX_GOOD + 1;
     // Only a forgotten start (101 s) lies within 1.5 s after 100.9 s.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: 100_900, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'early' })).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 's', tool: 'a', startMs: 100_900, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'early' }),
+    ).toEqual([]);
     // A kept one (the oldest kept) does for a malformed call just before it.
-    expect(t.observe({ sessionKey: 's', tool: 'a', startMs: oldestKept * 1000 - 800, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'kept' })).toEqual(['kept']);
+    expect(
+      t.observe({
+        sessionKey: 's',
+        tool: 'a',
+        startMs: oldestKept * 1000 - 800,
+        provider: 'openai',
+        model: 'gpt-4.1',
+        malformed: true,
+        payload: 'kept',
+      }),
+    ).toEqual(['kept']);
   });
 
   it('tells (session, tool) pairs apart even when their names contain the separator', () => {
     const t = tracker();
     t.observe({ sessionKey: 'a\u0000b', tool: 'c', startMs: 0, provider: 'openai', model: 'gpt-4.1', malformed: true, payload: 'm' });
-    expect(t.observe({ sessionKey: 'a', tool: 'b\u0000c', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual([]);
-    expect(t.observe({ sessionKey: 'a\u0000b', tool: 'c', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' })).toEqual(['m']);
+    expect(
+      t.observe({ sessionKey: 'a', tool: 'b\u0000c', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual([]);
+    expect(
+      t.observe({ sessionKey: 'a\u0000b', tool: 'c', startMs: 10, provider: 'openai', model: 'gpt-4.1', malformed: false, payload: '' }),
+    ).toEqual(['m']);
   });
 });
 
@@ -114,7 +191,14 @@ describe('self-correction through OTLP', () => {
     const openai = { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool };
     // Session s1: openai's malformed call, then anthropic's well-formed call of the same tool: no correction.
     emitCall(t.tracer, { ...openai, session: 's1', startMs: base, outcome: 'rejected', violationKind: 'missing_required' });
-    emitCall(t.tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool, session: 's1', startMs: base + 1000, outcome: 'ok' });
+    emitCall(t.tracer, {
+      provider: PROVIDERS.ANTHROPIC,
+      model: 'claude-sonnet-4-5',
+      tool,
+      session: 's1',
+      startMs: base + 1000,
+      outcome: 'ok',
+    });
     // Same provider, another model: no correction either.
     emitCall(t.tracer, { ...openai, model: 'gpt-4o', session: 's1', startMs: base + 2000, outcome: 'ok' });
     // Session s2: openai's malformed call, then openai's (same model) well-formed call: one correction.

@@ -28,10 +28,22 @@ afterAll(async () => {
 });
 
 /** An upload that declares `declared` bytes, sends `first`, then nothing (or `trickle` bytes every 100 ms). */
-function slowUpload(url: string, declared: number, first: string, trickle = false): { req: ClientRequest; answer: Promise<{ status: number; body: string; ms: number }> } {
+function slowUpload(
+  url: string,
+  declared: number,
+  first: string,
+  trickle = false,
+): { req: ClientRequest; answer: Promise<{ status: number; body: string; ms: number }> } {
   const u = new URL(`${url}/v1/traces`);
   const t0 = Date.now();
-  const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false, headers: { ...JSON_HEADERS, 'content-length': String(declared) } });
+  const req = request({
+    host: u.hostname,
+    port: u.port,
+    path: u.pathname,
+    method: 'POST',
+    agent: false,
+    headers: { ...JSON_HEADERS, 'content-length': String(declared) },
+  });
   let timer: NodeJS.Timeout | undefined;
   const answer = new Promise<{ status: number; body: string; ms: number }>((resolve, reject) => {
     req.on('response', (res) => {
@@ -51,7 +63,10 @@ function slowUpload(url: string, declared: number, first: string, trickle = fals
   return { req, answer };
 }
 
-const oneSpan = (n: number): Buffer => Buffer.from(spansJson('slow-test', [{ [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.OUTCOME]: 'ok' }], n));
+const oneSpan = (n: number): Buffer =>
+  Buffer.from(
+    spansJson('slow-test', [{ [ATTR.GEN_AI_TOOL_NAME]: 'lookup', [ATTR.GEN_AI_PROVIDER_NAME]: 'openai', [ATTR.OUTCOME]: 'ok' }], n),
+  );
 
 describe('slow clients (bodyTimeoutMs 1000, 4 ingest slots)', () => {
   it('stalled and trickling uploads get 408 within the body timeout and free their slots; meanwhile 429 and /readyz 503, then 200', async () => {
@@ -104,7 +119,9 @@ describe('slow clients (bodyTimeoutMs 1000, 4 ingest slots)', () => {
     const u = new URL(started.url);
     const t0 = Date.now();
     const { got, ms } = await new Promise<{ got: string; ms: number }>((resolve, reject) => {
-      const socket = connect(Number(u.port), u.hostname, () => socket.write(`POST /v1/traces HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\n`));
+      const socket = connect(Number(u.port), u.hostname, () =>
+        socket.write(`POST /v1/traces HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\n`),
+      );
       let got = '';
       socket.on('data', (d: Buffer) => (got += d.toString()));
       socket.on('close', () => resolve({ got, ms: Date.now() - t0 }));
@@ -150,7 +167,19 @@ describe('slow clients (bodyTimeoutMs 1000, 4 ingest slots)', () => {
   }, 15_000);
 
   it('derives the server timeouts from bodyTimeoutMs', () => {
-    expect(serverTimeouts({ bodyTimeoutMs: 10_000 })).toEqual({ headersTimeout: 10_000, requestTimeout: 21_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, socketTimeout: 21_000 });
-    expect(serverTimeouts({ bodyTimeoutMs: 500 })).toEqual({ headersTimeout: 500, requestTimeout: 2000, keepAliveTimeout: 500, connectionsCheckingInterval: 500, socketTimeout: 2000 });
+    expect(serverTimeouts({ bodyTimeoutMs: 10_000 })).toEqual({
+      headersTimeout: 10_000,
+      requestTimeout: 21_000,
+      keepAliveTimeout: 5000,
+      connectionsCheckingInterval: 1000,
+      socketTimeout: 21_000,
+    });
+    expect(serverTimeouts({ bodyTimeoutMs: 500 })).toEqual({
+      headersTimeout: 500,
+      requestTimeout: 2000,
+      keepAliveTimeout: 500,
+      connectionsCheckingInterval: 500,
+      socketTimeout: 2000,
+    });
   });
 });

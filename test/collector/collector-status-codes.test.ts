@@ -14,7 +14,9 @@ const JSON_CT = 'application/json';
 const PB_CT = 'application/x-protobuf';
 
 /** A valid OTLP/JSON body with one SERVER tools/call span (hex ids, integer enums, int64 as string). */
-function jsonBody(opts: { traceId?: string; spanId?: string; start?: string; end?: string; extra?: Array<{ key: string; value: unknown }> } = {}): string {
+function jsonBody(
+  opts: { traceId?: string; spanId?: string; start?: string; end?: string; extra?: Array<{ key: string; value: unknown }> } = {},
+): string {
   return JSON.stringify({
     resourceSpans: [
       {
@@ -44,7 +46,11 @@ function jsonBody(opts: { traceId?: string; spanId?: string; start?: string; end
   });
 }
 
-async function post(url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
+async function post(
+  url: string,
+  body: Uint8Array | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
   const res = await fetch(`${url}${TRACES}`, { method: 'POST', body, headers });
   return { status: res.status, headers: res.headers, bytes: new Uint8Array(await res.arrayBuffer()) };
 }
@@ -156,10 +162,13 @@ describe('OTLP/HTTP receiver status codes', () => {
     // Chunked (no Content-Length): stopped while reading.
     const chunked = await new Promise<number>((resolve, reject) => {
       const u = new URL(`${tiny.url}${TRACES}`);
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': JSON_CT } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': JSON_CT } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(big.slice(0, 2500));
       req.end(big.slice(2500));
@@ -252,7 +261,8 @@ describe('bearer tokens', () => {
     const exchange = await fetch(`${secured.url}/?token=read-secret`, { redirect: 'manual' });
     expect([exchange.status, exchange.headers.get('location')]).toEqual([303, './']);
     const cookie = (exchange.headers.get('set-cookie') ?? '').split(';')[0]!;
-    for (const path of ['/metrics', '/api/summary', '/']) expect([path, (await fetch(`${secured.url}${path}`, { headers: { cookie } })).status]).toEqual([path, 200]);
+    for (const path of ['/metrics', '/api/summary', '/'])
+      expect([path, (await fetch(`${secured.url}${path}`, { headers: { cookie } })).status]).toEqual([path, 200]);
     expect((await fetch(`${secured.url}/healthz`)).status).toBe(200);
   });
 });

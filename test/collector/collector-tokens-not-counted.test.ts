@@ -9,7 +9,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LABEL, METRICS, PROVIDERS, TOKENS_NOT_COUNTED_REASONS, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
 import { TOKENS_UNREPORTED, type Summary, type ToolSummary } from '../../collector/summary-types.js';
-import { countOf, emitCall, emitCatalog, emitUncountedCatalog, makeTracer, scrape, startCollector, sumOf, type Started, type TestTracer } from './collector-harness.js';
+import {
+  countOf,
+  emitCall,
+  emitCatalog,
+  emitUncountedCatalog,
+  makeTracer,
+  scrape,
+  startCollector,
+  sumOf,
+  type Started,
+  type TestTracer,
+} from './collector-harness.js';
 
 const R = TOKENS_NOT_COUNTED_REASONS;
 const NOT_COUNTED = METRICS.TOOL_TOKENS_NOT_COUNTED.name;
@@ -35,13 +46,29 @@ function emitCalls(t: TestTracer, base: number): void {
   // The marker wins over token attributes beside it (the contract never sends both).
   emitCall(t.tracer, { ...openai, startMs: base + 5, tokensNotCounted: R.TOO_LARGE, tokensArguments: 5, tokensResult: 7 });
   // No call of this one was counted.
-  for (let i = 0; i < 3; i++) emitCall(t.tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'fetch', startMs: base + 10 + i, outcome: 'ok', tokensNotCounted: R.FAILED });
+  for (let i = 0; i < 3; i++)
+    emitCall(t.tracer, {
+      provider: PROVIDERS.ANTHROPIC,
+      model: 'claude-sonnet-4-5',
+      tool: 'fetch',
+      startMs: base + 10 + i,
+      outcome: 'ok',
+      tokensNotCounted: R.FAILED,
+    });
   // Neither counts nor a marker: token counting off, or older instrumentation.
-  for (let i = 0; i < 2; i++) emitCall(t.tracer, { provider: PROVIDERS.MISTRAL_AI, model: 'mistral-large', tool: 'lookup', startMs: base + 20 + i, outcome: 'ok' });
+  for (let i = 0; i < 2; i++)
+    emitCall(t.tracer, { provider: PROVIDERS.MISTRAL_AI, model: 'mistral-large', tool: 'lookup', startMs: base + 20 + i, outcome: 'ok' });
   // Values outside the contract (strings, a number, a boolean) share one label value.
   for (let i = 0; i < BOGUS_REASONS; i++) {
     const value = i === 0 ? 42 : i === 1 ? true : `bogus-${i}`;
-    emitCall(t.tracer, { provider: PROVIDERS.X_AI, model: 'grok-4', tool: 'probe', startMs: base + 30 + i, outcome: 'ok', tokensNotCounted: value });
+    emitCall(t.tracer, {
+      provider: PROVIDERS.X_AI,
+      model: 'grok-4',
+      tool: 'probe',
+      startMs: base + 30 + i,
+      outcome: 'ok',
+      tokensNotCounted: value,
+    });
   }
   // A counted catalog, then a listing whose tokens are unknown: the known catalog stays.
   emitCatalog(t.tracer, base + 100, { search: 100, fetch: 50 });
@@ -93,7 +120,12 @@ describe('tokens not counted', () => {
 
     it(`${encoding}: ${NOT_COUNTED} counts marked tools/call spans by reason, with the adjusted count`, async () => {
       const { samples } = await scrape(started.url);
-      const openai = { ...svc, [LABEL.GEN_AI_PROVIDER_NAME]: PROVIDERS.OPENAI, [LABEL.GEN_AI_REQUEST_MODEL]: 'gpt-4.1', [LABEL.GEN_AI_TOOL_NAME]: 'search' };
+      const openai = {
+        ...svc,
+        [LABEL.GEN_AI_PROVIDER_NAME]: PROVIDERS.OPENAI,
+        [LABEL.GEN_AI_REQUEST_MODEL]: 'gpt-4.1',
+        [LABEL.GEN_AI_TOOL_NAME]: 'search',
+      };
       expect(sumOf(samples, NOT_COUNTED, { ...openai, [LABEL.REASON]: R.BACKLOG })).toBe(1);
       expect(sumOf(samples, NOT_COUNTED, { ...openai, [LABEL.REASON]: R.SHUTDOWN })).toBe(4);
       expect(sumOf(samples, NOT_COUNTED, { ...openai, [LABEL.REASON]: R.TOO_LARGE })).toBe(1);
@@ -154,7 +186,9 @@ describe('tokens not counted', () => {
     const { samples } = await scrape(started.url);
     for (const service of Object.values(SERVICES)) {
       expect(sumOf(samples, METRICS.TOOL_CATALOG_TOKENS.name, { [LABEL.SERVICE_NAME]: service })).toBe(150);
-      expect(sumOf(samples, METRICS.TOOL_CATALOG_TOOL_TOKENS.name, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'search' })).toBe(100);
+      expect(
+        sumOf(samples, METRICS.TOOL_CATALOG_TOOL_TOKENS.name, { [LABEL.SERVICE_NAME]: service, [LABEL.GEN_AI_TOOL_NAME]: 'search' }),
+      ).toBe(100);
     }
     // No counted listing at all: no gauge, not a gauge at 0.
     expect(countOf(samples, METRICS.TOOL_CATALOG_TOKENS.name, { [LABEL.SERVICE_NAME]: UNCOUNTED_CATALOG })).toBe(0);
@@ -170,9 +204,21 @@ describe('tokens not counted', () => {
       listsNotCounted: 1,
       latestNotCounted: R.BACKLOG,
     });
-    expect(s.catalogs.find((c) => c.service === UNCOUNTED_CATALOG)).toEqual({ service: UNCOUNTED_CATALOG, totalTokens: null, tools: [], listsNotCounted: 1, latestNotCounted: R.SHUTDOWN });
+    expect(s.catalogs.find((c) => c.service === UNCOUNTED_CATALOG)).toEqual({
+      service: UNCOUNTED_CATALOG,
+      totalTokens: null,
+      tools: [],
+      listsNotCounted: 1,
+      latestNotCounted: R.SHUTDOWN,
+    });
     // The failed listing said nothing; the successful one without counts is unreported.
-    expect(s.catalogs.find((c) => c.service === UNREPORTED_CATALOG)).toEqual({ service: UNREPORTED_CATALOG, totalTokens: null, tools: [], listsNotCounted: 1, latestNotCounted: TOKENS_UNREPORTED });
+    expect(s.catalogs.find((c) => c.service === UNREPORTED_CATALOG)).toEqual({
+      service: UNREPORTED_CATALOG,
+      totalTokens: null,
+      tools: [],
+      listsNotCounted: 1,
+      latestNotCounted: TOKENS_UNREPORTED,
+    });
   });
 
   it('a counted listing after an uncounted one clears latestNotCounted', async () => {

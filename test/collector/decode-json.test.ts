@@ -97,7 +97,14 @@ describe('decodeTracesJson', () => {
 
   it('accepts enum names, snake_case field names, upper-case hex ids and unknown fields', () => {
     const variant = structuredClone(parsed);
-    const KINDS = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
+    const KINDS = [
+      'SPAN_KIND_UNSPECIFIED',
+      'SPAN_KIND_INTERNAL',
+      'SPAN_KIND_SERVER',
+      'SPAN_KIND_CLIENT',
+      'SPAN_KIND_PRODUCER',
+      'SPAN_KIND_CONSUMER',
+    ];
     const CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
     walk(variant, (obj, key) => {
       if (typeof obj.kind === 'number') obj.kind = KINDS[obj.kind];
@@ -139,7 +146,14 @@ describe('decodeTracesJson', () => {
                     { key: 'empty', value: {} },
                     { key: 'null', value: null },
                     { key: 'novalue' },
-                    { key: 'list', value: { arrayValue: { values: [{ intValue: '-9' }, { arrayValue: { values: [] } }, {}, { doubleValue: 'NaN' }, { boolValue: false }] } } },
+                    {
+                      key: 'list',
+                      value: {
+                        arrayValue: {
+                          values: [{ intValue: '-9' }, { arrayValue: { values: [] } }, {}, { doubleValue: 'NaN' }, { boolValue: false }],
+                        },
+                      },
+                    },
                     { key: 'inf', value: { doubleValue: '-Infinity' } },
                     { key: 'dup', value: { stringValue: 'a' } },
                     { key: 'dup', value: { stringValue: 'b' } },
@@ -192,7 +206,10 @@ describe('decodeTracesJson', () => {
   });
 
   it('rejects bad bodies with OtlpDecodeError naming the path', () => {
-    const span = (extra: Json) => JSON.stringify({ resourceSpans: [{}, { scopeSpans: [{}, { spans: [{}, {}, {}, { traceId: '0af7651916cd43dd8448eb211c80319c', ...extra }] }] }] });
+    const span = (extra: Json) =>
+      JSON.stringify({
+        resourceSpans: [{}, { scopeSpans: [{}, { spans: [{}, {}, {}, { traceId: '0af7651916cd43dd8448eb211c80319c', ...extra }] }] }],
+      });
     const cases: [string | Uint8Array, RegExp][] = [
       ['', /body is not JSON/],
       ['{"resourceSpans": [', /body is not JSON/],
@@ -201,7 +218,10 @@ describe('decodeTracesJson', () => {
       ['null', /^request: expected an object, got null$/],
       ['{"resourceSpans": {}}', /^resourceSpans: expected an array, got an object$/],
       ['{"resourceSpans": [1]}', /^resourceSpans\[0\]: expected an object, got a number$/],
-      [span({ traceId: '0af7651916cd43dd8448eb211c80319' }), /^resourceSpans\[1\]\.scopeSpans\[1\]\.spans\[3\]\.traceId: expected 32 hex characters, got 31$/],
+      [
+        span({ traceId: '0af7651916cd43dd8448eb211c80319' }),
+        /^resourceSpans\[1\]\.scopeSpans\[1\]\.spans\[3\]\.traceId: expected 32 hex characters, got 31$/,
+      ],
       [span({ traceId: 'zaf7651916cd43dd8448eb211c80319c' }), /spans\[3\]\.traceId: expected 32 hex characters, got a non-hex character/],
       [span({ spanId: 12 }), /spans\[3\]\.spanId: expected 16 hex characters, got a number/],
       [span({ parentSpanId: 'b7ad6b71692033' }), /spans\[3\]\.parentSpanId: expected 16 hex characters, got 14/],
@@ -214,14 +234,23 @@ describe('decodeTracesJson', () => {
       [span({ status: 'error' }), /spans\[3\]\.status: expected an object/],
       [span({ attributes: {} }), /spans\[3\]\.attributes: expected an array/],
       [span({ attributes: [{ key: 1, value: { stringValue: 'x' } }] }), /spans\[3\]\.attributes\[0\]\.key: expected a string/],
-      [span({ attributes: [{ key: 'k', value: { intValue: 'abc' } }] }), /spans\[3\]\.attributes\[0\]\.value\.intValue: expected an integer/],
+      [
+        span({ attributes: [{ key: 'k', value: { intValue: 'abc' } }] }),
+        /spans\[3\]\.attributes\[0\]\.value\.intValue: expected an integer/,
+      ],
       [span({ attributes: [{ key: 'k', value: { intValue: 1.5 } }] }), /attributes\[0\]\.value\.intValue: expected an integer, got 1.5/],
       [span({ attributes: [{ key: 'k', value: { boolValue: 'true' } }] }), /attributes\[0\]\.value\.boolValue: expected a boolean/],
       [span({ attributes: [{ key: 'k', value: { doubleValue: 'x' } }] }), /attributes\[0\]\.value\.doubleValue: expected a number/],
-      [span({ attributes: [{ key: 'k', value: { arrayValue: { values: [1] } } }] }), /attributes\[0\]\.value\.arrayValue\.values\[0\]: expected an object/],
+      [
+        span({ attributes: [{ key: 'k', value: { arrayValue: { values: [1] } } }] }),
+        /attributes\[0\]\.value\.arrayValue\.values\[0\]: expected an object/,
+      ],
       [span({ events: [{}, { timeUnixNano: 'soon' }] }), /spans\[3\]\.events\[1\]\.timeUnixNano: expected an unsigned integer/],
       [span({ events: [{ attributes: [{ key: 'k', value: 'v' }] }] }), /events\[0\]\.attributes\[0\]\.value: expected an object/],
-      ['{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"stringValue":7}}]}}]}', /^resourceSpans\[0\]\.resource\.attributes\[0\]\.value\.stringValue: expected a string, got a number$/],
+      [
+        '{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"stringValue":7}}]}}]}',
+        /^resourceSpans\[0\]\.resource\.attributes\[0\]\.value\.stringValue: expected a string, got a number$/,
+      ],
     ];
     for (const [body, reason] of cases) {
       const result = errorOf(body);
@@ -242,7 +271,10 @@ describe('decodeTracesJson', () => {
   it('never throws anything but OtlpDecodeError when parts of a valid request are replaced (seeded, bounded)', () => {
     const random = seededRandom(7);
     const base = JSON.parse(Buffer.from(jsonBody(buildToolCallSpans(3, 11))).toString('utf8')) as Json;
-    const junk = (): unknown => [null, 0, -1, 1.5, '', 'x', 'SPAN_KIND_SERVER', true, [], [{}], {}, { values: [] }, '0af7651916cd43dd8448eb211c80319c'][Math.floor(random() * 13)];
+    const junk = (): unknown =>
+      [null, 0, -1, 1.5, '', 'x', 'SPAN_KIND_SERVER', true, [], [{}], {}, { values: [] }, '0af7651916cd43dd8448eb211c80319c'][
+        Math.floor(random() * 13)
+      ];
     let ok = 0;
     let rejected = 0;
     for (let i = 0; i < 1500; i++) {

@@ -12,7 +12,13 @@ import { decodeTracesProtobuf } from '../../collector/decode-protobuf.js';
 import { OtlpDecodeError, OtlpLimitError } from '../../collector/decode-errors.js';
 import { OTLP_SPAN_KIND, OTLP_STATUS_CODE } from '../../collector/span-view.js';
 import { ATTR, EVENT } from '../../contract/index.js';
-import { buildKitchenSinkSpans, buildToolCallSpans, expectedAttributes, referenceDecode, seededRandom } from '../../harness/otlp-span-fixtures.js';
+import {
+  buildKitchenSinkSpans,
+  buildToolCallSpans,
+  expectedAttributes,
+  referenceDecode,
+  seededRandom,
+} from '../../harness/otlp-span-fixtures.js';
 import { loadOtlpTypes } from '../../harness/otlp-proto-types.js';
 
 function serialize(spans: ReadableSpan[]): Uint8Array {
@@ -168,7 +174,15 @@ describe('decodeTracesProtobuf', () => {
                     { key: 'dup', value: { stringValue: 'second' } },
                     { key: '__proto__', value: { arrayValue: { values: [{ stringValue: 'p' }] } } },
                   ],
-                  links: [{ traceId: id(3, 16), spanId: id(4, 8), traceState: 'a=b', attributes: [{ key: 'l', value: { boolValue: true } }], flags: 0x301 }],
+                  links: [
+                    {
+                      traceId: id(3, 16),
+                      spanId: id(4, 8),
+                      traceState: 'a=b',
+                      attributes: [{ key: 'l', value: { boolValue: true } }],
+                      flags: 0x301,
+                    },
+                  ],
                   droppedAttributesCount: 5,
                   droppedEventsCount: 6,
                   droppedLinksCount: 7,
@@ -268,11 +282,20 @@ describe('decodeTracesProtobuf', () => {
       ...len(2, Array(8).fill(0xab)),
       ...len(1, Array(16).fill(0xcd)),
     ];
-    const resourceSpans = [...len(2, len(2, span)), ...len(1, len(1, [...len(1, str('service.name')), ...len(2, len(1, str('late-svc')))]))];
+    const resourceSpans = [
+      ...len(2, len(2, span)),
+      ...len(1, len(1, [...len(1, str('service.name')), ...len(2, len(1, str('late-svc')))])),
+    ];
     const bytes = Uint8Array.from(len(1, resourceSpans));
     const [view] = decodeTracesProtobuf(bytes);
     expect(view).toEqual(referenceDecode(bytes)[0]);
-    expect(view).toMatchObject({ traceId: 'cd'.repeat(16), spanId: 'ab'.repeat(8), name: 'reordered', attributes: { a: 7 }, resource: { 'service.name': 'late-svc' } });
+    expect(view).toMatchObject({
+      traceId: 'cd'.repeat(16),
+      spanId: 'ab'.repeat(8),
+      name: 'reordered',
+      attributes: { a: 7 },
+      resource: { 'service.name': 'late-svc' },
+    });
     expect(view?.events[0]).toEqual({ name: 'ev', timeUnixNano: 0, attributes: { k: 'late' } });
   });
 
@@ -357,7 +380,11 @@ describe('decodeTracesProtobuf', () => {
       ['short trace id', len(1, len(2, len(2, len(1, [1, 2, 3])))), /Span.trace_id: expected 16 bytes, got 3/],
       ['long span id', len(1, len(2, len(2, len(2, Array(9).fill(1))))), /Span.span_id: expected 8 bytes, got 9/],
       ['short parent id', len(1, len(2, len(2, len(4, [1])))), /Span.parent_span_id: expected 8 bytes, got 1/],
-      ['inner length past its message', [...len(1, [0x12, 0x02, 0x12, 0x05]), 0, 0, 0, 0, 0, 0], /length 5 at byte \d+ runs past the end of its message/],
+      [
+        'inner length past its message',
+        [...len(1, [0x12, 0x02, 0x12, 0x05]), 0, 0, 0, 0, 0, 0],
+        /length 5 at byte \d+ runs past the end of its message/,
+      ],
       ['group inside an attribute value', len(1, len(2, len(2, len(9, len(2, [0x43]))))), /AnyValue field 8: group wire type 3/],
     ];
     for (const [name, bytes, reason] of cases) {

@@ -29,7 +29,9 @@ describe('encodeExportResponse', () => {
       partialSuccess: { rejectedSpans: 3, errorMessage: message },
     });
     const big = encodeExportResponse('protobuf', { rejectedSpans: 2 ** 40 + 1, errorMessage: '' });
-    expect(ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(big), LONGS)).toEqual({ partialSuccess: { rejectedSpans: 2 ** 40 + 1 } });
+    expect(ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(big), LONGS)).toEqual({
+      partialSuccess: { rejectedSpans: 2 ** 40 + 1 },
+    });
     // What the OTel JS protobuf exporter reads from it.
     const seen = ProtobufTraceSerializer.deserializeResponse(bytes);
     expect(Number(seen.partialSuccess?.rejectedSpans)).toBe(3);
@@ -41,7 +43,9 @@ describe('encodeExportResponse', () => {
     const bytes = encodeExportResponse('protobuf', { rejectedSpans: 0, errorMessage: 'warning' });
     const decoded = ExportTraceServiceResponse.decode(bytes) as unknown as { partialSuccess?: object };
     expect(decoded.partialSuccess).toBeDefined();
-    expect(ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(bytes), LONGS)).toEqual({ partialSuccess: { errorMessage: 'warning' } });
+    expect(ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(bytes), LONGS)).toEqual({
+      partialSuccess: { errorMessage: 'warning' },
+    });
   });
 
   it('encodes partial success in the proto3 JSON mapping (int64 as a string)', () => {
@@ -81,7 +85,10 @@ describe('encodeStatus', () => {
   it('encodes google.rpc.Status in JSON', () => {
     expect(JSON.parse(encodeStatus('json', 3, 'bad body'))).toEqual({ code: 3, message: 'bad body' });
     const { GoogleRpcStatus } = loadOtlpTypes();
-    expect(GoogleRpcStatus.toObject(GoogleRpcStatus.fromObject(JSON.parse(encodeStatus('json', 13, 'x')) as object))).toEqual({ code: 13, message: 'x' });
+    expect(GoogleRpcStatus.toObject(GoogleRpcStatus.fromObject(JSON.parse(encodeStatus('json', 13, 'x')) as object))).toEqual({
+      code: 13,
+      message: 'x',
+    });
   });
 
   it('refuses a code outside int32', () => {

@@ -73,7 +73,12 @@ export interface PostResult {
 /**
  * POSTs `body` to `url` + `path` on a fresh keep-alive connection, closed once answered. `chunked` sends it without Content-Length, in 64 KiB pieces.
  */
-export function postRaw(url: string, body: Uint8Array, headers: Record<string, string>, opts: { chunked?: boolean; path?: string; timeoutMs?: number } = {}): Promise<PostResult> {
+export function postRaw(
+  url: string,
+  body: Uint8Array,
+  headers: Record<string, string>,
+  opts: { chunked?: boolean; path?: string; timeoutMs?: number } = {},
+): Promise<PostResult> {
   const u = new URL(`${url}${opts.path ?? '/v1/traces'}`);
   return new Promise((resolve) => {
     let settled = false;
@@ -158,7 +163,12 @@ export function spansJson(service: string, attrs: readonly SpanAttrs[], idBase =
     };
   });
   return JSON.stringify({
-    resourceSpans: [{ resource: { attributes: [{ key: ATTR.SERVICE_NAME, value: { stringValue: service } }] }, scopeSpans: [{ scope: { name: 't' }, spans }] }],
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: ATTR.SERVICE_NAME, value: { stringValue: service } }] },
+        scopeSpans: [{ scope: { name: 't' }, spans }],
+      },
+    ],
   });
 }
 

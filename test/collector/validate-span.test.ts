@@ -5,7 +5,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { OTLP_SPAN_KIND, type Attributes, type SpanView } from '../../collector/span-view.js';
 import { MAX_ADJUSTED_COUNT, validateSpan, type ValidSpan } from '../../collector/validate-span.js';
-import { ATTR, EVENT, MAX_TOKEN_COUNT, MCP_METHOD, SPAN_REJECT_REASONS, TOKENS_NOT_COUNTED_REASONS, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
+import {
+  ATTR,
+  EVENT,
+  MAX_TOKEN_COUNT,
+  MCP_METHOD,
+  SPAN_REJECT_REASONS,
+  TOKENS_NOT_COUNTED_REASONS,
+  UNKNOWN_LABEL_VALUE,
+} from '../../contract/index.js';
 
 const START = 1_767_000_000_000_000_000;
 
@@ -47,8 +55,16 @@ const I = SPAN_REJECT_REASONS;
 describe('validateSpan', () => {
   const cases: Array<[string, SpanView, ReturnType<typeof validateSpan>]> = [
     ['a valid tools/call span', span(), call()],
-    ['zero token counts (counted, not dropped)', span({}, { [ATTR.TOKENS_ARGUMENTS]: 0, [ATTR.TOKENS_RESULT]: 0 }), call({ tokens: { arguments: 0, result: 0 } })],
-    ['no token counts (reported as none)', span({}, { [ATTR.TOKENS_ARGUMENTS]: undefined as never, [ATTR.TOKENS_RESULT]: undefined as never }), call({ tokens: {} })],
+    [
+      'zero token counts (counted, not dropped)',
+      span({}, { [ATTR.TOKENS_ARGUMENTS]: 0, [ATTR.TOKENS_RESULT]: 0 }),
+      call({ tokens: { arguments: 0, result: 0 } }),
+    ],
+    [
+      'no token counts (reported as none)',
+      span({}, { [ATTR.TOKENS_ARGUMENTS]: undefined as never, [ATTR.TOKENS_RESULT]: undefined as never }),
+      call({ tokens: {} }),
+    ],
     // Ids
     ['a short trace id', span({ traceId: '0af7651916cd43dd' }), I.INVALID_ID],
     ['an upper-case trace id', span({ traceId: '0AF7651916CD43DD8448EB211C80319C' }), I.INVALID_ID],
@@ -72,21 +88,49 @@ describe('validateSpan', () => {
     ['a boolean adjusted count', span({}, { [ATTR.ADJUSTED_COUNT]: true }), I.INVALID_ADJUSTED_COUNT],
     ['an empty-string adjusted count', span({}, { [ATTR.ADJUSTED_COUNT]: ' ' }), I.INVALID_ADJUSTED_COUNT],
     ['an invalid id before an invalid time', span({ spanId: '', durationNano: -1 }), I.INVALID_ID],
-    ['an invalid adjusted count on a CLIENT span (rejected all the same)', span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.ADJUSTED_COUNT]: -1 }), I.INVALID_ADJUSTED_COUNT],
+    [
+      'an invalid adjusted count on a CLIENT span (rejected all the same)',
+      span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.ADJUSTED_COUNT]: -1 }),
+      I.INVALID_ADJUSTED_COUNT,
+    ],
     // Token counts: dropped and counted, the span still counts
     ['a negative token count', span({}, { [ATTR.TOKENS_ARGUMENTS]: -1 }), call({ tokens: { result: 340 }, invalidTokenCounts: 1 })],
     ['a fractional token count', span({}, { [ATTR.TOKENS_RESULT]: 1.5 }), call({ tokens: { arguments: 12 }, invalidTokenCounts: 1 })],
-    ['a token count sent as a string', span({}, { [ATTR.TOKENS_RESULT]: '340' }), call({ tokens: { arguments: 12 }, invalidTokenCounts: 1 })],
-    ['a token count past the maximum', span({}, { [ATTR.TOKENS_ARGUMENTS]: MAX_TOKEN_COUNT + 1, [ATTR.TOKENS_RESULT]: NaN }), call({ tokens: {}, invalidTokenCounts: 2 })],
-    ['a token count at the maximum', span({}, { [ATTR.TOKENS_ARGUMENTS]: MAX_TOKEN_COUNT }), call({ tokens: { arguments: MAX_TOKEN_COUNT, result: 340 } })],
+    [
+      'a token count sent as a string',
+      span({}, { [ATTR.TOKENS_RESULT]: '340' }),
+      call({ tokens: { arguments: 12 }, invalidTokenCounts: 1 }),
+    ],
+    [
+      'a token count past the maximum',
+      span({}, { [ATTR.TOKENS_ARGUMENTS]: MAX_TOKEN_COUNT + 1, [ATTR.TOKENS_RESULT]: NaN }),
+      call({ tokens: {}, invalidTokenCounts: 2 }),
+    ],
+    [
+      'a token count at the maximum',
+      span({}, { [ATTR.TOKENS_ARGUMENTS]: MAX_TOKEN_COUNT }),
+      call({ tokens: { arguments: MAX_TOKEN_COUNT, result: 340 } }),
+    ],
     [
       'invalid token counts beside the not-counted marker (not read)',
       span({}, { [ATTR.TOKENS_NOT_COUNTED]: TOKENS_NOT_COUNTED_REASONS.BACKLOG, [ATTR.TOKENS_ARGUMENTS]: -5 }),
       call({ notCounted: TOKENS_NOT_COUNTED_REASONS.BACKLOG, tokens: undefined }),
     ],
-    ['a not-counted reason outside the contract', span({}, { [ATTR.TOKENS_NOT_COUNTED]: 'bored' }), call({ notCounted: UNKNOWN_LABEL_VALUE, tokens: undefined })],
-    ['invalid token counts on a CLIENT span (not read)', span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.TOKENS_ARGUMENTS]: -1 }), call({ method: undefined, tokens: undefined })],
-    ['a SERVER span without a method (not counted)', span({}, { [ATTR.MCP_METHOD_NAME]: '' }), call({ method: undefined, tokens: undefined })],
+    [
+      'a not-counted reason outside the contract',
+      span({}, { [ATTR.TOKENS_NOT_COUNTED]: 'bored' }),
+      call({ notCounted: UNKNOWN_LABEL_VALUE, tokens: undefined }),
+    ],
+    [
+      'invalid token counts on a CLIENT span (not read)',
+      span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.TOKENS_ARGUMENTS]: -1 }),
+      call({ method: undefined, tokens: undefined }),
+    ],
+    [
+      'a SERVER span without a method (not counted)',
+      span({}, { [ATTR.MCP_METHOD_NAME]: '' }),
+      call({ method: undefined, tokens: undefined }),
+    ],
   ];
 
   it.each(cases)('%s', (_name, input, expected) => {
@@ -107,7 +151,12 @@ describe('validateSpan', () => {
           ev({ [ATTR.GEN_AI_TOOL_NAME]: 'other', [ATTR.TOKENS_CATALOG]: -1 }, 'some.other.event'),
         ],
       },
-      { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST, [ATTR.TOKENS_ARGUMENTS]: undefined as never, [ATTR.TOKENS_RESULT]: undefined as never, [ATTR.TOKENS_CATALOG]: 1.25 },
+      {
+        [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST,
+        [ATTR.TOKENS_ARGUMENTS]: undefined as never,
+        [ATTR.TOKENS_RESULT]: undefined as never,
+        [ATTR.TOKENS_CATALOG]: 1.25,
+      },
     );
     expect(validateSpan(listing)).toEqual({
       method: MCP_METHOD.TOOLS_LIST,

@@ -105,7 +105,7 @@ describe('compose/docker-compose.yml', () => {
     expect(service('demo').image).toBe(service('collector').image);
   });
 
-  it('publishes ports on 127.0.0.1 only, and never Tempo\'s', () => {
+  it("publishes ports on 127.0.0.1 only, and never Tempo's", () => {
     const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, p: String(p) })));
     expect(published.map((x) => x.name).sort()).toEqual(['alertmanager', 'collector', 'grafana', 'prometheus']);
     for (const { p } of published) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
@@ -113,7 +113,7 @@ describe('compose/docker-compose.yml', () => {
     expect(service('tempo').ports).toBeUndefined();
   });
 
-  it('runs the collector on 0.0.0.0 inside the network, forwarding to Tempo\'s internal OTLP port', () => {
+  it("runs the collector on 0.0.0.0 inside the network, forwarding to Tempo's internal OTLP port", () => {
     const cmd = service('collector').command ?? [];
     expect(cmd[0]).toBe('collector');
     expect(cmd[cmd.indexOf('--host') + 1]).toBe('0.0.0.0');
@@ -137,7 +137,8 @@ describe('compose/docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
         expect({ name, dep, exists: dep in services }).toEqual({ name, dep, exists: true });
-        if (condition === 'service_healthy') expect({ name, dep, healthcheck: services[dep]?.healthcheck !== undefined }).toEqual({ name, dep, healthcheck: true });
+        if (condition === 'service_healthy')
+          expect({ name, dep, healthcheck: services[dep]?.healthcheck !== undefined }).toEqual({ name, dep, healthcheck: true });
       }
     }
   });
@@ -201,7 +202,10 @@ describe('Prometheus and Alertmanager configs, checked by their own tools', () =
   });
 
   it('amtool check-config passes on alertmanager.yml', () => {
-    const out = execFileSync('amtool', ['check-config', join(COMPOSE_DIR, 'alertmanager/alertmanager.yml')], { encoding: 'utf8', timeout: 30_000 });
+    const out = execFileSync('amtool', ['check-config', join(COMPOSE_DIR, 'alertmanager/alertmanager.yml')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(out).toContain('SUCCESS');
   });
 

@@ -2,7 +2,21 @@ import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ATTR, EVENT, FORWARD_DROP_REASONS, LABEL, METRICS, OUTCOMES, PROVIDER_SOURCES, SPAN_REJECT_REASONS, TOKEN_KINDS, TOKENS_NOT_COUNTED_REASONS, VALUE_REJECT_REASONS, LABEL_VALUE_REWRITE_REASONS, VIOLATION_KINDS } from '../../contract/index.js';
+import {
+  ATTR,
+  EVENT,
+  FORWARD_DROP_REASONS,
+  LABEL,
+  METRICS,
+  OUTCOMES,
+  PROVIDER_SOURCES,
+  SPAN_REJECT_REASONS,
+  TOKEN_KINDS,
+  TOKENS_NOT_COUNTED_REASONS,
+  VALUE_REJECT_REASONS,
+  LABEL_VALUE_REWRITE_REASONS,
+  VIOLATION_KINDS,
+} from '../../contract/index.js';
 
 // dist/test/contract -> repository root
 const root = fileURLToPath(new URL('../../../', import.meta.url));

@@ -28,7 +28,10 @@ export async function promtool(args: string[], cwd?: string): Promise<ToolResult
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { code?: number | string; stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new Error('promtool is not installed: these tests need it (Debian package `prometheus`, `apt-get install -y prometheus`). Not skipping.', { cause: err });
+      throw new Error(
+        'promtool is not installed: these tests need it (Debian package `prometheus`, `apt-get install -y prometheus`). Not skipping.',
+        { cause: err },
+      );
     }
     return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}${e.message}` };
   }

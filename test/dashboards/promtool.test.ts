@@ -8,13 +8,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import {
-  OUTPUT_PATHS,
-  dashboardModels,
-  prometheusRuleFile,
-  resolveOptions,
-  type GeneratorOptions,
-} from '../../dashboards/index.js';
+import { OUTPUT_PATHS, dashboardModels, prometheusRuleFile, resolveOptions, type GeneratorOptions } from '../../dashboards/index.js';
 import { promtoolTestFile } from '../../dashboards/rule-tests.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 import { REPO_ROOT, promtool, tempDir } from './helpers.js';
@@ -22,10 +16,28 @@ import { REPO_ROOT, promtool, tempDir } from './helpers.js';
 /** The option sets the rules are proven with: defaults, custom thresholds, and the e2e rendering (for 0s, 1 s interval). */
 const OPTION_SETS: Array<[string, GeneratorOptions]> = [
   ['defaults', {}],
-  ['custom thresholds', { malformedRatioThreshold: 0.2, malformedRatioFor: '3m', toolErrorRatioThreshold: 0.3, toolLatencyP95Seconds: 0.5, rateWindow: '2m', unknownToolFor: '0s' }],
+  [
+    'custom thresholds',
+    {
+      malformedRatioThreshold: 0.2,
+      malformedRatioFor: '3m',
+      toolErrorRatioThreshold: 0.3,
+      toolLatencyP95Seconds: 0.5,
+      rateWindow: '2m',
+      unknownToolFor: '0s',
+    },
+  ],
   [
     'e2e (for 0s, 1s interval)',
-    { malformedRatioFor: '0s', unknownToolFor: '0s', toolErrorRatioFor: '0s', toolLatencyFor: '0s', collectorDropFor: '0s', rateWindow: '10s', evaluationInterval: '1s' },
+    {
+      malformedRatioFor: '0s',
+      unknownToolFor: '0s',
+      toolErrorRatioFor: '0s',
+      toolLatencyFor: '0s',
+      collectorDropFor: '0s',
+      rateWindow: '10s',
+      evaluationInterval: '1s',
+    },
   ],
 ];
 
@@ -50,7 +62,8 @@ describe('dashboard queries parse', () => {
     for (const { model } of dashboardModels(resolveOptions())) {
       const uid = String(model.uid).replace(/-/g, '_');
       for (const p of model.panels as Array<{ id: number; targets: Array<{ refId: string; expr: string }> }>) {
-        for (const t of p.targets) rules.push({ record: `check:${uid}:panel${p.id}_${t.refId}`, expr: substituteVariables(t.expr, defaultSubstitutions()) });
+        for (const t of p.targets)
+          rules.push({ record: `check:${uid}:panel${p.id}_${t.refId}`, expr: substituteVariables(t.expr, defaultSubstitutions()) });
       }
     }
     expect(rules.length).toBeGreaterThan(25);
@@ -62,7 +75,9 @@ describe('dashboard queries parse', () => {
   });
 
   it('the same check fails on a broken query (the harness can fail)', async () => {
-    const file = await writeYaml('broken.yaml', { groups: [{ name: 'broken', rules: [{ record: 'x:y:z', expr: 'sum by (a (rate(m[1m]))' }] }] });
+    const file = await writeYaml('broken.yaml', {
+      groups: [{ name: 'broken', rules: [{ record: 'x:y:z', expr: 'sum by (a (rate(m[1m]))' }] }],
+    });
     const res = await promtool(['check', 'rules', file]);
     expect(res.code).not.toBe(0);
   });

@@ -5,14 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LABEL, METRICS, OUTCOMES, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
-import {
-  VAR,
-  alertDefinitions,
-  dashboardModels,
-  grafanaAlertFile,
-  resolveOptions,
-  createDefaultOptions,
-} from '../../dashboards/index.js';
+import { VAR, alertDefinitions, dashboardModels, grafanaAlertFile, resolveOptions, createDefaultOptions } from '../../dashboards/index.js';
 import { lintDashboard, metricNamesIn } from '../../dashboards/lint.js';
 import { datasourcesFile } from '../../dashboards/provisioning.js';
 
@@ -43,7 +36,8 @@ describe('generated dashboards pass the structural lint', () => {
 
   it('every query reads only metrics of the contract (histograms by _bucket)', () => {
     const names = new Set<string>();
-    for (const { model } of models) for (const p of (model as Json).panels) for (const t of p.targets) for (const n of metricNamesIn(t.expr)) names.add(n);
+    for (const { model } of models)
+      for (const p of (model as Json).panels) for (const t of p.targets) for (const n of metricNamesIn(t.expr)) names.add(n);
     expect([...names].sort()).toEqual(
       [
         METRICS.TOOL_CALLS.name,
@@ -86,11 +80,9 @@ describe('the lint catches what it claims to', () => {
   });
 
   it('finds metric names but not functions, labels, keywords or durations', () => {
-    expect(metricNamesIn('histogram_quantile(0.95, sum by (le, gen_ai_tool_name) (rate(a_bucket{x="y"}[5m]))) > 2 or b * 0 and on(c) d')).toEqual([
-      'a_bucket',
-      'b',
-      'd',
-    ]);
+    expect(
+      metricNamesIn('histogram_quantile(0.95, sum by (le, gen_ai_tool_name) (rate(a_bucket{x="y"}[5m]))) > 2 or b * 0 and on(c) d'),
+    ).toEqual(['a_bucket', 'b', 'd']);
   });
 });
 
@@ -181,7 +173,11 @@ describe('tools and provider dashboards', () => {
     const vars = byUid('mcplens-provider').templating.list as Json[];
     expect(vars.find((v) => v.name === VAR.PROVIDER)?.multi).toBeFalsy();
     expect(vars.find((v) => v.name === VAR.MODEL)?.multi).toBe(true);
-    for (const title of ['Malformed-call ratio: this provider vs the rest', 'p95 latency: this provider vs the rest', 'Error ratio: this provider vs the rest']) {
+    for (const title of [
+      'Malformed-call ratio: this provider vs the rest',
+      'p95 latency: this provider vs the rest',
+      'Error ratio: this provider vs the rest',
+    ]) {
       expect(panel('mcplens-provider', title).targets.map((t: Json) => t.refId)).toEqual(['A', 'B']);
     }
   });
@@ -204,7 +200,9 @@ describe('provisioning', () => {
     expect(Object.keys(g).sort()).toEqual(['folder', 'interval', 'name', 'orgId', 'rules']);
     expect(g.rules).toHaveLength(alertDefinitions(o).length);
     for (const r of g.rules) {
-      expect(Object.keys(r)).toEqual(expect.arrayContaining(['uid', 'title', 'condition', 'data', 'for', 'labels', 'annotations', 'noDataState', 'execErrState']));
+      expect(Object.keys(r)).toEqual(
+        expect.arrayContaining(['uid', 'title', 'condition', 'data', 'for', 'labels', 'annotations', 'noDataState', 'execErrState']),
+      );
       expect(r).not.toHaveProperty('folderUID');
       expect(r).not.toHaveProperty('orgID');
       expect(r).not.toHaveProperty('ruleGroup');

@@ -24,11 +24,19 @@ describe('runDemo without a terminal', () => {
     const out = new Sink(false);
     const dir = mkdtempSync(join(tmpdir(), 'mcplens-demo-grafana-'));
     try {
-      const code = await runDemo(['--port', '0', '--duration', '2.5', '--rate', '40', '--grafana-out', dir], { stdout: out, handleSignals: false });
+      const code = await runDemo(['--port', '0', '--duration', '2.5', '--rate', '40', '--grafana-out', dir], {
+        stdout: out,
+        handleSignals: false,
+      });
       expect(code).toBe(0);
       expect(out.text).not.toContain('\x1b[');
       for (const profile of AGENT_PROFILES) {
-        expect(out.text).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${profile.provider.replace('.', '\\.')} model=${profile.model} calls=\\d+ malformed=\\d+\\.\\d% top=\\S+ p95=\\S+ tokens=\\S+( tokens_not_counted=\\S+)?$`, 'm'));
+        expect(out.text).toMatch(
+          new RegExp(
+            `^\\[\\d\\d:\\d\\d:\\d\\d\\] ${profile.provider.replace('.', '\\.')} model=${profile.model} calls=\\d+ malformed=\\d+\\.\\d% top=\\S+ p95=\\S+ tokens=\\S+( tokens_not_counted=\\S+)?$`,
+            'm',
+          ),
+        );
       }
       expect(readdirSync(join(dir, 'grafana', 'dashboards')).length).toBeGreaterThanOrEqual(3);
       expect(readdirSync(join(dir, 'prometheus', 'rules')).length).toBeGreaterThanOrEqual(1);
@@ -36,5 +44,4 @@ describe('runDemo without a terminal', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
-
 });

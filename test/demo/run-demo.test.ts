@@ -50,7 +50,10 @@ describe('runDemo', () => {
     expect(last).toBeDefined();
     const providers = new Map((last?.providers ?? []).map((p) => [p.provider, p]));
     for (const profile of AGENT_PROFILES) {
-      expect({ provider: profile.provider, seen: (providers.get(profile.provider)?.calls ?? 0) > 0 }).toEqual({ provider: profile.provider, seen: true });
+      expect({ provider: profile.provider, seen: (providers.get(profile.provider)?.calls ?? 0) > 0 }).toEqual({
+        provider: profile.provider,
+        seen: true,
+      });
       expect(providers.get(profile.provider)?.models.map((m) => m.model)).toEqual([profile.model]);
     }
     // Nothing lost between agents and collector, and the rate bounded (60 calls/s for 3.5 s at most).

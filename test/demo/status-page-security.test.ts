@@ -38,14 +38,39 @@ beforeAll(async () => {
   started = await startCollector({ readToken: TOKEN });
   tracer = makeTracer(started.url, 'json', 'orders');
   const base = Date.now() - 5000;
-  emitCall(tracer.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base, outcome: 'ok', tokensArguments: 10, tokensResult: 20 });
-  emitCall(tracer.tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'refund', startMs: base + 1, outcome: 'rejected', violationKind: 'missing_required', paths: ['/amount'] });
+  emitCall(tracer.tracer, {
+    provider: PROVIDERS.OPENAI,
+    model: 'gpt-4.1',
+    tool: 'search',
+    startMs: base,
+    outcome: 'ok',
+    tokensArguments: 10,
+    tokensResult: 20,
+  });
+  emitCall(tracer.tracer, {
+    provider: PROVIDERS.ANTHROPIC,
+    model: 'claude-sonnet-4-5',
+    tool: 'refund',
+    startMs: base + 1,
+    outcome: 'rejected',
+    violationKind: 'missing_required',
+    paths: ['/amount'],
+  });
   await tracer.flush();
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -54,7 +79,9 @@ beforeAll(async () => {
   page.on('console', (m) => consoleMessages.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => consoleMessages.push(`pageerror: ${e.message}`));
   page.on('requestfinished', (r) => {
-    void Promise.all([r.allHeaders(), r.response()]).then(([headers, response]) => requests.push({ url: r.url(), headers, status: response?.status() }));
+    void Promise.all([r.allHeaders(), r.response()]).then(([headers, response]) =>
+      requests.push({ url: r.url(), headers, status: response?.status() }),
+    );
   });
   await page.goto(`${started.url}/?token=${encodeURIComponent(TOKEN)}`, { waitUntil: 'load', timeout: 15_000 });
   await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
@@ -78,9 +105,16 @@ describe('status page with a read token, in headless Chromium', () => {
 
   it('holds the token in an HttpOnly, SameSite=Strict cookie for path / (not Secure on plain http), invisible to the script', async () => {
     const cookies = await context.cookies(started.url);
-    expect(cookies.map((c) => ({ name: c.name, value: decodeURIComponent(c.value), httpOnly: c.httpOnly, sameSite: c.sameSite, secure: c.secure, path: c.path }))).toEqual([
-      { name: READ_TOKEN_COOKIE, value: TOKEN, httpOnly: true, sameSite: 'Strict', secure: false, path: '/' },
-    ]);
+    expect(
+      cookies.map((c) => ({
+        name: c.name,
+        value: decodeURIComponent(c.value),
+        httpOnly: c.httpOnly,
+        sameSite: c.sameSite,
+        secure: c.secure,
+        path: c.path,
+      })),
+    ).toEqual([{ name: READ_TOKEN_COOKIE, value: TOKEN, httpOnly: true, sameSite: 'Strict', secure: false, path: '/' }]);
     expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.cookie)).toBe('');
   });
 

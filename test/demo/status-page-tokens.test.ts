@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROVIDERS, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
-import { emitCall, emitCatalog, emitUncountedCatalog, makeTracer, startCollector, type Started, type TestTracer } from '../collector/collector-harness.js';
+import {
+  emitCall,
+  emitCatalog,
+  emitUncountedCatalog,
+  makeTracer,
+  startCollector,
+  type Started,
+  type TestTracer,
+} from '../collector/collector-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const R = TOKENS_NOT_COUNTED_REASONS;
@@ -28,9 +36,23 @@ beforeAll(async () => {
   const counted = { tokensArguments: 10, tokensResult: 100, outcome: 'ok' as const };
   // openai: one counted call of 'search', one not counted; anthropic: no call of 'refund' counted.
   emitCall(orders.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base, ...counted });
-  emitCall(orders.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base + 1, outcome: 'ok', tokensNotCounted: R.BACKLOG });
+  emitCall(orders.tracer, {
+    provider: PROVIDERS.OPENAI,
+    model: 'gpt-4.1',
+    tool: 'search',
+    startMs: base + 1,
+    outcome: 'ok',
+    tokensNotCounted: R.BACKLOG,
+  });
   for (let i = 0; i < 3; i++) {
-    emitCall(orders.tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'refund', startMs: base + 10 + i, outcome: 'ok', tokensNotCounted: R.SHUTDOWN });
+    emitCall(orders.tracer, {
+      provider: PROVIDERS.ANTHROPIC,
+      model: 'claude-sonnet-4-5',
+      tool: 'refund',
+      startMs: base + 10 + i,
+      outcome: 'ok',
+      tokensNotCounted: R.SHUTDOWN,
+    });
   }
   emitCall(orders.tracer, { provider: PROVIDERS.DEEPSEEK, model: 'deepseek-chat', tool: 'lookup', startMs: base + 20, ...counted });
   // A counted catalog, then a listing not counted: the counted one stays on the page.
@@ -46,7 +68,16 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -65,10 +96,16 @@ afterAll(async () => {
 });
 
 /** The provider card's tokens box and its not-counted note. */
-async function card(provider: string): Promise<{ tokens: string | undefined; note: string | undefined; noteCount: string | null | undefined }> {
+async function card(
+  provider: string,
+): Promise<{ tokens: string | undefined; note: string | undefined; noteCount: string | null | undefined }> {
   return page.$eval(`[data-provider="${provider}"]`, (c) => {
     const note = c.querySelector('.tokens-not-counted');
-    return { tokens: c.querySelector('.minis [data-label^="tokens"] b')?.textContent ?? undefined, note: note?.textContent ?? undefined, noteCount: note?.getAttribute('data-tokens-not-counted') };
+    return {
+      tokens: c.querySelector('.minis [data-label^="tokens"] b')?.textContent ?? undefined,
+      note: note?.textContent ?? undefined,
+      noteCount: note?.getAttribute('data-tokens-not-counted'),
+    };
   });
 }
 
@@ -78,18 +115,40 @@ describe('status page: tokens not counted', () => {
   });
 
   it('a provider none of whose calls were counted shows "not counted", with how many calls and why', async () => {
-    expect(await card(PROVIDERS.ANTHROPIC)).toEqual({ tokens: 'not counted', note: `tokens not counted for 3 of 3 calls (${R.SHUTDOWN} 3)`, noteCount: '3' });
+    expect(await card(PROVIDERS.ANTHROPIC)).toEqual({
+      tokens: 'not counted',
+      note: `tokens not counted for 3 of 3 calls (${R.SHUTDOWN} 3)`,
+      noteCount: '3',
+    });
   });
 
   it('a provider with some calls not counted shows the counted tokens and how many were not counted', async () => {
-    expect(await card(PROVIDERS.OPENAI)).toEqual({ tokens: '10 / 100', note: `tokens not counted for 1 of 2 calls (${R.BACKLOG} 1)`, noteCount: '1' });
+    expect(await card(PROVIDERS.OPENAI)).toEqual({
+      tokens: '10 / 100',
+      note: `tokens not counted for 1 of 2 calls (${R.BACKLOG} 1)`,
+      noteCount: '1',
+    });
     expect(await card(PROVIDERS.DEEPSEEK)).toEqual({ tokens: '10 / 100', note: undefined, noteCount: undefined });
   });
 
   it('the tools table says "not counted" instead of 0 tokens', async () => {
-    const rows = await page.$$eval('#tools tbody tr', (trs) => trs.map((tr) => ({ tool: tr.children[1]?.textContent, tokens: tr.lastElementChild?.textContent, title: (tr.lastElementChild as { title?: string } | null)?.title })));
-    expect(rows.find((r) => r.tool === 'refund')).toEqual({ tool: 'refund', tokens: 'not counted (3)', title: `not counted: ${R.SHUTDOWN} 3` });
-    expect(rows.find((r) => r.tool === 'search')).toEqual({ tool: 'search', tokens: '110 +1 not counted', title: `not counted: ${R.BACKLOG} 1` });
+    const rows = await page.$$eval('#tools tbody tr', (trs) =>
+      trs.map((tr) => ({
+        tool: tr.children[1]?.textContent,
+        tokens: tr.lastElementChild?.textContent,
+        title: (tr.lastElementChild as { title?: string } | null)?.title,
+      })),
+    );
+    expect(rows.find((r) => r.tool === 'refund')).toEqual({
+      tool: 'refund',
+      tokens: 'not counted (3)',
+      title: `not counted: ${R.SHUTDOWN} 3`,
+    });
+    expect(rows.find((r) => r.tool === 'search')).toEqual({
+      tool: 'search',
+      tokens: '110 +1 not counted',
+      title: `not counted: ${R.BACKLOG} 1`,
+    });
     expect(rows.find((r) => r.tool === 'lookup')).toEqual({ tool: 'lookup', tokens: '110', title: '' });
   });
 
@@ -104,7 +163,10 @@ describe('status page: tokens not counted', () => {
       note: `latest tools/list not counted (${R.BACKLOG}); showing the last counted catalog`,
       rows: 3,
     });
-    const billing = await page.$eval('#catalog [data-service="billing"]', (c) => ({ total: c.querySelector('.catalog-total')?.textContent, rows: c.querySelectorAll('tbody tr').length }));
+    const billing = await page.$eval('#catalog [data-service="billing"]', (c) => ({
+      total: c.querySelector('.catalog-total')?.textContent,
+      rows: c.querySelectorAll('tbody tr').length,
+    }));
     expect(billing).toEqual({ total: `not counted: tokens of its tools/list are unknown (${R.TOO_LARGE})`, rows: 0 });
   });
 });

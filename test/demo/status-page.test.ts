@@ -53,7 +53,9 @@ beforeAll(async () => {
   url = (await collector.listen()).url;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: ORDER_SERVER_NAME }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 100, maxQueueSize: 4096 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 100, maxQueueSize: 4096 }),
+    ],
   });
   provider.register();
 
@@ -81,7 +83,16 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -163,7 +174,9 @@ describe('status page in headless Chromium', () => {
   it('lists the tools, the recent malformed calls with trace ids, and the catalog token overhead', async () => {
     const tools = await page.$$eval('#tools tbody tr', (rows) => rows.map((r) => r.children[1]?.textContent));
     expect(tools).toEqual(expect.arrayContaining(['inventory_lookup', 'cancel_order', 'issue_refund']));
-    const recent = await page.$$eval('#recent tbody tr', (rows) => rows.map((r) => Array.from(r.children).map((td) => (td as { textContent: string | null }).textContent)));
+    const recent = await page.$$eval('#recent tbody tr', (rows) =>
+      rows.map((r) => Array.from(r.children).map((td) => (td as { textContent: string | null }).textContent)),
+    );
     expect(recent.length).toBe(Math.min(summary.recentViolations.length, STATUS_PAGE_RECENT_ROWS));
     expect(recent.length).toBeGreaterThan(10);
     for (const row of recent) expect(row[6]).toMatch(/^[0-9a-f]{32}$/);

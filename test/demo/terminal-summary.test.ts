@@ -22,10 +22,24 @@ beforeAll(async () => {
   // openai: two counted calls and one whose tokens the tokenizer could not keep up with.
   emitCall(t.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base, ...counted });
   emitCall(t.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base + 1, ...counted });
-  emitCall(t.tracer, { provider: PROVIDERS.OPENAI, model: 'gpt-4.1', tool: 'search', startMs: base + 2, outcome: 'ok', tokensNotCounted: TOKENS_NOT_COUNTED_REASONS.BACKLOG });
+  emitCall(t.tracer, {
+    provider: PROVIDERS.OPENAI,
+    model: 'gpt-4.1',
+    tool: 'search',
+    startMs: base + 2,
+    outcome: 'ok',
+    tokensNotCounted: TOKENS_NOT_COUNTED_REASONS.BACKLOG,
+  });
   // anthropic: no call counted.
   for (let i = 0; i < 3; i++) {
-    emitCall(t.tracer, { provider: PROVIDERS.ANTHROPIC, model: 'claude-sonnet-4-5', tool: 'search', startMs: base + 10 + i, outcome: 'ok', tokensNotCounted: TOKENS_NOT_COUNTED_REASONS.SHUTDOWN });
+    emitCall(t.tracer, {
+      provider: PROVIDERS.ANTHROPIC,
+      model: 'claude-sonnet-4-5',
+      tool: 'search',
+      startMs: base + 10 + i,
+      outcome: 'ok',
+      tokensNotCounted: TOKENS_NOT_COUNTED_REASONS.SHUTDOWN,
+    });
   }
   // deepseek: every call counted.
   emitCall(t.tracer, { provider: PROVIDERS.DEEPSEEK, model: 'deepseek-chat', tool: 'search', startMs: base + 20, ...counted });

@@ -72,7 +72,10 @@ describe('the seeded call plan', () => {
     const corrections = plan.filter((c) => c.correction);
     expect(corrections.length).toBeGreaterThan(20);
     for (const c of corrections) {
-      const previous = plan.slice(0, c.index).reverse().find((p) => p.provider === c.provider);
+      const previous = plan
+        .slice(0, c.index)
+        .reverse()
+        .find((p) => p.provider === c.provider);
       expect(previous?.intended).not.toBeNull();
       expect(previous?.tool).toBe(c.tool);
       // The corrected call carries the same intent: same idempotency key when there is one.
@@ -92,7 +95,13 @@ describe('simulated agents against the instrumented order server', () => {
 
   beforeAll(async () => {
     provider.register();
-    const traffic = await startTraffic({ seed: SEED, rate: 1000, maxCalls: CALLS, server: { latencyScale: 0 }, maxInFlightPerAgent: 10_000 });
+    const traffic = await startTraffic({
+      seed: SEED,
+      rate: 1000,
+      maxCalls: CALLS,
+      server: { latencyScale: 0 },
+      maxInFlightPerAgent: 10_000,
+    });
     await traffic.done;
     await traffic.stop();
     stats = traffic.stats;

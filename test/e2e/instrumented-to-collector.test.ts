@@ -64,7 +64,9 @@ afterAll(async () => {
 
 async function agent(provider: string, model: string): Promise<(name: string, args: unknown) => Promise<void>> {
   const server = instrumentServer(new McpServer({ name: SERVICE, version: '1.0.0' }), { tracerProvider });
-  server.registerTool('add', { description: 'Add', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }));
+  server.registerTool('add', { description: 'Add', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
+    content: [{ type: 'text', text: String(a + b) }],
+  }));
   const [ct, st] = InMemoryTransport.createLinkedPair();
   await server.connect(st);
   const client = new Client({ name: 'agent', version: '1.0.0' });
@@ -73,7 +75,10 @@ async function agent(provider: string, model: string): Promise<(name: string, ar
   const baggage = `${ATTR.GEN_AI_PROVIDER_NAME}=${provider},${ATTR.GEN_AI_REQUEST_MODEL}=${model}`;
   return async (name, args) => {
     await client
-      .request({ method: 'tools/call', params: { name, arguments: args as Record<string, unknown>, _meta: { baggage } } }, CallToolResultSchema)
+      .request(
+        { method: 'tools/call', params: { name, arguments: args as Record<string, unknown>, _meta: { baggage } } },
+        CallToolResultSchema,
+      )
       .catch(() => undefined);
   };
 }
@@ -105,7 +110,11 @@ describe('instrumented server -> OTLP protobuf -> collector', () => {
     expect(sum(metrics, calls, { [LABEL.GEN_AI_PROVIDER_NAME]: 'openai', [LABEL.OUTCOME]: 'rejected' })).toBe(4);
     expect(sum(metrics, violations, { [LABEL.GEN_AI_PROVIDER_NAME]: 'anthropic' })).toBe(0);
     // The clean provider's ratio reads 0, not "no data": its violation series exist at zero.
-    expect(metrics.has(`${violations}{${[`${LABEL.GEN_AI_PROVIDER_NAME}=anthropic`, `${LABEL.GEN_AI_REQUEST_MODEL}=claude-sonnet-4`, `${LABEL.GEN_AI_TOOL_NAME}=add`, `${LABEL.SERVICE_NAME}=${SERVICE}`, `${LABEL.VIOLATION_KIND}=missing_required`].sort().join(',')}}`)).toBe(true);
+    expect(
+      metrics.has(
+        `${violations}{${[`${LABEL.GEN_AI_PROVIDER_NAME}=anthropic`, `${LABEL.GEN_AI_REQUEST_MODEL}=claude-sonnet-4`, `${LABEL.GEN_AI_TOOL_NAME}=add`, `${LABEL.SERVICE_NAME}=${SERVICE}`, `${LABEL.VIOLATION_KIND}=missing_required`].sort().join(',')}}`,
+      ),
+    ).toBe(true);
     for (const kind of ['missing_required', 'wrong_type', 'unknown_tool', 'not_an_object']) {
       expect(sum(metrics, violations, { [LABEL.GEN_AI_PROVIDER_NAME]: 'openai', [LABEL.VIOLATION_KIND]: kind })).toBe(1);
     }
@@ -116,7 +125,9 @@ describe('instrumented server -> OTLP protobuf -> collector', () => {
       const summary = (await (await fetch(`${base}/api/summary`)).json()) as Summary;
       throw new Error(`self-corrections ${corrections}: ${JSON.stringify(summary.recentViolations)}`);
     }
-    expect(sum(metrics, METRICS.TOOL_TOKENS.name, { [LABEL.GEN_AI_PROVIDER_NAME]: 'anthropic', [LABEL.TOKEN_KIND]: 'arguments' })).toBeGreaterThan(0);
+    expect(
+      sum(metrics, METRICS.TOOL_TOKENS.name, { [LABEL.GEN_AI_PROVIDER_NAME]: 'anthropic', [LABEL.TOKEN_KIND]: 'arguments' }),
+    ).toBeGreaterThan(0);
 
     const summary = (await (await fetch(`${base}/api/summary`)).json()) as Summary;
     const openaiSummary = summary.providers.find((p) => p.provider === 'openai')!;

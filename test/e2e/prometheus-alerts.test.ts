@@ -30,13 +30,7 @@ import { z } from 'zod';
 import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
 import { instrumentServer } from '../../instrumentation/index.js';
-import {
-  DASHBOARD_UID,
-  VAR,
-  dashboardModels,
-  prometheusRuleFile,
-  resolveOptions,
-} from '../../dashboards/index.js';
+import { DASHBOARD_UID, VAR, dashboardModels, prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 
 const GOOD = PROVIDERS.ANTHROPIC;
@@ -67,7 +61,9 @@ function requireBinary(names: string[], pkg: string): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     for (const name of names) if (dir && existsSync(join(dir, name))) return join(dir, name);
   }
-  throw new Error(`${names.join(' / ')} not found on PATH: this test needs the Debian package ${pkg} (apt-get install -y ${pkg}). Not skipping.`);
+  throw new Error(
+    `${names.join(' / ')} not found on PATH: this test needs the Debian package ${pkg} (apt-get install -y ${pkg}). Not skipping.`,
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -144,7 +140,9 @@ function createOrdersServer(): McpServer {
   server.registerTool(
     'find_order',
     { description: 'Find an order by id', inputSchema: { id: z.string(), include_items: z.boolean().optional() } },
-    async ({ id }) => ({ content: [{ type: 'text', text: JSON.stringify({ id, status: 'shipped', items: [{ sku: 'SKU-1', quantity: 2 }] }) }] }),
+    async ({ id }) => ({
+      content: [{ type: 'text', text: JSON.stringify({ id, status: 'shipped', items: [{ sku: 'SKU-1', quantity: 2 }] }) }],
+    }),
   );
   return server;
 }
@@ -204,7 +202,10 @@ beforeAll(async () => {
   tracerProvider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: SERVICE }),
     spanProcessors: [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collectorUrl}/v1/traces` }), { scheduledDelayMillis: 200, maxExportBatchSize: 512 }),
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collectorUrl}/v1/traces` }), {
+        scheduledDelayMillis: 200,
+        maxExportBatchSize: 512,
+      }),
       new SimpleSpanProcessor(sentSpans),
     ],
   });
@@ -221,13 +222,24 @@ beforeAll(async () => {
   await writeFile(
     amConfig,
     stringify({
-      route: { receiver: 'test-hook', group_by: ['alertname', LABEL.GEN_AI_PROVIDER_NAME], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
+      route: {
+        receiver: 'test-hook',
+        group_by: ['alertname', LABEL.GEN_AI_PROVIDER_NAME],
+        group_wait: '1s',
+        group_interval: '1s',
+        repeat_interval: '1h',
+      },
       receivers: [{ name: 'test-hook', webhook_configs: [{ url: `http://127.0.0.1:${hookPort}/hook`, send_resolved: false }] }],
     }),
   );
   alertmanager = startProcess(
     alertmanagerBin,
-    [`--config.file=${amConfig}`, `--storage.path=${join(tmp, 'am-data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='],
+    [
+      `--config.file=${amConfig}`,
+      `--storage.path=${join(tmp, 'am-data')}`,
+      `--web.listen-address=127.0.0.1:${amPort}`,
+      '--cluster.listen-address=',
+    ],
     amLogs,
   );
 
@@ -241,7 +253,9 @@ beforeAll(async () => {
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [join(tmp, 'rules.yaml')],
       alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-      scrape_configs: [{ job_name: 'mcplens-collector', scrape_interval: '1s', static_configs: [{ targets: [`127.0.0.1:${collectorPort}`] }] }],
+      scrape_configs: [
+        { job_name: 'mcplens-collector', scrape_interval: '1s', static_configs: [{ targets: [`127.0.0.1:${collectorPort}`] }] },
+      ],
     }),
   );
   prometheus = startProcess(
@@ -254,8 +268,12 @@ beforeAll(async () => {
     ],
     promLogs,
   );
-  await waitFor(`Alertmanager ready (logs: ${amLogs.join('').slice(-500)})`, 20_000, async () => ((await fetch(`http://127.0.0.1:${amPort}/-/ready`)).ok ? true : undefined));
-  await waitFor(`Prometheus ready (logs: ${promLogs.join('').slice(-500)})`, 20_000, async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined));
+  await waitFor(`Alertmanager ready (logs: ${amLogs.join('').slice(-500)})`, 20_000, async () =>
+    (await fetch(`http://127.0.0.1:${amPort}/-/ready`)).ok ? true : undefined,
+  );
+  await waitFor(`Prometheus ready (logs: ${promLogs.join('').slice(-500)})`, 20_000, async () =>
+    (await fetch(`${promUrl}/-/ready`)).ok ? true : undefined,
+  );
 
   // Steady traffic while Prometheus scrapes and evaluates: rates need consecutive samples.
   await round();
@@ -289,7 +307,8 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
         ...(model.uid === DASHBOARD_UID.PROVIDER ? { [VAR.PROVIDER]: BAD } : {}),
       });
       for (const p of model.panels as Array<{ id: number; title: string; targets: Array<{ refId: string; expr: string }> }>) {
-        for (const t of p.targets) queries.push({ where: `${String(model.uid)} panel ${p.id} "${p.title}" ${t.refId}`, expr: substituteVariables(t.expr, values) });
+        for (const t of p.targets)
+          queries.push({ where: `${String(model.uid)} panel ${p.id} "${p.title}" ${t.refId}`, expr: substituteVariables(t.expr, values) });
       }
     }
     let empty: string[] = [];
@@ -342,7 +361,12 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
     const ratio = await getJson(
       `${promUrl}/api/v1/query?query=${encodeURIComponent(substituteVariables(`sum by (${LABEL.GEN_AI_PROVIDER_NAME}) (rate(${METRICS.TOOL_SCHEMA_VIOLATIONS.name}[$w])) / sum by (${LABEL.GEN_AI_PROVIDER_NAME}) (rate(${METRICS.TOOL_CALLS.name}[$w]))`, { w: RATE_INTERVAL }))}`,
     );
-    const byProvider = new Map((ratio.data as { result: Array<{ metric: Record<string, string>; value: [number, string] }> }).result.map((r) => [r.metric[LABEL.GEN_AI_PROVIDER_NAME], Number(r.value[1])]));
+    const byProvider = new Map(
+      (ratio.data as { result: Array<{ metric: Record<string, string>; value: [number, string] }> }).result.map((r) => [
+        r.metric[LABEL.GEN_AI_PROVIDER_NAME],
+        Number(r.value[1]),
+      ]),
+    );
     expect(byProvider.get(GOOD)).toBe(0);
     expect(byProvider.get(BAD)).toBeGreaterThan(0.05);
 
@@ -350,12 +374,16 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
     await new Promise((r) => setTimeout(r, 3000));
     expect(received.filter((a) => isMalformed(a) && a.labels[LABEL.GEN_AI_PROVIDER_NAME] === GOOD)).toEqual([]);
     const active = await getJson(`${promUrl}/api/v1/alerts`);
-    const firing = (active.data as { alerts: Alert[] }).alerts.filter((a) => isMalformed(a)).map((a) => a.labels[LABEL.GEN_AI_PROVIDER_NAME]);
+    const firing = (active.data as { alerts: Alert[] }).alerts
+      .filter((a) => isMalformed(a))
+      .map((a) => a.labels[LABEL.GEN_AI_PROVIDER_NAME]);
     expect(firing).toEqual([BAD]);
     // The unknown-tool alert fires for the bad provider too (it called cancel_order, which does not exist).
     await waitFor('MCPUnknownToolCalls at the webhook', 20_000, async () =>
       received.find((a) => a.labels.alertname === 'MCPUnknownToolCalls' && a.labels[LABEL.GEN_AI_PROVIDER_NAME] === BAD),
     );
-    expect(received.filter((a) => a.labels.alertname === 'MCPUnknownToolCalls' && a.labels[LABEL.GEN_AI_PROVIDER_NAME] === GOOD)).toEqual([]);
+    expect(received.filter((a) => a.labels.alertname === 'MCPUnknownToolCalls' && a.labels[LABEL.GEN_AI_PROVIDER_NAME] === GOOD)).toEqual(
+      [],
+    );
   }, 80_000);
 });

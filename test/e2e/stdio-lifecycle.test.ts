@@ -13,7 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTR, MCP_METHOD, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
 import type { ReceivedSpan } from '../../harness/otlp-receiver.js';
 import { startCollectorVariant, type CollectorCounts, type CollectorKind } from '../../harness/collector-variants.js';
-import { FIXTURE_V1, runLimited, runStdioSession, SERVER_MEMORY, type StdioServerSpec, type StdioSessionResult } from '../../harness/stdio-session.js';
+import {
+  FIXTURE_V1,
+  runLimited,
+  runStdioSession,
+  SERVER_MEMORY,
+  type StdioServerSpec,
+  type StdioSessionResult,
+} from '../../harness/stdio-session.js';
 
 /** The exit budget given to mcplens; every bound below is read from it. */
 const SESSION_ENV = { MCPLENS_EXIT_TIMEOUT_MS: '1000' } as const;
@@ -81,7 +88,8 @@ interface Outcome {
   readonly counts: CollectorCounts | undefined;
 }
 
-const keyOf = (server: StdioServerSpec, mode: Mode, collector: CollectorKind | undefined): string => `${server.label}/${mode.id}/${collector ?? 'bare'}`;
+const keyOf = (server: StdioServerSpec, mode: Mode, collector: CollectorKind | undefined): string =>
+  `${server.label}/${mode.id}/${collector ?? 'bare'}`;
 const plans: Plan[] = [];
 for (const server of SERVERS) {
   for (const mode of MODES) {
@@ -137,9 +145,11 @@ function outcomeOf(server: StdioServerSpec, mode: Mode, collector: CollectorKind
 
 /** One line saying how the process ended, compared as a whole so a failure reads as a sentence. */
 function exitVerdict(session: StdioSessionResult, boundMs: number): string {
-  if (!session.exited) return `did not exit by itself within ${KILL_AFTER_MS} ms of stdin closing (killed; exit code ${session.exitCode}, signal ${session.exitSignal})`;
+  if (!session.exited)
+    return `did not exit by itself within ${KILL_AFTER_MS} ms of stdin closing (killed; exit code ${session.exitCode}, signal ${session.exitSignal})`;
   const ms = Math.round(session.exitMs!);
-  if (session.exitSignal !== null || session.exitCode !== 0) return `exited after ${ms} ms with code ${session.exitCode}, signal ${session.exitSignal}`;
+  if (session.exitSignal !== null || session.exitCode !== 0)
+    return `exited after ${ms} ms with code ${session.exitCode}, signal ${session.exitSignal}`;
   return ms <= boundMs ? `exited with code 0 within ${boundMs} ms` : `exited with code 0 after ${ms} ms (bound ${boundMs} ms)`;
 }
 
@@ -148,8 +158,10 @@ function sessionProblems(session: StdioSessionResult, server: StdioServerSpec, m
   const problems = session.problems.filter((p) => !p.startsWith('did not exit'));
   for (const request of session.requests) {
     if (request.answer === undefined) continue; // already a problem
-    if (request.answer.error !== undefined) problems.push(`${request.method} (id ${request.id}) answered error ${JSON.stringify(request.answer.error)}`);
-    if ((request.answer.result as { isError?: unknown } | undefined)?.isError === true) problems.push(`tools/call ${request.tool} answered isError`);
+    if (request.answer.error !== undefined)
+      problems.push(`${request.method} (id ${request.id}) answered error ${JSON.stringify(request.answer.error)}`);
+    if ((request.answer.result as { isError?: unknown } | undefined)?.isError === true)
+      problems.push(`tools/call ${request.tool} answered isError`);
   }
   const missing = mode.listTools ? server.tools.filter((tool) => !session.tools.includes(tool)) : [];
   if (missing.length > 0) problems.push(`tools/list lacks ${missing.join(', ')}`);
@@ -157,7 +169,8 @@ function sessionProblems(session: StdioSessionResult, server: StdioServerSpec, m
 }
 
 /** `id method [tool]` of each request, and of each span that names one. */
-const requestKeys = (session: StdioSessionResult): string[] => session.requests.map((r) => `${r.id} ${r.method}${r.tool === undefined ? '' : ` ${r.tool}`}`);
+const requestKeys = (session: StdioSessionResult): string[] =>
+  session.requests.map((r) => `${r.id} ${r.method}${r.tool === undefined ? '' : ` ${r.tool}`}`);
 const spanKeys = (spans: readonly ReceivedSpan[]): string[] =>
   spans
     .map((s) => {
@@ -171,12 +184,19 @@ function spansWithoutTokens(spans: readonly ReceivedSpan[]): string[] {
   const lacking: string[] = [];
   for (const span of spans) {
     const method = span.attributes[ATTR.MCP_METHOD_NAME];
-    const required = method === MCP_METHOD.TOOLS_CALL ? [ATTR.TOKENS_ARGUMENTS, ATTR.TOKENS_RESULT] : method === MCP_METHOD.TOOLS_LIST ? [ATTR.TOKENS_CATALOG] : [];
+    const required =
+      method === MCP_METHOD.TOOLS_CALL
+        ? [ATTR.TOKENS_ARGUMENTS, ATTR.TOKENS_RESULT]
+        : method === MCP_METHOD.TOOLS_LIST
+          ? [ATTR.TOKENS_CATALOG]
+          : [];
     if (required.length === 0) continue;
     const counted = required.every((key) => typeof span.attributes[key] === 'number');
     const reason = span.attributes[ATTR.TOKENS_NOT_COUNTED];
     if (counted || NOT_COUNTED_REASONS.has(reason)) continue;
-    lacking.push(`${span.name}: ${reason === undefined ? `neither ${required.join(' + ')} nor ${ATTR.TOKENS_NOT_COUNTED}` : `unknown ${ATTR.TOKENS_NOT_COUNTED} ${JSON.stringify(reason)}`}`);
+    lacking.push(
+      `${span.name}: ${reason === undefined ? `neither ${required.join(' + ')} nor ${ATTR.TOKENS_NOT_COUNTED}` : `unknown ${ATTR.TOKENS_NOT_COUNTED} ${JSON.stringify(reason)}`}`,
+    );
   }
   return lacking;
 }
@@ -189,40 +209,57 @@ const SESSION_TIMEOUT_MS = 180_000;
 for (const server of SERVERS) {
   describe(`${server.label}: exit after stdin closes`, () => {
     for (const mode of MODES) {
-      it(`bare (reference), ${mode.label}: exits by itself, stdout only JSON-RPC`, async () => {
-        const { session } = await outcomeOf(server, mode, undefined);
-        expect(sessionProblems(session, server, mode)).toEqual([]);
-        expect(exitVerdict(session, EXIT_BOUND_MS)).toBe(`exited with code 0 within ${EXIT_BOUND_MS} ms`);
-        expect(session.nonJsonRpcLines).toEqual([]);
-      }, SESSION_TIMEOUT_MS);
+      it(
+        `bare (reference), ${mode.label}: exits by itself, stdout only JSON-RPC`,
+        async () => {
+          const { session } = await outcomeOf(server, mode, undefined);
+          expect(sessionProblems(session, server, mode)).toEqual([]);
+          expect(exitVerdict(session, EXIT_BOUND_MS)).toBe(`exited with code 0 within ${EXIT_BOUND_MS} ms`);
+          expect(session.nonJsonRpcLines).toEqual([]);
+        },
+        SESSION_TIMEOUT_MS,
+      );
 
       for (const collector of collectorsOf(server, mode)) {
-        it(`--import, ${COLLECTOR_LABEL[collector]}, ${mode.label}: exits by itself within the budget, stdout only JSON-RPC`, async () => {
-          const { session, counts } = await outcomeOf(server, mode, collector);
-          const context = `\nproblems: ${JSON.stringify(session.problems)}\nchild stderr (tail):\n${stderrTail(session)}`;
-          expect({ problems: sessionProblems(session, server, mode), context }).toEqual({ problems: [], context });
-          expect({ exit: exitVerdict(session, EXIT_BOUND_MS), context }).toEqual({ exit: `exited with code 0 within ${EXIT_BOUND_MS} ms`, context });
-          expect(session.nonJsonRpcLines).toEqual([]);
-          // The variant was exercised: the exporter did reach the stand-in (a closed port cannot tell).
-          if (collector === 'silent') expect(counts?.connections).toBeGreaterThan(0);
-          if (collector === '429' || collector === '503') expect(counts?.requests).toBeGreaterThan(0);
-          if (collector === 'up') {
-            const bare = (await outcomeOf(server, mode, undefined)).session;
-            if (bare.exitMs !== undefined) {
-              const bound = Math.round(bare.exitMs + LIVE_COLLECTOR_MARGIN_MS + TOLERANCE_MS);
-              expect({ exit: exitVerdict(session, bound), context }).toEqual({ exit: `exited with code 0 within ${bound} ms`, context });
+        it(
+          `--import, ${COLLECTOR_LABEL[collector]}, ${mode.label}: exits by itself within the budget, stdout only JSON-RPC`,
+          async () => {
+            const { session, counts } = await outcomeOf(server, mode, collector);
+            const context = `\nproblems: ${JSON.stringify(session.problems)}\nchild stderr (tail):\n${stderrTail(session)}`;
+            expect({ problems: sessionProblems(session, server, mode), context }).toEqual({ problems: [], context });
+            expect({ exit: exitVerdict(session, EXIT_BOUND_MS), context }).toEqual({
+              exit: `exited with code 0 within ${EXIT_BOUND_MS} ms`,
+              context,
+            });
+            expect(session.nonJsonRpcLines).toEqual([]);
+            // The variant was exercised: the exporter did reach the stand-in (a closed port cannot tell).
+            if (collector === 'silent') expect(counts?.connections).toBeGreaterThan(0);
+            if (collector === '429' || collector === '503') expect(counts?.requests).toBeGreaterThan(0);
+            if (collector === 'up') {
+              const bare = (await outcomeOf(server, mode, undefined)).session;
+              if (bare.exitMs !== undefined) {
+                const bound = Math.round(bare.exitMs + LIVE_COLLECTOR_MARGIN_MS + TOLERANCE_MS);
+                expect({ exit: exitVerdict(session, bound), context }).toEqual({ exit: `exited with code 0 within ${bound} ms`, context });
+              }
             }
-          }
-        }, SESSION_TIMEOUT_MS);
+          },
+          SESSION_TIMEOUT_MS,
+        );
       }
 
-      it(`--import, collector up, ${mode.label}: the collector received one span per request, token counts or a not-counted reason on each`, async () => {
-        const { session, spans } = await outcomeOf(server, mode, 'up');
-        const planned = mode.listTools ? [MCP_METHOD.INITIALIZE, MCP_METHOD.TOOLS_LIST, ...Array<string>(mode.calls).fill(MCP_METHOD.TOOLS_CALL)] : [MCP_METHOD.INITIALIZE];
-        expect(session.requests.map((r) => r.method)).toEqual(planned);
-        expect(spanKeys(spans)).toEqual(requestKeys(session));
-        expect(spansWithoutTokens(spans)).toEqual([]);
-      }, SESSION_TIMEOUT_MS);
+      it(
+        `--import, collector up, ${mode.label}: the collector received one span per request, token counts or a not-counted reason on each`,
+        async () => {
+          const { session, spans } = await outcomeOf(server, mode, 'up');
+          const planned = mode.listTools
+            ? [MCP_METHOD.INITIALIZE, MCP_METHOD.TOOLS_LIST, ...Array<string>(mode.calls).fill(MCP_METHOD.TOOLS_CALL)]
+            : [MCP_METHOD.INITIALIZE];
+          expect(session.requests.map((r) => r.method)).toEqual(planned);
+          expect(spanKeys(spans)).toEqual(requestKeys(session));
+          expect(spansWithoutTokens(spans)).toEqual([]);
+        },
+        SESSION_TIMEOUT_MS,
+      );
     }
   });
 }

@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const EXIT_FLUSH = pathToFileURL(join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'dist/instrumentation/exit-flush.js')).href;
+const EXIT_FLUSH = pathToFileURL(
+  join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'dist/instrumentation/exit-flush.js'),
+).href;
 
 interface Run {
   code: number | null;
@@ -55,7 +57,10 @@ const TOLERANCE_MS = 1500;
 
 describe('installExitFlush: one bounded budget', () => {
   it('a flush that never settles holds the process for the budget, then ends its exports and lets it exit', async () => {
-    const result = await run(`{ flush: () => new Promise(() => {}), timeoutMs: 400, onTimeout: () => process.stderr.write('budget ran out\\n') }`, 'stdin');
+    const result = await run(
+      `{ flush: () => new Promise(() => {}), timeoutMs: 400, onTimeout: () => process.stderr.write('budget ran out\\n') }`,
+      'stdin',
+    );
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('budget ran out');
     expect(result.afterTrigger).toBeGreaterThanOrEqual(390);
@@ -63,7 +68,10 @@ describe('installExitFlush: one bounded budget', () => {
   });
 
   it('a flush that settles lets the process exit at once, without touching the budget', async () => {
-    const result = await run(`{ flush: async () => { process.stderr.write('flushed\\n'); }, timeoutMs: 5000, onTimeout: () => process.stderr.write('budget ran out\\n') }`, 'stdin');
+    const result = await run(
+      `{ flush: async () => { process.stderr.write('flushed\\n'); }, timeoutMs: 5000, onTimeout: () => process.stderr.write('budget ran out\\n') }`,
+      'stdin',
+    );
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('flushed');
     expect(result.stderr).not.toContain('budget ran out');
@@ -78,7 +86,10 @@ describe('installExitFlush: one bounded budget', () => {
   });
 
   it('a flush that never settles on beforeExit: one budget, then the process exits (no second flush)', async () => {
-    const result = await run(`{ flush: () => { process.stderr.write('flush\\n'); return new Promise(() => {}); }, timeoutMs: 300 }`, 'none');
+    const result = await run(
+      `{ flush: () => { process.stderr.write('flush\\n'); return new Promise(() => {}); }, timeoutMs: 300 }`,
+      'none',
+    );
     expect(result.code).toBe(0);
     expect(result.stderr.match(/flush\n/g)).toHaveLength(1);
   });

@@ -23,7 +23,11 @@ beforeEach(() => exporter.reset());
 describe('instrumentServer with SDK 1.15', () => {
   it('grades -32602 errors as rejected and classifies the violations all the same', async () => {
     const server = instrumentServer(new McpServer({ name: 'old', version: '1.0.0' }));
-    server.tool('add', { a: z.number(), b: z.number() } as never, (async ({ a, b }: { a: number; b: number }) => ({ content: [{ type: 'text', text: String(a + b) }] })) as never);
+    server.tool(
+      'add',
+      { a: z.number(), b: z.number() } as never,
+      (async ({ a, b }: { a: number; b: number }) => ({ content: [{ type: 'text', text: String(a + b) }] })) as never,
+    );
     server.tool('fail', async () => {
       throw new Error('kaboom');
     });
@@ -38,7 +42,9 @@ describe('instrumentServer with SDK 1.15', () => {
     await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/-32602/);
     await client.callTool({ name: 'fail', arguments: {} });
     const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 4);
-    const calls = serverSpans(spans, 'tools/call').sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
+    const calls = serverSpans(spans, 'tools/call').sort(
+      (a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]),
+    );
     expect(calls.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok', 'rejected', 'rejected', 'tool_error']);
     expect(calls.map((s) => s.attributes[ATTR.ERROR_TYPE])).toEqual([undefined, '-32602', '-32602', 'tool_error']);
     expect(calls.map((s) => s.attributes[ATTR.VIOLATION_KIND])).toEqual([undefined, 'missing_required', 'unknown_tool', undefined]);

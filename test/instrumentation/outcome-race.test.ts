@@ -92,9 +92,13 @@ describe('a call that arrives before the tool catalog is known', () => {
     const listGate = gate();
     // A handler consuming its input in place: over an in-memory transport the nested object
     // is the one the client sent (the SDK's request parsing copies only the top level).
-    const { client, server, spans } = await start(() => [{ name: 'create_order', inputSchema: ORDER_SCHEMA }], listGate, (args) => {
-      delete (args.address as Record<string, unknown>).zip;
-    });
+    const { client, server, spans } = await start(
+      () => [{ name: 'create_order', inputSchema: ORDER_SCHEMA }],
+      listGate,
+      (args) => {
+        delete (args.address as Record<string, unknown>).zip;
+      },
+    );
     const result = await client.callTool({ name: 'create_order', arguments: { sku: 'SKU-1', quantity: 1, address: { zip: '12345' } } });
     expect(result.isError).toBeFalsy(); // answered before the catalog was loaded
     listGate.open();
@@ -144,7 +148,9 @@ describe('a call that arrives before the tool catalog is known', () => {
     const { client, server, spans, listAsked } = await start(() => tools, listGate);
     await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }); // starts the load, which took the old list
     // The tool changes (b becomes optional) while that load is still waiting to answer.
-    tools = [{ name: 'add', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a'] } }];
+    tools = [
+      { name: 'add', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a'] } },
+    ];
     await server.sendToolListChanged();
     listGate.open();
     await spans(1);

@@ -39,7 +39,9 @@ async function receiver(): Promise<OtlpReceiver> {
 
 function assertForeignTreeInstalled(): void {
   if (!existsSync(FOREIGN_SERVER) || !existsSync(FOREIGN_SDK)) {
-    throw new Error('test/fixtures/foreign is not installed: run `npm ci --prefix test/fixtures/foreign` (a published MCP server with its own SDK copy)');
+    throw new Error(
+      'test/fixtures/foreign is not installed: run `npm ci --prefix test/fixtures/foreign` (a published MCP server with its own SDK copy)',
+    );
   }
 }
 
@@ -54,7 +56,11 @@ interface StdioSession {
   stderr: () => string;
 }
 
-async function connectStdio(script: string, env: Record<string, string>, nodeArgs: string[] = ['--import', REGISTER]): Promise<StdioSession> {
+async function connectStdio(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = ['--import', REGISTER],
+): Promise<StdioSession> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [...nodeArgs, script], env, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
@@ -76,9 +82,13 @@ async function connectStdio(script: string, env: Record<string, string>, nodeArg
 /** tools/call with `arguments` as a JSON string: the SDK refuses it before any tool code runs. */
 async function callWithJsonStringArguments(client: Client, name: string): Promise<{ code: number }> {
   try {
-    await client.request({ method: 'tools/call', params: { name, arguments: '{"a":1,"b":2}' as unknown as Record<string, unknown> } }, CallToolResultSchema, {
-      timeout: 10_000,
-    });
+    await client.request(
+      { method: 'tools/call', params: { name, arguments: '{"a":1,"b":2}' as unknown as Record<string, unknown> } },
+      CallToolResultSchema,
+      {
+        timeout: 10_000,
+      },
+    );
   } catch (err) {
     return { code: (err as { code: number }).code };
   }
@@ -92,16 +102,47 @@ const isNotAnObject = (s: ReceivedSpan) => s.attributes[ATTR.VIOLATION_KIND] ===
 
 describe('node --import mcplens/register: the SDK is hooked however it is loaded', () => {
   const cases = [
-    { label: 'SDK v1, ESM static import', script: 'server-v1-static.mjs', service: 'fixture-v1-static', protocol: 'http/protobuf', contentType: OTLP_PROTOBUF, refusedCode: -32603 },
-    { label: 'SDK v1, ESM dynamic import()', script: 'server-v1-dynamic.mjs', service: 'fixture-v1-dynamic', protocol: 'http/json', contentType: OTLP_JSON, refusedCode: -32603 },
-    { label: 'SDK v1, CommonJS require', script: 'server-v1.cjs', service: 'fixture-v1-cjs', protocol: 'http/json', contentType: OTLP_JSON, refusedCode: -32603 },
-    { label: 'SDK v2 (@modelcontextprotocol/server)', script: 'server-v2.mjs', service: 'fixture-v2', protocol: 'http/protobuf', contentType: OTLP_PROTOBUF, refusedCode: -32602 },
+    {
+      label: 'SDK v1, ESM static import',
+      script: 'server-v1-static.mjs',
+      service: 'fixture-v1-static',
+      protocol: 'http/protobuf',
+      contentType: OTLP_PROTOBUF,
+      refusedCode: -32603,
+    },
+    {
+      label: 'SDK v1, ESM dynamic import()',
+      script: 'server-v1-dynamic.mjs',
+      service: 'fixture-v1-dynamic',
+      protocol: 'http/json',
+      contentType: OTLP_JSON,
+      refusedCode: -32603,
+    },
+    {
+      label: 'SDK v1, CommonJS require',
+      script: 'server-v1.cjs',
+      service: 'fixture-v1-cjs',
+      protocol: 'http/json',
+      contentType: OTLP_JSON,
+      refusedCode: -32603,
+    },
+    {
+      label: 'SDK v2 (@modelcontextprotocol/server)',
+      script: 'server-v2.mjs',
+      service: 'fixture-v2',
+      protocol: 'http/protobuf',
+      contentType: OTLP_PROTOBUF,
+      refusedCode: -32602,
+    },
   ] as const;
 
   for (const c of cases) {
     it(`${c.label}: a span per request, exported over OTLP ${c.protocol}, stdout clean`, async () => {
       const otlp = await receiver();
-      const { client, stderr } = await connectStdio(join(FIXTURES, c.script), otelEnv(otlp.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: c.protocol }));
+      const { client, stderr } = await connectStdio(
+        join(FIXTURES, c.script),
+        otelEnv(otlp.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: c.protocol }),
+      );
 
       const tools = await client.listTools(undefined, { timeout: 10_000 });
       expect(tools.tools.map((t) => t.name)).toEqual(['add']);
@@ -109,9 +150,11 @@ describe('node --import mcplens/register: the SDK is hooked however it is loaded
       expect(result.content).toEqual([{ type: 'text', text: '3' }]);
       expect(await callWithJsonStringArguments(client, 'add')).toEqual({ code: c.refusedCode });
 
-      const spans = await otlp.waitFor((all) => all.some(toolSpan('add', isOk)) && all.some(toolSpan('add', isNotAnObject)), 15_000).catch((err: Error) => {
-        throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
-      });
+      const spans = await otlp
+        .waitFor((all) => all.some(toolSpan('add', isOk)) && all.some(toolSpan('add', isNotAnObject)), 15_000)
+        .catch((err: Error) => {
+          throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
+        });
       const ok = spans.find(toolSpan('add', isOk))!;
       expect(ok.name).toBe('tools/call add');
       expect(ok.kind).toBe(2); // SERVER
@@ -128,12 +171,18 @@ describe('node --import mcplens/register: the SDK is hooked however it is loaded
 
   it('`--require` works too (Node >= 20.19 can require the ES module entry)', async () => {
     const otlp = await receiver();
-    const { client, stderr } = await connectStdio(join(FIXTURES, 'server-v1.cjs'), otelEnv(otlp.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), ['--require', REGISTER]);
+    const { client, stderr } = await connectStdio(
+      join(FIXTURES, 'server-v1.cjs'),
+      otelEnv(otlp.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
+      ['--require', REGISTER],
+    );
     const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } }, undefined, { timeout: 10_000 });
     expect(result.content).toEqual([{ type: 'text', text: '4' }]);
-    await otlp.waitFor((all) => all.some(toolSpan('add', isOk)), 15_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
-    });
+    await otlp
+      .waitFor((all) => all.some(toolSpan('add', isOk)), 15_000)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
+      });
     // Node 20 also runs --require modules in its loader thread: the entry must not register twice there.
     expect(stderr()).not.toContain('already been initialized');
   });
@@ -152,9 +201,11 @@ describe('node --import mcplens/register: servers it did not write', () => {
     const refused = await callWithJsonStringArguments(client, 'create_entities');
     expect(refused.code).toBe(-32603);
 
-    const spans = await otlp.waitFor((all) => all.some(toolSpan('read_graph', isOk)) && all.some(toolSpan('create_entities', isNotAnObject)), 15_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
-    });
+    const spans = await otlp
+      .waitFor((all) => all.some(toolSpan('read_graph', isOk)) && all.some(toolSpan('create_entities', isNotAnObject)), 15_000)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
+      });
     expect(spans.find(toolSpan('read_graph'))!.resource[ATTR.SERVICE_NAME]).toBe('memory-server');
   });
 
@@ -163,7 +214,11 @@ describe('node --import mcplens/register: servers it did not write', () => {
     const otlp = await receiver();
     // A long batch delay: only the flush on beforeExit can deliver the spans.
     // The foreign copy is loaded by URL, outside the entry's node_modules lookup: only the loader hook reaches it.
-    const run = await runToExit(join(FIXTURES, 'two-copies.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', MCPLENS_MODULE_HOOKS: 'loader' }), 20_000);
+    const run = await runToExit(
+      join(FIXTURES, 'two-copies.mjs'),
+      otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', MCPLENS_MODULE_HOOKS: 'loader' }),
+      20_000,
+    );
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('two-copies: done') });
     await otlp.waitFor((all) => all.some(toolSpan('ping_main', isOk)) && all.some(toolSpan('ping_foreign', isOk)), 5_000);
   });
@@ -178,10 +233,14 @@ describe('node --import mcplens/register: servers it did not write', () => {
     expect(otlp.spans.some(toolSpan('ping_foreign'))).toBe(false);
   });
 
-  it("an application that started its own NodeSDK: its provider is used, mcplens starts none", async () => {
+  it('an application that started its own NodeSDK: its provider is used, mcplens starts none', async () => {
     const appOtlp = await receiver();
     const mcplensOtlp = await receiver();
-    const run = await runToExit(join(FIXTURES, 'own-sdk.mjs'), otelEnv(mcplensOtlp.endpoint, { APP_OTLP_URL: `${appOtlp.endpoint}/v1/traces` }), 20_000);
+    const run = await runToExit(
+      join(FIXTURES, 'own-sdk.mjs'),
+      otelEnv(mcplensOtlp.endpoint, { APP_OTLP_URL: `${appOtlp.endpoint}/v1/traces` }),
+      20_000,
+    );
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('own-sdk: done') });
 
     const spans = await appOtlp.waitFor((all) => all.some(toolSpan('lookup')) && all.some((s) => s.name === 'app.db.query'), 5_000);
@@ -229,7 +288,7 @@ describe('node --import mcplens/register: configuration and failure', () => {
     latencies.sort((a, b) => a - b);
     // Spans end once their token counts are back (the worker loads its vocabulary first): the
     // exporter reaches the black hole shortly after the calls.
-    for (const deadline = Date.now() + 5000; blackhole.connections() === 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5000; blackhole.connections() === 0 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(blackhole.connections()).toBeGreaterThan(0);
@@ -248,7 +307,12 @@ describe('node --import mcplens/register: configuration and failure', () => {
 
 describe('node --import mcplens/register: stdout and exit', () => {
   const requests = [
-    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'claude-code', version: '1.0.0' } } },
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'claude-code', version: '1.0.0' } },
+    },
     { jsonrpc: '2.0', method: 'notifications/initialized' },
     { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
     { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } },
@@ -296,7 +360,10 @@ describe('node --import mcplens/register: stdout and exit', () => {
 
   it('SIGTERM flushes the spans within the bounded wait, then the process dies of the signal', async () => {
     const otlp = await receiver();
-    const child = spawnServer(join(FIXTURES, 'server-v1-static.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', FIXTURE_KEEPALIVE: '1' }));
+    const child = spawnServer(
+      join(FIXTURES, 'server-v1-static.mjs'),
+      otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', FIXTURE_KEEPALIVE: '1' }),
+    );
     await converse(child, requests.slice(0, 4), { keepOpen: true });
     expect(otlp.spans).toEqual([]);
     const started = performance.now();
@@ -321,7 +388,10 @@ describe('node --import mcplens/register: stdout and exit', () => {
 
   it('stdin closing flushes the spans while the process lives on', async () => {
     const otlp = await receiver();
-    const child = spawnServer(join(FIXTURES, 'server-v1-static.mjs'), otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', FIXTURE_KEEPALIVE: '1' }));
+    const child = spawnServer(
+      join(FIXTURES, 'server-v1-static.mjs'),
+      otelEnv(otlp.endpoint, { OTEL_BSP_SCHEDULE_DELAY: '600000', FIXTURE_KEEPALIVE: '1' }),
+    );
     await converse(child, requests.slice(0, 4), { keepOpen: true });
     expect(otlp.spans).toEqual([]);
     child.stdin.end();
@@ -333,7 +403,11 @@ describe('node --import mcplens/register: stdout and exit', () => {
 
 // ---------------------------------------------------------------------------------------
 
-function spawnServer(script: string, env: Record<string, string>, nodeArgs: string[] = ['--import', REGISTER]): ChildProcessWithoutNullStreams {
+function spawnServer(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = ['--import', REGISTER],
+): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'pipe' });
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -376,7 +450,11 @@ async function converse(
   return { stdout, stderr };
 }
 
-async function runToExit(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runToExit(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawnServer(script, env);
   child.stdin.end();
   let stdout = '';
@@ -391,7 +469,9 @@ function exited(child: ChildProcessWithoutNullStreams, timeoutMs: number): Promi
   const done =
     child.exitCode !== null || child.signalCode !== null
       ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
-      : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once('exit', (code, signal) => resolve({ code, signal })),
+        );
   return withTimeout(done, timeoutMs, () => `child ${child.pid} did not exit within ${timeoutMs} ms`);
 }
 

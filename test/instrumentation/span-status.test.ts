@@ -48,7 +48,8 @@ function tracing(): { tracerProvider: BasicTracerProvider; spans: (count: number
     const deadline = Date.now() + 10_000;
     for (;;) {
       const ended = exporter.getFinishedSpans().filter((s) => s.attributes[ATTR.MCP_METHOD_NAME] !== 'initialize');
-      if (ended.length >= count) return ended.sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
+      if (ended.length >= count)
+        return ended.sort((a, b) => Number(a.attributes[ATTR.JSONRPC_REQUEST_ID]) - Number(b.attributes[ATTR.JSONRPC_REQUEST_ID]));
       if (Date.now() > deadline) throw new Error(`${count} spans did not end in 10 s; have ${ended.map((s) => s.name).join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -64,7 +65,9 @@ const swallow = async (answer: Promise<unknown>): Promise<void> => {
 async function sdk1(): Promise<Session> {
   const { tracerProvider, spans } = tracing();
   const server = new McpServer({ name: 'calc', version: '1.0.0' });
-  server.registerTool('add', { description: 'Add', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }));
+  server.registerTool('add', { description: 'Add', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
+    content: [{ type: 'text', text: String(a + b) }],
+  }));
   server.registerTool('fail', { description: 'Fails', inputSchema: {} }, async () => {
     throw new Error('kaboom');
   });
@@ -87,7 +90,11 @@ async function sdk1(): Promise<Session> {
 async function sdk115(): Promise<Session> {
   const { tracerProvider, spans } = tracing();
   const server = new McpServer115({ name: 'calc', version: '1.0.0' });
-  server.tool('add', { a: z3.number(), b: z3.number() } as never, (async ({ a, b }: { a: number; b: number }) => ({ content: [{ type: 'text', text: String(a + b) }] })) as never);
+  server.tool(
+    'add',
+    { a: z3.number(), b: z3.number() } as never,
+    (async ({ a, b }: { a: number; b: number }) => ({ content: [{ type: 'text', text: String(a + b) }] })) as never,
+  );
   server.tool('fail', async () => {
     throw new Error('kaboom');
   });
@@ -158,7 +165,12 @@ describe.each(SDKS)('span status with %s', (_name, connect, errorTypes) => {
       { name: 'tools/call nope', outcome: 'rejected', errorType: errorTypes.unknown, status: SpanStatusCode.UNSET },
       { name: 'tools/call add', outcome: 'rejected', errorType: errorTypes.string, status: SpanStatusCode.UNSET },
     ]);
-    expect(spans.map((s) => s.attributes[ATTR.VIOLATION_KIND])).toEqual(['missing_required', 'wrong_type', 'unknown_tool', 'not_an_object']);
+    expect(spans.map((s) => s.attributes[ATTR.VIOLATION_KIND])).toEqual([
+      'missing_required',
+      'wrong_type',
+      'unknown_tool',
+      'not_an_object',
+    ]);
     await session.close();
   });
 
@@ -183,7 +195,12 @@ describe('span status of failures of the server itself (SDK 1.3x low-level Serve
   it('marks an internal error (-32603 from a throwing handler) and a request never answered as errors', async () => {
     const { tracerProvider, spans } = tracing();
     const server = new Server({ name: 'orders', version: '1.0.0' }, { capabilities: { tools: {} } });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: 'crash', inputSchema: { type: 'object' } }, { name: 'hang', inputSchema: { type: 'object' } }] }));
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({
+      tools: [
+        { name: 'crash', inputSchema: { type: 'object' } },
+        { name: 'hang', inputSchema: { type: 'object' } },
+      ],
+    }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       if (request.params.name === 'hang') return new Promise<never>(() => undefined);
       throw new Error('database unreachable');

@@ -23,7 +23,12 @@ afterAll(async () => {
 });
 
 async function runStdio(otlpUrl: string, calls: number): Promise<{ stderr: string; durationsMs: number[] }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [fixture], env: { ...process.env, OTLP_URL: otlpUrl } as Record<string, string>, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [fixture],
+    env: { ...process.env, OTLP_URL: otlpUrl } as Record<string, string>,
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const client = new Client({ name: 'codex', version: '1.0.0' });
@@ -46,9 +51,17 @@ describe('a stdio server instrumented in a child process', () => {
     cleanup.push(receiver.close);
     const { stderr } = await runStdio(receiver.url, 5);
     // Any stray byte on stdout would have broken the client's JSON-RPC stream above.
-    const logLines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logLines = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logLines.filter((l) => l.tool === 'echo')).toHaveLength(6);
-    expect(logLines.at(-1)).toMatchObject({ provider: 'openai', outcome: 'rejected', violation_kind: 'wrong_type', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(logLines.at(-1)).toMatchObject({
+      provider: 'openai',
+      outcome: 'rejected',
+      violation_kind: 'wrong_type',
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     const deadline = Date.now() + 5000;
     while (receiver.spans.filter((s) => s.attributes[ATTR.MCP_METHOD_NAME] === 'tools/call').length < 6 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
@@ -80,7 +93,10 @@ describe('a Streamable HTTP server on loopback', () => {
       const sessionId = req.headers['mcp-session-id'] as string | undefined;
       let transport = sessionId === undefined ? undefined : transports.get(sessionId);
       if (transport === undefined) {
-        transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, transport!) });
+        transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => void transports.set(id, transport!),
+        });
         const server = instrumentServer(new McpServer({ name: 'http-fixture', version: '1.0.0' }));
         server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
         await server.connect(transport);

@@ -28,7 +28,10 @@ describe('readTelemetryConfig (the variables `mcplens/register` honours)', () =>
     [{ OTEL_SDK_DISABLED: 'TRUE' }, { disabled: true }],
     [{ OTEL_SDK_DISABLED: 'false' }, { disabled: false }],
     [{ OTEL_TRACES_EXPORTER: 'none' }, { exportTraces: false }],
-    [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }, { sampler: { kind: 'traceidratio', parentBased: false, ratio: 0.1 } }],
+    [
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+      { sampler: { kind: 'traceidratio', parentBased: false, ratio: 0.1 } },
+    ],
     [{ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, { sampler: { kind: 'traceidratio', parentBased: true, ratio: 1 } }],
     [{ OTEL_TRACES_SAMPLER: 'always_off' }, { sampler: { kind: 'always_off', parentBased: false } }],
     [{ OTEL_METRICS_EXPORTER: 'otlp' }, { metricsFromEnv: true }],

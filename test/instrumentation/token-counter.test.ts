@@ -88,13 +88,26 @@ describe('defaultTokenizer on ordinary text: exactly gpt-tokenizer', () => {
   const ordinary: Array<[string, string]> = [
     ['prose with contractions', prose],
     ['code with tabs and deep indentation', code],
-    ['JSON with a long array of objects', JSON.stringify(Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `user ${i}`, ok: i % 3 === 0, score: i / 7 })))],
+    [
+      'JSON with a long array of objects',
+      JSON.stringify(Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `user ${i}`, ok: i % 3 === 0, score: i / 7 }))),
+    ],
     ['pretty-printed JSON', JSON.stringify({ a: [1, 2, { b: 'c', d: [null, true, 1.5e-7] }], e: 'Zürich' }, null, 2).repeat(200)],
-    ['numbers', '3.14159265358979323846 -42 1e308 0x1F 1,234,567.89 12345678901234567890123456789012345678901234567890 ' + Array.from({ length: 2000 }, (_, i) => i * 7919).join(',')],
-    ['unicode: CJK, Cyrillic, Arabic, Thai, Devanagari', '東京から大阪まで新幹線で行きます。Привет, как дела? مرحبا بالعالم สวัสดีครับ ยินดีต้อนรับ नमस्ते दुनिया 한국어 텍스트'],
+    [
+      'numbers',
+      '3.14159265358979323846 -42 1e308 0x1F 1,234,567.89 12345678901234567890123456789012345678901234567890 ' +
+        Array.from({ length: 2000 }, (_, i) => i * 7919).join(','),
+    ],
+    [
+      'unicode: CJK, Cyrillic, Arabic, Thai, Devanagari',
+      '東京から大阪まで新幹線で行きます。Привет, как дела? مرحبا بالعالم สวัสดีครับ ยินดีต้อนรับ नमस्ते दुनिया 한국어 텍스트',
+    ],
     ['emoji, ZWJ sequences, combining marks and astral letters', '👋🏽 👨‍👩‍👧‍👦 🇨🇭 e\u0301 a\u0308\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠀀𠀁 ' + '🙂'.repeat(50)],
     ['whitespace runs', `a${' '.repeat(600)}b\t\t\tc${'\n'.repeat(300)}d\r\n\r\n  \u00a0\u3000 e    1  2\t\t3 x  `],
-    ['a wide Markdown table (padding pieces of 900 characters)', `| name${' '.repeat(900)}| value |\n|${'-'.repeat(905)}|-------|\n| a${' '.repeat(903)}| 1     |\n`],
+    [
+      'a wide Markdown table (padding pieces of 900 characters)',
+      `| name${' '.repeat(900)}| value |\n|${'-'.repeat(905)}|-------|\n| a${' '.repeat(903)}| 1     |\n`,
+    ],
     ['special-token markers', 'before <|endoftext|> middle <|im_start|>user<|im_sep|> after'],
     ['base64 (256 KiB): many pieces that are no tokens', randomText(256 * 1024, base64Digit)],
   ];

@@ -112,7 +112,9 @@ describe('the public API', () => {
   });
 
   it('exports exactly the pinned names from every entry point', () => {
-    const pinned = Object.fromEntries(Object.entries(PINNED).map(([key, names]) => [key === '.' ? 'mcplens' : `mcplens/${key.slice(2)}`, names]));
+    const pinned = Object.fromEntries(
+      Object.entries(PINNED).map(([key, names]) => [key === '.' ? 'mcplens' : `mcplens/${key.slice(2)}`, names]),
+    );
     for (const names of Object.values(pinned)) expect(names).toEqual([...names].sort()); // the literal lists stay sorted
     expect(exportNames()).toEqual(pinned);
   });

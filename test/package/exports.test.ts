@@ -28,11 +28,16 @@ describe('the package exports map', () => {
   });
 
   it('is loadable with require (Node >= 20.19 loads ES modules synchronously)', () => {
-    const out = run(`const m = require('mcplens'); console.log(typeof m.instrumentServer, typeof require('mcplens/contract').ATTR)`, 'commonjs');
+    const out = run(
+      `const m = require('mcplens'); console.log(typeof m.instrumentServer, typeof require('mcplens/contract').ATTR)`,
+      'commonjs',
+    );
     expect(out).toBe('function object');
   });
 
   it('does not expose internals', () => {
-    expect(() => run(`require('mcplens/instrumentation/stream-observer.js')`, 'commonjs')).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED|not defined by "exports"/);
+    expect(() => run(`require('mcplens/instrumentation/stream-observer.js')`, 'commonjs')).toThrow(
+      /ERR_PACKAGE_PATH_NOT_EXPORTED|not defined by "exports"/,
+    );
   });
 });

@@ -4,7 +4,11 @@ import { ATTR } from '../../contract/index.js';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 /** An in-memory tracing setup for one test file: real SDK, real context manager. */
-export function createTracing(): { provider: BasicTracerProvider; exporter: InMemorySpanExporter; waitForSpans: (predicate: (spans: ReadableSpan[]) => boolean, timeoutMs?: number) => Promise<ReadableSpan[]> } {
+export function createTracing(): {
+  provider: BasicTracerProvider;
+  exporter: InMemorySpanExporter;
+  waitForSpans: (predicate: (spans: ReadableSpan[]) => boolean, timeoutMs?: number) => Promise<ReadableSpan[]>;
+} {
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   const exporter = new InMemorySpanExporter();

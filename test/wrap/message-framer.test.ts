@@ -47,7 +47,11 @@ describe('MessageFramer', () => {
   });
 
   it('skips blank lines, counts lines that are not JSON objects, and keeps going', () => {
-    const stream = Buffer.from(['', 'not json', '{"jsonrpc":"2.0","id":1,"result":{}}', '   ', '42', '"text"', '{"jsonrpc":"2.0","id":2,"result":{}}', ''].join('\n'));
+    const stream = Buffer.from(
+      ['', 'not json', '{"jsonrpc":"2.0","id":1,"result":{}}', '   ', '42', '"text"', '{"jsonrpc":"2.0","id":2,"result":{}}', ''].join(
+        '\n',
+      ),
+    );
     const { messages, framer } = frame([stream]);
     expect(messages).toEqual([
       { jsonrpc: '2.0', id: 1, result: {} },

@@ -23,7 +23,10 @@ interface Run {
   chunkTimes: number[];
 }
 
-function wrap(command: string[], options: { input?: Buffer; signalAfterMs?: NodeJS.Signals; afterMs?: number; timeoutMs?: number } = {}): Promise<Run> {
+function wrap(
+  command: string[],
+  options: { input?: Buffer; signalAfterMs?: NodeJS.Signals; afterMs?: number; timeoutMs?: number } = {},
+): Promise<Run> {
   const child = spawn(process.execPath, [MCPLENS, 'wrap', '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
   const started = Date.now();
   const out: Buffer[] = [];
@@ -84,7 +87,10 @@ describe('mcplens wrap: bytes', () => {
   });
 
   it('gives the child the same arguments, environment and working directory', async () => {
-    const show = script('show.mjs', 'process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), env: process.env.WRAP_TEST_VALUE, cwd: process.cwd() }));\n');
+    const show = script(
+      'show.mjs',
+      'process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), env: process.env.WRAP_TEST_VALUE, cwd: process.cwd() }));\n',
+    );
     const child = spawn(process.execPath, [MCPLENS, 'wrap', '--', process.execPath, show, 'a b', '--flag', ''], {
       cwd: dir,
       env: { ...process.env, WRAP_TEST_VALUE: 'x=1' },
