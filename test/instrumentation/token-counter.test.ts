@@ -12,7 +12,7 @@ import {
 
 const tokenizer = defaultTokenizer();
 // The reference instance (this ESM import is not the CommonJS instance defaultTokenizer() uses): a
-// cache size never changes a count, and the default (100,000 entries) is slow once full (issue 9).
+// cache size never changes a count, and the default (100,000 entries) is slow once full.
 setMergeCacheSize(2000);
 /** gpt-tokenizer as mcplens calls it: special-token markers are plain text. */
 const plainCount = (text: string): number => countTokens(text, { disallowedSpecial: new Set() });
@@ -65,7 +65,7 @@ describe('defaultTokenizer', () => {
 });
 
 /**
- * Issue 9: counting is linear, with a bound per piece (MAX_PIECE_BYTES) and per payload
+ * Counting is linear, with a bound per piece (MAX_PIECE_BYTES) and per payload
  * (MAX_PAYLOAD_CHARS). No timing here (benchmarks time: bench/tokenizer-bound.ts); the
  * pathological inputs are sized so that the quadratic code before took minutes to hours on
  * them, which jest's timeout turns into a failure.
