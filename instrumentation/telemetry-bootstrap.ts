@@ -224,10 +224,12 @@ let state: TelemetryState | undefined;
  * own NodeSDK from the standard variables, with no auto-instrumentations, no metric or
  * log exporter unless configured, diag to stderr, and flush on exit.
  *
- * @param hint.serviceName used as `service.name` when the environment names none (the MCP server's own name)
+ * @param hint.serviceName used as `service.name` when the environment names none (the MCP server's own name);
+ *   a promise when the name is learnt later (`mcplens wrap` reads it from the server's answers): the
+ *   resource attribute is then asynchronous, and exports wait for it (settle it before the last flush)
  */
 export function ensureTelemetryStarted(
-  hint: { serviceName?: string } = {},
+  hint: { serviceName?: string | Promise<string> } = {},
   config: TelemetryConfig = readTelemetryConfig(),
 ): TelemetryState {
   if (state !== undefined) return state;
@@ -265,7 +267,7 @@ function withoutEnv<T>(name: string, fn: () => T): T {
   }
 }
 
-function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): TelemetryState {
+function startOwnSdk(config: TelemetryConfig, serviceName: string | Promise<string> | undefined): TelemetryState {
   const logger = new StderrDiagLogger();
   diag.setLogger(logger, { logLevel: config.logLevel, suppressOverrideMessage: true });
 
@@ -303,7 +305,14 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | undefined): 
           instrumentations: [],
           ...(config.metricsFromEnv ? {} : { metricReaders: [] }),
           ...(config.logsFromEnv ? {} : { logRecordProcessors: [] }),
-          ...(namedService === undefined ? {} : { serviceName: namedService }),
+          ...(typeof namedService === 'string' ? { serviceName: namedService } : {}),
+          ...(namedService === undefined || typeof namedService === 'string'
+            ? {}
+            : {
+                resource: (requireLazily('@opentelemetry/resources') as typeof import('@opentelemetry/resources')).resourceFromAttributes({
+                  [ATTR.SERVICE_NAME]: namedService,
+                }),
+              }),
         }),
     );
     sdk.start();

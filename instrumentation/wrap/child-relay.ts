@@ -40,8 +40,20 @@ export interface ChildRelay {
   readonly exited: Promise<ChildExit>;
   /** Sends a signal to the child (a no-op once it has exited). */
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Writes one line of wrap's own to the child's stdin, at a line boundary of the host's
+   * stream (held until the host's current line is complete), so messages never interleave.
+   */
+  sendToChild(line: Buffer): void;
+  /**
+   * While set, the child's stdout is forwarded whole lines at a time (a partial line is held
+   * until its newline), and lines the filter claims are not forwarded: the answers to wrap's
+   * own requests. Unset, bytes flow through as they come again.
+   */
+  setServerLineFilter(filter: ((line: Buffer) => boolean) | undefined): void;
 }
 
+const NEWLINE = 0x0a;
 /** After the child exits, how long its stdout may still deliver bytes (a grandchild may hold it open). */
 const STDOUT_DRAIN_MS = 200;
 
@@ -71,11 +83,31 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
   childIn.on('error', () => {
     childInBroken = true;
   });
-  const onInput = (chunk: Buffer): void => {
-    if (!childInBroken && !childIn.write(chunk)) {
+  const toChild = (bytes: Buffer): void => {
+    if (childInBroken || bytes.length === 0) return;
+    if (!childIn.write(bytes) && !input.isPaused()) {
       input.pause();
       childIn.once('drain', () => input.resume());
     }
+  };
+  // Wrap's own lines wait for the end of the host's current line.
+  let clientAtLineStart = true;
+  let ownLines: Buffer[] = [];
+  const writeOwnLines = (): void => {
+    const lines = ownLines;
+    ownLines = [];
+    for (const line of lines) toChild(line);
+  };
+  const onInput = (chunk: Buffer): void => {
+    const newline = ownLines.length > 0 ? chunk.indexOf(NEWLINE) : -1;
+    if (newline === -1) {
+      toChild(chunk);
+    } else {
+      toChild(chunk.subarray(0, newline + 1));
+      writeOwnLines();
+      toChild(chunk.subarray(newline + 1));
+    }
+    if (chunk.length > 0) clientAtLineStart = chunk[chunk.length - 1] === NEWLINE;
     tap(options.onClientBytes, chunk, 'client');
   };
   const onInputEnd = (): void => void childIn.end();
@@ -91,11 +123,46 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     childOut.resume();
   };
   output.on('error', onOutputError);
-  childOut.on('data', (chunk: Buffer) => {
-    if (!outputBroken && !output.write(chunk)) {
+  const toHost = (bytes: Buffer): void => {
+    if (outputBroken || bytes.length === 0) return;
+    if (!output.write(bytes) && !childOut.isPaused()) {
       childOut.pause();
       output.once('drain', () => childOut.resume());
     }
+  };
+  // While wrap waits for answers of its own: whole lines, and not those answers.
+  let lineFilter: ((line: Buffer) => boolean) | undefined;
+  let heldPart: Buffer[] = [];
+  const filterLines = (chunk: Buffer, filter: (line: Buffer) => boolean): void => {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      if (newline === -1) {
+        if (start < chunk.length) heldPart.push(chunk.subarray(start));
+        return;
+      }
+      const piece = chunk.subarray(start, newline + 1);
+      const line = heldPart.length === 0 ? piece : Buffer.concat([...heldPart, piece]);
+      heldPart = [];
+      let claimed = false;
+      try {
+        claimed = filter(line);
+      } catch {
+        // A failing filter forwards the line: the host's bytes come first.
+      }
+      if (!claimed) toHost(line);
+      start = newline + 1;
+    }
+  };
+  childOut.on('end', () => {
+    // The child's last line had no newline: it still reaches the host.
+    const held = Buffer.concat(heldPart);
+    heldPart = [];
+    toHost(held);
+  });
+  childOut.on('data', (chunk: Buffer) => {
+    if (lineFilter === undefined) toHost(chunk);
+    else filterLines(chunk, lineFilter);
     tap(options.onServerBytes, chunk, 'server');
   });
 
@@ -134,6 +201,18 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     exited,
     kill(signal) {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill(signal);
+    },
+    sendToChild(line) {
+      if (clientAtLineStart && ownLines.length === 0) toChild(line);
+      else ownLines.push(line);
+    },
+    setServerLineFilter(filter) {
+      lineFilter = filter;
+      if (filter === undefined && heldPart.length > 0) {
+        const held = Buffer.concat(heldPart);
+        heldPart = [];
+        toHost(held);
+      }
     },
   };
 }

@@ -1,40 +1,123 @@
 /**
  * `mcplens wrap [options] -- <command> [args...]`: runs a stdio MCP server written in any
- * language as a child process, relays its bytes unchanged and ends the way the child ends:
- * its exit code, or the signal it died of re-raised; 127 (not found) or 126 (not executable)
- * when it cannot start, as a shell does. SIGINT, SIGTERM and SIGHUP are passed to the child.
- * mcplens writes nothing to stdout; its own lines go to stderr.
+ * language as a child process, relays its bytes unchanged and observes the messages with the
+ * same core as in-process instrumentation (one SERVER span per request). It ends the way the
+ * child ends: its exit code, or the signal it died of re-raised; 127 (not found) or 126 (not
+ * executable) when it cannot start, as a shell does. SIGINT, SIGTERM and SIGHUP are passed to
+ * the child. mcplens writes nothing to stdout; its own lines go to stderr.
  */
+import { basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../../contract/config-error.js';
+import { ensureTelemetryStarted, readTelemetryConfig, type TelemetryState } from '../telemetry-bootstrap.js';
+import type { InstrumentOptions } from '../types.js';
+import { OBSERVED_BY_ENV, OBSERVED_BY_WRAP } from './observed-by.js';
 import { startChildRelay, type ChildExit } from './child-relay.js';
+import { PipeObserver } from './pipe-observer.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export const WRAP_USAGE = `usage: mcplens wrap [options] -- <command> [args...]
 
-Runs a stdio MCP server (any language) and relays its stdin and stdout byte for byte.
+Runs a stdio MCP server (any language), relays its stdin and stdout byte for byte, and
+sends one OpenTelemetry span per request, as in-process instrumentation does.
 A host entry such as "python server.py" becomes "mcplens wrap -- python server.py".
 
 options:
-  -h, --help   print this help
+  --service-name NAME    service.name (default: OTEL_SERVICE_NAME, else the server's serverInfo.name,
+                         else the command's name)
+  --provider NAME        the LLM provider of every call (gen_ai.provider.name), e.g. openai
+  --model NAME           the model of every call (gen_ai.request.model), e.g. gpt-4.1
+  --strict-arguments     arguments the schema does not declare are violations (undeclared_argument)
+  --record-content       record arguments and results on spans (off by default)
+  --redact REGEX         with --record-content: replace every match with [REDACTED]
+  --log                  one JSON line per tool call on stderr
+  --otlp-endpoint URL    OTLP/HTTP endpoint (sets OTEL_EXPORTER_OTLP_ENDPOINT for mcplens only)
+  --otlp-protocol P      http/protobuf or http/json (sets OTEL_EXPORTER_OTLP_PROTOCOL)
+  -h, --help             print this help
+
+The standard OTEL_* variables configure the export (endpoint, headers, sampler, OTEL_SDK_DISABLED);
+MCPLENS_EXIT_TIMEOUT_MS bounds what wrap adds to the server's exit (default 1000 ms).
 `;
 
 /** What the command line asked for. */
 export interface WrapArgs {
   command: string;
   args: string[];
+  serviceName: string | undefined;
+  instrument: InstrumentOptions;
+  /** OTEL_* variables the flags set for wrap's own process (never for the server's). */
+  otelEnv: Record<string, string>;
 }
 
-/** Splits `[options] -- command args`; a usage mistake throws with a message naming it. */
+/** Splits `[options] -- command args`; a mistake throws a ConfigError naming it. */
 export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
   const dashes = argv.indexOf('--');
-  const own = dashes === -1 ? argv : argv.slice(0, dashes);
-  if (own.includes('-h') || own.includes('--help')) return 'help';
-  const unknown = own[0];
-  if (unknown !== undefined) throw new Error(`unknown option '${unknown}'`);
+  const own = dashes === -1 ? [...argv] : argv.slice(0, dashes);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: own,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'service-name': { type: 'string' },
+        provider: { type: 'string' },
+        model: { type: 'string' },
+        'strict-arguments': { type: 'boolean' },
+        'record-content': { type: 'boolean' },
+        redact: { type: 'string' },
+        log: { type: 'boolean' },
+        'otlp-endpoint': { type: 'string' },
+        'otlp-protocol': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values.help === true) return 'help';
   const [command, ...args] = dashes === -1 ? [] : argv.slice(dashes + 1);
-  if (command === undefined || command === '') throw new Error("no command: put it after '--'");
-  return { command, args };
+  if (command === undefined || command === '') throw new ConfigError("no command: put it after '--'");
+
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`--${name} needs a value`);
+    return value;
+  };
+  const instrument: InstrumentOptions = {};
+  const provider = text('provider');
+  const model = text('model');
+  if (model !== undefined && provider === undefined) throw new ConfigError('--model needs --provider');
+  if (provider !== undefined) {
+    const fixed = model === undefined ? { provider } : { provider, model };
+    instrument.providerResolver = () => fixed;
+  }
+  if (values['strict-arguments'] === true) instrument.strictArguments = true;
+  if (values['record-content'] === true) instrument.recordContent = true;
+  const redact = text('redact');
+  if (redact !== undefined) {
+    if (values['record-content'] !== true) throw new ConfigError('--redact needs --record-content');
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(redact, 'g');
+    } catch (err) {
+      throw new ConfigError(`--redact ${JSON.stringify(redact)} is not a regular expression (${(err as Error).message})`);
+    }
+    instrument.redact = (content) => content.replace(pattern, '[REDACTED]');
+  }
+  if (values.log === true) instrument.log = true;
+  const otelEnv: Record<string, string> = {};
+  const endpoint = text('otlp-endpoint');
+  if (endpoint !== undefined) {
+    if (!/^https?:\/\//.test(endpoint)) throw new ConfigError(`--otlp-endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
+    otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
+  }
+  const protocol = text('otlp-protocol');
+  if (protocol !== undefined) otelEnv.OTEL_EXPORTER_OTLP_PROTOCOL = protocol;
+  return { command, args, serviceName: text('service-name'), instrument, otelEnv };
 }
 
 /**
@@ -43,23 +126,71 @@ export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
  */
 export async function runWrapCli(argv: readonly string[]): Promise<number> {
   let parsed: WrapArgs | 'help';
+  let telemetry: TelemetryState | undefined;
+  // The server gets the environment as it was, plus the marker that keeps an instrumented
+  // server (--import mcplens/register, instrumentServer) from counting its calls twice.
+  const childEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
   try {
     parsed = parseWrapArgs(argv);
+    if (parsed === 'help') {
+      process.stderr.write(WRAP_USAGE);
+      return 0;
+    }
+    Object.assign(process.env, parsed.otelEnv);
+    const config = readTelemetryConfig();
+    if (!config.disabled && config.exportTraces) {
+      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverNamePromise() }, config);
+    }
   } catch (err) {
-    process.stderr.write(`mcplens wrap: ${(err as Error).message}\n\n${WRAP_USAGE}`);
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`mcplens wrap: ${err.message.replace(/^mcplens: /, '')}\n\n${WRAP_USAGE}`);
     return 2;
   }
-  if (parsed === 'help') {
-    process.stderr.write(WRAP_USAGE);
-    return 0;
-  }
 
-  const relay = startChildRelay({ command: parsed.command, args: parsed.args });
+  let observer: PipeObserver | undefined;
+  const relay = startChildRelay({
+    command: parsed.command,
+    args: parsed.args,
+    env: childEnv,
+    onClientBytes: (chunk) => observer?.clientBytes(chunk),
+    onServerBytes: (chunk) => observer?.serverBytes(chunk),
+  });
+  if (telemetry !== undefined) {
+    const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
+    observer = new PipeObserver(
+      options,
+      { send: (line) => relay.sendToChild(line), setLineFilter: (filter) => relay.setServerLineFilter(filter) },
+      { onServerName: (name) => settleServerName(name) },
+    );
+  }
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   const exit = await relay.exited;
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+
+  if (observer !== undefined && telemetry !== undefined) {
+    try {
+      observer.close();
+      settleServerName(basename(parsed.command));
+      // Bounded by the exit budget (MCPLENS_EXIT_TIMEOUT_MS); never rejects into the exit.
+      await telemetry.flush();
+    } catch {
+      // Telemetry never changes how wrap ends.
+    }
+  }
   return endLike(exit);
+}
+
+let settleServerName: (name: string) => void = () => {};
+
+/** `service.name` learnt from the server's first answer with `serverInfo` (or the command's name at the end). */
+function serverNamePromise(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    settleServerName = (name) => {
+      settleServerName = () => {};
+      resolve(name);
+    };
+  });
 }
 
 /** The exit code that mirrors the child's end; a signal is re-raised on this process. */

@@ -1,0 +1,118 @@
+/**
+ * The observer core's host outside the server's process: it sees the bytes `mcplens wrap`
+ * relays (host -> server on stdin, server -> host on stdout), cuts them into JSON-RPC
+ * messages and hands them to one ObservedConnection of a StreamObserver, exactly as the
+ * in-process attachment hands it the transport's messages. The tool catalog is filled from
+ * the server's own `tools/list` answers; when a call needs a catalog the client has not
+ * listed, wrap asks the server itself (own-requests.ts), after initialization.
+ */
+import { diag } from '@opentelemetry/api';
+import { MCP_METHOD, META_KEYS, NETWORK_TRANSPORT } from '../../contract/index.js';
+import { isRecord } from '../is-record.js';
+import type { ObservedConnection } from '../observed-connection.js';
+import { StreamObserver } from '../stream-observer.js';
+import { ToolCatalog } from '../tool-catalog.js';
+import type { InstrumentOptions } from '../types.js';
+import { MessageFramer } from './message-framer.js';
+import { OwnRequests, type OwnRequestChannel } from './own-requests.js';
+
+/** `_meta` keys a 2026-07-28 request must carry; wrap's own requests copy them from the client's. */
+const PER_REQUEST_META = [META_KEYS.PROTOCOL_VERSION, META_KEYS.CLIENT_INFO] as const;
+
+/** Observes one relayed stdio session. */
+export class PipeObserver {
+  private readonly conn: ObservedConnection;
+  private readonly own: OwnRequests;
+  private readonly fromClient: MessageFramer;
+  private readonly fromServer: MessageFramer;
+  /** Settles when wrap may send requests of its own: the client has initialized (or never will). */
+  private readonly initialized: Promise<void>;
+  private markInitialized!: () => void;
+  private sawInitialize = false;
+  private requestMeta: Record<string, unknown> | undefined;
+  private serverName: ((name: string) => void) | undefined;
+
+  constructor(options: InstrumentOptions, channel: OwnRequestChannel, hooks: { onServerName?: (name: string) => void } = {}) {
+    this.own = new OwnRequests(channel);
+    this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
+    this.serverName = hooks.onServerName;
+    const catalog = new ToolCatalog(options, (cursor?: string) => this.listTools(cursor));
+    this.conn = new StreamObserver(options).openConnection({ networkTransport: NETWORK_TRANSPORT.PIPE, catalog });
+    this.fromClient = new MessageFramer((message) => this.onClientMessage(message));
+    this.fromServer = new MessageFramer((message) => this.onServerMessage(message));
+  }
+
+  /** Bytes the host sent to the server. */
+  clientBytes(chunk: Buffer): void {
+    this.fromClient.push(chunk);
+  }
+
+  /** Bytes the server sent to the host. */
+  serverBytes(chunk: Buffer): void {
+    this.fromServer.push(chunk);
+  }
+
+  /** The server exited: its unanswered requests end (as `no_response`), and so do wrap's own. */
+  close(): void {
+    this.fromServer.end();
+    this.own.close();
+    // A catalog load still waiting for the client's initialization fails now, not never.
+    this.markInitialized();
+    this.conn.close();
+  }
+
+  /** Lines neither side could have meant as messages (not JSON, or past the size limit). */
+  get unreadable(): { fromClient: number; fromServer: number } {
+    const count = (f: MessageFramer): number => f.stats.notJson + f.stats.tooLong;
+    return { fromClient: count(this.fromClient), fromServer: count(this.fromServer) };
+  }
+
+  private onClientMessage(message: Record<string, unknown>): void {
+    const method = message.method;
+    if (method === MCP_METHOD.INITIALIZE) this.sawInitialize = true;
+    else if (method === 'notifications/initialized') this.markInitialized();
+    else if (typeof method === 'string' && message.id !== undefined && !this.sawInitialize) {
+      // Protocol 2026-07-28 has no initialize: every request stands on its own.
+      this.rememberMeta(message);
+      this.markInitialized();
+    }
+    this.conn.inbound(message);
+  }
+
+  private onServerMessage(message: Record<string, unknown>): void {
+    if (this.own.isOwnAnswer(message)) {
+      this.own.answer(message);
+      return;
+    }
+    if (this.serverName !== undefined && isRecord(message.result) && isRecord(message.result.serverInfo)) {
+      const name = message.result.serverInfo.name;
+      if (typeof name === 'string' && name !== '') {
+        this.serverName(name);
+        this.serverName = undefined;
+      }
+    }
+    this.conn.outbound(message);
+  }
+
+  private rememberMeta(message: Record<string, unknown>): void {
+    const meta = isRecord(message.params) ? message.params._meta : undefined;
+    if (!isRecord(meta)) return;
+    const kept: Record<string, unknown> = {};
+    for (const key of PER_REQUEST_META) if (meta[key] !== undefined) kept[key] = meta[key];
+    if (Object.keys(kept).length > 0) this.requestMeta = kept;
+  }
+
+  /** One page of the server's catalog, asked by wrap itself once the client has initialized. */
+  private async listTools(cursor: string | undefined): Promise<unknown> {
+    await this.initialized;
+    const params: Record<string, unknown> = {};
+    if (cursor !== undefined) params.cursor = cursor;
+    if (this.requestMeta !== undefined) params._meta = { ...this.requestMeta };
+    try {
+      return await this.own.request(MCP_METHOD.TOOLS_LIST, params);
+    } catch (err) {
+      diag.debug('mcplens wrap: listing the tools failed', err);
+      throw err;
+    }
+  }
+}
