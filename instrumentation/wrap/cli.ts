@@ -49,6 +49,8 @@ export interface WrapArgs {
   instrument: InstrumentOptions;
   /** OTEL_* variables the flags set for wrap's own process (never for the server's). */
   otelEnv: Record<string, string>;
+  /** The server's environment: wrap's own, as it was before the flags, plus the marker. */
+  childEnv?: NodeJS.ProcessEnv;
 }
 
 /** Splits `[options] -- command args`; a mistake throws a ConfigError naming it. */
@@ -126,45 +128,52 @@ export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
  */
 export async function runWrapCli(argv: readonly string[]): Promise<number> {
   let parsed: WrapArgs | 'help';
-  let telemetry: TelemetryState | undefined;
-  // The server gets the environment as it was, plus the marker that keeps an instrumented
-  // server (--import mcplens/register, instrumentServer) from counting its calls twice.
-  const childEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
+  let config: ReturnType<typeof readTelemetryConfig>;
   try {
     parsed = parseWrapArgs(argv);
     if (parsed === 'help') {
       process.stderr.write(WRAP_USAGE);
       return 0;
     }
+    // The flags' OTEL_* values are for wrap's own exporter; the server's environment is taken before.
+    const childEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
     Object.assign(process.env, parsed.otelEnv);
-    const config = readTelemetryConfig();
-    if (!config.disabled && config.exportTraces) {
-      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverNamePromise() }, config);
-    }
+    config = readTelemetryConfig();
+    parsed = { ...parsed, childEnv };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcplens wrap: ${err.message.replace(/^mcplens: /, '')}\n\n${WRAP_USAGE}`);
     return 2;
   }
 
+  // The server starts first, so loading the OpenTelemetry SDK overlaps its start-up. Everything
+  // up to the first await runs in this tick: no byte is relayed before the observer exists.
   let observer: PipeObserver | undefined;
   const relay = startChildRelay({
     command: parsed.command,
     args: parsed.args,
-    env: childEnv,
+    env: parsed.childEnv,
     onClientBytes: (chunk) => observer?.clientBytes(chunk),
     onServerBytes: (chunk) => observer?.serverBytes(chunk),
   });
-  if (telemetry !== undefined) {
-    const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
-    observer = new PipeObserver(
-      options,
-      { send: (line) => relay.sendToChild(line), setLineFilter: (filter) => relay.setServerLineFilter(filter) },
-      { onServerName: (name) => settleServerName(name) },
-    );
-  }
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  let telemetry: TelemetryState | undefined;
+  if (!config.disabled && config.exportTraces) {
+    try {
+      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverNamePromise() }, config);
+      const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
+      observer = new PipeObserver(
+        options,
+        { send: (line) => relay.sendToChild(line), setLineFilter: (filter) => relay.setServerLineFilter(filter) },
+        { onServerName: (name) => settleServerName(name) },
+      );
+    } catch (err) {
+      // Telemetry never stops the server: it runs unobserved.
+      process.stderr.write(`mcplens wrap: telemetry could not start (${(err as Error).message}); relaying only\n`);
+      observer = undefined;
+    }
+  }
   const exit = await relay.exited;
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
 
@@ -202,8 +211,10 @@ function endLike(exit: ChildExit): number {
       process.stderr.write(`mcplens wrap: ${exit.message}\n`);
       return exit.code;
     case 'signalled': {
-      // Default action for the signal, as if this process had received it. If it is ignored
-      // or handled elsewhere, fall back to the shell's convention 128 + signal number.
+      // Default action for the signal, as if this process had received it (nothing of wrap's,
+      // such as the exit flush, may catch it now). If the signal is ignored, fall back to the
+      // shell's convention 128 + signal number.
+      process.removeAllListeners(exit.signal);
       process.kill(process.pid, exit.signal);
       return 128 + (osConstants.signals[exit.signal] ?? 0);
     }

@@ -23,22 +23,20 @@ interface Run {
   chunkTimes: number[];
 }
 
-function wrap(
-  command: string[],
-  options: { input?: Buffer; signalAfterMs?: NodeJS.Signals; afterMs?: number; timeoutMs?: number } = {},
-): Promise<Run> {
+function wrap(command: string[], options: { input?: Buffer; signalOnOutput?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<Run> {
   const child = spawn(process.execPath, [MCPLENS, 'wrap', '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
   const started = Date.now();
   const out: Buffer[] = [];
   const chunkTimes: number[] = [];
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => {
+    // The child said it is ready (its signal handler is installed): now the signal.
+    if (out.length === 0 && options.signalOnOutput !== undefined) child.kill(options.signalOnOutput);
     out.push(c);
     chunkTimes.push(Date.now() - started);
   });
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   if (options.input !== undefined) child.stdin.end(options.input);
-  if (options.signalAfterMs !== undefined) setTimeout(() => child.kill(options.signalAfterMs), options.afterMs ?? 300);
   const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
   return new Promise((done) =>
     child.on('close', (code, signal) => {
@@ -122,7 +120,7 @@ describe('mcplens wrap: how it ends', () => {
       `handles-${signal}.mjs`,
       `process.on('${signal}', () => { process.stdout.write('got ${signal}'); process.exitCode = 9; process.stdin.destroy(); });\nprocess.stdin.resume();\nprocess.stdout.write('ready');\n`,
     );
-    const run = await wrap([process.execPath, handles], { signalAfterMs: signal, afterMs: 500 });
+    const run = await wrap([process.execPath, handles], { signalOnOutput: signal });
     expect(run.stdout.toString()).toBe(`ready` + `got ${signal}`);
     expect(run.code).toBe(9);
   });
@@ -152,7 +150,7 @@ describe('mcplens wrap: how it ends', () => {
       child.on('close', (code) => done({ code, stderr, stdout }));
     });
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/unknown option '--bogus'/);
+    expect(none.stderr).toMatch(/unknown option '--bogus'/i);
     expect(none.stdout).toBe('');
   });
 });
