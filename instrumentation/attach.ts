@@ -175,15 +175,16 @@ function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
   }
 }
 
-/** Asks the server's own `tools/list` handler, for calls that arrive before any list. */
+/** Asks the server's own `tools/list` handler for one page, for calls of tools the client has not listed. */
 function catalogLoader(protocol: ProtocolLike): ToolCatalogLoader | undefined {
   const handlers = protocol._requestHandlers;
   if (!(handlers instanceof Map)) return undefined;
-  return async () => {
+  return async (cursor) => {
     const handler = handlers.get(MCP_METHOD.TOOLS_LIST);
     if (handler === undefined) return undefined;
     const controller = new AbortController();
-    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: MCP_METHOD.TOOLS_LIST, params: {} };
+    const params = cursor === undefined ? {} : { cursor };
+    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: MCP_METHOD.TOOLS_LIST, params };
     const noop = async (): Promise<never> => {
       throw new Error('mcplens: the catalog request cannot send messages');
     };
