@@ -5,8 +5,10 @@ import type { ToolCatalog } from './tool-catalog.js';
 /**
  * Grades a tools/call's arguments as they arrived, against the catalog the call was made against:
  * a handler may change its arguments in place and a tool may leave the catalog before the answer.
- * A catalog that must be loaded first is loaded now, in the call's context `ctx`, so the list
- * handler's spans nest there; `pending.gradingDone` then settles once graded.
+ * A tool the catalog has is graded now; one it lacks is `unknown_tool` only when the catalog is
+ * complete. Otherwise (nothing known yet, stale, or pages the client has not read) the rest is
+ * loaded first, in the call's context `ctx`, so the list handler's spans nest there;
+ * `pending.gradingDone` then settles once graded.
  */
 export function gradeOnArrival(
   catalog: ToolCatalog,
@@ -17,7 +19,7 @@ export function gradeOnArrival(
   const args = params?.arguments;
   pending.malformedShape =
     typeof params?.name !== 'string' || (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)));
-  if (catalog.ready) {
+  if (catalog.canGrade(params?.name)) {
     gradeArguments(catalog, pending, params);
     return;
   }
@@ -39,7 +41,7 @@ export function gradeOnArrival(
 
 function gradeArguments(catalog: ToolCatalog, pending: PendingRequest, params: Record<string, unknown> | undefined): void {
   try {
-    pending.grading = catalog.schemas.grade(params ?? {});
+    pending.grading = catalog.grade(params ?? {});
   } catch (err) {
     diag.error('mcplens: grading a tools/call failed', err);
   }

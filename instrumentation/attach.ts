@@ -1,6 +1,7 @@
 import { context as otelContext, diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
 import type { InboundExtra, ObservedConnection } from './observed-connection.js';
+import { observedFromOutside } from './observed-by.js';
 import { StreamObserver } from './stream-observer.js';
 import { ToolCatalog, type ToolCatalogLoader } from './tool-catalog.js';
 import type { InstrumentOptions } from './types.js';
@@ -40,10 +41,13 @@ const DEFAULT_OPTIONS: InstrumentOptions = {};
  * outcome, schema violations, provider and model, and token counts. Works for
  * `McpServer` and the low-level `Server` of `@modelcontextprotocol/sdk` v1 and of
  * `@modelcontextprotocol/server` v2, before or after `connect()`. Idempotent; returns
- * the same server; never throws.
+ * the same server; never throws. Does nothing in a process observed from outside it
+ * (`MCPLENS_OBSERVED_BY` set, as `mcplens wrap` does for its child).
  */
 export function instrumentServer<T extends object>(server: T, options: InstrumentOptions = DEFAULT_OPTIONS): T {
   try {
+    // Observed from outside (`mcplens wrap`): its span is the one; a second one would count each call twice.
+    if (observedFromOutside() !== undefined) return server;
     const protocol = findProtocol(server);
     if (protocol === undefined) {
       diag.warn('mcplens: instrumentServer() was given an object that is neither an McpServer nor a Server; nothing instrumented');
@@ -175,15 +179,16 @@ function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
   }
 }
 
-/** Asks the server's own `tools/list` handler, for calls that arrive before any list. */
+/** Asks the server's own `tools/list` handler for one page, for calls of tools the client has not listed. */
 function catalogLoader(protocol: ProtocolLike): ToolCatalogLoader | undefined {
   const handlers = protocol._requestHandlers;
   if (!(handlers instanceof Map)) return undefined;
-  return async () => {
+  return async (cursor) => {
     const handler = handlers.get(MCP_METHOD.TOOLS_LIST);
     if (handler === undefined) return undefined;
     const controller = new AbortController();
-    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: MCP_METHOD.TOOLS_LIST, params: {} };
+    const params = cursor === undefined ? {} : { cursor };
+    const request = { jsonrpc: '2.0', id: 'mcplens-catalog', method: MCP_METHOD.TOOLS_LIST, params };
     const noop = async (): Promise<never> => {
       throw new Error('mcplens: the catalog request cannot send messages');
     };

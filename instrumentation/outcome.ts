@@ -24,24 +24,35 @@ export interface AnswerOutcome {
 // (v1 1.2x-1.3x: 'MCP error -32602: ...'; v2: 'Input validation error: ...').
 const REJECTION_PREFIXES = ['MCP error -32602:', 'Input validation error:'];
 
+/** What mcplens knew of a request's call when its answer came. */
+export interface CallShape {
+  /** A tools/call whose arguments were not an object or whose `name` was missing or not a string. */
+  malformedShape: boolean;
+  /** A tools/call mcplens graded malformed: at least one violation, `unknown_tool` included. */
+  gradedMalformed: boolean;
+}
+
 /**
  * Grades a JSON-RPC response (cancellation is decided by the caller, before this).
- * `malformedShape` says a tools/call's arguments were not an object or its `name` was
- * missing or not a string: SDK 1.3x refuses those during request parsing with -32603.
+ * A call is `rejected` when the server refused it as the caller's fault: JSON-RPC -32602; -32603
+ * for a malformed shape (SDK 1.3x refuses those during request parsing); an isError result with an
+ * SDK's rejection text; or any error answer (isError or JSON-RPC error, whatever its text) to a
+ * call mcplens graded malformed: servers in other languages word their refusals their own way
+ * (FastMCP: `Unknown tool: NAME`, `Error executing tool NAME: 1 validation error ...`).
  */
-export function gradeResponse(message: Record<string, unknown>, malformedShape: boolean): AnswerOutcome {
+export function gradeResponse(message: Record<string, unknown>, call: CallShape): AnswerOutcome {
   const error = message.error;
   if (error !== undefined && error !== null) {
     const rawCode = (error as { code?: unknown }).code;
     const code = typeof rawCode === 'number' ? rawCode : undefined;
     const errorType = code === undefined ? ERROR_TYPE_EXCEPTION : String(code);
-    const rejected = code === JSONRPC_INVALID_PARAMS || (code === JSONRPC_INTERNAL_ERROR && malformedShape);
+    const rejected = call.gradedMalformed || code === JSONRPC_INVALID_PARAMS || (code === JSONRPC_INTERNAL_ERROR && call.malformedShape);
     return { outcome: rejected ? 'rejected' : 'error', errorType, code };
   }
   const result = message.result as { isError?: unknown; content?: unknown } | undefined;
   if (result !== undefined && result !== null && result.isError === true) {
     const text = firstText(result.content);
-    const rejected = text !== undefined && REJECTION_PREFIXES.some((prefix) => text.startsWith(prefix));
+    const rejected = call.gradedMalformed || (text !== undefined && REJECTION_PREFIXES.some((prefix) => text.startsWith(prefix)));
     return { outcome: rejected ? 'rejected' : 'tool_error', errorType: ERROR_TYPE_TOOL_ERROR, code: undefined };
   }
   return { outcome: 'ok', errorType: undefined, code: undefined };

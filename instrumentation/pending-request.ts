@@ -1,5 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { ResolvedProvider } from './provider-resolver.js';
+import type { ToolDefinition } from './tool-definition.js';
 import type { Grading } from './tool-schemas.js';
 
 /** A JSON-RPC request id. */
@@ -29,4 +30,8 @@ export interface PendingRequest {
   grading: Grading | undefined;
   gradingDone: Promise<void> | undefined;
   malformedShape: boolean;
+  /** A tools/list request's `params.cursor`: undefined asks for the first page. */
+  cursor: string | undefined;
+  /** A tools/list answer: the tools the client has been sent in this listing, all its pages so far. */
+  listed: ToolDefinition[] | undefined;
 }

@@ -15,13 +15,15 @@
  *   that the entry's own node_modules lookup does not reach).
  *
  * Configured by the standard OpenTelemetry variables; `OTEL_SDK_DISABLED=true` turns
- * mcplens off entirely. A server bundled together with the SDK into one file cannot be
+ * mcplens off entirely, and so does `MCPLENS_OBSERVED_BY` (set by `mcplens wrap` for the
+ * process it observes from outside). A server bundled together with the SDK into one file cannot be
  * hooked: its Server class is not loaded from the SDK's files.
  */
 import { isMainThread } from 'node:worker_threads';
 import { instrumentConnectingTransport } from './attach.js';
 import { findEntrySdk } from './find-sdk.js';
 import { installModuleHooks, patchSdkFiles, type ConnectListener } from './module-hooks.js';
+import { observedFromOutside } from './observed-by.js';
 import { ensureTelemetryStarted, readTelemetryConfig } from './telemetry-bootstrap.js';
 import type { InstrumentOptions } from './types.js';
 import { ConfigError } from '../contract/config-error.js';
@@ -32,7 +34,8 @@ const config = readConfigOrExit();
 
 // Main thread only: Node 20 also runs `--require` modules in its module-loader thread, where
 // registering the loader again only earns a warning. Servers run in worker threads are not hooked.
-if (!config.disabled && isMainThread) {
+// A process observed from outside (`mcplens wrap`) gets nothing installed: each call gets one span, the outside host's.
+if (!config.disabled && isMainThread && observedFromOutside() === undefined) {
   // One options object for the whole process: instrumentation shares one observer per options object.
   let options: InstrumentOptions | undefined;
   const onConnect: ConnectListener = (server, transport) => {

@@ -111,7 +111,10 @@ export function gradeAnswer(
     outcome = 'error';
     errorType = ERROR_TYPE_NO_RESPONSE;
   } else {
-    const graded = gradeResponse(message, pending.malformedShape);
+    const graded = gradeResponse(message, {
+      malformedShape: pending.malformedShape,
+      gradedMalformed: pending.grading?.primary !== undefined,
+    });
     outcome = graded.outcome;
     errorType = graded.errorType;
     code = graded.code;

@@ -144,6 +144,8 @@ export class StreamObserver implements ConnectionObserver {
       grading: undefined,
       gradingDone: undefined,
       malformedShape: false,
+      cursor: method === MCP_METHOD.TOOLS_LIST && typeof params?.cursor === 'string' ? params.cursor : undefined,
+      listed: undefined,
     };
     const ctx = trace.setSpan(parent, span);
     if (method === MCP_METHOD.TOOLS_CALL) gradeOnArrival(conn.info.catalog, pending, params, ctx);
@@ -163,7 +165,7 @@ export class StreamObserver implements ConnectionObserver {
     if (isRecord(result)) {
       if (pending.method === MCP_METHOD.INITIALIZE && typeof result.protocolVersion === 'string')
         conn.protocolVersion = result.protocolVersion;
-      else if (pending.method === MCP_METHOD.TOOLS_LIST) conn.info.catalog.update(result);
+      else if (pending.method === MCP_METHOD.TOOLS_LIST) pending.listed = conn.info.catalog.update(result, pending.cursor);
     }
     const complete = (): void => this.complete(conn, pending, message, cancelled, endPerf);
     if (pending.gradingDone !== undefined && pending.grading === undefined) {

@@ -12,11 +12,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contract/config-error.js';
 import { ensureTelemetryStarted, readTelemetryConfig, type TelemetryState } from '../telemetry-bootstrap.js';
 import type { InstrumentOptions } from '../types.js';
-import { OBSERVED_BY_ENV, OBSERVED_BY_WRAP } from './observed-by.js';
+import { OBSERVED_BY_ENV } from '../observed-by.js';
 import { startChildRelay, type ChildExit } from './child-relay.js';
 import { PipeObserver } from './pipe-observer.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** The value of {@link OBSERVED_BY_ENV} wrap sets for its child. */
+const OBSERVED_BY_WRAP = 'wrap';
 
 export const WRAP_USAGE = `usage: mcplens wrap [options] -- <command> [args...]
 
