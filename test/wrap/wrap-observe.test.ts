@@ -11,7 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ATTR } from '../../contract/index.js';
+import { ATTR, ERROR_TYPE_NO_RESPONSE } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -174,5 +174,35 @@ describe('mcplens wrap: bytes the client receives', () => {
     const spans = await otlp.waitFor((s) => serverSpans(s).some((x) => x.attributes[ATTR.JSONRPC_REQUEST_ID] === '3'), 15_000);
     const three = serverSpans(spans).find((x) => x.attributes[ATTR.JSONRPC_REQUEST_ID] === '3')!;
     expect(three.attributes[ATTR.VIOLATION_KIND]).toBe('wrong_type');
+  });
+});
+
+describe('mcplens wrap: framing and failures', () => {
+  it('observes batches, long lines and CRLF, relays garbage unchanged, and ends calls of a crashed server as no_response', async () => {
+    const otlp = await receiver();
+    const big = 'x'.repeat(5 * 1024 * 1024);
+    const input = [
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      '{"jsonrpc":"2.0","id":2,"method":"tools/list"}\r',
+      'garbage that is not JSON',
+      '[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}},{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"nope"}}]',
+      `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${big}"}}}`,
+      '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"crash","arguments":{}}}',
+    ].join('\n');
+    const bare = await runRaw('python3', [PYTHON_SERVER], input, process.env as Record<string, string>);
+    const wrapped = await runRaw(process.execPath, [MCPLENS, 'wrap', '--', 'python3', PYTHON_SERVER], input, otelEnv(otlp.endpoint));
+    expect(bare.code).toBe(3);
+    expect(wrapped.code).toBe(3);
+    expect(wrapped.stdout.length).toBeGreaterThan(big.length);
+    expect(wrapped.stdout.equals(bare.stdout)).toBe(true);
+
+    const spans = serverSpans(await otlp.waitFor((s) => serverSpans(s).length >= 6, 15_000));
+    const byId = new Map(spans.map((s) => [s.attributes[ATTR.JSONRPC_REQUEST_ID], s]));
+    expect(byId.get('2')!.name).toBe('tools/list');
+    expect(byId.get('3')!.attributes[ATTR.OUTCOME]).toBe('ok');
+    expect(byId.get('4')!.attributes).toMatchObject({ [ATTR.OUTCOME]: 'rejected', [ATTR.VIOLATION_KIND]: 'unknown_tool' });
+    expect(byId.get('5')!.attributes[ATTR.OUTCOME]).toBe('ok');
+    expect(byId.get('6')!.attributes).toMatchObject({ [ATTR.OUTCOME]: 'error', [ATTR.ERROR_TYPE]: ERROR_TYPE_NO_RESPONSE });
   });
 });
