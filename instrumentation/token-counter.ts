@@ -300,12 +300,6 @@ export function catalogToolText(tool: ToolDefinition): string {
   return safeJson(declaration);
 }
 
-/** Token counts of a tool catalog: per tool, and the total every LLM request carries. */
-export interface CatalogTokens {
-  total: number;
-  perTool: Array<{ name: string; tokens: number }>;
-}
-
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? '';
