@@ -9,6 +9,13 @@ import { diag } from '@opentelemetry/api';
  */
 export const OBSERVED_BY_ENV = 'MCPLENS_OBSERVED_BY';
 
+/**
+ * The HTTP request header `mcplens proxy` adds to every request it forwards: an instrumented server
+ * behind the proxy gives such a request no span of its own (the proxy's span counts it), so each
+ * request is counted once. Lower-case, as Node and the Fetch API give header names.
+ */
+export const OBSERVED_BY_HEADER = 'mcplens-observed-by';
+
 let reported = false;
 
 /**

@@ -1,5 +1,6 @@
 import { diag, type Context } from '@opentelemetry/api';
 import { isRecord } from './is-record.js';
+import { OBSERVED_BY_HEADER } from './observed-by.js';
 import type { JsonRpcId, Message, PendingRequest } from './pending-request.js';
 import type { ToolCatalog } from './tool-catalog.js';
 
@@ -63,6 +64,8 @@ export class ObservedConnection {
   inbound(message: unknown, extra?: InboundExtra): Context | undefined {
     try {
       if (!isRecord(message) || typeof message.method !== 'string') return undefined;
+      // Observed on its way here by `mcplens proxy`, whose span counts it: none of ours.
+      if (extra?.headers?.[OBSERVED_BY_HEADER] !== undefined) return undefined;
       if (message.id !== undefined && message.id !== null) return this.observer.startSpan(this, message, extra);
       if (message.method === 'notifications/cancelled' && isRecord(message.params)) {
         const entry = this.pending.get(message.params.requestId as JsonRpcId);

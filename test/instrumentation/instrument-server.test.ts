@@ -31,6 +31,7 @@ import {
   type SdkLine,
 } from '../support/sdk-lines.js';
 import { createTracing, serverSpans } from '../support/tracing.js';
+import { OBSERVED_BY_HEADER } from '../../instrumentation/observed-by.js';
 
 const { provider, exporter, waitForSpans } = createTracing();
 
@@ -672,6 +673,22 @@ describe.each(LINES)('SDK $name', (line) => {
 
     // On v2 (2026-07-28) there is no initialize: the version comes with every request
     // (`_meta["io.modelcontextprotocol/protocolVersion"]`, `MCP-Protocol-Version` header).
+    // Behind `mcplens proxy` (which adds the header and records the span itself) a request is counted once.
+    it('gives a request forwarded by mcplens proxy no span of its own', async () => {
+      const endpoint = await serve();
+      const proxied = await connectHttp(endpoint, { [OBSERVED_BY_HEADER]: 'proxy' });
+      await proxied.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+      const direct = await connectHttp(endpoint, {});
+      await direct.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+      const spans = await waitForSpans((s) => serverSpans(s, 'tools/call').length === 1);
+      // Only the direct call; the proxied one (answered first) left no span, ended or not.
+      await new Promise((r) => setTimeout(r, 200));
+      const calls = serverSpans(exporter.getFinishedSpans(), 'tools/call');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.attributes[ATTR.JSONRPC_REQUEST_ID]).toBe(serverSpans(spans, 'tools/call')[0]!.attributes[ATTR.JSONRPC_REQUEST_ID]);
+      expect(serverSpans(exporter.getFinishedSpans(), 'tools/list')).toHaveLength(0);
+    });
+
     it('records mcp.protocol.version on every request', async () => {
       const endpoint = await serve();
       const client = await connectHttp(endpoint, {});
