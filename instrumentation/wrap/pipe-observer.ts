@@ -59,6 +59,13 @@ export class PipeObserver {
     // A catalog load still waiting for the client's initialization fails now, not never.
     this.markInitialized();
     this.conn.close();
+    const { fromClient, fromServer } = this.unreadable;
+    if (fromClient + fromServer > 0) {
+      diag.warn(
+        `mcplens wrap: ${fromClient} line(s) from the client and ${fromServer} from the server were not JSON-RPC ` +
+          '(or over the size limit): relayed unchanged, not observed',
+      );
+    }
   }
 
   /** Lines neither side could have meant as messages (not JSON, or past the size limit). */

@@ -130,15 +130,17 @@ function runRaw(
   args: string[],
   input: string,
   env: Record<string, string>,
-): Promise<{ stdout: Buffer; code: number | null }> {
+): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   return new Promise((done) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
+    let stderr = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     child.on('close', (code) => {
       clearTimeout(killer);
-      done({ stdout: Buffer.concat(out), code });
+      done({ stdout: Buffer.concat(out), stderr, code });
     });
     // Paced like a client: one request at a time would need reading; lines with pauses are enough here.
     const lines = input.split('\n').filter((l) => l !== '');
@@ -196,6 +198,8 @@ describe('mcplens wrap: framing and failures', () => {
     expect(wrapped.code).toBe(3);
     expect(wrapped.stdout.length).toBeGreaterThan(big.length);
     expect(wrapped.stdout.equals(bare.stdout)).toBe(true);
+    // The garbage line was counted: one line from the client; the server's parse-error answer is JSON-RPC.
+    expect(wrapped.stderr).toContain('1 line(s) from the client and 0 from the server were not JSON-RPC');
 
     const spans = serverSpans(await otlp.waitFor((s) => serverSpans(s).length >= 6, 15_000));
     const byId = new Map(spans.map((s) => [s.attributes[ATTR.JSONRPC_REQUEST_ID], s]));
