@@ -210,3 +210,40 @@ describe('mcplens wrap: framing and failures', () => {
     expect(byId.get('6')!.attributes).toMatchObject({ [ATTR.OUTCOME]: 'error', [ATTR.ERROR_TYPE]: ERROR_TYPE_NO_RESPONSE });
   });
 });
+
+describe('mcplens wrap: options', () => {
+  it('--log writes one JSON line per tool call on stderr, with the span ids; --record-content with --redact redacts', async () => {
+    const otlp = await receiver();
+    const { client, stderr } = await connect(
+      process.execPath,
+      [MCPLENS, 'wrap', '--log', '--record-content', '--redact', 'secret-\\d+', '--', 'python3', PYTHON_SERVER],
+      otelEnv(otlp.endpoint),
+    );
+    await client.callTool({ name: 'echo', arguments: { text: 'the code is secret-1234' } });
+    await client.close();
+    const spans = await otlp.waitFor((s) => serverSpans(s).some((x) => x.name === 'tools/call echo'), 15_000);
+    const echo = serverSpans(spans).find((x) => x.name === 'tools/call echo')!;
+    const recorded = JSON.stringify([echo.attributes[ATTR.GEN_AI_TOOL_CALL_ARGUMENTS], echo.attributes[ATTR.GEN_AI_TOOL_CALL_RESULT]]);
+    expect(recorded).toContain('[REDACTED]');
+    expect(recorded).not.toContain('secret-1234');
+    const lines = stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: 'mcp tool call', tool: 'echo', outcome: 'ok', trace_id: echo.traceId, span_id: echo.spanId }),
+    ]);
+  });
+
+  it('a bad option: one line and the usage on stderr, exit 2, the server never started', async () => {
+    const run = await runRaw(
+      process.execPath,
+      [MCPLENS, 'wrap', '--redact', '(', '--', 'python3', PYTHON_SERVER],
+      '',
+      process.env as Record<string, string>,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toMatch(/^mcplens wrap: --redact needs --record-content$/);
+    expect(run.stdout.length).toBe(0);
+  });
+});
