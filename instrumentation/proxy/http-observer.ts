@@ -107,6 +107,8 @@ export class HttpObserver {
       end: (clientAborted) => {
         if (ended) return;
         ended = true;
+        // An exchange over without a named answer (the server failed it): spans wait for the name no longer.
+        this.nameServer(undefined);
         if (clientAborted) controller.abort();
         own?.close();
         if (dropSession && requested !== undefined) this.drop(requested);
@@ -162,10 +164,14 @@ export class HttpObserver {
     for (const [id, session] of this.sessions) if (session.lastUsed < before) this.drop(id);
   }
 
-  /** `service.name`: the first answer names the server by its `serverInfo`, or the target's host if it has none. */
+  /**
+   * `service.name`: the first answer names the server by its `serverInfo`, or the target's host if it
+   * has none; so does the end of an exchange (`message` undefined) before any answer.
+   */
   private nameServer(message: unknown): void {
-    if (this.onServerName === undefined || !isRecord(message) || !('result' in message || 'error' in message)) return;
-    const info = isRecord(message.result) ? message.result.serverInfo : undefined;
+    if (this.onServerName === undefined) return;
+    if (message !== undefined && !(isRecord(message) && ('result' in message || 'error' in message))) return;
+    const info = isRecord(message) && isRecord(message.result) ? message.result.serverInfo : undefined;
     const name = isRecord(info) && typeof info.name === 'string' && info.name !== '' ? info.name : this.target.hostname;
     this.onServerName(name);
     this.onServerName = undefined;

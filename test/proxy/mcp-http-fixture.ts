@@ -17,8 +17,8 @@ export interface McpHttpFixture {
   readonly url: string;
   /** Session ids the server saw deleted. */
   readonly deleted: string[];
-  /** Headers of every request on /mcp, in order. */
-  readonly requests: Array<{ method: string; headers: IncomingMessage['headers'] }>;
+  /** Every request on /mcp, in order: HTTP method, headers, and the JSON-RPC methods of a POST body. */
+  readonly requests: Array<{ method: string; headers: IncomingMessage['headers']; rpc: string[] }>;
   close(): Promise<void>;
 }
 
@@ -74,8 +74,9 @@ export async function startMcpHttpFixture(options: { stateful: boolean; jsonResp
       res.writeHead(404).end();
       return;
     }
-    requests.push({ method: req.method ?? '', headers: req.headers });
     const body = req.method === 'POST' ? await readJson(req) : undefined;
+    const rpc = (Array.isArray(body) ? body : [body]).map((m) => String((m as { method?: unknown } | undefined)?.method));
+    requests.push({ method: req.method ?? '', headers: req.headers, rpc });
     if (!options.stateful) {
       const server = buildServer();
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: options.jsonResponse });
