@@ -41,9 +41,9 @@ export interface ReverseProxyOptions {
 export interface RunningProxy {
   /** `http://host:port`, the port chosen when 0 was asked for. */
   readonly url: string;
-  /** Exchanges forwarded now. */
+  /** Exchanges forwarded now (not counting GET event streams). */
   readonly inFlight: number;
-  /** Stops accepting, lets exchanges in flight finish within `graceMs`, then cuts the rest. */
+  /** Stops accepting, lets exchanges in flight finish within `graceMs`, then cuts the rest (GET event streams at once). */
   close(graceMs: number): Promise<void>;
 }
 
@@ -52,10 +52,13 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const server: Server = createServer((req, res) => {
-    inFlight++;
-    res.on('close', () => {
-      if (--inFlight === 0) idle?.();
-    });
+    // A GET event stream (server-to-client messages) lasts as long as the session: closing does not wait for it.
+    if (!isStandingStream(req)) {
+      inFlight++;
+      res.on('close', () => {
+        if (--inFlight === 0) idle?.();
+      });
+    }
     forward(req, res, options);
   });
   await new Promise<void>((resolve, reject) => {
@@ -282,6 +285,10 @@ function fail(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `mcplens proxy: ${message}` } });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+function isStandingStream(req: IncomingMessage): boolean {
+  return req.method === 'GET' && String(req.headers.accept ?? '').includes('text/event-stream');
 }
 
 function pathOf(url: string): string {

@@ -133,6 +133,27 @@ describe('mcplens proxy: forwarding', () => {
     expect(await running.stop('SIGINT')).toBe(0);
   });
 
+  it('answers 504 when the server does not begin answering within --timeout-ms', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    cleanups.push(() => {
+      silent.closeAllConnections();
+      return new Promise((done) => silent.close(done));
+    });
+    const target = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`;
+    const running = await startProxy(target, ['--timeout-ms', '300'], { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint });
+    cleanups.push(() => running.stop('SIGKILL'));
+    const started = Date.now();
+    const answer = await fetch(running.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    });
+    expect(answer.status).toBe(504);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(((await answer.json()) as { error: { message: string } }).error.message).toContain(`${target} did not answer within 300 ms`);
+  });
+
   it('refuses a bad command line with one line and the usage on stderr, exit 2', () => {
     const missing = spawnSync(process.execPath, [MCPLENS, 'proxy'], { encoding: 'utf8' });
     expect(missing.status).toBe(2);

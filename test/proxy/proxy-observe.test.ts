@@ -179,6 +179,42 @@ describe('mcplens proxy: telemetry', () => {
     expect(await direct.stop('SIGTERM')).toBe(0);
   });
 
+  it('forwards a body past --max-body-bytes without observing it', async () => {
+    const server = await fixture({ stateful: false, jsonResponse: true });
+    const receiver = await startOtlpReceiver();
+    receivers.push(receiver);
+    const running = await proxy(server.url, receiver.endpoint, ['--max-body-bytes', '2000']);
+    const { client } = await connect(running.url, {});
+    const big = await client.callTool({ name: 'add', arguments: { a: 1, b: 2, padding: 'x'.repeat(5000) } });
+    expect(big.content).toEqual([{ type: 'text', text: '3' }]);
+    await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+    const isCall = (s: ReceivedSpan): boolean => s.name === 'tools/call add';
+    await receiver.waitFor((s) => s.some(isCall), 15_000);
+    await new Promise((done) => setTimeout(done, 500));
+    const calls = receiver.spans.filter(isCall);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.attributes[ATTR.OUTCOME]).toBe('ok');
+  });
+
+  it('on SIGTERM lets a call in flight finish, exports its span and exits 0 without waiting for event streams', async () => {
+    const server = await fixture({ stateful: true });
+    const receiver = await startOtlpReceiver();
+    receivers.push(receiver);
+    const running = await proxy(server.url, receiver.endpoint);
+    const { client } = await connect(running.url, {});
+    const call = client.callTool({ name: 'progress_steps', arguments: { steps: 4, delayMs: 250 } });
+    await new Promise((done) => setTimeout(done, 200));
+    const signalled = Date.now();
+    const exited = running.stop('SIGTERM');
+    expect((await call).content).toEqual([{ type: 'text', text: 'done 4' }]);
+    expect(await exited).toBe(0);
+    // The session's GET stream was cut at once, not after the 5 s drain budget.
+    expect(Date.now() - signalled).toBeLessThan(4000);
+    const slow = receiver.spans.filter((s) => s.name === 'tools/call progress_steps');
+    expect(slow.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok']);
+    expect(running.stderr()).toContain('SIGTERM: finishing 1 exchange(s) in flight');
+  });
+
   it('ends a call the server answered with no message as no_response', async () => {
     // A server that fails every POST with a plain-text 500: the call's answer never comes.
     const failing = createServer((req, res) => {
