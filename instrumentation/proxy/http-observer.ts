@@ -17,8 +17,11 @@ import { listToolsUpstream, type ListToolsContext } from './upstream-tools-list.
 
 /** The header that carries the session id (node lower-cases incoming header names). */
 export const SESSION_HEADER = 'mcp-session-id';
-/** `_meta` keys a 2026-07-28 request must carry; the proxy's own tools/list copies them from the client's. */
-const PER_REQUEST_META = [META_KEYS.PROTOCOL_VERSION, META_KEYS.CLIENT_INFO] as const;
+/**
+ * The namespace of the `_meta` envelope a 2026-07-28 request must carry (protocol version, client
+ * info, client capabilities...); the proxy's own tools/list copies it from the client's call.
+ */
+const ENVELOPE_PREFIX = META_KEYS.PROTOCOL_VERSION.slice(0, META_KEYS.PROTOCOL_VERSION.indexOf('/') + 1);
 
 /** Bounds of the session table. */
 export interface SessionLimits {
@@ -182,7 +185,7 @@ export class HttpObserver {
 function listContextOf(headers: IncomingHttpHeaders, message: Record<string, unknown>): ListToolsContext {
   const meta = isRecord(message.params) ? message.params._meta : undefined;
   const kept: Record<string, unknown> = {};
-  if (isRecord(meta)) for (const key of PER_REQUEST_META) if (meta[key] !== undefined) kept[key] = meta[key];
+  if (isRecord(meta)) for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) kept[key] = value;
   return { headers, meta: Object.keys(kept).length > 0 ? kept : undefined };
 }
 

@@ -39,6 +39,8 @@ export function listToolsUpstream(target: URL, context: ListToolsContext, cursor
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
     'content-length': String(body.length),
+    // Protocol 2026-07-28 routes on this header and refuses a request whose body says otherwise; older servers ignore it.
+    'mcp-method': MCP_METHOD.TOOLS_LIST,
   };
   for (const name of BORROWED_HEADERS) {
     const value = context.headers[name];
@@ -61,7 +63,13 @@ export function listToolsUpstream(target: URL, context: ListToolsContext, cursor
     };
     const req = request(target, { method: 'POST', headers, timeout: OWN_LIST_TIMEOUT_MS }, (res) => {
       const type = String(res.headers['content-type'] ?? '');
-      if ((res.statusCode ?? 0) >= 300) return settle(new Error(`tools/list: HTTP ${res.statusCode}`));
+      if ((res.statusCode ?? 0) >= 300) {
+        // The first bytes of the refusal say why (logged at debug level).
+        let said = '';
+        res.on('data', (chunk: Buffer) => (said = (said + chunk.toString('utf8')).slice(0, 500)));
+        res.on('end', () => settle(new Error(`tools/list: HTTP ${res.statusCode} ${said}`)));
+        return;
+      }
       if (type.includes('text/event-stream')) {
         const reader = new SseReader((data) => answer(parseJson(data)), MAX_LIST_BYTES);
         res.on('data', (chunk: Buffer) => reader.push(chunk));
