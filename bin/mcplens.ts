@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `mcplens` command: `collector`, `dashboards`, `demo`, `wrap`, and `--version`. Each subcommand
+ * The `mcplens` command: `collector`, `dashboards`, `demo`, `wrap`, `proxy`, and `--version`. Each subcommand
  * lives in its part and is loaded only when asked for, so `mcplens collector` does not load the demo.
  */
 const USAGE = `usage: mcplens <command> [options]
@@ -10,6 +10,7 @@ commands:
   dashboards   write Grafana dashboards, provisioning and alert rules   mcplens dashboards --out DIR
   demo         collector + instrumented example server + simulated traffic   mcplens demo --help
   wrap         run a stdio MCP server in any language, relayed byte for byte   mcplens wrap -- <command> [args...]
+  proxy        reverse proxy for a Streamable HTTP MCP server in any language   mcplens proxy --target URL
 
   mcplens --version   print the version of mcplens
 `;
@@ -27,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return (await importDemo()).runDemo(rest);
     case 'wrap':
       return (await import('../instrumentation/wrap/cli.js')).runWrapCli(rest);
+    case 'proxy':
+      return (await import('../instrumentation/proxy/cli.js')).runProxyCli(rest);
     case '--version':
       process.stdout.write(`${(await import('../instrumentation/version.js')).VERSION}\n`);
       return 0;

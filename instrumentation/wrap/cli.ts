@@ -13,6 +13,7 @@ import { ConfigError } from '../../contract/config-error.js';
 import { ensureTelemetryStarted, readTelemetryConfig, type TelemetryState } from '../telemetry-bootstrap.js';
 import type { InstrumentOptions } from '../types.js';
 import { OBSERVED_BY_ENV } from '../observed-by.js';
+import { HOST_FLAG_OPTIONS, HOST_FLAGS_USAGE, laterServiceName, readHostFlags } from '../host-flags.js';
 import { startChildRelay, type ChildExit } from './child-relay.js';
 import { PipeObserver } from './pipe-observer.js';
 
@@ -29,16 +30,7 @@ A host entry such as "python server.py" becomes "mcplens wrap -- python server.p
 options:
   --service-name NAME    service.name (default: OTEL_SERVICE_NAME, else the server's serverInfo.name,
                          else the command's name)
-  --provider NAME        the LLM provider of every call (gen_ai.provider.name), e.g. openai
-  --model NAME           the model of every call (gen_ai.request.model), e.g. gpt-4.1
-  --strict-arguments     arguments the schema does not declare are violations (undeclared_argument)
-  --record-content       record arguments and results on spans (off by default)
-  --redact REGEX         with --record-content: replace every match with [REDACTED]
-  --log                  one JSON line per tool call on stderr
-  --otlp-endpoint URL    OTLP/HTTP endpoint (sets OTEL_EXPORTER_OTLP_ENDPOINT for mcplens only)
-  --otlp-protocol P      http/protobuf or http/json (sets OTEL_EXPORTER_OTLP_PROTOCOL)
-  -h, --help             print this help
-
+${HOST_FLAGS_USAGE}
 The standard OTEL_* variables configure the export (endpoint, headers, sampler, OTEL_SDK_DISABLED);
 MCPLENS_EXIT_TIMEOUT_MS bounds what wrap adds to the server's exit (default 1000 ms).
 `;
@@ -61,67 +53,14 @@ export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
   const own = dashes === -1 ? [...argv] : argv.slice(0, dashes);
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({
-      args: own,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'service-name': { type: 'string' },
-        provider: { type: 'string' },
-        model: { type: 'string' },
-        'strict-arguments': { type: 'boolean' },
-        'record-content': { type: 'boolean' },
-        redact: { type: 'string' },
-        log: { type: 'boolean' },
-        'otlp-endpoint': { type: 'string' },
-        'otlp-protocol': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    values = parseArgs({ args: own, strict: true, allowPositionals: false, options: HOST_FLAG_OPTIONS }).values;
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
   if (values.help === true) return 'help';
   const [command, ...args] = dashes === -1 ? [] : argv.slice(dashes + 1);
   if (command === undefined || command === '') throw new ConfigError("no command: put it after '--'");
-
-  const text = (name: string): string | undefined => {
-    const value = values[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`--${name} needs a value`);
-    return value;
-  };
-  const instrument: InstrumentOptions = {};
-  const provider = text('provider');
-  const model = text('model');
-  if (model !== undefined && provider === undefined) throw new ConfigError('--model needs --provider');
-  if (provider !== undefined) {
-    const fixed = model === undefined ? { provider } : { provider, model };
-    instrument.providerResolver = () => fixed;
-  }
-  if (values['strict-arguments'] === true) instrument.strictArguments = true;
-  if (values['record-content'] === true) instrument.recordContent = true;
-  const redact = text('redact');
-  if (redact !== undefined) {
-    if (values['record-content'] !== true) throw new ConfigError('--redact needs --record-content');
-    let pattern: RegExp;
-    try {
-      pattern = new RegExp(redact, 'g');
-    } catch (err) {
-      throw new ConfigError(`--redact ${JSON.stringify(redact)} is not a regular expression (${(err as Error).message})`);
-    }
-    instrument.redact = (content) => content.replace(pattern, '[REDACTED]');
-  }
-  if (values.log === true) instrument.log = true;
-  const otelEnv: Record<string, string> = {};
-  const endpoint = text('otlp-endpoint');
-  if (endpoint !== undefined) {
-    if (!/^https?:\/\//.test(endpoint)) throw new ConfigError(`--otlp-endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
-    otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
-  }
-  const protocol = text('otlp-protocol');
-  if (protocol !== undefined) otelEnv.OTEL_EXPORTER_OTLP_PROTOCOL = protocol;
-  return { command, args, serviceName: text('service-name'), instrument, otelEnv };
+  return { command, args, ...readHostFlags(values) };
 }
 
 /**
@@ -161,9 +100,12 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   let telemetry: TelemetryState | undefined;
+  // `service.name` learnt from the server's first answer with `serverInfo` (or the command's name at the end).
+  const serverName = laterServiceName();
+  const settleServerName = serverName.settle;
   if (!config.disabled && config.exportTraces) {
     try {
-      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverNamePromise() }, config);
+      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverName.name }, config);
       const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
       observer = new PipeObserver(
         options,
@@ -190,18 +132,6 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
     }
   }
   return endLike(exit);
-}
-
-let settleServerName: (name: string) => void = () => {};
-
-/** `service.name` learnt from the server's first answer with `serverInfo` (or the command's name at the end). */
-function serverNamePromise(): Promise<string> {
-  return new Promise<string>((resolve) => {
-    settleServerName = (name) => {
-      settleServerName = () => {};
-      resolve(name);
-    };
-  });
 }
 
 /** The exit code that mirrors the child's end; a signal is re-raised on this process. */

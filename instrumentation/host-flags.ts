@@ -1,0 +1,99 @@
+/**
+ * The command-line flags shared by the hosts that observe a server from outside its process
+ * (`mcplens wrap`, `mcplens proxy`): what they instrument and where the spans go.
+ */
+import { ConfigError } from '../contract/config-error.js';
+import type { InstrumentOptions } from './types.js';
+
+/** `parseArgs` options of the shared flags. */
+export const HOST_FLAG_OPTIONS = {
+  'service-name': { type: 'string' },
+  provider: { type: 'string' },
+  model: { type: 'string' },
+  'strict-arguments': { type: 'boolean' },
+  'record-content': { type: 'boolean' },
+  redact: { type: 'string' },
+  log: { type: 'boolean' },
+  'otlp-endpoint': { type: 'string' },
+  'otlp-protocol': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Usage lines of the shared flags after `--service-name`. */
+export const HOST_FLAGS_USAGE = `  --provider NAME        the LLM provider of every call (gen_ai.provider.name), e.g. openai
+  --model NAME           the model of every call (gen_ai.request.model), e.g. gpt-4.1
+  --strict-arguments     arguments the schema does not declare are violations (undeclared_argument)
+  --record-content       record arguments and results on spans (off by default)
+  --redact REGEX         with --record-content: replace every match with [REDACTED]
+  --log                  one JSON line per tool call on stderr
+  --otlp-endpoint URL    OTLP/HTTP endpoint (sets OTEL_EXPORTER_OTLP_ENDPOINT for mcplens only)
+  --otlp-protocol P      http/protobuf or http/json (sets OTEL_EXPORTER_OTLP_PROTOCOL)
+  -h, --help             print this help
+`;
+
+/** What the shared flags ask for. */
+export interface HostFlags {
+  serviceName: string | undefined;
+  instrument: InstrumentOptions;
+  /** OTEL_* variables the flags set for mcplens' own process. */
+  otelEnv: Record<string, string>;
+}
+
+/** Reads a flag's value: undefined when absent, a ConfigError when given empty. */
+export function flagText(values: Record<string, unknown>, name: string): string | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`--${name} needs a value`);
+  return value;
+}
+
+/** The shared flags' meaning, from `parseArgs` values; a mistake throws a ConfigError naming it. */
+export function readHostFlags(values: Record<string, unknown>): HostFlags {
+  const text = (name: string): string | undefined => flagText(values, name);
+  const instrument: InstrumentOptions = {};
+  const provider = text('provider');
+  const model = text('model');
+  if (model !== undefined && provider === undefined) throw new ConfigError('--model needs --provider');
+  if (provider !== undefined) {
+    const fixed = model === undefined ? { provider } : { provider, model };
+    instrument.providerResolver = () => fixed;
+  }
+  if (values['strict-arguments'] === true) instrument.strictArguments = true;
+  if (values['record-content'] === true) instrument.recordContent = true;
+  const redact = text('redact');
+  if (redact !== undefined) {
+    if (values['record-content'] !== true) throw new ConfigError('--redact needs --record-content');
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(redact, 'g');
+    } catch (err) {
+      throw new ConfigError(`--redact ${JSON.stringify(redact)} is not a regular expression (${(err as Error).message})`);
+    }
+    instrument.redact = (content) => content.replace(pattern, '[REDACTED]');
+  }
+  if (values.log === true) instrument.log = true;
+  const otelEnv: Record<string, string> = {};
+  const endpoint = text('otlp-endpoint');
+  if (endpoint !== undefined) {
+    if (!/^https?:\/\//.test(endpoint)) throw new ConfigError(`--otlp-endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
+    otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
+  }
+  const protocol = text('otlp-protocol');
+  if (protocol !== undefined) otelEnv.OTEL_EXPORTER_OTLP_PROTOCOL = protocol;
+  return { serviceName: text('service-name'), instrument, otelEnv };
+}
+
+/**
+ * A `service.name` that is settled later: by the server's `serverInfo.name` when seen, else by
+ * a fallback (the command's name, the target's host). Only the first settle counts.
+ */
+export function laterServiceName(): { name: Promise<string>; settle: (name: string) => void } {
+  let settle: (name: string) => void = () => {};
+  const name = new Promise<string>((resolve) => {
+    settle = (value) => {
+      settle = () => {};
+      resolve(value);
+    };
+  });
+  return { name, settle: (value) => settle(value) };
+}

@@ -1,0 +1,195 @@
+/**
+ * The observer core's host for `mcplens proxy`: it sees the JSON-RPC messages of the HTTP
+ * exchanges the proxy forwards on the MCP endpoint and hands them to ObservedConnections of one
+ * StreamObserver, as the in-process attachment does with a Streamable HTTP transport's messages.
+ * One connection per `Mcp-Session-Id` (born with the initialize answer that assigns it, dropped
+ * on DELETE, on a 404 for it, after an idle time, or when too many are open); a request without a
+ * session id gets a connection of its own that closes with its HTTP response.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { MCP_METHOD, META_KEYS, NETWORK_TRANSPORT } from '../../contract/index.js';
+import { isRecord } from '../is-record.js';
+import type { InboundExtra, ObservedConnection } from '../observed-connection.js';
+import { StreamObserver } from '../stream-observer.js';
+import { ToolCatalog } from '../tool-catalog.js';
+import type { InstrumentOptions } from '../types.js';
+import { listToolsUpstream, type ListToolsContext } from './upstream-tools-list.js';
+
+/** The header that carries the session id (node lower-cases incoming header names). */
+export const SESSION_HEADER = 'mcp-session-id';
+/**
+ * The namespace of the `_meta` envelope a 2026-07-28 request must carry (protocol version, client
+ * info, client capabilities...); the proxy's own tools/list copies it from the client's call.
+ */
+const ENVELOPE_PREFIX = META_KEYS.PROTOCOL_VERSION.slice(0, META_KEYS.PROTOCOL_VERSION.indexOf('/') + 1);
+
+/** Bounds of the session table. */
+export interface SessionLimits {
+  /** A session unused this long is closed (its unanswered requests end as no_response). */
+  idleMs: number;
+  /** At most this many sessions are observed at once; past it the least recently used is closed. */
+  maxSessions: number;
+}
+
+interface Session {
+  conn: ObservedConnection;
+  lastUsed: number;
+}
+
+/** What the proxy reports of one forwarded HTTP exchange on the MCP endpoint. */
+export interface Exchange {
+  /** The request body's JSON-RPC messages (one, or a batch), once the body is complete. */
+  requestMessages(messages: readonly unknown[]): void;
+  /** The upstream answer's status and headers arrived. */
+  responseHead(status: number, headers: IncomingHttpHeaders): void;
+  /** One JSON-RPC message of the answer (a JSON body's, or an SSE event's), after it was forwarded. */
+  responseMessage(message: unknown): void;
+  /** The exchange is over; `clientAborted` when the client went away before the answer ended. */
+  end(clientAborted: boolean): void;
+}
+
+/** Observes the MCP endpoint of one target server. */
+export class HttpObserver {
+  private readonly core: StreamObserver;
+  private readonly catalog: ToolCatalog;
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+  /** The client context of the last call that could need the catalog: the proxy's own tools/list uses it. */
+  private listContext: ListToolsContext = { headers: {} };
+  private onServerName: ((name: string) => void) | undefined;
+
+  constructor(
+    options: InstrumentOptions,
+    private readonly target: URL,
+    private readonly limits: SessionLimits,
+    hooks: { onServerName?: (name: string) => void } = {},
+  ) {
+    this.core = new StreamObserver(options);
+    this.catalog = new ToolCatalog(options, (cursor) => listToolsUpstream(this.target, this.listContext, cursor));
+    this.onServerName = hooks.onServerName;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleMs, 60_000)));
+    this.sweeper.unref();
+  }
+
+  /** Number of sessions observed now. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Starts observing one HTTP exchange (POST, GET or DELETE on the MCP endpoint). */
+  open(method: string, headers: IncomingHttpHeaders): Exchange {
+    const requested = single(headers[SESSION_HEADER]);
+    let sessionId = requested;
+    // Without a session id: a connection of this exchange, adopted as the session's if the answer assigns one.
+    let own: ObservedConnection | undefined;
+    const conn = requested !== undefined ? this.session(requested) : (own = this.openConnection(() => sessionId));
+    const controller = new AbortController();
+    const extra: InboundExtra = { headers: headers as InboundExtra['headers'], signal: controller.signal };
+    let dropSession = false;
+    let ended = false;
+    return {
+      requestMessages: (messages) => {
+        for (const message of messages) {
+          if (isRecord(message) && message.method === MCP_METHOD.TOOLS_CALL) this.listContext = listContextOf(headers, message);
+          conn.inbound(message, extra);
+        }
+      },
+      responseHead: (status, responseHeaders) => {
+        const assigned = single(responseHeaders[SESSION_HEADER]);
+        if (own !== undefined && assigned !== undefined && status >= 200 && status < 300) {
+          sessionId = assigned;
+          this.adopt(assigned, own);
+          own = undefined;
+        }
+        if (requested !== undefined && (status === 404 || (method === 'DELETE' && status >= 200 && status < 300))) dropSession = true;
+      },
+      responseMessage: (message) => {
+        this.nameServer(message);
+        conn.outbound(message);
+      },
+      end: (clientAborted) => {
+        if (ended) return;
+        ended = true;
+        // An exchange over without a named answer (the server failed it): spans wait for the name no longer.
+        this.nameServer(undefined);
+        if (clientAborted) controller.abort();
+        own?.close();
+        if (dropSession && requested !== undefined) this.drop(requested);
+      },
+    };
+  }
+
+  /** Ends every session: unanswered requests end as no_response (or cancelled, when their client left). */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const id of [...this.sessions.keys()]) this.drop(id);
+  }
+
+  private openConnection(sessionId: () => string | undefined): ObservedConnection {
+    return this.core.openConnection({
+      networkTransport: NETWORK_TRANSPORT.TCP,
+      networkProtocolName: 'http',
+      sessionId,
+      catalog: this.catalog,
+    });
+  }
+
+  /** The session's connection; one opened on the spot for a session that began before the proxy saw it. */
+  private session(id: string): ObservedConnection {
+    const found = this.sessions.get(id);
+    if (found !== undefined) {
+      // Re-inserted: the map's order is least recently used first.
+      this.sessions.delete(id);
+      found.lastUsed = Date.now();
+      this.sessions.set(id, found);
+      return found.conn;
+    }
+    const conn = this.openConnection(() => id);
+    this.adopt(id, conn);
+    return conn;
+  }
+
+  private adopt(id: string, conn: ObservedConnection): void {
+    this.sessions.get(id)?.conn.close();
+    this.sessions.delete(id);
+    this.sessions.set(id, { conn, lastUsed: Date.now() });
+    while (this.sessions.size > this.limits.maxSessions) this.drop(this.sessions.keys().next().value as string);
+  }
+
+  private drop(id: string): void {
+    const session = this.sessions.get(id);
+    this.sessions.delete(id);
+    session?.conn.close();
+  }
+
+  private sweep(): void {
+    const before = Date.now() - this.limits.idleMs;
+    for (const [id, session] of this.sessions) if (session.lastUsed < before) this.drop(id);
+  }
+
+  /**
+   * `service.name`: the first answer names the server by its `serverInfo`, or the target's host if it
+   * has none; so does the end of an exchange (`message` undefined) before any answer.
+   */
+  private nameServer(message: unknown): void {
+    if (this.onServerName === undefined) return;
+    if (message !== undefined && !(isRecord(message) && ('result' in message || 'error' in message))) return;
+    const info = isRecord(message) && isRecord(message.result) ? message.result.serverInfo : undefined;
+    const name = isRecord(info) && typeof info.name === 'string' && info.name !== '' ? info.name : this.target.hostname;
+    this.onServerName(name);
+    this.onServerName = undefined;
+  }
+}
+
+/** The headers and `_meta` the proxy's own tools/list borrows from a client's call. */
+function listContextOf(headers: IncomingHttpHeaders, message: Record<string, unknown>): ListToolsContext {
+  const meta = isRecord(message.params) ? message.params._meta : undefined;
+  const kept: Record<string, unknown> = {};
+  if (isRecord(meta)) for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) kept[key] = value;
+  return { headers, meta: Object.keys(kept).length > 0 ? kept : undefined };
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === '' ? undefined : first;
+}
