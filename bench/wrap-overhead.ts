@@ -10,8 +10,10 @@
  *
  * A raw JSON-RPC client writes one request, waits for its answer line and repeats. After a
  * warm-up, rounds give each variant one block of sequential calls in turn (order rotated per
- * round), so the machine's drift hits all three alike; added latency is paired per round. Then a
- * fresh wrap process gets pipelined calls paced at a steady rate, and the `tools/call` spans its
+ * round), so the machine's drift hits all three alike; added latency is paired per round. The
+ * warm-up lasts at least a few seconds: a fresh wrap spends its first seconds loading its
+ * exporter and its token worker's vocabulary. Then each variant, in a fresh process warmed up
+ * the same way, gets pipelined calls paced at a steady rate; the `tools/call` spans wrap's
  * receiver got are counted against the calls made.
  *
  * Run: `node dist/bench/wrap-overhead.js [--quick] [--rounds N] [--calls N] [--paced-seconds S]
@@ -57,6 +59,8 @@ export interface WrapOverheadOptions {
   pacedSeconds?: number;
   /** Paced calls per second. Default 1000. */
   pacedRate?: number;
+  /** Least time of the warm-up, ms (it also runs `calls` calls per variant). Default 4000, quick 1500. */
+  warmUpMs?: number;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
@@ -74,17 +78,19 @@ export interface WrapVariantFigures {
   readonly addedMedianUs: number | undefined;
 }
 
-/** The paced phase through a fresh wrap process. */
+/** The paced phase of one variant, in a fresh process. */
 export interface PacedFigures {
+  readonly variant: WrapVariant;
   readonly targetRate: number;
   readonly seconds: number;
   readonly calls: number;
   readonly answered: number;
-  /** tools/call SERVER spans the receiver got after the bounded wait. */
-  readonly spans: number;
+  /** tools/call SERVER spans the receiver got after the bounded wait (wrap only). */
+  readonly spans: number | undefined;
   readonly achievedRate: number;
   readonly medianUs: number;
   readonly p99Us: number;
+  readonly maxUs: number;
   /** ms waited after the last answer for the spans to arrive. */
   readonly waitedMs: number;
 }
@@ -100,7 +106,8 @@ export interface WrapOverheadReport {
   readonly variants: readonly WrapVariantFigures[];
   /** tools/call spans of the sequential phase received / calls wrap relayed (warm-up included). */
   readonly sequentialSpans: { readonly spans: number; readonly calls: number };
-  readonly paced: PacedFigures;
+  readonly warmUpMs: number;
+  readonly paced: readonly PacedFigures[];
 }
 
 /** A stdio MCP session held open: raw newline-delimited JSON-RPC, one answer awaited per id. */
@@ -122,6 +129,17 @@ class RawStdioSession {
     });
     child.stdin.on('error', () => undefined);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Sequential calls until both `minCalls` calls and `minMs` have passed. */
+  async warmUp(minCalls: number, minMs: number): Promise<number> {
+    const start = performance.now();
+    let calls = 0;
+    while (calls < minCalls || performance.now() - start < minMs) {
+      await this.call();
+      calls++;
+    }
+    return calls;
   }
 
   /** Spawns the command and runs initialize, notifications/initialized and tools/list. */
@@ -229,6 +247,7 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
   const calls = options.calls ?? (quick ? 300 : 1000);
   const pacedSeconds = options.pacedSeconds ?? (quick ? 2 : 5);
   const pacedRate = options.pacedRate ?? 1000;
+  const warmUpMs = options.warmUpMs ?? (quick ? 1500 : 4000);
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const loadStart = loadavg()[0]!;
 
@@ -249,8 +268,11 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
       if (variant === 'wrap') wrapCalls += count;
       return out;
     };
-    log(`wrap overhead: warm-up, ${calls} calls per variant (not measured)`);
-    for (const variant of WRAP_VARIANTS) await block(variant, calls);
+    log(`wrap overhead: warm-up, ${calls} calls per variant and at least ${warmUpMs} ms in all (not measured)`);
+    const warmStart = performance.now();
+    do {
+      for (const variant of WRAP_VARIANTS) await block(variant, calls);
+    } while (performance.now() - warmStart < warmUpMs);
     for (let round = 0; round < rounds; round++) {
       const order = WRAP_VARIANTS.map((_, i) => WRAP_VARIANTS[(i + round) % WRAP_VARIANTS.length]!);
       const medians: string[] = [];
@@ -270,8 +292,11 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
   const sequentialSpans = countCallSpans(receiver.spans);
   await receiver.close();
 
-  log(`wrap overhead: ${pacedRate} calls/s for ${pacedSeconds} s through a fresh wrap process`);
-  const paced = await runPaced(pacedRate, pacedSeconds);
+  const paced: PacedFigures[] = [];
+  for (const variant of WRAP_VARIANTS) {
+    log(`wrap overhead: ${variant}, fresh process, ${warmUpMs} ms warm-up, then ${pacedRate} calls/s for ${pacedSeconds} s`);
+    paced.push(await runPaced(variant, pacedRate, pacedSeconds, calls, warmUpMs));
+  }
 
   const direct = blockMedians.get('direct')!;
   const variants = WRAP_VARIANTS.map((variant): WrapVariantFigures => {
@@ -296,21 +321,24 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
     callsPerBlock: calls,
     variants,
     sequentialSpans: { spans: sequentialSpans, calls: wrapCalls },
+    warmUpMs,
     paced,
   };
 }
 
-/** Pipelined `tools/call`s at a steady rate through wrap; then the spans are counted after a bounded wait. */
-async function runPaced(rate: number, seconds: number): Promise<PacedFigures> {
+/** Pipelined `tools/call`s at a steady rate through a fresh process; wrap's spans are counted after a bounded wait. */
+async function runPaced(variant: WrapVariant, rate: number, seconds: number, warmUpCalls: number, warmUpMs: number): Promise<PacedFigures> {
   const receiver = await startOtlpReceiver();
-  const { command, args } = commandOf('wrap');
-  const session = await RawStdioSession.open('wrap (paced)', command, args, envOf('wrap', receiver.endpoint));
+  const { command, args } = commandOf(variant);
+  const session = await RawStdioSession.open(`${variant} (paced)`, command, args, envOf(variant, receiver.endpoint));
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
   const answers: Array<Promise<void>> = [];
   let lastAnswerAt = 0;
-  const start = performance.now();
   try {
+    // The warm-up's calls get spans too: they are counted apart.
+    const warmedUp = await session.warmUp(warmUpCalls, warmUpMs);
+    const start = performance.now();
     // A timer tick sends every call that is due by now: the schedule holds even when ticks are late.
     await new Promise<void>((done) => {
       let sent = 0;
@@ -336,17 +364,19 @@ async function runPaced(rate: number, seconds: number): Promise<PacedFigures> {
     const elapsedS = (lastAnswerAt - start) / 1000;
     const waitStart = performance.now();
     // BatchSpanProcessor defaults: a batch leaves every 5 s or at 512 spans; allow two periods.
-    await receiver.waitFor((spans) => countCallSpans(spans) >= total, 12_000).catch(() => undefined);
+    if (variant === 'wrap') await receiver.waitFor((spans) => countCallSpans(spans) >= warmedUp + total, 12_000).catch(() => undefined);
     const waitedMs = performance.now() - waitStart;
     return {
+      variant,
       targetRate: rate,
       seconds,
       calls: total,
       answered: latencies.length,
-      spans: countCallSpans(receiver.spans),
+      spans: variant === 'wrap' ? countCallSpans(receiver.spans) - warmedUp : undefined,
       achievedRate: Math.round(latencies.length / Math.max(elapsedS, 1e-9)),
       medianUs: quantile(latencies, 0.5),
       p99Us: quantile(latencies, 0.99),
+      maxUs: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
       waitedMs: Math.round(waitedMs),
     };
   } finally {
@@ -396,12 +426,13 @@ export function wrapTargetLines(report: WrapOverheadReport): string[] {
   const relay = report.variants.find((v) => v.variant === 'relay')!.addedMedianUs ?? Number.NaN;
   const wrap = report.variants.find((v) => v.variant === 'wrap')!.addedMedianUs ?? Number.NaN;
   const ratio = wrap / relay;
-  const lost = report.paced.calls - report.paced.spans;
+  const paced = report.paced.find((p) => p.variant === 'wrap')!;
+  const lost = paced.calls - (paced.spans ?? 0);
   const verdict = (ok: boolean): string => (ok ? 'met ' : 'MISS');
   return [
     `  ${verdict(relay > 0 && ratio <= WRAP_TARGETS.maxRatioToRelay)}  wrap added median / bare relay added median: ${fmt(wrap)} us / ${fmt(relay)} us = ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} (target <= ${WRAP_TARGETS.maxRatioToRelay})`,
     `  ${verdict(wrap < WRAP_TARGETS.maxAddedMedianUs)}  wrap added median vs direct: ${fmt(wrap)} us (target < ${WRAP_TARGETS.maxAddedMedianUs} us)`,
-    `  ${verdict(lost <= WRAP_TARGETS.maxLostSpans && report.paced.answered === report.paced.calls)}  tools/call spans lost at a steady ${report.paced.targetRate} calls/s for ${report.paced.seconds} s: ${lost} of ${report.paced.calls} (${report.paced.answered} answered; target ${WRAP_TARGETS.maxLostSpans})`,
+    `  ${verdict(lost <= WRAP_TARGETS.maxLostSpans && paced.answered === paced.calls)}  tools/call spans lost at a steady ${paced.targetRate} calls/s for ${paced.seconds} s: ${lost} of ${paced.calls} (${paced.answered} answered; target ${WRAP_TARGETS.maxLostSpans})`,
   ];
 }
 
@@ -411,7 +442,9 @@ export function formatWrapOverheadReport(report: WrapOverheadReport): string {
   out.push(
     `mcplens wrap overhead: tools/call add of server-v1-static.mjs (SDK ${report.sdk}) over stdio, one call at a time, ${report.rounds} interleaved rounds of ${report.callsPerBlock} calls per variant (node ${report.node}, ${report.cpus} CPUs, load average ${report.loadAverage[0]} -> ${report.loadAverage[1]})`,
   );
-  out.push('latency in us, client write to answer line; +median: per round, block median minus direct block median; median of rounds');
+  out.push(
+    `latency in us, client write to answer line; warm-up at least ${report.warmUpMs} ms; +median: per round, block median minus direct block median; median of rounds`,
+  );
   out.push('');
   const header = ['variant', 'median', 'p99', '+median', 'range', 'command'];
   const rows = report.variants.map((v) => [
@@ -424,9 +457,24 @@ export function formatWrapOverheadReport(report: WrapOverheadReport): string {
   ]);
   out.push(...table(header, rows));
   out.push('');
-  const p = report.paced;
+  const first = report.paced[0]!;
   out.push(
-    `paced through a fresh wrap: ${p.calls} calls at ${p.targetRate}/s (achieved ${p.achievedRate}/s), ${p.answered} answered, ${p.spans} tools/call spans received (waited ${p.waitedMs} ms after the last answer); latency median ${fmt(p.medianUs)} us, p99 ${fmt(p.p99Us)} us`,
+    `paced: pipelined calls at ${first.targetRate}/s for ${first.seconds} s, each variant in a fresh process after a ${report.warmUpMs} ms warm-up; spans: tools/call spans received after a bounded wait`,
+  );
+  out.push('');
+  out.push(
+    ...table(
+      ['variant', 'calls/s', 'answered', 'median', 'p99', 'max', 'spans/calls'],
+      report.paced.map((p) => [
+        p.variant,
+        String(p.achievedRate),
+        `${p.answered}/${p.calls}`,
+        fmt(p.medianUs),
+        fmt(p.p99Us),
+        fmt(p.maxUs),
+        p.spans === undefined ? '-' : `${p.spans}/${p.calls}`,
+      ]),
+    ),
   );
   out.push(
     `sequential phase: ${report.sequentialSpans.spans} tools/call spans received for ${report.sequentialSpans.calls} calls through wrap (flushed at its exit)`,
