@@ -13,7 +13,7 @@
  * round), so the machine's drift hits all three alike; added latency is paired per round. The
  * warm-up lasts at least a few seconds: a fresh wrap spends its first seconds loading its
  * exporter and its token worker's vocabulary. Then each variant, in a fresh process warmed up
- * the same way, gets pipelined calls paced at a steady rate; the `tools/call` spans wrap's
+ * at the same rate, gets pipelined calls paced at a steady rate; the `tools/call` spans wrap's
  * receiver got are counted against the calls made.
  *
  * Run: `node dist/bench/wrap-overhead.js [--quick] [--rounds N] [--calls N] [--paced-seconds S]
@@ -43,6 +43,8 @@ export const WRAP_TARGETS = {
 const MCPLENS_BIN = join(REPO_ROOT, 'dist/bin/mcplens.js');
 const BYTE_RELAY = join(REPO_ROOT, 'test/fixtures/wrap/byte-relay.mjs');
 const SERVER_KIND = 2;
+/** USER_HZ of /proc/<pid>/stat: 100 on Linux whatever the kernel's HZ. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export const WRAP_VARIANTS = ['direct', 'relay', 'wrap'] as const;
 export type WrapVariant = (typeof WRAP_VARIANTS)[number];
@@ -59,7 +61,7 @@ export interface WrapOverheadOptions {
   pacedSeconds?: number;
   /** Paced calls per second. Default 1000. */
   pacedRate?: number;
-  /** Least time of the warm-up, ms (it also runs `calls` calls per variant). Default 4000, quick 1500. */
+  /** Least time of the warm-up, ms (it also runs `calls` calls per variant). Default 4000 (also with quick: a fresh wrap needs it). */
   warmUpMs?: number;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
@@ -76,6 +78,12 @@ export interface WrapVariantFigures {
   readonly addedPerRoundUs: readonly number[];
   /** Median of {@link addedPerRoundUs}. */
   readonly addedMedianUs: number | undefined;
+  /**
+   * CPU time (user + system, all threads) of the process the client spawned, per measured call,
+   * in µs: the server itself for direct, the relay or wrap (not its server) for the others.
+   * Undefined where /proc is not readable.
+   */
+  readonly cpuPerCallUs: number | undefined;
 }
 
 /** The paced phase of one variant, in a fresh process. */
@@ -131,15 +139,21 @@ class RawStdioSession {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  /** Sequential calls until both `minCalls` calls and `minMs` have passed. */
-  async warmUp(minCalls: number, minMs: number): Promise<number> {
-    const start = performance.now();
-    let calls = 0;
-    while (calls < minCalls || performance.now() - start < minMs) {
-      await this.call();
-      calls++;
+  /** CPU seconds (user + system, every thread) of the spawned process so far, from /proc; undefined elsewhere. */
+  cpuSeconds(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return undefined;
     }
-    return calls;
+  }
+
+  /** The id the next request will carry. */
+  peekNextId(): number {
+    return this.nextId;
   }
 
   /** Spawns the command and runs initialize, notifications/initialized and tools/list. */
@@ -247,7 +261,7 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
   const calls = options.calls ?? (quick ? 300 : 1000);
   const pacedSeconds = options.pacedSeconds ?? (quick ? 2 : 5);
   const pacedRate = options.pacedRate ?? 1000;
-  const warmUpMs = options.warmUpMs ?? (quick ? 1500 : 4000);
+  const warmUpMs = options.warmUpMs ?? 4000;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const loadStart = loadavg()[0]!;
 
@@ -256,6 +270,8 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
   const samples = new Map<WrapVariant, number[]>(WRAP_VARIANTS.map((v) => [v, []]));
   const blockMedians = new Map<WrapVariant, number[]>(WRAP_VARIANTS.map((v) => [v, []]));
   let wrapCalls = 0;
+  const cpuStart = new Map<WrapVariant, number | undefined>();
+  const cpuPerCall = new Map<WrapVariant, number>();
   try {
     for (const variant of WRAP_VARIANTS) {
       const { command, args } = commandOf(variant);
@@ -273,6 +289,7 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
     do {
       for (const variant of WRAP_VARIANTS) await block(variant, calls);
     } while (performance.now() - warmStart < warmUpMs);
+    for (const [variant, session] of sessions) cpuStart.set(variant, session.cpuSeconds());
     for (let round = 0; round < rounds; round++) {
       const order = WRAP_VARIANTS.map((_, i) => WRAP_VARIANTS[(i + round) % WRAP_VARIANTS.length]!);
       const medians: string[] = [];
@@ -285,6 +302,11 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
       }
       log(`  round ${round + 1}/${rounds}: block medians (us) ${medians.join(', ')}`);
     }
+    for (const [variant, session] of sessions) {
+      const before = cpuStart.get(variant);
+      const after = session.cpuSeconds();
+      if (before !== undefined && after !== undefined) cpuPerCall.set(variant, ((after - before) * 1e6) / (rounds * calls));
+    }
   } finally {
     for (const session of sessions.values()) await session.close();
   }
@@ -294,8 +316,8 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
 
   const paced: PacedFigures[] = [];
   for (const variant of WRAP_VARIANTS) {
-    log(`wrap overhead: ${variant}, fresh process, ${warmUpMs} ms warm-up, then ${pacedRate} calls/s for ${pacedSeconds} s`);
-    paced.push(await runPaced(variant, pacedRate, pacedSeconds, calls, warmUpMs));
+    log(`wrap overhead: ${variant}, fresh process, ${pacedRate} calls/s for ${warmUpMs} ms (warm-up), then for ${pacedSeconds} s`);
+    paced.push(await runPaced(variant, pacedRate, pacedSeconds, warmUpMs));
   }
 
   const direct = blockMedians.get('direct')!;
@@ -310,6 +332,7 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
       p99Us: quantile(all, 0.99),
       addedPerRoundUs: added,
       addedMedianUs: added.length === 0 ? undefined : quantile(added, 0.5),
+      cpuPerCallUs: cpuPerCall.get(variant),
     };
   });
   return {
@@ -326,45 +349,25 @@ export async function runWrapOverheadBench(options: WrapOverheadOptions = {}): P
   };
 }
 
-/** Pipelined `tools/call`s at a steady rate through a fresh process; wrap's spans are counted after a bounded wait. */
-async function runPaced(variant: WrapVariant, rate: number, seconds: number, warmUpCalls: number, warmUpMs: number): Promise<PacedFigures> {
+/**
+ * Pipelined `tools/call`s at a steady rate through a fresh process: first for `warmUpMs` (not
+ * counted), then for `seconds`; wrap's spans of the counted calls (by request id) are counted
+ * after a bounded wait.
+ */
+async function runPaced(variant: WrapVariant, rate: number, seconds: number, warmUpMs: number): Promise<PacedFigures> {
   const receiver = await startOtlpReceiver();
   const { command, args } = commandOf(variant);
   const session = await RawStdioSession.open(`${variant} (paced)`, command, args, envOf(variant, receiver.endpoint));
-  const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  const answers: Array<Promise<void>> = [];
-  let lastAnswerAt = 0;
   try {
-    // The warm-up's calls get spans too: they are counted apart.
-    const warmedUp = await session.warmUp(warmUpCalls, warmUpMs);
-    const start = performance.now();
-    // A timer tick sends every call that is due by now: the schedule holds even when ticks are late.
-    await new Promise<void>((done) => {
-      let sent = 0;
-      const tick = (): void => {
-        const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
-        for (; sent < due; sent++) {
-          answers.push(
-            session.call(15_000).then(
-              (us) => {
-                latencies.push(us);
-                lastAnswerAt = performance.now();
-              },
-              () => undefined,
-            ),
-          );
-        }
-        if (sent < total) setTimeout(tick, 1);
-        else done();
-      };
-      tick();
-    });
-    await Promise.all(answers);
-    const elapsedS = (lastAnswerAt - start) / 1000;
+    await pace(session, rate, Math.round((rate * warmUpMs) / 1000));
+    const firstId = session.peekNextId();
+    const total = Math.round(rate * seconds);
+    const { latencies, elapsedMs } = await pace(session, rate, total);
+    const counted = (spans: readonly ReceivedSpan[]): number =>
+      countCallSpans(spans, (s) => Number(s.attributes[ATTR.JSONRPC_REQUEST_ID]) >= firstId);
     const waitStart = performance.now();
     // BatchSpanProcessor defaults: a batch leaves every 5 s or at 512 spans; allow two periods.
-    if (variant === 'wrap') await receiver.waitFor((spans) => countCallSpans(spans) >= warmedUp + total, 12_000).catch(() => undefined);
+    if (variant === 'wrap') await receiver.waitFor((spans) => counted(spans) >= total, 12_000).catch(() => undefined);
     const waitedMs = performance.now() - waitStart;
     return {
       variant,
@@ -372,8 +375,8 @@ async function runPaced(variant: WrapVariant, rate: number, seconds: number, war
       seconds,
       calls: total,
       answered: latencies.length,
-      spans: variant === 'wrap' ? countCallSpans(receiver.spans) - warmedUp : undefined,
-      achievedRate: Math.round(latencies.length / Math.max(elapsedS, 1e-9)),
+      spans: variant === 'wrap' ? counted(receiver.spans) : undefined,
+      achievedRate: Math.round((latencies.length * 1000) / Math.max(elapsedMs, 1e-9)),
       medianUs: quantile(latencies, 0.5),
       p99Us: quantile(latencies, 0.99),
       maxUs: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
@@ -385,8 +388,39 @@ async function runPaced(variant: WrapVariant, rate: number, seconds: number, war
   }
 }
 
-function countCallSpans(spans: readonly ReceivedSpan[]): number {
-  return spans.filter((s) => s.kind === SERVER_KIND && s.attributes[ATTR.MCP_METHOD_NAME] === MCP_METHOD.TOOLS_CALL).length;
+/** Sends `total` calls on a schedule of `rate` per second without awaiting answers; resolves when all are answered. */
+async function pace(session: RawStdioSession, rate: number, total: number): Promise<{ latencies: number[]; elapsedMs: number }> {
+  const latencies: number[] = [];
+  const answers: Array<Promise<void>> = [];
+  let lastAnswerAt = 0;
+  const start = performance.now();
+  await new Promise<void>((done) => {
+    let sent = 0;
+    // A timer tick sends every call that is due by now: the schedule holds even when ticks are late.
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
+      for (; sent < due; sent++) {
+        answers.push(
+          session.call(15_000).then(
+            (us) => {
+              latencies.push(us);
+              lastAnswerAt = performance.now();
+            },
+            () => undefined,
+          ),
+        );
+      }
+      if (sent < total) setTimeout(tick, 1);
+      else done();
+    };
+    tick();
+  });
+  await Promise.all(answers);
+  return { latencies, elapsedMs: lastAnswerAt - start };
+}
+
+function countCallSpans(spans: readonly ReceivedSpan[], also: (span: ReceivedSpan) => boolean = () => true): number {
+  return spans.filter((s) => s.kind === SERVER_KIND && s.attributes[ATTR.MCP_METHOD_NAME] === MCP_METHOD.TOOLS_CALL && also(s)).length;
 }
 
 function sdkVersion(): string {
@@ -445,21 +479,25 @@ export function formatWrapOverheadReport(report: WrapOverheadReport): string {
   out.push(
     `latency in us, client write to answer line; warm-up at least ${report.warmUpMs} ms; +median: per round, block median minus direct block median; median of rounds`,
   );
+  out.push(
+    'cpu/call: CPU time of the spawned process (the server for direct; the relay or wrap, without its server, for the others) per measured call, in us',
+  );
   out.push('');
-  const header = ['variant', 'median', 'p99', '+median', 'range', 'command'];
+  const header = ['variant', 'median', 'p99', '+median', 'range', 'cpu/call', 'command'];
   const rows = report.variants.map((v) => [
     v.variant,
     fmt(v.medianUs),
     fmt(v.p99Us),
     fmt(v.addedMedianUs, true),
     v.addedPerRoundUs.length === 0 ? '' : `${fmt(Math.min(...v.addedPerRoundUs))}..${fmt(Math.max(...v.addedPerRoundUs))}`,
+    fmt(v.cpuPerCallUs),
     v.command,
   ]);
   out.push(...table(header, rows));
   out.push('');
   const first = report.paced[0]!;
   out.push(
-    `paced: pipelined calls at ${first.targetRate}/s for ${first.seconds} s, each variant in a fresh process after a ${report.warmUpMs} ms warm-up; spans: tools/call spans received after a bounded wait`,
+    `paced: pipelined calls at ${first.targetRate}/s for ${first.seconds} s, each variant in a fresh process after ${report.warmUpMs} ms at that rate; spans: tools/call spans of those calls received after a bounded wait`,
   );
   out.push('');
   out.push(
