@@ -121,6 +121,11 @@ export class ToolCatalog {
     return this.loading;
   }
 
+  /** The load in flight, if any (a host outside the process keeps its channel open for it). */
+  get pendingLoad(): Promise<void> | undefined {
+    return this.loading;
+  }
+
   private async load(loader: ToolCatalogLoader): Promise<void> {
     const revision = this.revision;
     const fromStart = this.stale || !this.schemas.loaded;

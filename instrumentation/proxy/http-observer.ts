@@ -6,9 +6,11 @@
  * on DELETE, on a 404 for it, after an idle time, or when too many are open); a request without a
  * session id gets a connection of its own that closes with its HTTP response.
  */
+import { context as otelContext, createContextKey } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
-import { MCP_METHOD, META_KEYS, NETWORK_TRANSPORT } from '../../contract/index.js';
+import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
 import { isRecord } from '../is-record.js';
+import { requestEnvelope } from '../meta-envelope.js';
 import type { InboundExtra, ObservedConnection } from '../observed-connection.js';
 import { StreamObserver } from '../stream-observer.js';
 import { ToolCatalog } from '../tool-catalog.js';
@@ -17,11 +19,8 @@ import { listToolsUpstream, type ListToolsContext } from './upstream-tools-list.
 
 /** The header that carries the session id (node lower-cases incoming header names). */
 export const SESSION_HEADER = 'mcp-session-id';
-/**
- * The namespace of the `_meta` envelope a 2026-07-28 request must carry (protocol version, client
- * info, client capabilities...); the proxy's own tools/list copies it from the client's call.
- */
-const ENVELOPE_PREFIX = META_KEYS.PROTOCOL_VERSION.slice(0, META_KEYS.PROTOCOL_VERSION.indexOf('/') + 1);
+/** Holds, in the context of a tools/call, the headers and `_meta` its session's catalog load may use. */
+const LIST_CONTEXT = createContextKey('mcplens proxy: the calling request');
 
 /** Bounds of the session table. */
 export interface SessionLimits {
@@ -54,8 +53,6 @@ export class HttpObserver {
   private readonly catalog: ToolCatalog;
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
-  /** The client context of the last call that could need the catalog: the proxy's own tools/list uses it. */
-  private listContext: ListToolsContext = { headers: {} };
   private onServerName: ((name: string) => void) | undefined;
 
   constructor(
@@ -65,7 +62,13 @@ export class HttpObserver {
     hooks: { onServerName?: (name: string) => void } = {},
   ) {
     this.core = new StreamObserver(options);
-    this.catalog = new ToolCatalog(options, (cursor) => listToolsUpstream(this.target, this.listContext, cursor));
+    // The proxy's own tools/list goes with the session and credentials of the call that needs the
+    // catalog (never another client's): the catalog loads pages in that call's context.
+    this.catalog = new ToolCatalog(options, (cursor) => {
+      const listContext = otelContext.active().getValue(LIST_CONTEXT) as ListToolsContext | undefined;
+      if (listContext === undefined) return Promise.reject(new Error('no calling request to list the tools for'));
+      return listToolsUpstream(this.target, listContext, cursor);
+    });
     this.onServerName = hooks.onServerName;
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleMs, 60_000)));
     this.sweeper.unref();
@@ -90,8 +93,12 @@ export class HttpObserver {
     return {
       requestMessages: (messages) => {
         for (const message of messages) {
-          if (isRecord(message) && message.method === MCP_METHOD.TOOLS_CALL) this.listContext = listContextOf(headers, message);
-          conn.inbound(message, extra);
+          if (isRecord(message) && message.method === MCP_METHOD.TOOLS_CALL) {
+            const calling = otelContext.active().setValue(LIST_CONTEXT, listContextOf(headers, message));
+            otelContext.with(calling, () => conn.inbound(message, extra));
+          } else {
+            conn.inbound(message, extra);
+          }
         }
       },
       responseHead: (status, responseHeaders) => {
@@ -183,10 +190,7 @@ export class HttpObserver {
 
 /** The headers and `_meta` the proxy's own tools/list borrows from a client's call. */
 function listContextOf(headers: IncomingHttpHeaders, message: Record<string, unknown>): ListToolsContext {
-  const meta = isRecord(message.params) ? message.params._meta : undefined;
-  const kept: Record<string, unknown> = {};
-  if (isRecord(meta)) for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) kept[key] = value;
-  return { headers, meta: Object.keys(kept).length > 0 ? kept : undefined };
+  return { headers, meta: requestEnvelope(message) };
 }
 
 function single(value: string | string[] | undefined): string | undefined {

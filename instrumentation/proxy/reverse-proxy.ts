@@ -19,6 +19,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { Exchange, HttpObserver } from './http-observer.js';
 import { SseReader } from './sse-reader.js';
+import { OBSERVED_BY_HEADER } from '../observed-by.js';
 
 /** Headers that belong to one hop, never forwarded (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -104,7 +105,12 @@ function forward(req: IncomingMessage, res: ServerResponse, options: ReverseProx
   };
 
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstream = request(target, { method: req.method, path, headers: requestHeaders(req, target) });
+  const headers = requestHeaders(req, target);
+  // An instrumented server behind the proxy leaves what the proxy observes to the proxy (one span
+  // per request). A body announced past the limit is not observed here, so the server may count it.
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (exchange !== undefined && !(length > options.maxBodyBytes)) headers[OBSERVED_BY_HEADER] = 'proxy';
+  const upstream = request(target, { method: req.method, path, headers });
   let timer: NodeJS.Timeout | undefined;
   if (options.timeoutMs > 0) {
     timer = setTimeout(() => {

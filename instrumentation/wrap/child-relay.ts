@@ -23,6 +23,11 @@ export interface ChildRelayOptions {
   onClientBytes?: (chunk: Buffer) => void;
   /** Sees every chunk the child wrote to stdout, after it went to the host. */
   onServerBytes?: (chunk: Buffer) => void;
+  /**
+   * The host's stdin ended: a promise here holds the child's EOF until it settles (wrap's own
+   * requests still in flight must reach the server before it sees its input end).
+   */
+  beforeChildEof?: () => Promise<unknown> | undefined;
   /** Reports a failing tap or a broken pipe (default: one line on stderr). */
   onProblem?: (message: string) => void;
 }
@@ -110,7 +115,16 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     if (chunk.length > 0) clientAtLineStart = chunk[chunk.length - 1] === NEWLINE;
     tap(options.onClientBytes, chunk, 'client');
   };
-  const onInputEnd = (): void => void childIn.end();
+  const onInputEnd = (): void => {
+    let hold: Promise<unknown> | undefined;
+    try {
+      hold = options.beforeChildEof?.();
+    } catch {
+      hold = undefined;
+    }
+    if (hold === undefined) childIn.end();
+    else void hold.finally(() => childIn.end());
+  };
   input.on('data', onInput);
   input.on('end', onInputEnd);
 

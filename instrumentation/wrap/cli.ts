@@ -18,6 +18,8 @@ import { startChildRelay, type ChildExit } from './child-relay.js';
 import { PipeObserver } from './pipe-observer.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** The longest the server's EOF waits for a catalog load of wrap's own still in flight. */
+const CATALOG_BEFORE_EOF_MS = 250;
 /** The value of {@link OBSERVED_BY_ENV} wrap sets for its child. */
 const OBSERVED_BY_WRAP = 'wrap';
 
@@ -96,6 +98,8 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
     env: parsed.childEnv,
     onClientBytes: (chunk) => observer?.clientBytes(chunk),
     onServerBytes: (chunk) => observer?.serverBytes(chunk),
+    // A short session that called a tool before listing: the last catalog pages first (bounded).
+    beforeChildEof: () => observer?.beforeClientEof(CATALOG_BEFORE_EOF_MS),
   });
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);

@@ -7,21 +7,21 @@
  * listed, wrap asks the server itself (own-requests.ts), after initialization.
  */
 import { diag } from '@opentelemetry/api';
-import { MCP_METHOD, META_KEYS, NETWORK_TRANSPORT } from '../../contract/index.js';
+import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
 import { isRecord } from '../is-record.js';
+import { requestEnvelope } from '../meta-envelope.js';
 import type { ObservedConnection } from '../observed-connection.js';
 import { StreamObserver } from '../stream-observer.js';
 import { ToolCatalog } from '../tool-catalog.js';
+import { settleWithin } from '../settle-within.js';
 import type { InstrumentOptions } from '../types.js';
 import { MessageFramer } from './message-framer.js';
 import { OwnRequests, type OwnRequestChannel } from './own-requests.js';
 
-/** `_meta` keys a 2026-07-28 request must carry; wrap's own requests copy them from the client's. */
-const PER_REQUEST_META = [META_KEYS.PROTOCOL_VERSION, META_KEYS.CLIENT_INFO] as const;
-
 /** Observes one relayed stdio session. */
 export class PipeObserver {
   private readonly conn: ObservedConnection;
+  private readonly catalog: ToolCatalog;
   private readonly own: OwnRequests;
   private readonly fromClient: MessageFramer;
   private readonly fromServer: MessageFramer;
@@ -36,10 +36,19 @@ export class PipeObserver {
     this.own = new OwnRequests(channel);
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
     this.serverName = hooks.onServerName;
-    const catalog = new ToolCatalog(options, (cursor?: string) => this.listTools(cursor));
-    this.conn = new StreamObserver(options).openConnection({ networkTransport: NETWORK_TRANSPORT.PIPE, catalog });
+    this.catalog = new ToolCatalog(options, (cursor?: string) => this.listTools(cursor));
+    this.conn = new StreamObserver(options).openConnection({ networkTransport: NETWORK_TRANSPORT.PIPE, catalog: this.catalog });
     this.fromClient = new MessageFramer((message) => this.onClientMessage(message));
     this.fromServer = new MessageFramer((message) => this.onServerMessage(message));
+  }
+
+  /**
+   * The client's input ended: undefined, or a promise that settles once a catalog load of wrap's
+   * own is over (at most `maxMs`), so its last pages are asked for before the server sees EOF.
+   */
+  beforeClientEof(maxMs: number): Promise<boolean> | undefined {
+    const loading = this.catalog.pendingLoad;
+    return loading === undefined ? undefined : settleWithin(loading, maxMs);
   }
 
   /** Bytes the host sent to the server. */
@@ -102,11 +111,7 @@ export class PipeObserver {
   }
 
   private rememberMeta(message: Record<string, unknown>): void {
-    const meta = isRecord(message.params) ? message.params._meta : undefined;
-    if (!isRecord(meta)) return;
-    const kept: Record<string, unknown> = {};
-    for (const key of PER_REQUEST_META) if (meta[key] !== undefined) kept[key] = meta[key];
-    if (Object.keys(kept).length > 0) this.requestMeta = kept;
+    this.requestMeta = requestEnvelope(message) ?? this.requestMeta;
   }
 
   /** One page of the server's catalog, asked by wrap itself once the client has initialized. */

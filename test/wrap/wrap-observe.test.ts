@@ -130,6 +130,8 @@ function runRaw(
   args: string[],
   input: string,
   env: Record<string, string>,
+  /** Pause before the last line (a line that ends the server must come after wrap's own catalog requests). */
+  lastLineDelayMs = 150,
 ): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   return new Promise((done) => {
     const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -148,7 +150,7 @@ function runRaw(
     const next = (): void => {
       if (i === lines.length) return void child.stdin.end();
       child.stdin.write(`${lines[i++]}\n`);
-      setTimeout(next, 150);
+      setTimeout(next, i === lines.length - 1 ? lastLineDelayMs : 150);
     };
     next();
   });
@@ -192,8 +194,8 @@ describe('mcplens wrap: framing and failures', () => {
       `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${big}"}}}`,
       '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"crash","arguments":{}}}',
     ].join('\n');
-    const bare = await runRaw('python3', [PYTHON_SERVER], input, process.env as Record<string, string>);
-    const wrapped = await runRaw(process.execPath, [MCPLENS, 'wrap', '--', 'python3', PYTHON_SERVER], input, otelEnv(otlp.endpoint));
+    const bare = await runRaw('python3', [PYTHON_SERVER], input, process.env as Record<string, string>, 1000);
+    const wrapped = await runRaw(process.execPath, [MCPLENS, 'wrap', '--', 'python3', PYTHON_SERVER], input, otelEnv(otlp.endpoint), 1000);
     expect(bare.code).toBe(3);
     expect(wrapped.code).toBe(3);
     expect(wrapped.stdout.length).toBeGreaterThan(big.length);

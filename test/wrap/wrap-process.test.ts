@@ -24,7 +24,10 @@ interface Run {
 }
 
 function wrap(command: string[], options: { input?: Buffer; signalOnOutput?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [MCPLENS, 'wrap', '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The relay alone: telemetry off, so stderr holds only the child's (random bytes are no JSON-RPC,
+  // which wrap would report there). What wrap observes is tested in wrap-observe.test.ts.
+  const env = { ...process.env, OTEL_SDK_DISABLED: 'true' };
+  const child = spawn(process.execPath, [MCPLENS, 'wrap', '--', ...command], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const started = Date.now();
   const out: Buffer[] = [];
   const chunkTimes: number[] = [];
