@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { MCP_METHOD } from '../../contract/index.js';
 import { isRecord } from '../is-record.js';
 import { SseReader } from './sse-reader.js';
+import { OBSERVED_BY_HEADER } from '../observed-by.js';
 
 /** How long the proxy waits for its own tools/list answer. */
 export const OWN_LIST_TIMEOUT_MS = 10_000;
@@ -41,6 +42,8 @@ export function listToolsUpstream(target: URL, context: ListToolsContext, cursor
     'content-length': String(body.length),
     // Protocol 2026-07-28 routes on this header and refuses a request whose body says otherwise; older servers ignore it.
     'mcp-method': MCP_METHOD.TOOLS_LIST,
+    // Not a client's request: an instrumented server behind the proxy gives it no span either.
+    [OBSERVED_BY_HEADER]: 'proxy',
   };
   for (const name of BORROWED_HEADERS) {
     const value = context.headers[name];

@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ATTR, BAGGAGE_KEYS, ERROR_TYPE_NO_RESPONSE, NETWORK_TRANSPORT } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
+import { OBSERVED_BY_HEADER } from '../../instrumentation/observed-by.js';
 import { startMcpHttpFixture, type McpHttpFixture } from './mcp-http-fixture.js';
 import { startProxy, type ProxyProcess } from './proxy-process.js';
 
@@ -213,6 +214,19 @@ describe('mcplens proxy: telemetry', () => {
     const slow = receiver.spans.filter((s) => s.name === 'tools/call progress_steps');
     expect(slow.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok']);
     expect(running.stderr()).toContain('SIGTERM: finishing 1 exchange(s) in flight');
+  });
+
+  // With the in-process side (instrument-server.test.ts: such a request gets no span) each call is counted once.
+  it('marks every request it observes, and its own tools/list, with mcplens-observed-by', async () => {
+    const server = await fixture({ stateful: true });
+    const running = await proxy(server.url, otlp.endpoint);
+    const { client } = await connect(running.url, {});
+    // A call before any list: the proxy's own tools/list goes upstream too.
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    const posts = server.requests.filter((r) => r.method === 'POST');
+    expect(posts.some((r) => r.rpc.includes('tools/list'))).toBe(true);
+    expect(posts.length).toBeGreaterThanOrEqual(3);
+    for (const post of posts) expect(post.headers[OBSERVED_BY_HEADER]).toBe('proxy');
   });
 
   it('ends a call the server answered with no message as no_response', async () => {
