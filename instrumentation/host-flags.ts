@@ -29,6 +29,10 @@ export const HOST_FLAGS_USAGE = `  --provider NAME        the LLM provider of ev
   --otlp-endpoint URL    OTLP/HTTP endpoint (sets OTEL_EXPORTER_OTLP_ENDPOINT for mcplens only)
   --otlp-protocol P      http/protobuf or http/json (sets OTEL_EXPORTER_OTLP_PROTOCOL)
   -h, --help             print this help
+
+Each of --provider, --model, --strict-arguments, --record-content, --redact and --log may
+also come from the environment as MCPLENS_PROVIDER, ..., MCPLENS_LOG (true/false for switches);
+a flag on the command line wins.
 `;
 
 /** What the shared flags ask for. */
@@ -47,8 +51,42 @@ export function flagText(values: Record<string, unknown>, name: string): string 
   return value;
 }
 
-/** The shared flags' meaning, from `parseArgs` values; a mistake throws a ConfigError naming it. */
-export function readHostFlags(values: Record<string, unknown>): HostFlags {
+/**
+ * Flags that may also come from the environment, as `MCPLENS_<FLAG>` (a host entry's `env`
+ * block is often easier to edit than its arguments); a flag on the command line wins. The
+ * service name and the OTLP endpoint have their standard variables already (`OTEL_*`).
+ */
+const FROM_ENV = ['provider', 'model', 'strict-arguments', 'record-content', 'redact', 'log'] as const;
+
+/** `strict-arguments` -> `MCPLENS_STRICT_ARGUMENTS`. */
+export function flagEnvName(flag: string): string {
+  return `MCPLENS_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** The flags' values with the environment's filling the flags not given; a bad value throws a ConfigError naming the variable. */
+function withEnvDefaults(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const merged = { ...values };
+  for (const flag of FROM_ENV) {
+    const raw = env[flagEnvName(flag)];
+    if (merged[flag] !== undefined || raw === undefined || raw === '') continue;
+    if (HOST_FLAG_OPTIONS[flag].type === 'string') {
+      merged[flag] = raw;
+    } else if (raw === 'true' || raw === 'false') {
+      merged[flag] = raw === 'true';
+    } else {
+      throw new ConfigError(`${flagEnvName(flag)}=${JSON.stringify(raw)} is not supported; expected true or false`);
+    }
+  }
+  return merged;
+}
+
+/**
+ * The shared flags' meaning, from `parseArgs` values and then the environment (`MCPLENS_PROVIDER`,
+ * `MCPLENS_MODEL`, `MCPLENS_STRICT_ARGUMENTS`, `MCPLENS_RECORD_CONTENT`, `MCPLENS_REDACT`,
+ * `MCPLENS_LOG`); a mistake throws a ConfigError naming it.
+ */
+export function readHostFlags(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): HostFlags {
+  const values = withEnvDefaults(flags, env);
   const text = (name: string): string | undefined => flagText(values, name);
   const instrument: InstrumentOptions = {};
   const provider = text('provider');
