@@ -179,6 +179,30 @@ describe('mcplens wrap: bytes the client receives', () => {
     const three = serverSpans(spans).find((x) => x.attributes[ATTR.JSONRPC_REQUEST_ID] === '3')!;
     expect(three.attributes[ATTR.VIOLATION_KIND]).toBe('wrong_type');
   });
+
+  it('are identical for a TypeScript SDK server, whose answers wrap reads and the client gets unchanged', async () => {
+    const otlp = await receiver();
+    const input = [
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":"2"}}}',
+      '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+      '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}',
+      '{"jsonrpc":"2.0","id":5,"method":"no/such/method"}',
+    ].join('\n');
+    const bare = await runRaw(process.execPath, [NODE_SERVER], input, process.env as Record<string, string>);
+    const wrapped = await runRaw(process.execPath, [MCPLENS, 'wrap', '--', process.execPath, NODE_SERVER], input, otelEnv(otlp.endpoint));
+    expect(
+      bare.stdout
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(5);
+    expect(wrapped.code).toBe(bare.code);
+    expect(wrapped.stdout.equals(bare.stdout)).toBe(true);
+    const spans = serverSpans(await otlp.waitFor((s) => serverSpans(s).length >= 5, 15_000));
+    expect(spans.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok', 'rejected', 'ok', 'ok', 'error']);
+  });
 });
 
 describe('mcplens wrap: framing and failures', () => {
