@@ -156,6 +156,46 @@ function runRaw(
   });
 }
 
+/**
+ * Runs `command` as a client does: each request is written once the answer to the previous one
+ * has arrived (a server may answer requests that arrive together in any order), then stdin ends.
+ */
+function runLockstep(
+  command: string,
+  args: string[],
+  lines: string[],
+  env: Record<string, string>,
+): Promise<{ stdout: Buffer; code: number | null }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    let waitingFor: unknown;
+    let i = 0;
+    const next = (): void => {
+      if (i === lines.length) return void child.stdin.end();
+      const line = lines[i++]!;
+      const message = JSON.parse(line) as { id?: unknown; method?: unknown };
+      child.stdin.write(`${line}\n`);
+      if (message.id === undefined) next();
+      else waitingFor = message.id;
+    };
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      const text = Buffer.concat(out).toString('utf8');
+      if (waitingFor !== undefined && text.split('\n').some((l) => l.includes(`"id":${JSON.stringify(waitingFor)}`))) {
+        waitingFor = undefined;
+        next();
+      }
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      done({ stdout: Buffer.concat(out), code });
+    });
+    next();
+  });
+}
+
 describe('mcplens wrap: bytes the client receives', () => {
   it('are identical with and without wrap, also when wrap lists the tools itself', async () => {
     const otlp = await receiver();
@@ -189,9 +229,14 @@ describe('mcplens wrap: bytes the client receives', () => {
       '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
       '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}',
       '{"jsonrpc":"2.0","id":5,"method":"no/such/method"}',
-    ].join('\n');
-    const bare = await runRaw(process.execPath, [NODE_SERVER], input, process.env as Record<string, string>);
-    const wrapped = await runRaw(process.execPath, [MCPLENS, 'wrap', '--', process.execPath, NODE_SERVER], input, otelEnv(otlp.endpoint));
+    ];
+    const bare = await runLockstep(process.execPath, [NODE_SERVER], input, process.env as Record<string, string>);
+    const wrapped = await runLockstep(
+      process.execPath,
+      [MCPLENS, 'wrap', '--', process.execPath, NODE_SERVER],
+      input,
+      otelEnv(otlp.endpoint),
+    );
     expect(
       bare.stdout
         .toString('utf8')
@@ -199,6 +244,7 @@ describe('mcplens wrap: bytes the client receives', () => {
         .filter((l) => l !== ''),
     ).toHaveLength(5);
     expect(wrapped.code).toBe(bare.code);
+    expect(wrapped.stdout.toString('utf8')).toBe(bare.stdout.toString('utf8'));
     expect(wrapped.stdout.equals(bare.stdout)).toBe(true);
     const spans = serverSpans(await otlp.waitFor((s) => serverSpans(s).length >= 5, 15_000));
     expect(spans.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['ok', 'rejected', 'ok', 'ok', 'error']);
