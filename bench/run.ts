@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
  * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), `mcplens wrap`'s overhead
- * (bench/wrap-overhead.ts), the tokenizer's bounds
+ * (bench/wrap-overhead.ts), `mcplens proxy`'s overhead (bench/proxy-overhead.ts), the tokenizer's bounds
  * (bench/tokenizer-bound.ts), then the collector
  * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
@@ -10,11 +10,13 @@
  * `--transports memory,http`, `--json FILE` (raw figures), `--cpu-prof` (profiles of every child);
  * the stdio bench's own as `--lifecycle-runs=N`, `--lifecycle-collectors=up,down,silent`,
  * `--lifecycle-modes=init,idle,calls`, `--lifecycle-serial`, `--lifecycle-json=FILE`; the wrap
- * bench's as `--wrap-rounds=N`, `--wrap-calls=N`, `--wrap-paced-seconds=S`, `--wrap-json=FILE`.
+ * bench's as `--wrap-rounds=N`, `--wrap-calls=N`, `--wrap-paced-seconds=S`, `--wrap-json=FILE`; the proxy
+ * bench's as `--proxy-rounds=N`, `--proxy-calls=N`, `--proxy-paced-seconds=S`, `--proxy-json=FILE`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mainOverhead } from './instrumentation-overhead.js';
+import { mainProxyOverhead } from './proxy-overhead.js';
 import { mainStdioLifecycle } from './stdio-lifecycle.js';
 import { mainTokenizerBound } from './tokenizer-bound.js';
 import { mainWrapOverhead } from './wrap-overhead.js';
@@ -30,10 +32,12 @@ interface IngestModule {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  await mainOverhead(argv.filter((arg) => !arg.startsWith('--lifecycle-') && !arg.startsWith('--wrap-')));
+  const own = ['--lifecycle-', '--wrap-', '--proxy-'];
+  await mainOverhead(argv.filter((arg) => !own.some((prefix) => arg.startsWith(prefix))));
   // Only their own flags: `--json FILE` and the rest belong to the overhead bench.
   await mainStdioLifecycle(argv.filter((arg) => arg === '--quick' || arg.startsWith('--lifecycle-')));
   await mainWrapOverhead(argv.filter((arg) => arg === '--quick' || arg.startsWith('--wrap-')));
+  await mainProxyOverhead(argv.filter((arg) => arg === '--quick' || arg.startsWith('--proxy-')));
   // The plain tokenizer's quadratic cells are cut off at the timeout (a shorter one with --quick).
   await mainTokenizerBound(quick ? ['--timeout-ms', '3000'] : []);
 

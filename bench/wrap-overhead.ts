@@ -21,7 +21,7 @@
  * `--wrap-paced-seconds=S`, `--wrap-json=FILE`; `--quick` is shared).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { ATTR, MCP_METHOD } from '../contract/index.js';
 import { startOtlpReceiver, type ReceivedSpan } from '../harness/otlp-receiver.js';
 import { FIXTURE_V1_ENTRY, REPO_ROOT } from '../harness/stdio-session.js';
+import { countCallSpans, fmt, paceCalls, processCpuSeconds, quantile, round1, sdkVersion, table } from './overhead-stats.js';
 
 /** Targets (bench/README.md, "mcplens wrap overhead"). */
 export const WRAP_TARGETS = {
@@ -42,9 +43,6 @@ export const WRAP_TARGETS = {
 
 const MCPLENS_BIN = join(REPO_ROOT, 'dist/bin/mcplens.js');
 const BYTE_RELAY = join(REPO_ROOT, 'test/fixtures/wrap/byte-relay.mjs');
-const SERVER_KIND = 2;
-/** USER_HZ of /proc/<pid>/stat: 100 on Linux whatever the kernel's HZ. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 export const WRAP_VARIANTS = ['direct', 'relay', 'wrap'] as const;
 export type WrapVariant = (typeof WRAP_VARIANTS)[number];
@@ -141,14 +139,7 @@ class RawStdioSession {
 
   /** CPU seconds (user + system, every thread) of the spawned process so far, from /proc; undefined elsewhere. */
   cpuSeconds(): number | undefined {
-    try {
-      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    } catch {
-      return undefined;
-    }
+    return processCpuSeconds(this.child.pid);
   }
 
   /** The id the next request will carry. */
@@ -359,10 +350,10 @@ async function runPaced(variant: WrapVariant, rate: number, seconds: number, war
   const { command, args } = commandOf(variant);
   const session = await RawStdioSession.open(`${variant} (paced)`, command, args, envOf(variant, receiver.endpoint));
   try {
-    await pace(session, rate, Math.round((rate * warmUpMs) / 1000));
+    await paceCalls(() => session.call(15_000), rate, Math.round((rate * warmUpMs) / 1000));
     const firstId = session.peekNextId();
     const total = Math.round(rate * seconds);
-    const { latencies, elapsedMs } = await pace(session, rate, total);
+    const { latencies, elapsedMs } = await paceCalls(() => session.call(15_000), rate, total);
     const counted = (spans: readonly ReceivedSpan[]): number =>
       countCallSpans(spans, (s) => Number(s.attributes[ATTR.JSONRPC_REQUEST_ID]) >= firstId);
     const waitStart = performance.now();
@@ -386,73 +377,6 @@ async function runPaced(variant: WrapVariant, rate: number, seconds: number, war
     await session.close();
     await receiver.close();
   }
-}
-
-/** Sends `total` calls on a schedule of `rate` per second without awaiting answers; resolves when all are answered. */
-async function pace(session: RawStdioSession, rate: number, total: number): Promise<{ latencies: number[]; elapsedMs: number }> {
-  const latencies: number[] = [];
-  const answers: Array<Promise<void>> = [];
-  let lastAnswerAt = 0;
-  const start = performance.now();
-  await new Promise<void>((done) => {
-    let sent = 0;
-    // A timer tick sends every call that is due by now: the schedule holds even when ticks are late.
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
-      for (; sent < due; sent++) {
-        answers.push(
-          session.call(15_000).then(
-            (us) => {
-              latencies.push(us);
-              lastAnswerAt = performance.now();
-            },
-            () => undefined,
-          ),
-        );
-      }
-      if (sent < total) setTimeout(tick, 1);
-      else done();
-    };
-    tick();
-  });
-  await Promise.all(answers);
-  return { latencies, elapsedMs: lastAnswerAt - start };
-}
-
-function countCallSpans(spans: readonly ReceivedSpan[], also: (span: ReceivedSpan) => boolean = () => true): number {
-  return spans.filter((s) => s.kind === SERVER_KIND && s.attributes[ATTR.MCP_METHOD_NAME] === MCP_METHOD.TOOLS_CALL && also(s)).length;
-}
-
-function sdkVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '?';
-  } catch {
-    return '?';
-  }
-}
-
-/** The q-quantile (nearest rank) of values; NaN when empty. */
-function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  if (q === 0.5) {
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  }
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-function round1(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
-function fmt(value: number | undefined, sign = false): string {
-  if (value === undefined || Number.isNaN(value)) return '-';
-  const text = String(round1(value));
-  return sign && value >= 0 ? `+${text}` : text;
 }
 
 /** The verdicts, one line each: met or MISS. */
@@ -522,16 +446,6 @@ export function formatWrapOverheadReport(report: WrapOverheadReport): string {
   out.push('');
   out.push(...wrapTargetLines(report));
   return out.join('\n');
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 /** Command-line flags, alone or prefixed `--wrap-` as bench/run.ts passes them. */
