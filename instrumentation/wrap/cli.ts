@@ -92,6 +92,8 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
   // The server starts first, so loading the OpenTelemetry SDK overlaps its start-up. Everything
   // up to the first await runs in this tick: no byte is relayed before the observer exists.
   let observer: PipeObserver | undefined;
+  // Time the server's EOF waited for a catalog load: it comes out of the exit budget.
+  let heldEofMs = 0;
   const relay = startChildRelay({
     command: parsed.command,
     args: parsed.args,
@@ -99,7 +101,12 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
     onClientBytes: (chunk) => observer?.clientBytes(chunk),
     onServerBytes: (chunk) => observer?.serverBytes(chunk),
     // A short session that called a tool before listing: the last catalog pages first (bounded).
-    beforeChildEof: () => observer?.beforeClientEof(CATALOG_BEFORE_EOF_MS),
+    beforeChildEof: () => {
+      const hold = observer?.beforeClientEof(CATALOG_BEFORE_EOF_MS);
+      if (hold === undefined) return undefined;
+      const start = performance.now();
+      return hold.finally(() => (heldEofMs = performance.now() - start));
+    },
   });
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
@@ -129,8 +136,8 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
     try {
       observer.close();
       settleServerName(basename(parsed.command));
-      // Bounded by the exit budget (MCPLENS_EXIT_TIMEOUT_MS); never rejects into the exit.
-      await telemetry.flush();
+      // Within the exit budget (MCPLENS_EXIT_TIMEOUT_MS), less what the EOF waited; never rejects into the exit.
+      await telemetry.flush(Math.max(0, config.exitTimeoutMs - heldEofMs));
     } catch {
       // Telemetry never changes how wrap ends.
     }
