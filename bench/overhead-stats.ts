@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ATTR, MCP_METHOD } from '../contract/index.js';
 import type { ReceivedSpan } from '../harness/otlp-receiver.js';
 import { REPO_ROOT } from '../harness/stdio-session.js';
+import { parseArgs } from 'node:util';
 
 /** OTLP's SpanKind SERVER. */
 const SERVER_KIND = 2;
@@ -115,4 +116,41 @@ export function table(header: string[], rows: string[][]): string[] {
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/** The flags both overhead benches take (`--rounds`, `--calls`, `--paced-seconds`, `--json`, `--quick`). */
+export interface OverheadArgs {
+  options: { quick: boolean; rounds?: number; calls?: number; pacedSeconds?: number };
+  json: string | undefined;
+}
+
+/** Reads the overhead flags, alone or with `--<prefix>-` in front as bench/run.ts passes them; a bad number throws naming the flag. */
+export function parseOverheadArgs(argv: readonly string[], prefix: string): OverheadArgs {
+  const names = ['rounds', 'calls', 'paced-seconds', 'json'] as const;
+  const spec: Record<string, { type: 'string' } | { type: 'boolean'; default: boolean }> = { quick: { type: 'boolean', default: false } };
+  for (const name of names) {
+    spec[name] = { type: 'string' };
+    spec[`${prefix}-${name}`] = { type: 'string' };
+  }
+  const { values } = parseArgs({ args: [...argv], options: spec, strict: false, allowPositionals: true });
+  const text = (name: (typeof names)[number]): string | undefined => {
+    const value = values[`${prefix}-${name}`] ?? values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const positive = (name: (typeof names)[number], integer: boolean): number | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!(n > 0) || (integer && !Number.isInteger(n)))
+      throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`);
+    return n;
+  };
+  const options: OverheadArgs['options'] = { quick: values.quick === true };
+  const rounds = positive('rounds', true);
+  if (rounds !== undefined) options.rounds = rounds;
+  const calls = positive('calls', true);
+  if (calls !== undefined) options.calls = calls;
+  const pacedSeconds = positive('paced-seconds', false);
+  if (pacedSeconds !== undefined) options.pacedSeconds = pacedSeconds;
+  return { options, json: text('json') };
 }

@@ -32,11 +32,20 @@ import type { Socket } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ATTR, MCP_METHOD } from '../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../harness/otlp-receiver.js';
 import { REPO_ROOT } from '../harness/stdio-session.js';
-import { countCallSpans, fmt, paceCalls, processCpuSeconds, quantile, round1, sdkVersion, table } from './overhead-stats.js';
+import {
+  countCallSpans,
+  fmt,
+  paceCalls,
+  processCpuSeconds,
+  quantile,
+  round1,
+  sdkVersion,
+  table,
+  parseOverheadArgs,
+} from './overhead-stats.js';
 
 /** Targets (bench/README.md, "mcplens proxy overhead"). */
 export const PROXY_TARGETS = {
@@ -576,33 +585,7 @@ export function formatProxyOverheadReport(report: ProxyOverheadReport): string {
 
 /** Command-line flags, alone or prefixed `--proxy-` as bench/run.ts passes them. */
 export function parseProxyOverheadArgs(argv: readonly string[]): { options: ProxyOverheadOptions; json: string | undefined } {
-  const names = ['rounds', 'calls', 'paced-seconds', 'json'] as const;
-  const spec: Record<string, { type: 'string' } | { type: 'boolean'; default: boolean }> = { quick: { type: 'boolean', default: false } };
-  for (const name of names) {
-    spec[name] = { type: 'string' };
-    spec[`proxy-${name}`] = { type: 'string' };
-  }
-  const { values } = parseArgs({ args: [...argv], options: spec, strict: false, allowPositionals: true });
-  const text = (name: (typeof names)[number]): string | undefined => {
-    const value = values[`proxy-${name}`] ?? values[name];
-    return typeof value === 'string' ? value : undefined;
-  };
-  const positive = (name: (typeof names)[number], integer: boolean): number | undefined => {
-    const raw = text(name);
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!(n > 0) || (integer && !Number.isInteger(n)))
-      throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`);
-    return n;
-  };
-  const options: ProxyOverheadOptions = { quick: values.quick === true };
-  const rounds = positive('rounds', true);
-  if (rounds !== undefined) options.rounds = rounds;
-  const calls = positive('calls', true);
-  if (calls !== undefined) options.calls = calls;
-  const pacedSeconds = positive('paced-seconds', false);
-  if (pacedSeconds !== undefined) options.pacedSeconds = pacedSeconds;
-  return { options, json: text('json') };
+  return parseOverheadArgs(argv, 'proxy');
 }
 
 /** Runs the bench with command-line flags and prints its tables to stdout. */

@@ -25,11 +25,20 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ATTR, MCP_METHOD } from '../contract/index.js';
 import { startOtlpReceiver, type ReceivedSpan } from '../harness/otlp-receiver.js';
 import { FIXTURE_V1_ENTRY, REPO_ROOT } from '../harness/stdio-session.js';
-import { countCallSpans, fmt, paceCalls, processCpuSeconds, quantile, round1, sdkVersion, table } from './overhead-stats.js';
+import {
+  countCallSpans,
+  fmt,
+  paceCalls,
+  processCpuSeconds,
+  quantile,
+  round1,
+  sdkVersion,
+  table,
+  parseOverheadArgs,
+} from './overhead-stats.js';
 
 /** Targets (bench/README.md, "mcplens wrap overhead"). */
 export const WRAP_TARGETS = {
@@ -450,33 +459,7 @@ export function formatWrapOverheadReport(report: WrapOverheadReport): string {
 
 /** Command-line flags, alone or prefixed `--wrap-` as bench/run.ts passes them. */
 export function parseWrapOverheadArgs(argv: readonly string[]): { options: WrapOverheadOptions; json: string | undefined } {
-  const names = ['rounds', 'calls', 'paced-seconds', 'json'] as const;
-  const spec: Record<string, { type: 'string' } | { type: 'boolean'; default: boolean }> = { quick: { type: 'boolean', default: false } };
-  for (const name of names) {
-    spec[name] = { type: 'string' };
-    spec[`wrap-${name}`] = { type: 'string' };
-  }
-  const { values } = parseArgs({ args: [...argv], options: spec, strict: false, allowPositionals: true });
-  const text = (name: (typeof names)[number]): string | undefined => {
-    const value = values[`wrap-${name}`] ?? values[name];
-    return typeof value === 'string' ? value : undefined;
-  };
-  const positive = (name: (typeof names)[number], integer: boolean): number | undefined => {
-    const raw = text(name);
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!(n > 0) || (integer && !Number.isInteger(n)))
-      throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`);
-    return n;
-  };
-  const options: WrapOverheadOptions = { quick: values.quick === true };
-  const rounds = positive('rounds', true);
-  if (rounds !== undefined) options.rounds = rounds;
-  const calls = positive('calls', true);
-  if (calls !== undefined) options.calls = calls;
-  const pacedSeconds = positive('paced-seconds', false);
-  if (pacedSeconds !== undefined) options.pacedSeconds = pacedSeconds;
-  return { options, json: text('json') };
+  return parseOverheadArgs(argv, 'wrap');
 }
 
 /** Runs the bench with command-line flags and prints its table to stdout. */
