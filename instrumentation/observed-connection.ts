@@ -23,6 +23,8 @@ export interface InboundExtra {
   headers?: Headers | undefined;
   /** Aborted when the client abandons the request (v2 closes the HTTP stream to cancel under 2026-07-28). */
   signal?: AbortSignal | undefined;
+  /** `performance.now()` when the message arrived, for a host that hands it over later (default: now). */
+  receivedAt?: number | undefined;
 }
 
 /** What a connection hands its messages to: the observer's span bookkeeping. */
@@ -32,7 +34,7 @@ export interface ConnectionObserver {
   /** A request arrived: starts its span; returns the context to handle it in. */
   startSpan(conn: ObservedConnection, message: Message, extra: InboundExtra | undefined): Context | undefined;
   /** The request was answered (`message`), cancelled, or will never be answered (undefined). */
-  finish(conn: ObservedConnection, pending: PendingRequest, message: Message | undefined, cancelled?: boolean): void;
+  finish(conn: ObservedConnection, pending: PendingRequest, message: Message | undefined, cancelled?: boolean, at?: number): void;
 }
 
 /** One connection's view: its pending requests, matched to responses by JSON-RPC id. */
@@ -80,15 +82,15 @@ export class ObservedConnection {
     return undefined;
   }
 
-  /** A message the server sends to the client. */
-  outbound(message: unknown): void {
+  /** A message the server sends to the client; `sentAt` (`performance.now()`) when a host hands it over later. */
+  outbound(message: unknown, sentAt?: number): void {
     try {
       if (!isRecord(message)) return;
       if ('result' in message || 'error' in message) {
         const entry = this.pending.get(message.id as JsonRpcId);
         if (entry === undefined) return;
         this.pending.delete(entry.id);
-        this.observer.finish(this, entry, message);
+        this.observer.finish(this, entry, message, false, sentAt);
       } else if (message.method === 'notifications/tools/list_changed') {
         this.info.catalog.markStale();
       }

@@ -121,7 +121,7 @@ export class StreamObserver implements ConnectionObserver {
     // Only what a sampler may decide on goes in at the start (span-attributes.ts); the rest is
     // set off the request's path, before the span ends. Start and end share one clock (span-clock.ts).
     const { attributes, target, toolName } = startAttributes(method, params, provider);
-    const startPerf = performance.now();
+    const startPerf = extra?.receivedAt ?? performance.now();
     const anchor = clockAnchor(startPerf);
     const span = this.currentTracer().startSpan(
       target === undefined ? method : `${method} ${target}`,
@@ -158,8 +158,8 @@ export class StreamObserver implements ConnectionObserver {
    * (protocol version, the tool catalog); grading the answer and everything else is deferred.
    * @internal
    */
-  finish(conn: ObservedConnection, pending: PendingRequest, message: Message | undefined, cancelled = false): void {
-    const endPerf = performance.now();
+  finish(conn: ObservedConnection, pending: PendingRequest, message: Message | undefined, cancelled = false, at?: number): void {
+    const endPerf = at ?? performance.now();
     if (!this.warmedUp) this.warmUpAfterFirstAnswer();
     const result = message?.result;
     if (isRecord(result)) {

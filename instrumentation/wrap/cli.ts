@@ -10,16 +10,19 @@ import { basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contract/config-error.js';
-import { ensureTelemetryStarted, readTelemetryConfig, type TelemetryState } from '../telemetry-bootstrap.js';
+import type { TelemetryState } from '../telemetry-bootstrap.js';
+import { readTelemetryConfig } from '../telemetry-config.js';
 import type { InstrumentOptions } from '../types.js';
 import { OBSERVED_BY_ENV } from '../observed-by.js';
 import { HOST_FLAG_OPTIONS, HOST_FLAGS_USAGE, laterServiceName, readHostFlags } from '../host-flags.js';
 import { startChildRelay, type ChildExit } from './child-relay.js';
-import { PipeObserver } from './pipe-observer.js';
+import type { PipeObserver } from './pipe-observer.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** The longest the server's EOF waits for a catalog load of wrap's own still in flight. */
 const CATALOG_BEFORE_EOF_MS = 250;
+/** Bytes held for observation while the observer loads (after the server has started); past it they go unobserved. */
+const MAX_EARLY_BYTES = 16 * 1024 * 1024;
 /** The value of {@link OBSERVED_BY_ENV} wrap sets for its child. */
 const OBSERVED_BY_WRAP = 'wrap';
 
@@ -89,17 +92,31 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
     return 2;
   }
 
-  // The server starts first, so loading the OpenTelemetry SDK overlaps its start-up. Everything
-  // up to the first await runs in this tick: no byte is relayed before the observer exists.
+  // The server starts first; the observer and the OpenTelemetry SDK load while it starts up.
+  // Bytes relayed meanwhile are kept with their arrival times and observed once the observer is
+  // there, so spans keep the times the messages really passed.
+  const observe = !config.disabled && config.exportTraces;
   let observer: PipeObserver | undefined;
+  let early: Array<{ client: boolean; chunk: Buffer; at: number }> | undefined = observe ? [] : undefined;
+  let earlyBytes = 0;
+  const tap =
+    (client: boolean) =>
+    (chunk: Buffer): void => {
+      if (observer !== undefined) {
+        if (client) observer.clientBytes(chunk);
+        else observer.serverBytes(chunk);
+      } else if (early !== undefined && (earlyBytes += chunk.length) <= MAX_EARLY_BYTES) {
+        early.push({ client, chunk, at: performance.now() });
+      }
+    };
   // Time the server's EOF waited for a catalog load: it comes out of the exit budget.
   let heldEofMs = 0;
   const relay = startChildRelay({
     command: parsed.command,
     args: parsed.args,
     env: parsed.childEnv,
-    onClientBytes: (chunk) => observer?.clientBytes(chunk),
-    onServerBytes: (chunk) => observer?.serverBytes(chunk),
+    onClientBytes: tap(true),
+    onServerBytes: tap(false),
     // A short session that called a tool before listing: the last catalog pages first (bounded).
     beforeChildEof: () => {
       const hold = observer?.beforeClientEof(CATALOG_BEFORE_EOF_MS);
@@ -114,20 +131,31 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
   // `service.name` learnt from the server's first answer with `serverInfo` (or the command's name at the end).
   const serverName = laterServiceName();
   const settleServerName = serverName.settle;
-  if (!config.disabled && config.exportTraces) {
+  if (observe) {
     try {
+      const [{ ensureTelemetryStarted }, { PipeObserver }] = await Promise.all([
+        import('../telemetry-bootstrap.js'),
+        import('./pipe-observer.js'),
+      ]);
       telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverName.name }, config);
       const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
-      observer = new PipeObserver(
+      const started = new PipeObserver(
         options,
         { send: (line) => relay.sendToChild(line), setLineFilter: (filter) => relay.setServerLineFilter(filter) },
         { onServerName: (name) => settleServerName(name) },
       );
+      for (const { client, chunk, at } of early ?? []) {
+        if (client) started.clientBytes(chunk, at);
+        else started.serverBytes(chunk, at);
+      }
+      if (earlyBytes > MAX_EARLY_BYTES) process.stderr.write('mcplens wrap: the first bytes of the session were too many to observe\n');
+      observer = started;
     } catch (err) {
       // Telemetry never stops the server: it runs unobserved.
       process.stderr.write(`mcplens wrap: telemetry could not start (${(err as Error).message}); relaying only\n`);
       observer = undefined;
     }
+    early = undefined;
   }
   const exit = await relay.exited;
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);

@@ -31,6 +31,8 @@ export class PipeObserver {
   private sawInitialize = false;
   private requestMeta: Record<string, unknown> | undefined;
   private serverName: ((name: string) => void) | undefined;
+  /** When the chunk being framed arrived (`performance.now()`): the time of the messages it completes. */
+  private chunkAt: number | undefined;
 
   constructor(options: InstrumentOptions, channel: OwnRequestChannel, hooks: { onServerName?: (name: string) => void } = {}) {
     this.own = new OwnRequests(channel);
@@ -51,13 +53,15 @@ export class PipeObserver {
     return loading === undefined ? undefined : settleWithin(loading, maxMs);
   }
 
-  /** Bytes the host sent to the server. */
-  clientBytes(chunk: Buffer): void {
+  /** Bytes the host sent to the server; `at` (`performance.now()`) when they arrived, if that was earlier. */
+  clientBytes(chunk: Buffer, at?: number): void {
+    this.chunkAt = at;
     this.fromClient.push(chunk);
   }
 
-  /** Bytes the server sent to the host. */
-  serverBytes(chunk: Buffer): void {
+  /** Bytes the server sent to the host; `at` when they were relayed, if that was earlier. */
+  serverBytes(chunk: Buffer, at?: number): void {
+    this.chunkAt = at;
     this.fromServer.push(chunk);
   }
 
@@ -92,7 +96,7 @@ export class PipeObserver {
       this.rememberMeta(message);
       this.markInitialized();
     }
-    this.conn.inbound(message);
+    this.conn.inbound(message, this.chunkAt === undefined ? undefined : { receivedAt: this.chunkAt });
   }
 
   private onServerMessage(message: Record<string, unknown>): void {
@@ -107,7 +111,7 @@ export class PipeObserver {
         this.serverName = undefined;
       }
     }
-    this.conn.outbound(message);
+    this.conn.outbound(message, this.chunkAt);
   }
 
   private rememberMeta(message: Record<string, unknown>): void {
