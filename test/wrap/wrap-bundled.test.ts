@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ATTR, MCP_METHOD } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 import { SERVER_MEMORY_ENTRY } from '../../harness/stdio-session.js';
+import { runLockstep } from '../support/lockstep-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MCPLENS = join(ROOT, 'dist/bin/mcplens.js');
@@ -146,5 +147,32 @@ describe('a published server bundled into one file', () => {
       [ATTR.VIOLATION_KIND]: 'missing_required',
     });
     for (const span of serverSpans(spans)) expect(span.resource[ATTR.SERVICE_NAME]).toBe(MEMORY_SERVER_NAME);
+  });
+
+  it('answers the client the same bytes with and without wrap', async () => {
+    const otlp = await receiver();
+    const lines = [
+      '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+      '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"a","entityType":"t","observations":["x"]}]}}}',
+    ];
+    const env = (name: string): Record<string, string> => ({
+      PATH: process.env.PATH ?? '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      MEMORY_FILE_PATH: join(dir, `${name}.jsonl`),
+    });
+    const bare = await runLockstep(process.execPath, [bundle], lines, env('bytes-bare'));
+    const wrapped = await runLockstep(process.execPath, [MCPLENS, 'wrap', '--', process.execPath, bundle], lines, env('bytes-wrap'));
+    expect(
+      bare.stdout
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(4);
+    expect(wrapped.code).toBe(bare.code);
+    expect(wrapped.stdout.toString('utf8')).toBe(bare.stdout.toString('utf8'));
+    expect(wrapped.stdout.equals(bare.stdout)).toBe(true);
   });
 });

@@ -8,11 +8,12 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { ATTR, ERROR_TYPE_NO_RESPONSE } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
+import { runLockstep } from '../support/lockstep-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MCPLENS = join(ROOT, 'dist/bin/mcplens.js');
@@ -152,46 +153,6 @@ function runRaw(
       child.stdin.write(`${lines[i++]}\n`);
       setTimeout(next, i === lines.length - 1 ? lastLineDelayMs : 150);
     };
-    next();
-  });
-}
-
-/**
- * Runs `command` as a client does: each request is written once the answer to the previous one
- * has arrived (a server may answer requests that arrive together in any order), then stdin ends.
- */
-function runLockstep(
-  command: string,
-  args: string[],
-  lines: string[],
-  env: Record<string, string>,
-): Promise<{ stdout: Buffer; code: number | null }> {
-  return new Promise((done) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
-    const out: Buffer[] = [];
-    let waitingFor: unknown;
-    let i = 0;
-    const next = (): void => {
-      if (i === lines.length) return void child.stdin.end();
-      const line = lines[i++]!;
-      const message = JSON.parse(line) as { id?: unknown; method?: unknown };
-      child.stdin.write(`${line}\n`);
-      if (message.id === undefined) next();
-      else waitingFor = message.id;
-    };
-    child.stdout.on('data', (c: Buffer) => {
-      out.push(c);
-      const text = Buffer.concat(out).toString('utf8');
-      if (waitingFor !== undefined && text.split('\n').some((l) => l.includes(`"id":${JSON.stringify(waitingFor)}`))) {
-        waitingFor = undefined;
-        next();
-      }
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      done({ stdout: Buffer.concat(out), code });
-    });
     next();
   });
 }
