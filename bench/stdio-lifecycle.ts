@@ -81,6 +81,8 @@ export interface StdioLifecycleBenchOptions {
 export interface LifecycleVariant {
   readonly name: string;
   readonly collector: LifecycleCollector | undefined;
+  /** How an instrumented variant is observed: `--import` in the server's process, or `mcplens wrap` outside it. */
+  readonly host: 'import' | 'wrap';
   readonly mode: LifecycleMode;
   /** tools/call requests of its sessions. */
   readonly calls: number;
@@ -128,9 +130,19 @@ export async function runStdioLifecycleBench(options: StdioLifecycleBenchOptions
   for (const mode of options.modes ?? LIFECYCLE_MODES) {
     const sessionCalls = mode === 'calls' ? calls : 0;
     const text = mode === 'init' ? 'initialize only' : mode === 'idle' ? 'idle' : `${calls} calls`;
-    variants.push({ name: `bare, ${text}`, collector: undefined, mode, calls: sessionCalls, samples: [] });
+    variants.push({ name: `bare, ${text}`, collector: undefined, host: 'import', mode, calls: sessionCalls, samples: [] });
     for (const collector of collectors)
-      variants.push({ name: `--import, ${COLLECTOR_TEXT[collector]}, ${text}`, collector, mode, calls: sessionCalls, samples: [] });
+      variants.push({
+        name: `--import, ${COLLECTOR_TEXT[collector]}, ${text}`,
+        collector,
+        host: 'import',
+        mode,
+        calls: sessionCalls,
+        samples: [],
+      });
+    // mcplens wrap, for servers in any language: the same server observed from outside its process.
+    if (collectors.includes('up'))
+      variants.push({ name: `wrap, ${COLLECTOR_TEXT.up}, ${text}`, collector: 'up', host: 'wrap', mode, calls: sessionCalls, samples: [] });
   }
 
   // Warm the file-system cache and V8's code cache of both process kinds: not measured.
@@ -180,6 +192,7 @@ async function measure(variant: LifecycleVariant, run: number, exitTimeoutMs: nu
     session = await runStdioSession({
       server: SERVER_MEMORY,
       instrumented: variant.collector !== undefined,
+      host: variant.host,
       listTools: variant.mode !== 'init',
       calls: variant.calls,
       // Nothing else: mcplens' defaults, as a user who adds only the flag gets them.
@@ -297,20 +310,23 @@ export interface LifecycleVerdict {
 export function lifecycleVerdicts(report: StdioLifecycleReport): LifecycleVerdict[] {
   const verdicts: LifecycleVerdict[] = [];
   const instrumented = report.variants.filter((v) => v.collector !== undefined);
-  // First answer: every instrumented session against its run's bare session of the same mode.
-  const firstDiffs: Array<number | undefined> = [];
-  for (const variant of instrumented) {
-    const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode)!;
-    for (const sample of variant.samples) {
-      const base = bare.samples.find((s) => s.run === sample.run)?.firstAnswerMs;
-      if (base !== undefined) firstDiffs.push(sample.firstAnswerMs === undefined ? undefined : sample.firstAnswerMs - base);
+  // First answer: every instrumented session against its run's bare session of the same mode, per host.
+  for (const host of ['import', 'wrap'] as const) {
+    const firstDiffs: Array<number | undefined> = [];
+    for (const variant of instrumented.filter((v) => v.host === host)) {
+      const bare = report.variants.find((v) => v.collector === undefined && v.mode === variant.mode)!;
+      for (const sample of variant.samples) {
+        const base = bare.samples.find((s) => s.run === sample.run)?.firstAnswerMs;
+        if (base !== undefined) firstDiffs.push(sample.firstAnswerMs === undefined ? undefined : sample.firstAnswerMs - base);
+      }
     }
+    if (firstDiffs.length === 0) continue;
+    const firstAdded = censoredMedian(firstDiffs);
+    verdicts.push({
+      met: firstAdded === undefined ? undefined : firstAdded <= LIFECYCLE_TARGETS.firstAnswerAddedMs,
+      text: `${host === 'import' ? '--import' : 'mcplens wrap'} adds to the first answer (median of ${firstDiffs.length} paired sessions): ${signedMs(firstAdded)} (target <= ${LIFECYCLE_TARGETS.firstAnswerAddedMs} ms)`,
+    });
   }
-  const firstAdded = censoredMedian(firstDiffs);
-  verdicts.push({
-    met: firstAdded === undefined ? undefined : firstAdded <= LIFECYCLE_TARGETS.firstAnswerAddedMs,
-    text: `--import adds to the first answer (median of ${firstDiffs.length} paired sessions): ${signedMs(firstAdded)} (target <= ${LIFECYCLE_TARGETS.firstAnswerAddedMs} ms)`,
-  });
   for (const variant of instrumented) {
     const label = `${variant.name}`;
     if (variant.collector === 'up') {

@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file runs from dist/test/support). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The `mcplens` command as built. */
+export const MCPLENS_BIN = join(REPO_ROOT, 'dist/bin/mcplens.js');
 /** The zero-code entry as built: what `--import mcplens/register` loads. */
 export const REGISTER_ENTRY = join(REPO_ROOT, 'dist/instrumentation/register.js');
 /** The published server installed by `npm run fixtures`. */
@@ -75,8 +77,10 @@ export const FIXTURE_V1: StdioServerSpec = {
 /** Options of {@link runStdioSession}. */
 export interface StdioSessionOptions {
   readonly server: StdioServerSpec;
-  /** Run under `--import <dist/instrumentation/register.js>`. */
+  /** Run under `--import <dist/instrumentation/register.js>` (or behind `mcplens wrap`, see `host`). */
   readonly instrumented: boolean;
+  /** How an instrumented session is observed: `import` (default) or `wrap` (`mcplens wrap -- node <server>`). */
+  readonly host?: 'import' | 'wrap';
   /** `tools/call`s after `tools/list` (0: an idle session). */
   readonly calls: number;
   /** Send `tools/list` after `initialize` (default true). False: initialize only, then stdin closes (`calls` ignored). */
@@ -161,7 +165,11 @@ export async function runStdioSession(options: StdioSessionOptions): Promise<Std
   let stderr = '';
   const nonJsonRpcLines: string[] = [];
 
-  const args = options.instrumented ? ['--import', REGISTER_ENTRY, server.entry] : [server.entry];
+  const args = !options.instrumented
+    ? [server.entry]
+    : options.host === 'wrap'
+      ? [MCPLENS_BIN, 'wrap', '--', process.execPath, server.entry]
+      : ['--import', REGISTER_ENTRY, server.entry];
   const env = { PATH: process.env.PATH ?? '', ...server.env?.(dir), ...options.env };
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { env, cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
