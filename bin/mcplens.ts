@@ -9,6 +9,7 @@ commands:
   collector    run the collector (OTLP/HTTP in, Prometheus out)   mcplens collector --help
   dashboards   write Grafana dashboards, provisioning and alert rules   mcplens dashboards --out DIR
   demo         collector + instrumented example server + simulated traffic   mcplens demo --help
+  catalog      tokens and cost of a server's tool catalog, for every LLM request   mcplens catalog -- <command>
   wrap         run a stdio MCP server in any language, relayed byte for byte   mcplens wrap -- <command> [args...]
   proxy        reverse proxy for a Streamable HTTP MCP server in any language   mcplens proxy --target URL
 
@@ -26,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../dashboards/cli.js')).runDashboardsCli(rest);
     case 'demo':
       return (await importDemo()).runDemo(rest);
+    case 'catalog':
+      return (await import('../instrumentation/catalog/cli.js')).runCatalogCli(rest);
     case 'wrap':
       return (await import('../instrumentation/wrap/cli.js')).runWrapCli(rest);
     case 'proxy':

@@ -47,3 +47,4 @@ export type {
   MetricDefinition,
   MetricKey,
 } from './telemetry.js';
+export { CATALOG_COST, monthlyCatalogCost } from './catalog-cost.js';

@@ -1,5 +1,6 @@
 import { durationSeconds } from './promql.js';
 import { ConfigError } from '../contract/config-error.js';
+import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 /**
  * Options of the dashboards and alerts generator, with their defaults in exactly one
@@ -86,8 +87,8 @@ export function createDefaultOptions(): ResolvedOptions {
     dashboardsPath: '/var/lib/grafana/dashboards/mcplens',
     folder: 'mcplens',
     grafanaAlerting: false,
-    pricePerMillionTokens: 3,
-    requestsPerDay: 10000,
+    pricePerMillionTokens: CATALOG_COST.DEFAULT_PRICE_PER_MILLION_TOKENS,
+    requestsPerDay: CATALOG_COST.DEFAULT_REQUESTS_PER_DAY,
   };
 }
 

@@ -27,13 +27,14 @@ import {
 } from './defaults.js';
 import type { ResolvedOptions } from './options.js';
 import { eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } from './promql.js';
+import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 const R = MACRO.RATE_INTERVAL;
 /** Thresholds of the headline panel: 1% is worth a look, 5% is the default alert threshold. */
 export const MALFORMED_WARN = MALFORMED_RATIO_LEVELS.WARN;
 export const MALFORMED_CRIT = MALFORMED_RATIO_LEVELS.CRITICAL;
-/** Days in the monthly cost estimate. */
-const DAYS_PER_MONTH = 30;
+/** Days in the monthly cost estimate (the contract's, shared with `mcplens catalog`). */
+const DAYS_PER_MONTH = CATALOG_COST.DAYS_PER_MONTH;
 
 /** Tool calls per second by provider. */
 export function callRateByProvider(): timeseries.PanelBuilder {

@@ -24,6 +24,7 @@ const PINNED: Record<string, string[]> = {
     'BAGGAGE_KEYS',
     'CALL_LABELS',
     'CALL_TOKEN_KINDS',
+    'CATALOG_COST',
     'DURATION_BUCKETS_SECONDS',
     'ERROR_TYPE_EXCEPTION',
     'ERROR_TYPE_NO_RESPONSE',
@@ -55,6 +56,7 @@ const PINNED: Record<string, string[]> = {
     'UNKNOWN_PROVIDER',
     'VALUE_REJECT_REASONS',
     'VIOLATION_KINDS',
+    'monthlyCatalogCost',
   ],
   './collector': ['ConfigError', 'createCollector'],
   './dashboards': [

@@ -1,0 +1,129 @@
+/**
+ * `mcplens catalog` against real servers: every page listed, the same token counts as the
+ * `mcplens.tokens.catalog` span attribute for the same server, budgets as exit status, `--json`.
+ */
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ATTR, CATALOG_COST, monthlyCatalogCost } from '../../contract/index.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../../harness/otlp-receiver.js';
+import { listAllTools } from '../../instrumentation/catalog/cli.js';
+import { catalogToolText, defaultTokenizer } from '../../instrumentation/token-counter.js';
+import type { ToolDefinition } from '../../instrumentation/tool-definition.js';
+import { startMcpHttpFixture } from '../proxy/mcp-http-fixture.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const MCPLENS = join(ROOT, 'dist/bin/mcplens.js');
+const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
+const PYTHON_SERVER = join(ROOT, 'test/fixtures/python/stdio_server.py');
+const NODE_SERVER = join(ROOT, 'test/fixtures/register/server-v1-static.mjs');
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+function catalog(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [MCPLENS, 'catalog', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The tools a plain SDK client sees over all pages. */
+async function toolsOf(
+  command: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ tools: ToolDefinition[]; client: Client }> {
+  const client = new Client({ name: 'catalog-test', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command, args, env, stderr: 'ignore' }));
+  cleanups.push(() => client.close());
+  return { tools: await listAllTools(client), client };
+}
+
+interface CatalogJson {
+  tools: Array<{ name: string; tokens: number; descriptionTokens: number; overBudget: boolean }>;
+  totalTokens: number;
+  descriptionBudget: number;
+  requestsPerDay: number;
+  pricePerMillionTokens: number;
+  monthlyCost: number;
+}
+
+describe('mcplens catalog', () => {
+  it("lists every page of a paginated server and counts each tool with the spans' tokenizer", async () => {
+    const run = await catalog(['--json', '--', 'python3', PYTHON_SERVER]);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as CatalogJson;
+    const { tools } = await toolsOf('python3', [PYTHON_SERVER]);
+    expect(tools).toHaveLength(5);
+    const count = defaultTokenizer();
+    const expected = new Map(tools.map((t) => [t.name, count(catalogToolText(t))]));
+    expect(new Map(result.tools.map((t) => [t.name, t.tokens]))).toEqual(expected);
+    expect(result.totalTokens).toBe([...expected.values()].reduce((a, b) => a + b, 0));
+    // Most expensive first, and the same cost formula as the dashboards' panel.
+    expect(result.tools.map((t) => t.tokens)).toEqual([...result.tools.map((t) => t.tokens)].sort((a, b) => b - a));
+    expect(result.monthlyCost).toBeCloseTo(
+      monthlyCatalogCost(result.totalTokens, CATALOG_COST.DEFAULT_REQUESTS_PER_DAY, CATALOG_COST.DEFAULT_PRICE_PER_MILLION_TOKENS),
+      9,
+    );
+    expect(run.stderr).toMatch(/page 3: 1 tools/);
+  });
+
+  it('agrees with mcplens.tokens.catalog on the tools/list span of the same server', async () => {
+    const otlp: OtlpReceiver = await startOtlpReceiver();
+    cleanups.push(() => otlp.close());
+    const { client } = await toolsOf(process.execPath, ['--import', REGISTER, NODE_SERVER], {
+      PATH: process.env.PATH ?? '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    // Keep the session open while the token worker counts (it starts after the first answer).
+    const spans = await otlp.waitFor(
+      (s) => s.some((x) => x.name === 'tools/list' && x.attributes[ATTR.TOKENS_CATALOG] !== undefined),
+      20_000,
+    );
+    await client.close();
+    const fromSpan = spans.find((x) => x.name === 'tools/list' && x.attributes[ATTR.TOKENS_CATALOG] !== undefined)!.attributes[
+      ATTR.TOKENS_CATALOG
+    ];
+    const run = await catalog(['--json', '--', process.execPath, NODE_SERVER]);
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout) as CatalogJson).totalTokens).toBe(fromSpan);
+  });
+
+  it('reads a Streamable HTTP server with --url and prints a table', async () => {
+    const server = await startMcpHttpFixture({ stateful: true });
+    cleanups.push(() => server.close());
+    const run = await catalog(['--url', server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^tool\s+tokens\s+description/);
+    expect(run.stdout).toMatch(/^add\s+\d+\s+\d+/m);
+    expect(run.stdout).toMatch(/2 tools, \d+ tokens on every LLM request/);
+  });
+
+  it('exits 1 past a budget, naming it, and 2 on a usage mistake', async () => {
+    const over = await catalog(['--max-tokens', '10', '--max-description-tokens', '5', '--', 'python3', PYTHON_SERVER]);
+    expect(over.code).toBe(1);
+    expect(over.stderr).toMatch(/over --max-tokens 10/);
+    expect(over.stderr).toMatch(/the description of sleep takes \d+ tokens, over --max-description-tokens 5/);
+    const within = await catalog(['--max-tokens', '100000', '--', 'python3', PYTHON_SERVER]);
+    expect(within.code).toBe(0);
+    const bad = await catalog(['--max-tokens', 'lots', '--', 'python3', PYTHON_SERVER]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split('\n')[0]).toBe('mcplens catalog: --max-tokens "lots" is not a whole number of 0 or more');
+    expect(bad.stdout).toBe('');
+  });
+});
