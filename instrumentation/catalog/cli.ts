@@ -9,12 +9,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { parseArgs } from 'node:util';
-import { CATALOG_COST } from '../../contract/catalog-cost.js';
+import { CATALOG_COST, monthlyCatalogCost } from '../../contract/catalog-cost.js';
 import { ConfigError } from '../../contract/config-error.js';
 import { isRecord } from '../is-record.js';
 import { VERSION } from '../version.js';
 import type { ToolDefinition } from '../tool-definition.js';
 import { catalogCost, DEFAULT_DESCRIPTION_BUDGET, type CatalogCost } from './tool-costs.js';
+import { readToolUsage, type ToolUsage } from './tool-usage.js';
 
 /** Pages listed at most (a server whose cursors never end). */
 const MAX_PAGES = 100;
@@ -32,6 +33,8 @@ options:
   --requests-per-day N           LLM requests per day that carry the catalog (default ${CATALOG_COST.DEFAULT_REQUESTS_PER_DAY})
   --max-tokens N                 exit 1 when the whole catalog takes more than N tokens
   --max-description-tokens N     exit 1 when a description takes more than N tokens
+  --usage-from URL               a mcplens collector (or its /api/summary): list the tools never called
+                                 since it started, with what they cost
   --json                         print JSON instead of a table
   -h, --help                     print this help
 `;
@@ -44,6 +47,7 @@ export interface CatalogArgs {
   requestsPerDay: number;
   maxTokens: number | undefined;
   maxDescriptionTokens: number | undefined;
+  usageFrom: URL | undefined;
   json: boolean;
 }
 
@@ -64,6 +68,7 @@ export function parseCatalogArgs(argv: readonly string[]): CatalogArgs | 'help' 
         'requests-per-day': { type: 'string' },
         'max-tokens': { type: 'string' },
         'max-description-tokens': { type: 'string' },
+        'usage-from': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -98,8 +103,19 @@ export function parseCatalogArgs(argv: readonly string[]): CatalogArgs | 'help' 
     if (name === undefined || name === '') throw new ConfigError("no server: give --url URL or a command after '--'");
     target = { command: name, args };
   }
+  let usageFrom: URL | undefined;
+  if (typeof values['usage-from'] === 'string') {
+    try {
+      usageFrom = new URL(values['usage-from']);
+    } catch {
+      throw new ConfigError(`--usage-from ${JSON.stringify(values['usage-from'])} is not a URL`);
+    }
+    if (usageFrom.protocol !== 'http:' && usageFrom.protocol !== 'https:')
+      throw new ConfigError(`--usage-from ${JSON.stringify(values['usage-from'])} is not an http(s) URL`);
+  }
   return {
     target,
+    usageFrom,
     descriptionBudget: number('description-budget', DEFAULT_DESCRIPTION_BUDGET, true)!,
     pricePerMillionTokens: number('price', CATALOG_COST.DEFAULT_PRICE_PER_MILLION_TOKENS, false)!,
     requestsPerDay: number('requests-per-day', CATALOG_COST.DEFAULT_REQUESTS_PER_DAY, false)!,
@@ -172,9 +188,11 @@ export async function runCatalogCli(argv: readonly string[]): Promise<number> {
       : new StdioClientTransport({ command: parsed.target.command, args: parsed.target.args, stderr: 'inherit' });
   const client = new Client({ name: 'mcplens-catalog', version: VERSION });
   let tools: ToolDefinition[];
+  let serverName: string | undefined;
   try {
     progress(`connecting to ${'url' in parsed.target ? parsed.target.url.href : parsed.target.command}`);
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
+    serverName = client.getServerVersion()?.name;
     tools = await listAllTools(client, progress, captureRawToolPages(transport));
   } catch (err) {
     process.stderr.write(`mcplens catalog: cannot list the tools: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -184,7 +202,21 @@ export async function runCatalogCli(argv: readonly string[]): Promise<number> {
   await client.close().catch(() => undefined);
 
   const cost = catalogCost(tools, parsed);
-  process.stdout.write(parsed.json ? `${JSON.stringify(cost, null, 2)}\n` : formatCatalogCost(cost));
+  let unused: UnusedTools | undefined;
+  if (parsed.usageFrom !== undefined) {
+    try {
+      progress(`reading calls per tool from ${parsed.usageFrom.href}`);
+      unused = unusedTools(cost, await readToolUsage(parsed.usageFrom, serverName));
+    } catch (err) {
+      process.stderr.write(`mcplens catalog: cannot read the usage: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  }
+  process.stdout.write(
+    parsed.json
+      ? `${JSON.stringify(unused === undefined ? cost : { ...cost, unused }, null, 2)}\n`
+      : formatCatalogCost(cost) + formatUnused(unused),
+  );
   const problems = budgetProblems(cost, parsed);
   for (const problem of problems) process.stderr.write(`mcplens catalog: ${problem}\n`);
   return problems.length > 0 ? 1 : 0;
@@ -227,4 +259,40 @@ export function formatCatalogCost(cost: CatalogCost): string {
     `about $${cost.monthlyCost.toFixed(2)} a month at ${cost.requestsPerDay} requests a day and $${cost.pricePerMillionTokens} per million input tokens`,
   );
   return `${out.join('\n')}\n`;
+}
+
+/** Tools no call was seen for, with what they cost. */
+export interface UnusedTools {
+  readonly source: string;
+  readonly service: string | undefined;
+  readonly tools: ReadonlyArray<{ name: string; tokens: number; monthlyCost: number }>;
+  readonly tokens: number;
+  readonly monthlyCost: number;
+}
+
+/** The catalog's tools that `usage` has no call of. */
+export function unusedTools(cost: CatalogCost, usage: ToolUsage): UnusedTools {
+  const tools = cost.tools
+    .filter((t) => (usage.calls.get(t.name) ?? 0) === 0)
+    .map((t) => ({
+      name: t.name,
+      tokens: t.tokens,
+      monthlyCost: monthlyCatalogCost(t.tokens, cost.requestsPerDay, cost.pricePerMillionTokens),
+    }));
+  const tokens = tools.reduce((n, t) => n + t.tokens, 0);
+  return {
+    source: usage.source,
+    service: usage.service,
+    tools,
+    tokens,
+    monthlyCost: monthlyCatalogCost(tokens, cost.requestsPerDay, cost.pricePerMillionTokens),
+  };
+}
+
+function formatUnused(unused: UnusedTools | undefined): string {
+  if (unused === undefined) return '';
+  const of = unused.service === undefined ? 'any service' : unused.service;
+  if (unused.tools.length === 0) return `\nevery tool was called (${of}, ${unused.source})\n`;
+  const lines = unused.tools.map((t) => `  ${t.name}  ${t.tokens} tokens, about $${t.monthlyCost.toFixed(2)} a month`);
+  return `\nnever called (${of}, ${unused.source}): ${unused.tools.length} tools, ${unused.tokens} tokens per request, about $${unused.monthlyCost.toFixed(2)} a month\n${lines.join('\n')}\n`;
 }

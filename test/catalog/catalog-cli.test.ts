@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ATTR, CATALOG_COST, monthlyCatalogCost } from '../../contract/index.js';
+import { createCollector } from '../../collector/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../../harness/otlp-receiver.js';
 import { listAllTools } from '../../instrumentation/catalog/cli.js';
 import { catalogToolText, defaultTokenizer } from '../../instrumentation/token-counter.js';
@@ -112,6 +113,42 @@ describe('mcplens catalog', () => {
     expect(run.stdout).toMatch(/^tool\s+tokens\s+description/);
     expect(run.stdout).toMatch(/^add\s+\d+\s+\d+/m);
     expect(run.stdout).toMatch(/2 tools, \d+ tokens on every LLM request/);
+  });
+
+  it('--usage-from a collector lists the tools never called, with what they cost', async () => {
+    const collector = createCollector({ host: '127.0.0.1', port: 0, shutdownTimeoutMs: 1000 });
+    const { url } = await collector.listen();
+    cleanups.push(() => collector.close());
+    // Calls of two tools reach the collector through mcplens wrap (spans over OTLP, as in production).
+    const client = new Client({ name: 'usage-test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [MCPLENS, 'wrap', '--', 'python3', PYTHON_SERVER],
+        env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_BSP_SCHEDULE_DELAY: '100' },
+        stderr: 'ignore',
+      }),
+    );
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    await client.callTool({ name: 'echo', arguments: { text: 'x' } });
+    await client.close();
+    // The summary counts both calls once wrap has exported them at its exit.
+    for (let i = 0; i < 100; i++) {
+      const summary = (await (await fetch(`${url}/api/summary`)).json()) as { totals: { calls: number } };
+      if (summary.totals.calls >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const run = await catalog(['--json', '--usage-from', url, '--', 'python3', PYTHON_SERVER]);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as CatalogJson & {
+      unused: { service: string; tools: Array<{ name: string; tokens: number }>; tokens: number };
+    };
+    expect(result.unused.service).toBe('python-stdlib-server');
+    expect(result.unused.tools.map((t) => t.name).sort()).toEqual(['crash', 'fail', 'sleep']);
+    const byName = new Map(result.tools.map((t) => [t.name, t.tokens]));
+    expect(result.unused.tokens).toBe(['crash', 'fail', 'sleep'].reduce((n, name) => n + byName.get(name)!, 0));
+    const table = await catalog(['--usage-from', `${url}/api/summary`, '--', 'python3', PYTHON_SERVER]);
+    expect(table.stdout).toMatch(/never called \(python-stdlib-server, .*\/api\/summary\): 3 tools/);
   });
 
   it('exits 1 past a budget, naming it, and 2 on a usage mistake', async () => {
