@@ -15,7 +15,7 @@ import { isRecord } from '../is-record.js';
 import { VERSION } from '../version.js';
 import type { ToolDefinition } from '../tool-definition.js';
 import { catalogCost, DEFAULT_DESCRIPTION_BUDGET, type CatalogCost } from './tool-costs.js';
-import { readToolUsage, type ToolUsage } from './tool-usage.js';
+import { isPrometheusDuration, readToolUsage, readToolUsageFromPrometheus, type ToolUsage } from './tool-usage.js';
 
 /** Pages listed at most (a server whose cursors never end). */
 const MAX_PAGES = 100;
@@ -34,7 +34,10 @@ options:
   --max-tokens N                 exit 1 when the whole catalog takes more than N tokens
   --max-description-tokens N     exit 1 when a description takes more than N tokens
   --usage-from URL               a mcplens collector (or its /api/summary): list the tools never called
-                                 since it started, with what they cost
+                                 since it started, with what they cost; with --usage-window, a
+                                 Prometheus server that scrapes mcplens collectors
+  --usage-window D               with a Prometheus --usage-from: the window, e.g. 7d (a tool counts as
+                                 used when any of its calls series has a sample in it)
   --json                         print JSON instead of a table
   -h, --help                     print this help
 `;
@@ -48,6 +51,8 @@ export interface CatalogArgs {
   maxTokens: number | undefined;
   maxDescriptionTokens: number | undefined;
   usageFrom: URL | undefined;
+  /** Set: `usageFrom` is a Prometheus server. */
+  usageWindow: string | undefined;
   json: boolean;
 }
 
@@ -69,6 +74,7 @@ export function parseCatalogArgs(argv: readonly string[]): CatalogArgs | 'help' 
         'max-tokens': { type: 'string' },
         'max-description-tokens': { type: 'string' },
         'usage-from': { type: 'string' },
+        'usage-window': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -113,9 +119,16 @@ export function parseCatalogArgs(argv: readonly string[]): CatalogArgs | 'help' 
     if (usageFrom.protocol !== 'http:' && usageFrom.protocol !== 'https:')
       throw new ConfigError(`--usage-from ${JSON.stringify(values['usage-from'])} is not an http(s) URL`);
   }
+  const usageWindow = typeof values['usage-window'] === 'string' ? values['usage-window'] : undefined;
+  if (usageWindow !== undefined) {
+    if (usageFrom === undefined) throw new ConfigError('--usage-window needs --usage-from (a Prometheus URL)');
+    if (!isPrometheusDuration(usageWindow))
+      throw new ConfigError(`--usage-window ${JSON.stringify(usageWindow)} is not a Prometheus duration (30m, 7d, ...)`);
+  }
   return {
     target,
     usageFrom,
+    usageWindow,
     descriptionBudget: number('description-budget', DEFAULT_DESCRIPTION_BUDGET, true)!,
     pricePerMillionTokens: number('price', CATALOG_COST.DEFAULT_PRICE_PER_MILLION_TOKENS, false)!,
     requestsPerDay: number('requests-per-day', CATALOG_COST.DEFAULT_REQUESTS_PER_DAY, false)!,
@@ -206,7 +219,11 @@ export async function runCatalogCli(argv: readonly string[]): Promise<number> {
   if (parsed.usageFrom !== undefined) {
     try {
       progress(`reading calls per tool from ${parsed.usageFrom.href}`);
-      unused = unusedTools(cost, await readToolUsage(parsed.usageFrom, serverName));
+      const usage =
+        parsed.usageWindow === undefined
+          ? await readToolUsage(parsed.usageFrom, serverName)
+          : await readToolUsageFromPrometheus(parsed.usageFrom, parsed.usageWindow, serverName);
+      unused = unusedTools(cost, usage);
     } catch (err) {
       process.stderr.write(`mcplens catalog: cannot read the usage: ${err instanceof Error ? err.message : String(err)}\n`);
       return 1;

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ATTR, CATALOG_COST, monthlyCatalogCost } from '../../contract/index.js';
@@ -52,6 +55,17 @@ async function toolsOf(
   await client.connect(new StdioClientTransport({ command, args, env, stderr: 'ignore' }));
   cleanups.push(() => client.close());
   return { tools: await listAllTools(client), client };
+}
+
+/** A free loopback port (bound and released). */
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
 }
 
 interface CatalogJson {
@@ -149,6 +163,64 @@ describe('mcplens catalog', () => {
     expect(result.unused.tokens).toBe(['crash', 'fail', 'sleep'].reduce((n, name) => n + byName.get(name)!, 0));
     const table = await catalog(['--usage-from', `${url}/api/summary`, '--', 'python3', PYTHON_SERVER]);
     expect(table.stdout).toMatch(/never called \(python-stdlib-server, .*\/api\/summary\): 3 tools/);
+  });
+
+  it('--usage-from a real Prometheus scraping the collector, over a window', async () => {
+    const prometheusBin = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
+    if (prometheusBin === undefined) throw new Error('prometheus is not installed: this test needs the Debian package `prometheus`');
+    const collector = createCollector({ host: '127.0.0.1', port: 0, shutdownTimeoutMs: 1000 });
+    const { url } = await collector.listen();
+    cleanups.push(() => collector.close());
+    const client = new Client({ name: 'usage-test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [MCPLENS, 'wrap', '--', 'python3', PYTHON_SERVER],
+        env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_BSP_SCHEDULE_DELAY: '100' },
+        stderr: 'ignore',
+      }),
+    );
+    await client.callTool({ name: 'sleep', arguments: { ms: 1 } });
+    await client.close();
+
+    const dir = mkdtempSync(join(tmpdir(), 'mcplens-catalog-prom-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: mcplens\n    static_configs: [{ targets: ['${new URL(url).host}'] }]\n`,
+    );
+    const prometheus = spawn(
+      prometheusBin,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    cleanups.push(async () => {
+      prometheus.kill('SIGKILL');
+      await new Promise((r) => prometheus.once('exit', r));
+    });
+    const prom = `http://127.0.0.1:${port}`;
+    // Bounded: until Prometheus has scraped the sleep calls' series.
+    let seen = false;
+    for (let i = 0; i < 120 && !seen; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const body = (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent('mcp_tool_calls_total')}`)
+        .then((r) => r.json())
+        .catch(() => undefined)) as { data?: { result?: unknown[] } } | undefined;
+      seen = (body?.data?.result?.length ?? 0) > 0;
+    }
+    expect(seen).toBe(true);
+    const run = await catalog(['--json', '--usage-from', prom, '--usage-window', '10m', '--', 'python3', PYTHON_SERVER]);
+    expect(run.stderr).not.toMatch(/cannot read/);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { unused: { service: string; tools: Array<{ name: string }>; source: string } };
+    expect(result.unused.service).toBe('python-stdlib-server');
+    expect(result.unused.tools.map((t) => t.name).sort()).toEqual(['add', 'crash', 'echo', 'fail']);
+    expect(result.unused.source).toBe(`${prom} over 10m`);
   });
 
   it('exits 1 past a budget, naming it, and 2 on a usage mistake', async () => {
