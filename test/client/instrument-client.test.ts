@@ -1,7 +1,15 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { context, propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ATTR, BAGGAGE_KEYS, MCP_METHOD, META_KEYS, OPERATION_EXECUTE_TOOL, type ViolationKind } from '../../contract/index.js';
+import {
+  ATTR,
+  BAGGAGE_KEYS,
+  MCP_METHOD,
+  META_KEYS,
+  OPERATION_EXECUTE_TOOL,
+  ERROR_TYPE_NO_RESPONSE,
+  type ViolationKind,
+} from '../../contract/index.js';
 import { instrumentClient, withModel } from '../../instrumentation/index.js';
 import { createTracing } from '../support/tracing.js';
 import { connectPair, echoedMeta, pairOf } from './client-fixture.js';
@@ -126,6 +134,20 @@ describe('instrumentClient (SDK v1 client and server over InMemoryTransport)', (
     const list = clientSpans(MCP_METHOD.TOOLS_LIST);
     expect(list).toHaveLength(1);
     expect(list[0]!.parentSpanContext?.spanId).toBe(malformed!.client.spanContext().spanId);
+  });
+
+  it('ends the span of an aborted call as cancelled and of a timed-out one as no response', async () => {
+    exporter.reset();
+    const { client } = await pair();
+    const controller = new AbortController();
+    const aborted = client.callTool({ name: 'echo_meta', arguments: { delayMs: 200 } }, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(aborted).rejects.toThrow();
+    await expect(client.callTool({ name: 'echo_meta', arguments: { delayMs: 200 } }, undefined, { timeout: 20 })).rejects.toThrow();
+    const calls = clientSpans(MCP_METHOD.TOOLS_CALL);
+    expect(calls.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['cancelled', 'error']);
+    expect(calls[0]!.attributes[ATTR.ERROR_TYPE]).toBeUndefined();
+    expect(calls[1]!.attributes[ATTR.ERROR_TYPE]).toBe(ERROR_TYPE_NO_RESPONSE);
   });
 
   it('is harmless twice, before and after connect', async () => {
