@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { context, propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import {
   ATTR,
   BAGGAGE_KEYS,
@@ -8,6 +9,8 @@ import {
   META_KEYS,
   OPERATION_EXECUTE_TOOL,
   ERROR_TYPE_NO_RESPONSE,
+  ERROR_TYPE_TOOL_ERROR,
+  OTEL_METRICS,
   type ViolationKind,
 } from '../../contract/index.js';
 import { instrumentClient, withModel } from '../../instrumentation/index.js';
@@ -148,6 +151,30 @@ describe('instrumentClient (SDK v1 client and server over InMemoryTransport)', (
     expect(calls.map((s) => s.attributes[ATTR.OUTCOME])).toEqual(['cancelled', 'error']);
     expect(calls[0]!.attributes[ATTR.ERROR_TYPE]).toBeUndefined();
     expect(calls[1]!.attributes[ATTR.ERROR_TYPE]).toBe(ERROR_TYPE_NO_RESPONSE);
+  });
+
+  it('records mcp.client.operation.duration when a MeterProvider is given', async () => {
+    const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 60_000 });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const { client } = await pair({ meterProvider });
+    exporter.reset();
+    await client.callTool({ name: 'no_such_tool', arguments: {} });
+    // The span (and the metric) ends once the catalog the call is graded against is loaded.
+    await callPair('no_such_tool');
+    await reader.forceFlush();
+    const metric = metricExporter
+      .getMetrics()
+      .flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics))
+      .find((m) => m.descriptor.name === OTEL_METRICS.CLIENT_OPERATION_DURATION.name)!;
+    const point = metric.dataPoints.find((p) => p.attributes[ATTR.MCP_METHOD_NAME] === MCP_METHOD.TOOLS_CALL)!;
+    expect(point.attributes).toEqual({
+      [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL,
+      [ATTR.GEN_AI_TOOL_NAME]: 'no_such_tool',
+      [ATTR.ERROR_TYPE]: ERROR_TYPE_TOOL_ERROR,
+    });
+    expect((point.value as { count: number }).count).toBe(1);
+    await meterProvider.shutdown();
   });
 
   it('is harmless twice, before and after connect', async () => {
