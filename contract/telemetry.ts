@@ -181,12 +181,17 @@ export const OVERFLOW_LABEL_VALUE = '__overflow__';
 /** Bucket boundaries (seconds) of `mcp.server.operation.duration`, from the MCP semantic conventions. */
 export const DURATION_BUCKETS_SECONDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300] as const;
 
-/** The OTel metric instrument mcplens records in-process (when a MeterProvider is registered). */
+/** The OTel metric instruments mcplens records in-process (when a MeterProvider is registered). */
 export const OTEL_METRICS = {
   SERVER_OPERATION_DURATION: {
     name: 'mcp.server.operation.duration',
     unit: 's',
     description: 'Duration of MCP requests handled by the server.',
+  },
+  CLIENT_OPERATION_DURATION: {
+    name: 'mcp.client.operation.duration',
+    unit: 's',
+    description: 'Duration of MCP requests sent by the client, until their answer arrived.',
   },
 } as const;
 
