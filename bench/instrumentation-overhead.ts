@@ -603,6 +603,20 @@ function checkTargets(sizes: readonly SizeRow[], loads: readonly LoadRow[], byRo
       });
     }
   }
+  // The agent's side costs at most what the server side adds (same run, same transport and size).
+  for (const transport of TRANSPORT_NAMES) {
+    for (const size of RESULT_SIZES) {
+      const client = find('mcplens-client', transport, size)?.addedMedianUs;
+      const server = find('mcplens', transport, size)?.addedMedianUs;
+      if (client === undefined || server === undefined) continue;
+      checks.push({
+        name: `instrumentClient added median vs instrumentServer added median (${transport}, ${size})`,
+        value: `${client} us vs ${server} us`,
+        target: '<= the server side',
+        met: client <= server,
+      });
+    }
+  }
   for (const transport of TRANSPORT_NAMES) {
     const small = find('mcplens', transport, '100B')?.addedMedianUs;
     const large = find('mcplens', transport, '10KB')?.addedMedianUs;

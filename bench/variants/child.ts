@@ -87,6 +87,8 @@ async function setUpVariant(name: VariantName): Promise<VariantRuntime> {
       return (await import('./sentry.js')).setUpSentry();
     case 'mcplens-lean':
       return (await import('./mcplens.js')).setUpMcplensLean();
+    case 'mcplens-client':
+      return (await import('./mcplens.js')).setUpMcplensClient();
   }
 }
 

@@ -4,11 +4,11 @@
  */
 
 /** The telemetry set-ups the bench knows; `mcplens-lean` (tokens, call log and metrics off) is a diagnostic, not run by default. */
-export const VARIANT_NAMES = ['bare', 'bare-span', 'mcplens', 'sentry', 'mcplens-lean'] as const;
+export const VARIANT_NAMES = ['bare', 'bare-span', 'mcplens', 'sentry', 'mcplens-lean', 'mcplens-client'] as const;
 /** One telemetry set-up. */
 export type VariantName = (typeof VARIANT_NAMES)[number];
 /** The variants a run compares unless told otherwise. */
-export const DEFAULT_VARIANTS: readonly VariantName[] = ['bare', 'bare-span', 'mcplens', 'sentry'];
+export const DEFAULT_VARIANTS: readonly VariantName[] = ['bare', 'bare-span', 'mcplens', 'sentry', 'mcplens-client'];
 
 /** The MCP transports compared. */
 export const TRANSPORT_NAMES = ['memory', 'http'] as const;

@@ -25,6 +25,8 @@ export interface PairHooks {
   instrument?: (server: McpServer) => McpServer;
   /** Wraps each tool handler (the bare-span floor puts its span here). */
   wrapHandler?: (toolName: string, handler: ToolHandler) => ToolHandler;
+  /** Called with the client before it connects (the agent's side: `instrumentClient`). */
+  instrumentClient?: (client: Client) => Client;
 }
 
 /** A connected server + client. */
@@ -68,7 +70,8 @@ export async function createPair(transport: TransportName, hooks: PairHooks = {}
     wrap(TOOL_BY_SIZE['10KB'], async () => large) as never,
   );
 
-  const client = new Client({ name: 'claude-code', version: '1.0.0' });
+  const bareClient = new Client({ name: 'claude-code', version: '1.0.0' });
+  const client = hooks.instrumentClient?.(bareClient) ?? bareClient;
   let closeTransport: () => Promise<void>;
   if (transport === 'memory') {
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

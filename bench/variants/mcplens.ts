@@ -50,3 +50,20 @@ async function setUp(everything: boolean): Promise<VariantRuntime> {
     flush: () => provider.forceFlush(),
   };
 }
+
+/**
+ * The agent's side: `instrumentClient(client)` on the bench's client (CLIENT spans, trace context
+ * and baggage injected into `_meta`, the client's own grading of its calls); the server is bare.
+ * Its added cost per call is compared with the server side's (`mcplens`) in the same run.
+ */
+export async function setUpMcplensClient(): Promise<VariantRuntime> {
+  const { exporter, provider } = setUpOtel();
+  const { instrumentClient } = await import('../../instrumentation/index.js');
+  return {
+    exportsSpans: true,
+    hooks: { instrumentClient: (client) => instrumentClient(client) },
+    toolCallSpans: () => exporter.toolCalls,
+    allSpans: () => exporter.all,
+    flush: () => provider.forceFlush(),
+  };
+}
