@@ -26,6 +26,17 @@ export default defineConfig(
     files: ['collector/status-page/page.ts'],
     languageOptions: { parserOptions: { projectService: false, project: './tsconfig.page.json', tsconfigRootDir: import.meta.dirname } },
   },
+  // instrumentation/ runs inside stdio MCP servers, which own stdout: it never names it. The commands
+  // (wrap, catalog) are handed their streams by bin/mcplens.ts.
+  {
+    files: ['instrumentation/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'stdout', message: 'A stdio MCP server owns stdout: take a stream from the caller.' },
+      ],
+    },
+  },
   // Library code never writes to the console: stdio servers own stdout; diagnostics go through diag or stderr.
   { files: LIBRARY, rules: { 'no-console': 'error' } },
 );

@@ -28,9 +28,9 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return (await importDemo()).runDemo(rest);
     case 'catalog':
-      return (await import('../instrumentation/catalog/cli.js')).runCatalogCli(rest);
+      return (await import('../instrumentation/catalog/cli.js')).runCatalogCli(rest, process.stdout);
     case 'wrap':
-      return (await import('../instrumentation/wrap/cli.js')).runWrapCli(rest);
+      return (await import('../instrumentation/wrap/cli.js')).runWrapCli(rest, { input: process.stdin, output: process.stdout });
     case 'proxy':
       return (await import('../instrumentation/proxy/cli.js')).runProxyCli(rest);
     case '--version':

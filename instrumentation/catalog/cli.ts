@@ -180,8 +180,11 @@ export function captureRawToolPages(transport: Transport): () => unknown {
   return () => last;
 }
 
-/** Runs the command; resolves with the exit status. */
-export async function runCatalogCli(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the command; resolves with the exit status. The table (or JSON) goes to `out`: the process
+ * that runs the command hands it its stdout (bin/mcplens.ts); nothing in instrumentation/ names stdout.
+ */
+export async function runCatalogCli(argv: readonly string[], out: NodeJS.WritableStream): Promise<number> {
   let parsed: CatalogArgs | 'help';
   try {
     parsed = parseCatalogArgs(argv);
@@ -191,7 +194,7 @@ export async function runCatalogCli(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (parsed === 'help') {
-    process.stdout.write(CATALOG_USAGE);
+    out.write(CATALOG_USAGE);
     return 0;
   }
   const progress = (line: string): void => void process.stderr.write(`mcplens catalog: ${line}\n`);
@@ -229,7 +232,7 @@ export async function runCatalogCli(argv: readonly string[]): Promise<number> {
       return 1;
     }
   }
-  process.stdout.write(
+  out.write(
     parsed.json
       ? `${JSON.stringify(unused === undefined ? cost : { ...cost, unused }, null, 2)}\n`
       : formatCatalogCost(cost) + formatUnused(unused),

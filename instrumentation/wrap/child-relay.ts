@@ -15,10 +15,10 @@ export interface ChildRelayOptions {
   args: readonly string[];
   /** Default: this process's environment. */
   env?: NodeJS.ProcessEnv;
-  /** Default: process.stdin. */
-  input?: Readable;
-  /** Default: process.stdout. */
-  output?: Writable;
+  /** What the host writes (wrap's stdin, handed over by the process that runs it). */
+  input: Readable;
+  /** Where the child's output goes (wrap's stdout, handed over likewise). */
+  output: Writable;
   /** Sees every chunk the host sent, after it went to the child. */
   onClientBytes?: (chunk: Buffer) => void;
   /** Sees every chunk the child wrote to stdout, after it went to the host. */
@@ -64,8 +64,7 @@ const STDOUT_DRAIN_MS = 200;
 
 /** Spawns the command and starts relaying. Never throws: a command that cannot start settles `exited`. */
 export function startChildRelay(options: ChildRelayOptions): ChildRelay {
-  const input = options.input ?? process.stdin;
-  const output = options.output ?? process.stdout;
+  const { input, output } = options;
   const problem = options.onProblem ?? ((message: string) => void process.stderr.write(`mcplens wrap: ${message}\n`));
   const child = spawn(options.command, [...options.args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'inherit'] });
   const childIn = child.stdin;

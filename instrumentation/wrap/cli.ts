@@ -4,9 +4,11 @@
  * same core as in-process instrumentation (one SERVER span per request). It ends the way the
  * child ends: its exit code, or the signal it died of re-raised; 127 (not found) or 126 (not
  * executable) when it cannot start, as a shell does. SIGINT, SIGTERM and SIGHUP are passed to
- * the child. mcplens writes nothing to stdout; its own lines go to stderr.
+ * the child. mcplens writes nothing to stdout; its own lines go to stderr. The process that runs
+ * the command (bin/mcplens.ts) hands over its stdin and stdout: nothing in instrumentation/ names them.
  */
 import { basename } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contract/config-error.js';
@@ -72,7 +74,7 @@ export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
  * Runs the wrap command to the end. Resolves with the exit code to use; when the child died
  * of a signal, re-raises it on this process first (the promise then usually never settles).
  */
-export async function runWrapCli(argv: readonly string[]): Promise<number> {
+export async function runWrapCli(argv: readonly string[], io: { input: Readable; output: Writable }): Promise<number> {
   let parsed: WrapArgs | 'help';
   let config: ReturnType<typeof readTelemetryConfig>;
   try {
@@ -112,6 +114,7 @@ export async function runWrapCli(argv: readonly string[]): Promise<number> {
   // Time the server's EOF waited for a catalog load: it comes out of the exit budget.
   let heldEofMs = 0;
   const relay = startChildRelay({
+    ...io,
     command: parsed.command,
     args: parsed.args,
     env: parsed.childEnv,
