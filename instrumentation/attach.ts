@@ -1,6 +1,7 @@
 import { context as otelContext, diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
 import type { InboundExtra, ObservedConnection } from './observed-connection.js';
+import { hookInbound, hookSend, hookStart, isTransport, type TransportLike as BaseTransport } from './transport-hooks.js';
 import { observedFromOutside } from './observed-by.js';
 import { StreamObserver } from './stream-observer.js';
 import { ToolCatalog, type ToolCatalogLoader } from './tool-catalog.js';
@@ -18,13 +19,8 @@ interface ProtocolLike {
   [SERVER_STATE]?: ServerState;
 }
 
-/** The SDK `Transport` interface, shared by v1 and v2. */
-interface TransportLike {
-  start(): Promise<void>;
-  send(message: unknown, options?: unknown): Promise<void>;
-  onmessage?: ((message: unknown, extra?: unknown) => void) | undefined;
-  onclose?: (() => void) | undefined;
-  sessionId?: string | undefined;
+/** A server's transport, with the connection mcplens observes it through. */
+interface TransportLike extends BaseTransport {
   [TRANSPORT_STATE]?: ObservedConnection;
 }
 
@@ -103,11 +99,7 @@ function prepareTransport(transport: TransportLike, state: ServerState): void {
   if (transport[TRANSPORT_STATE] !== undefined) return;
   const conn = openConnection(transport, state);
   wrapSend(transport, conn);
-  const start = transport.start;
-  transport.start = function startObserved(this: TransportLike): Promise<void> {
-    wrapInbound(transport, conn);
-    return start.call(this);
-  };
+  hookStart(transport, () => wrapInbound(transport, conn));
 }
 
 /** After connect: `onmessage` is Protocol's router already; wrap it in place. */
@@ -130,53 +122,34 @@ function openConnection(transport: TransportLike, state: ServerState): ObservedC
   return conn;
 }
 
-const WRAPPED = Symbol('mcplens.wrapped');
-type Wrapped<F> = F & { [WRAPPED]?: true };
-
 function wrapSend(transport: TransportLike, conn: ObservedConnection): void {
-  const send = transport.send;
-  const observed: Wrapped<TransportLike['send']> = function sendObserved(
-    this: TransportLike,
-    message: unknown,
-    options?: unknown,
-  ): Promise<void> {
-    // Hand the answer to the transport first: our bookkeeping must not delay it.
-    try {
-      return send.call(this, message, options);
-    } finally {
-      conn.outbound(message);
-    }
-  };
-  observed[WRAPPED] = true;
-  transport.send = observed;
+  hookSend(
+    transport,
+    (send) =>
+      function sendObserved(this: TransportLike, message: unknown, options?: unknown): Promise<void> {
+        // Hand the answer to the transport first: our bookkeeping must not delay it.
+        try {
+          return send.call(this, message, options);
+        } finally {
+          conn.outbound(message);
+        }
+      },
+  );
 }
 
 function wrapInbound(transport: TransportLike, conn: ObservedConnection): void {
-  const onmessage = transport.onmessage as Wrapped<NonNullable<TransportLike['onmessage']>> | undefined;
-  if (onmessage !== undefined && onmessage[WRAPPED] !== true) {
-    const observed: Wrapped<NonNullable<TransportLike['onmessage']>> = function onmessageObserved(
-      this: unknown,
-      message: unknown,
-      extra?: unknown,
-    ): void {
-      const ctx = conn.inbound(message, inboundExtra(extra));
-      // The SDK routes the request inside this call; running it in the span's context makes
-      // the handler's own spans (a database query, an HTTP call) children of the request span.
-      if (ctx === undefined) onmessage.call(this, message, extra);
-      else otelContext.with(ctx, onmessage, this, message, extra);
-    };
-    observed[WRAPPED] = true;
-    transport.onmessage = observed;
-  }
-  const onclose = transport.onclose as Wrapped<NonNullable<TransportLike['onclose']>> | undefined;
-  if (onclose === undefined || onclose[WRAPPED] !== true) {
-    const closed: Wrapped<NonNullable<TransportLike['onclose']>> = function oncloseObserved(this: unknown): void {
-      conn.close();
-      onclose?.call(this);
-    };
-    closed[WRAPPED] = true;
-    transport.onclose = closed;
-  }
+  hookInbound(
+    transport,
+    (onmessage) =>
+      function onmessageObserved(this: unknown, message: unknown, extra?: unknown): void {
+        const ctx = conn.inbound(message, inboundExtra(extra));
+        // The SDK routes the request inside this call; running it in the span's context makes
+        // the handler's own spans (a database query, an HTTP call) children of the request span.
+        if (ctx === undefined) onmessage.call(this, message, extra);
+        else otelContext.with(ctx, onmessage, this, message, extra);
+      },
+    () => conn.close(),
+  );
 }
 
 /** Asks the server's own `tools/list` handler for one page, for calls of tools the client has not listed. */
@@ -243,14 +216,5 @@ function isProtocol(value: unknown): value is ProtocolLike {
     typeof value === 'object' &&
     typeof (value as ProtocolLike).connect === 'function' &&
     typeof (value as { setRequestHandler?: unknown }).setRequestHandler === 'function'
-  );
-}
-
-function isTransport(value: unknown): value is TransportLike {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as TransportLike).start === 'function' &&
-    typeof (value as TransportLike).send === 'function'
   );
 }

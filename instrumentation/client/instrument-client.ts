@@ -2,13 +2,13 @@ import { diag, metrics, trace, type Tracer, type TracerProvider } from '@opentel
 import { DURATION_BUCKETS_SECONDS, OTEL_METRICS } from '../../contract/index.js';
 import { ToolCatalog, type ToolCatalogLoader } from '../tool-catalog.js';
 import { VERSION } from '../version.js';
+import { hookInbound, hookSend, hookStart, isTransport, type TransportLike as BaseTransport } from '../transport-hooks.js';
 import { ClientConnection, type ClientShared } from './client-connection.js';
 import type { ClientInstrumentOptions } from './types.js';
 
 // Symbol.for, not Symbol(): two copies of mcplens in one process must agree on what is instrumented.
 const CLIENT_STATE = Symbol.for('mcplens.client');
 const TRANSPORT_STATE = Symbol.for('mcplens.client.transport');
-const WRAPPED = Symbol.for('mcplens.client.wrapped');
 
 /** The part of an SDK v1/v2 `Client` that mcplens touches. */
 interface ClientLike {
@@ -18,16 +18,10 @@ interface ClientLike {
   [CLIENT_STATE]?: ClientShared;
 }
 
-/** The SDK `Transport` interface, shared by v1 and v2. */
-interface TransportLike {
-  start(): Promise<void>;
-  send(message: unknown, options?: unknown): Promise<void>;
-  onmessage?: ((message: unknown, extra?: unknown) => void) | undefined;
-  onclose?: (() => void) | undefined;
+/** A client's transport, with the connection mcplens observes it through. */
+interface TransportLike extends BaseTransport {
   [TRANSPORT_STATE]?: ClientConnection;
 }
-
-type Wrapped<F> = F & { [WRAPPED]?: true };
 
 const DEFAULT_OPTIONS: ClientInstrumentOptions = {};
 
@@ -108,11 +102,7 @@ function catalogLoader(client: ClientLike): ToolCatalogLoader | undefined {
 function prepare(transport: TransportLike, shared: ClientShared): void {
   if (transport[TRANSPORT_STATE] !== undefined) return;
   const conn = open(transport, shared);
-  const start = transport.start;
-  transport.start = function startObserved(this: TransportLike): Promise<void> {
-    wrapInbound(transport, conn);
-    return start.call(this);
-  };
+  hookStart(transport, () => wrapInbound(transport, conn));
 }
 
 /** After connect: `onmessage` is Protocol's router already; wrap it in place. */
@@ -123,41 +113,33 @@ function attach(transport: TransportLike, shared: ClientShared): void {
 function open(transport: TransportLike, shared: ClientShared): ClientConnection {
   const conn = new ClientConnection(shared);
   Object.defineProperty(transport, TRANSPORT_STATE, { value: conn, enumerable: false });
-  const send = transport.send;
-  const observed: Wrapped<TransportLike['send']> = function sendObserved(this: TransportLike, message: unknown, options?: unknown) {
-    const sent = conn.outbound(message);
-    const result = send.call(this, sent, options);
-    result.catch(() => conn.sendFailed(sent));
-    return result;
-  };
-  observed[WRAPPED] = true;
-  transport.send = observed;
+  hookSend(
+    transport,
+    (send) =>
+      function sendObserved(this: TransportLike, message: unknown, options?: unknown): Promise<void> {
+        const sent = conn.outbound(message);
+        const result = send.call(this, sent, options);
+        result.catch(() => conn.sendFailed(sent));
+        return result;
+      },
+  );
   return conn;
 }
 
 function wrapInbound(transport: TransportLike, conn: ClientConnection): void {
-  const onmessage = transport.onmessage as Wrapped<NonNullable<TransportLike['onmessage']>> | undefined;
-  if (onmessage !== undefined && onmessage[WRAPPED] !== true) {
-    const observed: Wrapped<NonNullable<TransportLike['onmessage']>> = function onmessageObserved(this: unknown, message, extra) {
-      try {
-        conn.inbound(message);
-      } catch (err) {
-        diag.error('mcplens: observing a message to the client failed', err);
-      }
-      onmessage.call(this, message, extra);
-    };
-    observed[WRAPPED] = true;
-    transport.onmessage = observed;
-  }
-  const onclose = transport.onclose as Wrapped<NonNullable<TransportLike['onclose']>> | undefined;
-  if (onclose === undefined || onclose[WRAPPED] !== true) {
-    const closed: Wrapped<NonNullable<TransportLike['onclose']>> = function oncloseObserved(this: unknown): void {
-      conn.close();
-      onclose?.call(this);
-    };
-    closed[WRAPPED] = true;
-    transport.onclose = closed;
-  }
+  hookInbound(
+    transport,
+    (onmessage) =>
+      function onmessageObserved(this: unknown, message: unknown, extra?: unknown): void {
+        try {
+          conn.inbound(message);
+        } catch (err) {
+          diag.error('mcplens: observing a message to the client failed', err);
+        }
+        onmessage.call(this, message, extra);
+      },
+    () => conn.close(),
+  );
 }
 
 function isClient(value: unknown): value is ClientLike {
@@ -166,14 +148,5 @@ function isClient(value: unknown): value is ClientLike {
     typeof value === 'object' &&
     typeof (value as ClientLike).connect === 'function' &&
     typeof (value as { callTool?: unknown }).callTool === 'function'
-  );
-}
-
-function isTransport(value: unknown): value is TransportLike {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as TransportLike).start === 'function' &&
-    typeof (value as TransportLike).send === 'function'
   );
 }
