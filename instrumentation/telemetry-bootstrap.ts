@@ -85,9 +85,13 @@ let state: TelemetryState | undefined;
  * @param hint.serviceName used as `service.name` when the environment names none (the MCP server's own name);
  *   a promise when the name is learnt later (`mcplens wrap` reads it from the server's answers): the
  *   resource attribute is then asynchronous, and exports wait for it (settle it before the last flush)
+ * @param hint.endsItself the caller is a command outside the server's process (`mcplens wrap`,
+ *   `mcplens proxy`) that decides when it ends and calls `flush()` last: no exit hooks are installed
+ *   (its own stdin ending, under wrap, is not its end; a proxy's stdin may be /dev/null), and
+ *   `flush()` is that last flush (one try per export).
  */
 export function ensureTelemetryStarted(
-  hint: { serviceName?: string | Promise<string> } = {},
+  hint: { serviceName?: string | Promise<string>; endsItself?: boolean } = {},
   config: TelemetryConfig = readTelemetryConfig(),
 ): TelemetryState {
   if (state !== undefined) return state;
@@ -99,7 +103,7 @@ export function ensureTelemetryStarted(
     drainBeforeFlush(effectiveTracerProvider());
     state = { source: 'application', tracerProvider: undefined, flush: (budgetMs = config.exitTimeoutMs) => drainDeferred(budgetMs) };
   } else {
-    state = startOwnSdk(config, hint.serviceName);
+    state = startOwnSdk(config, hint.serviceName, hint.endsItself === true);
   }
   return state;
 }
@@ -125,7 +129,7 @@ function withoutEnv<T>(name: string, fn: () => T): T {
   }
 }
 
-function startOwnSdk(config: TelemetryConfig, serviceName: string | Promise<string> | undefined): TelemetryState {
+function startOwnSdk(config: TelemetryConfig, serviceName: string | Promise<string> | undefined, endsItself: boolean): TelemetryState {
   const logger = new StderrDiagLogger();
   diag.setLogger(logger, { logLevel: config.logLevel, suppressOverrideMessage: true });
 
@@ -204,12 +208,14 @@ function startOwnSdk(config: TelemetryConfig, serviceName: string | Promise<stri
       `mcplens: flush: ${Math.round(counted - start)} ms for token counts, ${Math.round(performance.now() - counted)} ms to export`,
     );
   };
+  const lastFlush = (budgetMs?: number): Promise<void> => {
+    // The process is ending: one try per export, no retries.
+    exporter.ending();
+    return flush(budgetMs);
+  };
+  if (endsItself) return { source: 'mcplens', tracerProvider: trace.getTracerProvider(), flush: lastFlush };
   installExitFlush({
-    flush: () => {
-      // The process is ending: one try per export, no retries.
-      exporter.ending();
-      return flush();
-    },
+    flush: () => lastFlush(),
     timeoutMs: config.exitTimeoutMs,
     onTimeout: () => exporter.abort(),
     hasWork: () => unflushed > 0 || processDeferredWork.hasWork(),

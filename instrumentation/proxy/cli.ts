@@ -134,7 +134,7 @@ export async function runProxyCli(argv: readonly string[]): Promise<number> {
   const serverName = laterServiceName();
   if (!config.disabled && config.exportTraces) {
     try {
-      telemetry = ensureTelemetryStarted({ serviceName: args.serviceName ?? serverName.name }, config);
+      telemetry = ensureTelemetryStarted({ serviceName: args.serviceName ?? serverName.name, endsItself: true }, config);
       const options: InstrumentOptions = { ...args.instrument, tracerProvider: telemetry.tracerProvider };
       observer = new HttpObserver(
         options,

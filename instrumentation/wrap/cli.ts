@@ -140,7 +140,7 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
         import('../telemetry-bootstrap.js'),
         import('./pipe-observer.js'),
       ]);
-      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverName.name }, config);
+      telemetry = ensureTelemetryStarted({ serviceName: parsed.serviceName ?? serverName.name, endsItself: true }, config);
       const options: InstrumentOptions = { ...parsed.instrument, tracerProvider: telemetry.tracerProvider };
       const started = new PipeObserver(
         options,
