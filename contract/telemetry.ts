@@ -42,6 +42,8 @@ export const ATTR = {
   PROVIDER_SOURCE: 'mcplens.provider.source',
   SESSION_KEY: 'mcplens.session.key',
   CLIENT_NAME: 'mcplens.client.name',
+  /** On CLIENT spans: the server's self-reported `serverInfo.name` (no semantic-convention attribute names it). */
+  SERVER_NAME: 'mcplens.server.name',
   TOKENS_ARGUMENTS: 'mcplens.tokens.arguments',
   TOKENS_RESULT: 'mcplens.tokens.result',
   TOKENS_CATALOG: 'mcplens.tokens.catalog',
@@ -218,6 +220,8 @@ export const LABEL = {
   ENDPOINT: 'endpoint',
   /** Which label a rewritten value was meant for (`mcplens_collector_label_values_rewritten_total`). */
   LABEL: 'label',
+  /** The called server's identity on the client view's metrics (`mcplens.server.name`). */
+  SERVER_NAME: 'server_name',
 } as const;
 export type LabelName = (typeof LABEL)[keyof typeof LABEL];
 
@@ -231,10 +235,24 @@ export const ATTRIBUTE_TO_LABEL: Readonly<Record<string, LabelName>> = {
   [ATTR.ERROR_TYPE]: LABEL.ERROR_TYPE,
   [ATTR.OUTCOME]: LABEL.OUTCOME,
   [ATTR.VIOLATION_KIND]: LABEL.VIOLATION_KIND,
+  [ATTR.SERVER_NAME]: LABEL.SERVER_NAME,
 };
 
 /** Labels shared by every per-call metric: who called which tool of which service. */
 export const CALL_LABELS = [LABEL.SERVICE_NAME, LABEL.GEN_AI_TOOL_NAME, LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL] as const;
+
+/**
+ * Labels of the client view's per-call metrics: the calling agent's service, the server it
+ * called (`server_name`, UNKNOWN_LABEL_VALUE when the server did not name itself), the tool and
+ * the caller's provider and model.
+ */
+export const CLIENT_CALL_LABELS = [
+  LABEL.SERVICE_NAME,
+  LABEL.SERVER_NAME,
+  LABEL.GEN_AI_TOOL_NAME,
+  LABEL.GEN_AI_PROVIDER_NAME,
+  LABEL.GEN_AI_REQUEST_MODEL,
+] as const;
 
 /** One entry of the metric catalog. */
 export interface MetricDefinition {
@@ -268,6 +286,20 @@ export const METRICS = {
     unit: 'calls',
     help: 'Malformed tools/call requests (arguments that break the tool input schema, or an unknown tool), one per call under its primary violation kind.',
     labels: [...CALL_LABELS, LABEL.VIOLATION_KIND],
+  }),
+  CLIENT_TOOL_CALLS: metric({
+    name: 'mcp_client_tool_calls_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'MCP tools/call requests sent by instrumented clients (agents), by server, tool, caller (LLM provider and model) and outcome.',
+    labels: [...CLIENT_CALL_LABELS, LABEL.OUTCOME],
+  }),
+  CLIENT_TOOL_SCHEMA_VIOLATIONS: metric({
+    name: 'mcp_client_tool_schema_violations_total',
+    type: 'counter',
+    unit: 'calls',
+    help: "Malformed tools/call requests as the sending client graded them against the server's listed tools, one per call under its primary violation kind.",
+    labels: [...CLIENT_CALL_LABELS, LABEL.VIOLATION_KIND],
   }),
   SERVER_OPERATION_DURATION: metric({
     name: 'mcp_server_operation_duration_seconds',
