@@ -5,6 +5,7 @@
 //   prometheus, promtool               Debian package `prometheus`
 //   prometheus-alertmanager, amtool    Debian package `prometheus-alertmanager`
 //   /usr/bin/chromium                  Debian package `chromium`
+//   redis-server                       Debian package `redis-server`
 //
 // Each check mirrors what the tests look for (test/e2e/prometheus-alerts.test.ts,
 // test/compose/compose-stack.test.ts, test/dashboards/helpers.ts, test/demo/status-page.test.ts).
@@ -18,7 +19,7 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync }
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-const PACKAGES = ['prometheus', 'prometheus-alertmanager', 'chromium'];
+const PACKAGES = ['prometheus', 'prometheus-alertmanager', 'chromium', 'redis-server'];
 
 function executable(path) {
   try {
@@ -45,6 +46,7 @@ const REQUIREMENTS = [
   },
   { what: 'amtool', pkg: 'prometheus-alertmanager', present: () => onPath('amtool') && executable('/usr/bin/amtool') },
   { what: '/usr/bin/chromium', pkg: 'chromium', present: () => executable('/usr/bin/chromium') },
+  { what: 'redis-server', pkg: 'redis-server', present: () => onPath('redis-server') },
 ];
 
 function missing() {
