@@ -51,6 +51,15 @@ export const ATTR = {
   CATALOG_TOOL_COUNT: 'mcplens.catalog.tool_count',
   TOKENIZER: 'mcplens.tokenizer',
   ADJUSTED_COUNT: 'mcplens.sample.adjusted_count',
+  /** On BREAKER_TRANSITION events: the breaker's state after and before the change (BREAKER_STATES). */
+  BREAKER_STATE: 'mcplens.circuit_breaker.state',
+  BREAKER_PREVIOUS_STATE: 'mcplens.circuit_breaker.previous_state',
+  /** Milliseconds of the timeout that ended a call (outcome `timeout`). */
+  TIMEOUT_MS: 'mcplens.guard.timeout_ms',
+  /** Scopes a call lacked (outcome `unauthorized`). Scopes only, never tokens. */
+  MISSING_SCOPES: 'mcplens.guard.missing_scopes',
+  /** Resource attribute telling replicas of a service apart (semantic conventions). */
+  SERVICE_INSTANCE_ID: 'service.instance.id',
 } as const;
 
 /** Span event names. */
@@ -59,6 +68,14 @@ export const EVENT = {
   SCHEMA_VIOLATION: 'mcplens.schema_violation',
   /** One per tool on a tools/list span; attributes GEN_AI_TOOL_NAME and TOKENS_CATALOG. */
   CATALOG_TOOL: 'mcplens.catalog.tool',
+  /** A tool's circuit breaker changed state during this call; attributes BREAKER_STATE (the new one) and BREAKER_PREVIOUS_STATE. */
+  BREAKER_TRANSITION: 'mcplens.circuit_breaker.transition',
+} as const;
+
+/** Span names of mcplens' own INTERNAL spans. */
+export const SPAN_NAME = {
+  /** A guarded call's handler finished after its timeout was answered: child of the call's span, from the timeout to the completion. */
+  LATE_COMPLETION: 'mcplens.late_completion',
 } as const;
 
 /** `gen_ai.operation.name` value for tools/call. */
@@ -70,9 +87,44 @@ export const ERROR_TYPE_NO_RESPONSE = 'no_response';
 /** `error.type` of a JSON-RPC error without a numeric code (the semantic conventions' fallback value). */
 export const ERROR_TYPE_EXCEPTION = '_OTHER';
 
-/** `mcplens.outcome` values, in the order of their precedence (first match wins). */
-export const OUTCOMES = ['cancelled', 'rejected', 'tool_error', 'error', 'ok'] as const;
+/**
+ * `mcplens.outcome` values, in the order of their precedence (first match wins). Right after
+ * `cancelled` come the decisions of the opt-in production guards (see GUARD_OUTCOMES).
+ */
+export const OUTCOMES = [
+  'cancelled',
+  'timeout',
+  'circuit_open',
+  'unauthorized',
+  'idempotency_conflict',
+  'in_progress',
+  'replayed',
+  'rejected',
+  'tool_error',
+  'error',
+  'ok',
+] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+/**
+ * The outcomes a production guard decides, by how they count: `timeout` and `circuit_open` are
+ * errors of the server (span status ERROR, error ratios); `unauthorized`, `idempotency_conflict`
+ * and `in_progress` are the caller's faults, like `rejected` (status unset); `replayed` (a stored
+ * answer given again for a retried idempotency key) is a success.
+ */
+export const GUARD_OUTCOMES = {
+  ERRORS: ['timeout', 'circuit_open'],
+  CALLER_FAULTS: ['unauthorized', 'idempotency_conflict', 'in_progress'],
+  SUCCESSES: ['replayed'],
+} as const satisfies Readonly<Record<string, readonly Outcome[]>>;
+export type GuardOutcome = (typeof GUARD_OUTCOMES)[keyof typeof GUARD_OUTCOMES][number];
+
+/** Outcomes that count as a failed tool call in error ratios and alerts (a caller's fault is not one). */
+export const ERROR_OUTCOMES = ['tool_error', 'error', ...GUARD_OUTCOMES.ERRORS] as const satisfies readonly Outcome[];
+
+/** Circuit-breaker states, in the order of their value in the state gauge (0 closed, 1 half-open, 2 open). */
+export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
 
 /** `mcplens.violation.kind` values, in priority order: the first present is a call's primary kind. */
 export const VIOLATION_KINDS = [

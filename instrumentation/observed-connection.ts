@@ -1,6 +1,7 @@
 import { diag, type Context } from '@opentelemetry/api';
 import { isRecord } from './is-record.js';
 import { OBSERVED_BY_HEADER } from './observed-by.js';
+import type { GuardRecorder } from './guards/tool-guards.js';
 import type { JsonRpcId, Message, PendingRequest } from './pending-request.js';
 import type { ToolCatalog } from './tool-catalog.js';
 
@@ -108,6 +109,19 @@ export class ObservedConnection {
     this.closed = true;
     for (const entry of this.pending.values()) this.observer.finish(this, entry, undefined, entry.signal?.aborted === true);
     this.pending.clear();
+  }
+
+  /** Where the guards of a request being handled write their decision (undefined when it has no span). */
+  guardRecorder(id: unknown): GuardRecorder | undefined {
+    const entry = this.pending.get(id as JsonRpcId);
+    if (entry === undefined) return undefined;
+    return {
+      span: entry.span,
+      decide(outcome, attributes) {
+        entry.guardOutcome = outcome;
+        if (attributes !== undefined) entry.span.setAttributes(attributes);
+      },
+    };
   }
 
   /** @internal */

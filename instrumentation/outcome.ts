@@ -75,6 +75,7 @@ function firstText(content: unknown): string | undefined {
  * (however the SDK answered it), a cancelled one, or a caller-fault JSON-RPC code.
  */
 export function isServerError(outcome: Outcome, code: number | undefined): boolean {
+  if (outcome === 'timeout' || outcome === 'circuit_open') return true;
   if (outcome !== 'error' && outcome !== 'tool_error') return false;
   return code === undefined || !CALLER_FAULT_CODES.has(code);
 }

@@ -1,4 +1,5 @@
 import type { Span } from '@opentelemetry/api';
+import type { GuardOutcome } from '../contract/index.js';
 import type { ResolvedProvider } from './provider-resolver.js';
 import type { ToolDefinition } from './tool-definition.js';
 import type { Grading } from './tool-schemas.js';
@@ -34,4 +35,6 @@ export interface PendingRequest {
   cursor: string | undefined;
   /** A tools/list answer: the tools the client has been sent in this listing, all its pages so far. */
   listed: ToolDefinition[] | undefined;
+  /** The outcome a production guard decided for this call (it answered in the handler's place, or timed it out). */
+  guardOutcome?: GuardOutcome;
 }

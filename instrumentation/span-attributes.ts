@@ -115,8 +115,10 @@ export function gradeAnswer(
       malformedShape: pending.malformedShape,
       gradedMalformed: pending.grading?.primary !== undefined,
     });
-    outcome = graded.outcome;
-    errorType = graded.errorType;
+    // A guard's decision is what the answer was (mcplens wrote it): it wins. A refusal's error.type is its outcome.
+    const guard = pending.guardOutcome;
+    outcome = guard ?? graded.outcome;
+    errorType = guard === undefined || guard === 'replayed' ? graded.errorType : guard;
     code = graded.code;
     if (graded.code !== undefined) span.setAttribute(ATTR.RPC_RESPONSE_STATUS_CODE, String(graded.code));
     const result = message.result;

@@ -1,4 +1,5 @@
 import type { TracerProvider, MeterProvider } from '@opentelemetry/api';
+import type { GuardsConfig } from './guards/guard-config.js';
 
 /** What a provider resolver sees of one request. */
 export interface ProviderResolverInput {
@@ -74,6 +75,13 @@ export interface InstrumentOptions {
    * tokenizer); past them a call's tokens are not counted (`mcplens.tokens.not_counted = backlog`).
    */
   maxDeferredQueue?: number;
+  /**
+   * Opt-in production guards around tools/call (timeouts, circuit breakers): see
+   * docs/guards.md. Default: none, and mcplens never changes what the server answers. An
+   * invalid configuration makes `instrumentServer` throw a ConfigError naming the bad key
+   * (a server must not run without the guards it asked for).
+   */
+  guards?: GuardsConfig;
 }
 
 /** Default of {@link InstrumentOptions.maxDeferredQueue}. */

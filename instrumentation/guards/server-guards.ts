@@ -1,0 +1,132 @@
+/**
+ * Puts the guards of tool-guards.ts around an SDK server's tools/call handler (v1 and v2):
+ * the handler the server registers, whenever it registers it, is looked up through the
+ * protocol's handler map, and mcplens answers in its place when a guard decides.
+ */
+import { CALLER_FAULT_CODES } from '../outcome.js';
+import type { ToolGuards, GuardRecorder } from './tool-guards.js';
+
+type RequestHandler = (request: unknown, extra: unknown) => unknown;
+
+/** What the guards need of the low-level protocol object. */
+export interface GuardedProtocol {
+  _requestHandlers?: Map<string, RequestHandler>;
+}
+
+const TOOLS_CALL = 'tools/call';
+const GUARDED = Symbol.for('mcplens.guards');
+// Set on the `extra` mcplens hands the handler, so that McpServer's executeToolHandler can say
+// the tool threw (McpServer turns a thrown error into an isError result, which is otherwise
+// indistinguishable from a tool error the handler returns on purpose).
+const CALL_STATE = Symbol('mcplens.guardedCall');
+
+interface CallState {
+  threw: boolean;
+}
+
+/**
+ * Guards `protocol`'s tools/call handler with `guards`. `server` is what the application
+ * instrumented (an McpServer, whose tool executor is watched for thrown errors, or the Server
+ * itself). `recorderFor` finds the span of a request by its id. Returns false when the server
+ * has no handler map this version of mcplens knows.
+ */
+export function guardToolCalls(
+  server: object,
+  protocol: GuardedProtocol,
+  guards: ToolGuards,
+  recorderFor: (requestId: unknown) => GuardRecorder | undefined,
+): boolean {
+  const handlers = protocol._requestHandlers;
+  if (!(handlers instanceof Map) || (handlers as { [GUARDED]?: true })[GUARDED] === true) return handlers instanceof Map;
+  const wrapped = new WeakMap<RequestHandler, RequestHandler>();
+  const get = handlers.get;
+  // The Map instance's own `get`: McpServer registers its tools/call handler lazily (at the first
+  // registerTool), and a server may replace it; every lookup of the SDK goes through `get`.
+  Object.defineProperty(handlers, 'get', {
+    configurable: true,
+    value(this: Map<string, RequestHandler>, method: string): RequestHandler | undefined {
+      const handler = get.call(this, method);
+      if (method !== TOOLS_CALL || handler === undefined) return handler;
+      let guarded = wrapped.get(handler);
+      if (guarded === undefined) wrapped.set(handler, (guarded = guardedHandler(handler, guards, recorderFor)));
+      return guarded;
+    },
+  });
+  Object.defineProperty(handlers, GUARDED, { value: true });
+  watchToolExecutor(server);
+  return true;
+}
+
+function guardedHandler(
+  handler: RequestHandler,
+  guards: ToolGuards,
+  recorderFor: (id: unknown) => GuardRecorder | undefined,
+): RequestHandler {
+  return function guardedToolsCall(request: unknown, extra: unknown): Promise<unknown> {
+    const tool = toolName(request);
+    if (tool === undefined || extra === null || typeof extra !== 'object') return Promise.resolve(handler(request, extra));
+    const sdk = sdkView(extra);
+    const state: CallState = { threw: false };
+    return guards.call(
+      { tool, signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
+      (signal) => Promise.resolve(handler(request, withCall(extra, sdk.v2, signal, state))),
+      // A thrown caller fault (e.g. -32602 from a low-level handler) is not the tool failing.
+      (settled) => (!settled.ok && !callerFault(settled.error)) || state.threw,
+    );
+  };
+}
+
+/** v1 passes `extra` with `signal` and `requestId`; v2 a context whose `mcpReq` has `id` and `signal`. */
+function sdkView(extra: object): { v2: boolean; signal: AbortSignal | undefined; requestId: unknown } {
+  const mcpReq = (extra as { mcpReq?: { id?: unknown; signal?: unknown } }).mcpReq;
+  if (mcpReq !== undefined && mcpReq !== null) {
+    return { v2: true, signal: mcpReq.signal instanceof AbortSignal ? mcpReq.signal : undefined, requestId: mcpReq.id };
+  }
+  const v1 = extra as { signal?: unknown; requestId?: unknown };
+  return { v2: false, signal: v1.signal instanceof AbortSignal ? v1.signal : undefined, requestId: v1.requestId };
+}
+
+/**
+ * The SDK's `extra` with the guard's signal in place of the SDK's (it fires on the client's
+ * cancellation and on the timeout), and the call's state for the executor watch. Derived by
+ * prototype, not copied: the SDK's context may hold getters and methods.
+ */
+function withCall(extra: object, v2: boolean, signal: AbortSignal | undefined, state: CallState): object {
+  const own: PropertyDescriptorMap = { [CALL_STATE]: { value: state } };
+  if (signal !== undefined) {
+    if (v2) {
+      const mcpReq = (extra as { mcpReq: object }).mcpReq;
+      own.mcpReq = { value: Object.create(mcpReq, { signal: { value: signal, enumerable: true } }) as object, enumerable: true };
+    } else {
+      own.signal = { value: signal, enumerable: true };
+    }
+  }
+  return Object.create(extra, own) as object;
+}
+
+/** McpServer (v1 and v2) runs a tool through `executeToolHandler(tool, args, extra)`: note when it throws. */
+function watchToolExecutor(server: object): void {
+  const execute = (server as { executeToolHandler?: unknown }).executeToolHandler;
+  if (typeof execute !== 'function' || (execute as { [GUARDED]?: true })[GUARDED] === true) return;
+  const watched = async function executeToolHandlerWatched(this: unknown, tool: unknown, args: unknown, extra: unknown): Promise<unknown> {
+    try {
+      return await (execute as (...a: unknown[]) => Promise<unknown>).call(this, tool, args, extra);
+    } catch (error) {
+      const state = extra !== null && typeof extra === 'object' ? (extra as { [CALL_STATE]?: CallState })[CALL_STATE] : undefined;
+      if (state !== undefined) state.threw = true;
+      throw error;
+    }
+  };
+  Object.defineProperty(watched, GUARDED, { value: true });
+  (server as { executeToolHandler: unknown }).executeToolHandler = watched;
+}
+
+function callerFault(error: unknown): boolean {
+  const code = error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'number' && CALLER_FAULT_CODES.has(code);
+}
+
+function toolName(request: unknown): string | undefined {
+  const params = request !== null && typeof request === 'object' ? (request as { params?: { name?: unknown } }).params : undefined;
+  return typeof params?.name === 'string' ? params.name : undefined;
+}
