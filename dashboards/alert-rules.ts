@@ -7,7 +7,7 @@
 import { LABEL, MCP_METHOD, METRICS, UNKNOWN_LABEL_VALUE, type LabelName } from '../contract/index.js';
 import { DASHBOARD_UID, VAR } from './defaults.js';
 import type { ResolvedOptions } from './options.js';
-import { eq, errorRatio, increase, malformedRatio, neq, quantile, selector, sumBy } from './promql.js';
+import { CLIENT_VIEW, eq, errorRatio, increase, malformedRatio, neq, quantile, selector, sumBy } from './promql.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
 
 /** How an alert's value is printed: as a percentage, a plain number or a duration in seconds. */
@@ -60,6 +60,7 @@ export function alertDefinitions(o: ResolvedOptions): AlertDefinition[] {
   const P = LABEL.GEN_AI_PROVIDER_NAME;
   const S = LABEL.SERVICE_NAME;
   const T = LABEL.GEN_AI_TOOL_NAME;
+  const SRV = LABEL.SERVER_NAME;
   // Calls to unknown tools have their own alert; keep them out of the per-tool ones.
   const knownTools = [neq(T, UNKNOWN_LABEL_VALUE)];
   const pct = (x: number): string => `${+(x * 100).toFixed(4)}%`;
@@ -79,6 +80,27 @@ export function alertDefinitions(o: ResolvedOptions): AlertDefinition[] {
         `(threshold ${pct(o.malformedRatioThreshold)} for ${o.malformedRatioFor}).`,
       dashboardUid: DASHBOARD_UID.PROVIDER,
       dashboardVars: [[VAR.PROVIDER, P]],
+    },
+    {
+      // The same threshold and windows as the server view's: the two read the same calls from two sides.
+      name: 'MCPClientMalformedCallRatioHigh',
+      uid: 'mcplens-client-malformed-ratio',
+      severity: 'warning',
+      query: malformedRatio([], [P, SRV], w, CLIENT_VIEW),
+      threshold: o.malformedRatioThreshold,
+      for: o.malformedRatioFor,
+      by: [P, SRV],
+      format: 'percent',
+      summary: (t) => `Malformed MCP tool calls from ${t.label(P)} to server ${t.label(SRV)} at ${t.value('percent')} (client view)`,
+      description: (t) =>
+        `${t.value('percent')} of the tools/call requests that agents sent with provider ${t.label(P)} to server ${t.label(SRV)} over the last ${w} ` +
+        `break the input schema the server listed or name a tool it did not list, as the instrumented clients graded them ` +
+        `(threshold ${pct(o.malformedRatioThreshold)} for ${o.malformedRatioFor}).`,
+      dashboardUid: DASHBOARD_UID.OVERVIEW,
+      dashboardVars: [
+        [VAR.PROVIDER, P],
+        [VAR.SERVER, SRV],
+      ],
     },
     {
       name: 'MCPUnknownToolCalls',
@@ -201,6 +223,7 @@ export function recordingDefinitions(o: ResolvedOptions): RecordingDefinition[] 
   const w = o.rateWindow;
   const P = LABEL.GEN_AI_PROVIDER_NAME;
   const ST = [LABEL.SERVICE_NAME, LABEL.GEN_AI_TOOL_NAME] as const;
+  const PS = [P, LABEL.SERVER_NAME] as const;
   const base = (name: string): string => name.replace(/_total$/, '');
   return [
     {
@@ -210,6 +233,14 @@ export function recordingDefinitions(o: ResolvedOptions): RecordingDefinition[] 
     {
       record: `${P}:${base(METRICS.TOOL_SCHEMA_VIOLATIONS.name)}:ratio_rate${w}`,
       expr: malformedRatio([], [P], w),
+    },
+    {
+      record: `${PS.join('_')}:${base(CLIENT_VIEW.calls.name)}:rate${w}`,
+      expr: sumBy([...PS], `rate(${CLIENT_VIEW.calls.name}[${w}])`),
+    },
+    {
+      record: `${PS.join('_')}:${base(CLIENT_VIEW.violations.name)}:ratio_rate${w}`,
+      expr: malformedRatio([], [...PS], w, CLIENT_VIEW),
     },
     {
       record: `${ST.join('_')}:${METRICS.SERVER_OPERATION_DURATION.name}:p95_rate${w}`,

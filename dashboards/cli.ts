@@ -16,7 +16,7 @@ and a Prometheus rule file under DIR.
   --grafana-url URL             Grafana URL for alert dashboard links (default http://localhost:3000)
   --prometheus-url URL          Prometheus URL for the Grafana datasource (default http://prometheus:9090)
   --tempo-url URL               Tempo URL for the Grafana datasource (default http://tempo:3200)
-  --malformed-ratio N           malformed-call ratio alert threshold (default 0.05)
+  --malformed-ratio N           malformed-call ratio alert threshold, server and client view (default 0.05)
   --malformed-for DURATION      ... held for (default 10m)
   --tool-error-ratio N          tool error ratio alert threshold (default 0.1)
   --latency-p95 SECONDS         tool p95 latency bound (default 2)

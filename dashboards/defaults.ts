@@ -6,7 +6,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import { LABEL, METRICS, type LabelName } from '../contract/index.js';
+import { LABEL, METRICS, type LabelName, type MetricDefinition } from '../contract/index.js';
 import { matchVariable, selector, type Matcher } from './promql.js';
 
 /** Names of the dashboards' template variables (dashboard names, not telemetry names). */
@@ -16,6 +16,8 @@ export const VAR = {
   PROVIDER: 'provider',
   MODEL: 'model',
   TOOL: 'tool',
+  /** The called server's name, in the client view only (`server_name`). */
+  SERVER: 'server',
   PRICE_PER_MILLION: 'price_per_million',
   REQUESTS_PER_DAY: 'requests_per_day',
 } as const;
@@ -45,6 +47,20 @@ export function callFilters(include: { model?: boolean; tool?: boolean } = {}): 
   if (include.model !== false) m.push(matchVariable(LABEL.GEN_AI_REQUEST_MODEL, VAR.MODEL));
   if (include.tool !== false) m.push(matchVariable(LABEL.GEN_AI_TOOL_NAME, VAR.TOOL));
   return m;
+}
+
+/**
+ * Matchers of the client view's call metrics by the variables that apply to them: the server,
+ * provider, model and tool. Not `service`: its values are the servers' services, while a
+ * client-view series' `service_name` is the calling agent's.
+ */
+export function clientCallFilters(): Matcher[] {
+  return [
+    matchVariable(LABEL.SERVER_NAME, VAR.SERVER),
+    matchVariable(LABEL.GEN_AI_PROVIDER_NAME, VAR.PROVIDER),
+    matchVariable(LABEL.GEN_AI_REQUEST_MODEL, VAR.MODEL),
+    matchVariable(LABEL.GEN_AI_TOOL_NAME, VAR.TOOL),
+  ];
 }
 
 /** A Prometheus query with the datasource variable, an explicit refId and an explicit legend. */
@@ -113,8 +129,9 @@ export function datasourceVariable(defaultUid: string): dashboard.DatasourceVari
 }
 
 /**
- * A label-values variable over the calls counter, chained to the variables before it
- * (`service` narrows `provider`, and so on). `multi` adds "All" as `.*`.
+ * A label-values variable over a calls counter (the server view's unless `metric` says
+ * otherwise), chained to the variables before it (`service` narrows `provider`, and so on).
+ * `multi` adds "All" as `.*`.
  */
 export function labelVariable(
   name: string,
@@ -122,8 +139,9 @@ export function labelVariable(
   title: string,
   parents: readonly Matcher[],
   multi = true,
+  metric: MetricDefinition = METRICS.TOOL_CALLS,
 ): dashboard.QueryVariableBuilder {
-  const query = `label_values(${selector(METRICS.TOOL_CALLS, parents)}, ${label})`;
+  const query = `label_values(${selector(metric, parents)}, ${label})`;
   const v = new dashboard.QueryVariableBuilder(name)
     .label(title)
     .datasource(DATASOURCE_REF)
@@ -152,6 +170,13 @@ export function standardVariables(
     labelVariable(VAR.MODEL, LABEL.GEN_AI_REQUEST_MODEL, 'Model', [service, provider]),
     labelVariable(VAR.TOOL, LABEL.GEN_AI_TOOL_NAME, 'Tool', [service, provider, model]),
   ];
+}
+
+/** The client view's server variable: the called servers' names (`server_name`) as the agents saw them. */
+export function serverVariable(): dashboard.QueryVariableBuilder {
+  return labelVariable(VAR.SERVER, LABEL.SERVER_NAME, 'Server (client view)', [], true, METRICS.CLIENT_TOOL_CALLS).description(
+    'Servers the instrumented agents called, by the name they report in serverInfo. Filters the client-view panels only.',
+  );
 }
 
 /** Links to the other mcplens dashboards, keeping time range and variables. */

@@ -90,6 +90,11 @@ export function lintDashboard(model: unknown): string[] {
         problems.push(`${at} ${t.refId ?? ''}: no expr`);
         continue;
       }
+      for (const m of t.expr.matchAll(/\$\{?(\w+)/g)) {
+        const name = m[1] ?? '';
+        // `$__rate_interval` and the like are Grafana's own macros, not dashboard variables.
+        if (!name.startsWith('__') && !vars.has(name)) problems.push(`${at} ${t.refId ?? ''}: variable $${name} is not defined`);
+      }
       for (const name of metricNamesIn(t.expr)) {
         if (!catalog.has(name)) problems.push(`${at} ${t.refId ?? ''}: metric ${name} is not in the contract's catalog`);
       }

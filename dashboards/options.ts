@@ -9,9 +9,12 @@ import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 /** Thresholds and durations of the alert rules. Every field is optional. */
 export interface AlertOptions {
-  /** Malformed-call ratio per provider above which the alert fires. Default 0.05 (5%). */
+  /**
+   * Malformed-call ratio above which the malformed-ratio alerts fire: per provider (server view)
+   * and per provider and server (client view). Default 0.05 (5%).
+   */
   malformedRatioThreshold?: number;
-  /** How long the malformed ratio must stay above the threshold. Default `10m`. */
+  /** How long the malformed ratio must stay above the threshold (both views). Default `10m`. */
   malformedRatioFor?: string;
   /** How long calls to unknown tools must keep happening before the alert fires. Default `1m`. */
   unknownToolFor?: string;

@@ -1,6 +1,7 @@
 /**
  * The "MCP overview" dashboard: traffic, the headline malformed-call ratio per provider,
- * outcomes, latency with trace exemplars, tokens, the tool catalog's cost and self-corrections.
+ * outcomes, latency with trace exemplars, tokens, the tool catalog's cost and self-corrections
+ * (the server view), then a row of the same calls as the agents counted them (the client view).
  * One function per panel; {@link overviewDashboard} lays them out.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
@@ -17,16 +18,18 @@ import {
   at,
   builtInAnnotations,
   callFilters,
+  clientCallFilters,
   dashboardLinks,
   legendOf,
   listLegend,
   promQuery,
+  serverVariable,
   standardVariables,
   tableLegend,
   trafficLight,
 } from './defaults.js';
 import type { ResolvedOptions } from './options.js';
-import { eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } from './promql.js';
+import { CLIENT_VIEW, eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } from './promql.js';
 import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 const R = MACRO.RATE_INTERVAL;
@@ -35,6 +38,12 @@ export const MALFORMED_WARN = MALFORMED_RATIO_LEVELS.WARN;
 export const MALFORMED_CRIT = MALFORMED_RATIO_LEVELS.CRITICAL;
 /** Days in the monthly cost estimate (the contract's, shared with `mcplens catalog`). */
 const DAYS_PER_MONTH = CATALOG_COST.DAYS_PER_MONTH;
+/** Said on the panels of both views: a call between an instrumented agent and an instrumented server is in both. */
+const SERVER_VIEW_NOTE =
+  'Server view: counted by the instrumented servers. The client-view row counts the same calls as the agents sent them; never add the two.';
+const CLIENT_VIEW_NOTE =
+  'Client view: counted by the instrumented agents (instrumentClient), graded against the tools they listed, so it covers servers nobody instruments. ' +
+  'The panels above count the same calls server-side; compare the two views, never add them.';
 
 /** Tool calls per second by provider. */
 export function callRateByProvider(): timeseries.PanelBuilder {
@@ -62,7 +71,8 @@ export function malformedRatioStat(): stat.PanelBuilder {
     .title('Malformed-call ratio by provider')
     .description(
       'Share of tools/call requests whose arguments break the tool input schema (or name an unknown tool), per provider. ' +
-        'Reads 0% for a provider with calls and no violations. Yellow from 1%, red from 5% (the default alert threshold).',
+        'Reads 0% for a provider with calls and no violations. Yellow from 1%, red from 5% (the default alert threshold). ' +
+        SERVER_VIEW_NOTE,
     )
     .datasource(DATASOURCE_REF)
     .unit('percentunit')
@@ -80,7 +90,9 @@ export function malformedRatioOverTime(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(3)
     .title('Malformed-call ratio over time')
-    .description('Malformed tools/call requests over all tools/call requests, per provider and model. Dashed lines at 1% and 5%.')
+    .description(
+      `Malformed tools/call requests over all tools/call requests, per provider and model. Dashed lines at 1% and 5%. ${SERVER_VIEW_NOTE}`,
+    )
     .datasource(DATASOURCE_REF)
     .unit('percentunit')
     .min(0)
@@ -102,7 +114,9 @@ export function outcomeBreakdown(): timeseries.PanelBuilder {
   const panel = new timeseries.PanelBuilder()
     .id(4)
     .title('Outcomes')
-    .description(`tools/call requests per second by outcome (${OUTCOMES.join(', ')}). Every outcome is shown, at 0 when it did not happen.`)
+    .description(
+      `tools/call requests per second by outcome (${OUTCOMES.join(', ')}). Every outcome is shown, at 0 when it did not happen. ${SERVER_VIEW_NOTE}`,
+    )
     .datasource(DATASOURCE_REF)
     .unit('reqps')
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
@@ -231,6 +245,66 @@ export function selfCorrectionRate(): timeseries.PanelBuilder {
   );
 }
 
+/** Client view: the malformed-call ratio per provider and model as the agents graded their own calls. */
+export function clientMalformedRatioByModel(): timeseries.PanelBuilder {
+  const by = [LABEL.GEN_AI_PROVIDER_NAME, LABEL.GEN_AI_REQUEST_MODEL];
+  return new timeseries.PanelBuilder()
+    .id(10)
+    .title('Client view: malformed-call ratio by provider and model')
+    .description(
+      `Malformed tools/call requests over all tools/call requests the agents sent, per provider and model. Dashed lines at 1% and 5%. ${CLIENT_VIEW_NOTE}`,
+    )
+    .datasource(DATASOURCE_REF)
+    .unit('percentunit')
+    .min(0)
+    .thresholds(trafficLight(MALFORMED_WARN, MALFORMED_CRIT))
+    .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed))
+    .legend(tableLegend())
+    .gridPos(at(0, 30, 8, 8))
+    .withTarget(promQuery('A', malformedRatio(clientCallFilters(), by, R, CLIENT_VIEW), legendOf(...by)));
+}
+
+/** Client view: the malformed-call ratio per called server now, green / yellow at 1% / red at 5%. */
+export function clientMalformedRatioByServer(): stat.PanelBuilder {
+  return new stat.PanelBuilder()
+    .id(11)
+    .title('Client view: malformed-call ratio by server')
+    .description(
+      'Share of the tools/call requests the agents sent to each server (by its serverInfo name) whose arguments break the listed input schema or name a tool the server did not list. ' +
+        `Yellow from 1%, red from 5% (the default alert threshold). ${CLIENT_VIEW_NOTE}`,
+    )
+    .datasource(DATASOURCE_REF)
+    .unit('percentunit')
+    .decimals(2)
+    .thresholds(trafficLight(MALFORMED_WARN, MALFORMED_CRIT))
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.Area)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .gridPos(at(8, 30, 8, 8))
+    .withTarget(promQuery('A', malformedRatio(clientCallFilters(), [LABEL.SERVER_NAME], R, CLIENT_VIEW), legendOf(LABEL.SERVER_NAME)));
+}
+
+/** Client view: calls per second by outcome, one query per value of the contract's outcome set, 0 when absent. */
+export function clientOutcomeBreakdown(): timeseries.PanelBuilder {
+  const panel = new timeseries.PanelBuilder()
+    .id(12)
+    .title('Client view: outcomes')
+    .description(
+      `tools/call requests per second the agents sent, by the outcome they saw (${OUTCOMES.join(', ')}), at 0 when it did not happen. ${CLIENT_VIEW_NOTE}`,
+    )
+    .datasource(DATASOURCE_REF)
+    .unit('reqps')
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .fillOpacity(30)
+    .legend(tableLegend())
+    .gridPos(at(16, 30, 8, 8));
+  OUTCOMES.forEach((outcome, i) => {
+    const expr = `${sumBy([], rate(selector(CLIENT_VIEW.calls, [...clientCallFilters(), eq(LABEL.OUTCOME, outcome)]), R))} or vector(0)`;
+    panel.withTarget(promQuery(String.fromCharCode(65 + i), expr, outcome));
+  });
+  return panel;
+}
+
 /** The dashboard's own variables: price per million input tokens and LLM requests per day. */
 export function costVariables(o: ResolvedOptions): dashboard.TextBoxVariableBuilder[] {
   const price = String(o.pricePerMillionTokens);
@@ -253,13 +327,16 @@ export function costVariables(o: ResolvedOptions): dashboard.TextBoxVariableBuil
 export function overviewDashboard(o: ResolvedOptions): dashboard.Dashboard {
   return new dashboard.DashboardBuilder('MCP overview')
     .uid(DASHBOARD_UID.OVERVIEW)
-    .description('Tool calls of MCP servers by LLM provider: malformed-call ratio, outcomes, latency, tokens and catalog cost.')
+    .description(
+      'Tool calls of MCP servers by LLM provider: malformed-call ratio, outcomes, latency, tokens and catalog cost (server view), ' +
+        'and the same calls as the agents saw them (client view).',
+    )
     .tags([DASHBOARD_TAG])
     .timezone('browser')
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .variables([...standardVariables(o.prometheusDatasourceUid), ...costVariables(o)])
+    .variables([...standardVariables(o.prometheusDatasourceUid), serverVariable(), ...costVariables(o)])
     .link(dashboardLinks())
     .annotation(builtInAnnotations())
     .withPanel(callRateByProvider())
@@ -271,5 +348,8 @@ export function overviewDashboard(o: ResolvedOptions): dashboard.Dashboard {
     .withPanel(catalogTokens())
     .withPanel(catalogMonthlyCost())
     .withPanel(selfCorrectionRate())
+    .withPanel(clientMalformedRatioByModel())
+    .withPanel(clientMalformedRatioByServer())
+    .withPanel(clientOutcomeBreakdown())
     .build();
 }

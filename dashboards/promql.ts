@@ -91,9 +91,33 @@ export function quantile(
 // `satisfies` makes this fail to compile if the contract renames one of these outcomes.
 export const ERROR_OUTCOMES = ['tool_error', 'error'] as const satisfies readonly Outcome[];
 
-/** The malformed-call ratio: violations over calls, summed by `by`, over `window`. Reads 0 for a clean label set because the collector creates violation series at zero. */
-export function malformedRatio(matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
-  return `${sumBy(by, rate(selector(METRICS.TOOL_SCHEMA_VIOLATIONS, matchers), window))} / ${sumBy(by, rate(selector(METRICS.TOOL_CALLS, matchers), window))}`;
+/** One side's pair of call counters: the calls and the malformed ones among them. */
+export interface CallView {
+  readonly calls: MetricDefinition;
+  readonly violations: MetricDefinition;
+}
+
+/** The server view: calls as the instrumented servers handled and graded them. */
+export const SERVER_VIEW: CallView = { calls: METRICS.TOOL_CALLS, violations: METRICS.TOOL_SCHEMA_VIOLATIONS };
+
+/**
+ * The client view: the same calls as the instrumented agents sent them, graded against the
+ * tools they listed (also for servers nobody instruments). Never add it to the server view:
+ * a call between an instrumented agent and an instrumented server is counted once on each side.
+ */
+export const CLIENT_VIEW: CallView = { calls: METRICS.CLIENT_TOOL_CALLS, violations: METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS };
+
+/**
+ * The malformed-call ratio of one view: violations over calls, summed by `by`, over `window`.
+ * Reads 0 for a clean label set because the collector creates violation series at zero.
+ */
+export function malformedRatio(
+  matchers: readonly Matcher[],
+  by: readonly LabelName[],
+  window: string,
+  view: CallView = SERVER_VIEW,
+): string {
+  return `${sumBy(by, rate(selector(view.violations, matchers), window))} / ${sumBy(by, rate(selector(view.calls, matchers), window))}`;
 }
 
 /** The error ratio: calls with an error outcome over all calls. `or ... * 0` keeps a 0 where no error series exists yet. */

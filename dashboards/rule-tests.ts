@@ -49,6 +49,10 @@ interface Scenario {
 }
 
 const SERVICE = 'orders';
+/** The client view's agent and the server it calls (one nobody instruments). */
+const AGENT = 'support-agent';
+const SAAS_SERVER = 'saas-search';
+const OTHER_SERVER = 'saas-tickets';
 const GOOD = PROVIDERS.ANTHROPIC;
 const BAD = PROVIDERS.OPENAI;
 const BORDERLINE = PROVIDERS.GCP_GEMINI;
@@ -88,6 +92,16 @@ function callLabels(provider: string, tool: string): Labels {
   };
 }
 
+function clientCallLabels(provider: string, server: string, tool: string): Labels {
+  return {
+    [LABEL.SERVICE_NAME]: AGENT,
+    [LABEL.SERVER_NAME]: server,
+    [LABEL.GEN_AI_TOOL_NAME]: tool,
+    [LABEL.GEN_AI_PROVIDER_NAME]: provider,
+    [LABEL.GEN_AI_REQUEST_MODEL]: MODEL,
+  };
+}
+
 /** The scenarios by alert name. `steps` is the number of increments per series; `perWindow` the increments per rate window. */
 function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record<string, Scenario> {
   const counter = (perStep: number): string => `0+${perStep}x${steps}`;
@@ -100,6 +114,14 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
     values: counter(perStep),
   });
   const P = LABEL.GEN_AI_PROVIDER_NAME;
+  const clientCalls = (labels: Labels, outcome: Outcome, perStep: number): InputSeries => ({
+    series: seriesName(METRICS.CLIENT_TOOL_CALLS, { ...labels, [LABEL.OUTCOME]: outcome }),
+    values: counter(perStep),
+  });
+  const clientViolations = (labels: Labels, kind: ViolationKind, perStep: number): InputSeries => ({
+    series: seriesName(METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS, { ...labels, [LABEL.VIOLATION_KIND]: kind }),
+    values: counter(perStep),
+  });
 
   // Malformed ratio: the bad provider at twice the threshold, a borderline one at half, a clean one at zero.
   const badMalformed = Math.ceil(o.malformedRatioThreshold * 200);
@@ -114,6 +136,23 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
       violations(callLabels(GOOD, 'search'), 'missing_required', 0),
     ],
     firing: { labels: { [P]: BAD }, value: humanizeLikePrometheus(badMalformed / 100, 'percent') },
+  };
+
+  // Client view: the bad provider's calls to one server at twice the threshold, its calls to another
+  // server at half, the good provider's at zero; server-side series at twice the threshold for the
+  // good provider must not make the client alert fire.
+  const clientMalformed: Scenario = {
+    series: [
+      clientCalls(clientCallLabels(BAD, SAAS_SERVER, 'search'), OK_OUTCOME, 100),
+      clientViolations(clientCallLabels(BAD, SAAS_SERVER, 'search'), 'missing_required', badMalformed),
+      clientCalls(clientCallLabels(BAD, OTHER_SERVER, 'open_ticket'), OK_OUTCOME, 100),
+      clientViolations(clientCallLabels(BAD, OTHER_SERVER, 'open_ticket'), 'wrong_type', borderMalformed),
+      clientCalls(clientCallLabels(GOOD, SAAS_SERVER, 'search'), OK_OUTCOME, 100),
+      clientViolations(clientCallLabels(GOOD, SAAS_SERVER, 'search'), 'missing_required', 0),
+      calls(callLabels(GOOD, 'search'), OK_OUTCOME, 100),
+      violations(callLabels(GOOD, 'search'), 'missing_required', badMalformed),
+    ],
+    firing: { labels: { [P]: BAD, [LABEL.SERVER_NAME]: SAAS_SERVER }, value: humanizeLikePrometheus(badMalformed / 100, 'percent') },
   };
 
   // Unknown tools: the bad provider calls a made-up tool; the good one's unknown_tool series stays at zero.
@@ -183,6 +222,7 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
 
   return {
     MCPMalformedCallRatioHigh: malformed,
+    MCPClientMalformedCallRatioHigh: clientMalformed,
     MCPUnknownToolCalls: unknown,
     MCPToolErrorRatioHigh: toolErrors,
     MCPToolLatencyP95High: latency,
@@ -244,18 +284,17 @@ export function promtoolTestFile(o: ResolvedOptions, ruleFile: string): Record<s
     if (forSec >= 3 * step) alertTests.push({ eval_time: `${2 * step}s`, alertname: name, exp_alerts: [] });
     alertTests.push({ eval_time: `${fireAt}s`, alertname: name, exp_alerts: [expectedAlert(d, o, s)] });
     const test: Record<string, unknown> = { name, interval: `${step}s`, input_series: s.series, alert_rule_test: alertTests };
-    if (name === 'MCPMalformedCallRatioHigh') {
-      // The recorded malformed ratio reads 0, not "no data", for the clean provider.
-      const record = recordingDefinitions(o).find((r) => r.expr === d.query);
-      if (record) {
-        test.promql_expr_test = [
-          {
-            expr: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`,
-            eval_time: `${fireAt}s`,
-            exp_samples: [{ labels: `${record.record}{${LABEL.GEN_AI_PROVIDER_NAME}="${GOOD}"}`, value: 0 }],
-          },
-        ];
-      }
+    // The recorded malformed ratios (server and client view) read 0, not "no data", for the clean provider.
+    const record = recordingDefinitions(o).find((r) => r.expr === d.query);
+    if (record && (name === 'MCPMalformedCallRatioHigh' || name === 'MCPClientMalformedCallRatioHigh')) {
+      const clean = d.by.map((l) => `${l}="${l === LABEL.GEN_AI_PROVIDER_NAME ? GOOD : (s.firing.labels[l] ?? '')}"`).join(', ');
+      test.promql_expr_test = [
+        {
+          expr: `${record.record}{${clean}}`,
+          eval_time: `${fireAt}s`,
+          exp_samples: [{ labels: `${record.record}{${clean}}`, value: 0 }],
+        },
+      ];
     }
     tests.push(test);
   }

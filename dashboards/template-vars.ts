@@ -12,6 +12,7 @@ export function defaultSubstitutions(overrides: Record<string, string> = {}): Re
     [VAR.PROVIDER]: '.*',
     [VAR.MODEL]: '.*',
     [VAR.TOOL]: '.*',
+    [VAR.SERVER]: '.*',
     [VAR.PRICE_PER_MILLION]: '3',
     [VAR.REQUESTS_PER_DAY]: '10000',
     [MACRO.RATE_INTERVAL.slice(1)]: '1m',

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { OUTPUT_PATHS, dashboardModels, prometheusRuleFile, resolveOptions, type GeneratorOptions } from '../../dashboards/index.js';
 import { promtoolTestFile } from '../../dashboards/rule-tests.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
+import { METRICS } from '../../contract/index.js';
 import { REPO_ROOT, promtool, tempDir } from './helpers.js';
 
 /** The option sets the rules are proven with: defaults, custom thresholds, and the e2e rendering (for 0s, 1 s interval). */
@@ -99,7 +100,7 @@ describe('generated rules', () => {
     const slug = name.replace(/\W+/g, '-');
     await writeYaml(`${slug}-rules.yaml`, prometheusRuleFile(o));
     const test = promtoolTestFile(o, `${slug}-rules.yaml`);
-    expect((test.tests as unknown[]).length).toBe(7);
+    expect((test.tests as unknown[]).length).toBe(8);
     const testFile = await writeYaml(`${slug}-test.yaml`, test);
     const check = await promtool(['check', 'rules', join(dir, `${slug}-rules.yaml`)]);
     expect(check.code).toBe(0);
@@ -111,8 +112,21 @@ describe('generated rules', () => {
   it('the unit tests bite: raising a threshold or dropping the unknown-tool exclusion in the rules makes them fail', async () => {
     const o = resolveOptions();
     const text = stringify(prometheusRuleFile(o), { lineWidth: 0 });
+    // The client alert's expression line (the recording rule's has no threshold).
+    const clientAlertExpr = new RegExp(`^(\\s*expr: .*${METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name}.*)> 0\\.05$`, 'm');
     const mutations: Array<[string, string, RegExp]> = [
       ['threshold', text.replace(/> 0\.05$/m, '> 0.5'), /MCPMalformedCallRatioHigh/],
+      ['client threshold', text.replace(clientAlertExpr, '$1> 0.5'), /MCPClientMalformedCallRatioHigh/],
+      // Reading the server view instead of the client view must be caught.
+      [
+        'client metrics',
+        text.replace(clientAlertExpr, (line) =>
+          line
+            .replaceAll(METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name, METRICS.TOOL_SCHEMA_VIOLATIONS.name)
+            .replaceAll(METRICS.CLIENT_TOOL_CALLS.name, METRICS.TOOL_CALLS.name),
+        ),
+        /MCPClientMalformedCallRatioHigh/,
+      ],
       ['exclusion', text.replace(/gen_ai_tool_name!="__unknown__"(, )?/g, ''), /MCPToolErrorRatioHigh/],
       ['for', text.replace(/for: 1m/, 'for: 30m'), /MCPUnknownToolCalls/],
     ];

@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LABEL, METRICS, OUTCOMES, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
-import { VAR, alertDefinitions, dashboardModels, grafanaAlertFile, resolveOptions, createDefaultOptions } from '../../dashboards/index.js';
+import {
+  VAR,
+  alertDefinitions,
+  dashboardModels,
+  grafanaAlertFile,
+  recordingDefinitions,
+  resolveOptions,
+  createDefaultOptions,
+} from '../../dashboards/index.js';
 import { lintDashboard, metricNamesIn } from '../../dashboards/lint.js';
 import { datasourcesFile } from '../../dashboards/provisioning.js';
 
@@ -46,6 +54,8 @@ describe('generated dashboards pass the structural lint', () => {
         METRICS.TOOL_TOKENS.name,
         METRICS.TOOL_CATALOG_TOKENS.name,
         METRICS.TOOL_SELF_CORRECTIONS.name,
+        METRICS.CLIENT_TOOL_CALLS.name,
+        METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name,
       ].sort(),
     );
   });
@@ -70,7 +80,9 @@ describe('the lint catches what it claims to', () => {
     delete bad.panels[4].description;
     bad.panels[5].datasource = { type: 'prometheus', uid: 'prometheus' };
     bad.panels[6].targets[0].expr = 'sum(rate(mcp_tool_callz_total[$__rate_interval]))';
+    bad.panels[7].targets[0].expr = 'sum(rate(mcp_tool_calls_total{server_name=~"$nope"}[$__rate_interval]))';
     const problems = lintDashboard(bad).join('\n');
+    expect(problems).toMatch(/variable \$nope is not defined/);
     expect(problems).toMatch(/duplicate id/);
     expect(problems).toMatch(/target without refId/);
     expect(problems).toMatch(/no unit/);
@@ -87,9 +99,80 @@ describe('the lint catches what it claims to', () => {
 });
 
 describe('MCP overview', () => {
-  it('has the datasource, service, provider, model and tool variables plus price and requests per day', () => {
-    const names = (byUid('mcplens-overview').templating.list as Json[]).map((v) => v.name);
-    expect(names).toEqual([VAR.DATASOURCE, VAR.SERVICE, VAR.PROVIDER, VAR.MODEL, VAR.TOOL, VAR.PRICE_PER_MILLION, VAR.REQUESTS_PER_DAY]);
+  it('has the datasource, service, provider, model and tool variables, the server of the client view, plus price and requests per day', () => {
+    const list = byUid('mcplens-overview').templating.list as Json[];
+    expect(list.map((v) => v.name)).toEqual([
+      VAR.DATASOURCE,
+      VAR.SERVICE,
+      VAR.PROVIDER,
+      VAR.MODEL,
+      VAR.TOOL,
+      VAR.SERVER,
+      VAR.PRICE_PER_MILLION,
+      VAR.REQUESTS_PER_DAY,
+    ]);
+    const server = list.find((v) => v.name === VAR.SERVER) as Json;
+    expect(server.query).toBe(`label_values(${METRICS.CLIENT_TOOL_CALLS.name}, ${LABEL.SERVER_NAME})`);
+    expect([server.multi, server.includeAll, server.allValue]).toEqual([true, true, '.*']);
+  });
+
+  describe('client view', () => {
+    const clientPanels = (): Json[] => panels('mcplens-overview').filter((p) => (p.title as string).startsWith('Client view: '));
+    const exprs = (p: Json): string[] => (p.targets as Json[]).map((t) => t.expr as string);
+
+    it('has three panels in one row below the server view, reading only the client metrics', () => {
+      const ps = clientPanels();
+      expect(ps.map((p) => p.title)).toEqual([
+        'Client view: malformed-call ratio by provider and model',
+        'Client view: malformed-call ratio by server',
+        'Client view: outcomes',
+      ]);
+      const serverBottom = Math.max(
+        ...panels('mcplens-overview')
+          .filter((p) => !ps.includes(p))
+          .map((p) => p.gridPos.y + p.gridPos.h),
+      );
+      for (const p of ps) {
+        expect(p.gridPos.y).toBe(serverBottom);
+        const names = new Set(exprs(p).flatMap((e) => metricNamesIn(e)));
+        expect(names.has(METRICS.CLIENT_TOOL_CALLS.name)).toBe(true);
+        for (const n of names) expect([METRICS.CLIENT_TOOL_CALLS.name, METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name]).toContain(n);
+      }
+    });
+
+    it('says on both views that they count the same calls and must not be added', () => {
+      for (const p of clientPanels()) expect(p.description).toMatch(/same calls.*never add them/);
+      for (const title of ['Malformed-call ratio by provider', 'Malformed-call ratio over time', 'Outcomes'])
+        expect(panel('mcplens-overview', title).description).toMatch(/same calls.*never add the two/);
+    });
+
+    it('malformed ratios: client violations over client calls, by provider and model and by server, thresholds at 1% and 5%', () => {
+      const byModel = panel('mcplens-overview', 'Client view: malformed-call ratio by provider and model');
+      const byServer = panel('mcplens-overview', 'Client view: malformed-call ratio by server');
+      const by = (labels: string): string =>
+        `sum by (${labels}) (rate(${METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name}{${LABEL.SERVER_NAME}=~"$${VAR.SERVER}"`;
+      expect(exprs(byModel)[0]).toContain(by(`${LABEL.GEN_AI_PROVIDER_NAME}, ${LABEL.GEN_AI_REQUEST_MODEL}`));
+      expect(exprs(byModel)[0]).toContain(
+        `/ sum by (${LABEL.GEN_AI_PROVIDER_NAME}, ${LABEL.GEN_AI_REQUEST_MODEL}) (rate(${METRICS.CLIENT_TOOL_CALLS.name}`,
+      );
+      expect(exprs(byServer)[0]).toContain(by(LABEL.SERVER_NAME));
+      expect(byServer.targets[0].legendFormat).toBe(`{{${LABEL.SERVER_NAME}}}`);
+      for (const p of [byModel, byServer]) {
+        expect(p.fieldConfig.defaults.unit).toBe('percentunit');
+        expect(p.fieldConfig.defaults.thresholds.steps.map((s: Json) => s.value)).toEqual([null, 0.01, 0.05]);
+        // The agent's service is not the servers' service the $service variable lists.
+        for (const e of exprs(p)) expect(e).not.toContain(`$${VAR.SERVICE}`);
+      }
+    });
+
+    it('outcomes: one query per outcome of the contract on the client calls, each reading 0 when absent', () => {
+      const p = panel('mcplens-overview', 'Client view: outcomes');
+      expect(p.targets.map((t: Json) => t.legendFormat)).toEqual([...OUTCOMES]);
+      for (const e of exprs(p)) {
+        expect(e).toContain(METRICS.CLIENT_TOOL_CALLS.name);
+        expect(e).toMatch(/or vector\(0\)$/);
+      }
+    });
   });
 
   it('headline malformed-ratio panel: percent, thresholds at 1% and 5%, violations over calls by provider', () => {
@@ -218,6 +301,23 @@ describe('provisioning', () => {
     expect(malformed.for).toBe('10m');
     expect(malformed.data[2].model.conditions[0].evaluator.params).toEqual([0.05]);
     expect(malformed.annotations.summary).toContain(`{{ $labels.${LABEL.GEN_AI_PROVIDER_NAME} }}`);
+    const client = g.rules.find((r: Json) => r.title === 'MCPClientMalformedCallRatioHigh');
+    expect(client.for).toBe(malformed.for);
+    expect(client.data[2].model.conditions[0].evaluator.params).toEqual([0.05]);
+    expect(client.data[0].model.expr).toContain(`rate(${METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name}[`);
+    expect(client.data[0].model.expr).toContain(`sum by (${LABEL.GEN_AI_PROVIDER_NAME}, ${LABEL.SERVER_NAME})`);
+    expect(client.annotations.dashboard_url).toContain(`var-${VAR.SERVER}={{ $labels.${LABEL.SERVER_NAME} }}`);
+  });
+
+  it('the client alert and its recording rule read the client metrics only, the server alert the server metrics only', () => {
+    const defs = alertDefinitions(o);
+    const server = defs.find((d) => d.name === 'MCPMalformedCallRatioHigh');
+    const client = defs.find((d) => d.name === 'MCPClientMalformedCallRatioHigh');
+    expect(metricNamesIn(client?.query ?? '').sort()).toEqual(
+      [METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name, METRICS.CLIENT_TOOL_CALLS.name].sort(),
+    );
+    expect(metricNamesIn(server?.query ?? '').sort()).toEqual([METRICS.TOOL_SCHEMA_VIOLATIONS.name, METRICS.TOOL_CALLS.name].sort());
+    expect(recordingDefinitions(o).map((r) => r.expr)).toContain(client?.query);
   });
 
   it('per-tool alerts leave calls to unknown tools to their own alert', () => {
@@ -230,10 +330,12 @@ describe('provisioning', () => {
 describe('options', () => {
   it('thresholds and durations flow into the rules', () => {
     const defs = alertDefinitions(resolveOptions({ malformedRatioThreshold: 0.2, malformedRatioFor: '3m', rateWindow: '2m' }));
-    const m = defs.find((d) => d.name === 'MCPMalformedCallRatioHigh');
-    expect(m?.threshold).toBe(0.2);
-    expect(m?.for).toBe('3m');
-    expect(m?.query).toContain('[2m]');
+    for (const name of ['MCPMalformedCallRatioHigh', 'MCPClientMalformedCallRatioHigh']) {
+      const m = defs.find((d) => d.name === name);
+      expect(m?.threshold).toBe(0.2);
+      expect(m?.for).toBe('3m');
+      expect(m?.query).toContain('[2m]');
+    }
   });
 
   it('rejects an unknown key and bad values, naming them', () => {

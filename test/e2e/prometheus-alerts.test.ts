@@ -5,9 +5,12 @@
  * every second and evaluates the generated rules rendered with `for: 0s` and a 1 s
  * interval; a real Alertmanager posts to a webhook receiver in this test.
  *
- * Proves: every dashboard query returns data through Prometheus' HTTP API, exemplars
- * carry the trace ids that were sent, and the malformed-ratio alert reaches the webhook
- * for the bad provider and not for the good one.
+ * The clients are instrumented too (instrumentClient), so the CLIENT spans of the same calls
+ * reach the collector for the dashboards' client view.
+ *
+ * Proves: every dashboard query returns data through Prometheus' HTTP API (the client view's
+ * as soon as the collector exports its metrics), exemplars carry the trace ids that were sent,
+ * and the malformed-ratio alert reaches the webhook for the bad provider and not for the good one.
  *
  * Needs the Debian packages `prometheus` and `prometheus-alertmanager`; fails, never skips, without them.
  */
@@ -29,7 +32,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
-import { instrumentServer } from '../../instrumentation/index.js';
+import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
 import { DASHBOARD_UID, VAR, dashboardModels, prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 
@@ -126,6 +129,7 @@ let prometheus: ChildProcess | undefined;
 let alertmanager: ChildProcess | undefined;
 let webhook: HttpServer;
 let promUrl = '';
+let collectorMetricsUrl = '';
 const promLogs: string[] = [];
 const amLogs: string[] = [];
 const received: Alert[] = [];
@@ -147,11 +151,11 @@ function createOrdersServer(): McpServer {
   return server;
 }
 
-async function connectClient(server: McpServer, name: string): Promise<Client> {
+async function connectClient(server: McpServer, name: string, provider: string, model: string): Promise<Client> {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   // One McpServer per connection is the SDK's model; instrument each.
   await server.connect(serverTransport);
-  const client = new Client({ name, version: '1.0.0' });
+  const client = instrumentClient(new Client({ name, version: '1.0.0' }), { tracerProvider, provider, model });
   await client.connect(clientTransport);
   return client;
 }
@@ -160,10 +164,13 @@ function meta(provider: string, model: string): Record<string, string> {
   return { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=${provider},${ATTR.GEN_AI_REQUEST_MODEL}=${model}` };
 }
 
+const GOOD_MODEL = 'claude-sonnet-4';
+const BAD_MODEL = 'gpt-4.1';
+
 /** One round of traffic: the good provider is always right; the bad one sends malformed and unknown-tool calls. */
 async function round(): Promise<void> {
-  const good = meta(GOOD, 'claude-sonnet-4');
-  const bad = meta(BAD, 'gpt-4.1');
+  const good = meta(GOOD, GOOD_MODEL);
+  const bad = meta(BAD, BAD_MODEL);
   await goodClient.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta: good });
   await goodClient.callTool({ name: 'find_order', arguments: { id: 'o-1' }, _meta: good });
   await badClient.callTool({ name: 'add', arguments: { a: 1 }, _meta: bad }); // missing b
@@ -199,6 +206,7 @@ beforeAll(async () => {
   collector = createCollector({ host: '127.0.0.1', port: 0 });
   const { url: collectorUrl } = await collector.listen();
   const collectorPort = new URL(collectorUrl).port;
+  collectorMetricsUrl = `${collectorUrl}/metrics`;
   tracerProvider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: SERVICE }),
     spanProcessors: [
@@ -211,8 +219,8 @@ beforeAll(async () => {
   });
   mcpServer = instrumentServer(createOrdersServer(), { tracerProvider });
   const second = instrumentServer(createOrdersServer(), { tracerProvider });
-  goodClient = await connectClient(mcpServer, 'good-agent');
-  badClient = await connectClient(second, 'bad-agent');
+  goodClient = await connectClient(mcpServer, 'good-agent', GOOD, GOOD_MODEL);
+  badClient = await connectClient(second, 'bad-agent', BAD, BAD_MODEL);
   await goodClient.listTools(); // the catalog's tokens
   await badClient.listTools();
 
@@ -298,6 +306,12 @@ afterAll(async () => {
 
 describe('generated dashboards and rules against real Prometheus and Alertmanager', () => {
   it('every dashboard query returns data through the Prometheus HTTP API', async () => {
+    // The client view's panels read metrics the collector may not export yet: then they must
+    // return nothing (never a number from other metrics); once it does, data like the rest.
+    const exposition = await (await fetch(collectorMetricsUrl)).text();
+    const clientViewExported = exposition.includes(`# HELP ${METRICS.CLIENT_TOOL_CALLS.name.replace(/_total$/, '')}`);
+    const clientNames = [METRICS.CLIENT_TOOL_CALLS.name, METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name];
+    const readsClientView = (expr: string): boolean => clientNames.some((n) => expr.includes(n));
     const queries: Array<{ where: string; expr: string }> = [];
     for (const { model } of dashboardModels(resolveOptions())) {
       // The drill-down looks at the bad provider against the rest; the others at everything.
@@ -311,14 +325,22 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
           queries.push({ where: `${String(model.uid)} panel ${p.id} "${p.title}" ${t.refId}`, expr: substituteVariables(t.expr, values) });
       }
     }
+    expect(queries.filter((q) => readsClientView(q.expr)).length).toBeGreaterThanOrEqual(3);
     let empty: string[] = [];
+    let clientViewData: string[] = [];
     await waitFor('every dashboard query to return data', 45_000, async () => {
       if (trafficError) throw trafficError;
       empty = [];
+      clientViewData = [];
       for (const q of queries) {
         const body = await getJson(`${promUrl}/api/v1/query?query=${encodeURIComponent(q.expr)}`);
         expect(body.status).toBe('success');
         const result = (body.data as { result: unknown[] }).result;
+        if (!clientViewExported && readsClientView(q.expr)) {
+          // `or vector(0)` panels read 0; the ratios must read nothing at all.
+          if (!q.expr.endsWith('or vector(0)') && result.length > 0) clientViewData.push(q.where);
+          continue;
+        }
         if (result.length === 0) empty.push(`${q.where}: ${q.expr}`);
       }
       return empty.length === 0 ? true : undefined;
@@ -326,6 +348,7 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
       throw new Error(`${err.message}\nqueries without data:\n  ${empty.join('\n  ')}`);
     });
     expect(empty).toEqual([]);
+    expect(clientViewData).toEqual([]);
   }, 60_000);
 
   it('exemplars of the duration histogram carry the trace ids that were sent', async () => {
