@@ -18,7 +18,7 @@ export interface AlertOptions {
   malformedRatioFor?: string;
   /** How long calls to unknown tools must keep happening before the alert fires. Default `1m`. */
   unknownToolFor?: string;
-  /** Error ratio (outcomes `tool_error` and `error`) per tool above which the alert fires. Default 0.1 (10%). */
+  /** Error ratio (outcomes `tool_error`, `error`, `timeout`, `circuit_open`: the contract's ERROR_OUTCOMES) per tool above which the alert fires. Default 0.1 (10%). */
   toolErrorRatioThreshold?: number;
   /** Default `10m`. */
   toolErrorRatioFor?: string;

@@ -2,7 +2,7 @@
  * Small PromQL builders. Every metric and label name comes from the telemetry contract;
  * these helpers only assemble them, so a query cannot spell a name by hand.
  */
-import { LABEL, METRICS, type LabelName, type MetricDefinition, type Outcome } from '../contract/index.js';
+import { ERROR_OUTCOMES, LABEL, METRICS, type LabelName, type MetricDefinition } from '../contract/index.js';
 
 /** One label matcher: `label op "value"`. */
 export interface Matcher {
@@ -86,10 +86,6 @@ export function quantile(
   // `le` is Prometheus' own bucket label, not a telemetry name.
   return `histogram_quantile(${q}, sum by (le${by.map((l) => `, ${l}`).join('')}) (${rate(selector(metric, matchers, 'bucket'), window)}))`;
 }
-
-/** Outcomes that count as a failed tool call for error ratios (a caller's malformed call is `rejected`, not an error of the tool). */
-// `satisfies` makes this fail to compile if the contract renames one of these outcomes.
-export const ERROR_OUTCOMES = ['tool_error', 'error'] as const satisfies readonly Outcome[];
 
 /** One side's pair of call counters: the calls and the malformed ones among them. */
 export interface CallView {

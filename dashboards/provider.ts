@@ -5,7 +5,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { LABEL, MCP_METHOD, METRICS, type MetricDefinition } from '../contract/index.js';
+import { ERROR_OUTCOMES, LABEL, MCP_METHOD, METRICS, type MetricDefinition } from '../contract/index.js';
 import {
   DASHBOARD_TAG,
   DASHBOARD_UID,
@@ -24,7 +24,7 @@ import {
 } from './defaults.js';
 import { MALFORMED_CRIT, MALFORMED_WARN } from './overview.js';
 import type { ResolvedOptions } from './options.js';
-import { ERROR_OUTCOMES, eq, matchVariable, notMatch, oneOf, quantile, rate, selector, sumBy, type Matcher } from './promql.js';
+import { eq, matchVariable, notMatch, oneOf, quantile, rate, selector, sumBy, type Matcher } from './promql.js';
 
 const R = MACRO.RATE_INTERVAL;
 const SELECTION_LEGEND = `$${VAR.PROVIDER} $${VAR.MODEL}`;
@@ -132,7 +132,7 @@ export function latencyVersusRest(): timeseries.PanelBuilder {
     );
 }
 
-/** Error ratio (tool_error and error outcomes) of the selection against all other traffic. */
+/** Error ratio (the contract's ERROR_OUTCOMES) of the selection against all other traffic. */
 export function errorsVersusRest(): timeseries.PanelBuilder {
   const q = selectionVersusRest(METRICS.TOOL_CALLS, [oneOf(LABEL.OUTCOME, ERROR_OUTCOMES)], METRICS.TOOL_CALLS);
   return new timeseries.PanelBuilder()

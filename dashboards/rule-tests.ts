@@ -6,6 +6,7 @@
  */
 import {
   DURATION_BUCKETS_SECONDS,
+  ERROR_OUTCOMES,
   FORWARD_DROP_REASONS,
   LABEL,
   MCP_METHOD,
@@ -27,7 +28,7 @@ import {
   type ValueFormat,
 } from './alert-rules.js';
 import type { ResolvedOptions } from './options.js';
-import { durationSeconds, ERROR_OUTCOMES } from './promql.js';
+import { durationSeconds } from './promql.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
 
 type Labels = Partial<Record<LabelName, string>>;

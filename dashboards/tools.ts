@@ -7,7 +7,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { LABEL, MALFORMED_RATIO_LEVELS, MCP_METHOD, METRICS, type ViolationKind } from '../contract/index.js';
+import { ERROR_OUTCOMES, LABEL, MALFORMED_RATIO_LEVELS, MCP_METHOD, METRICS, type ViolationKind } from '../contract/index.js';
 import {
   DASHBOARD_TAG,
   DASHBOARD_UID,
@@ -58,7 +58,7 @@ export function toolTable(): table.PanelBuilder {
     .id(1)
     .title('Tools')
     .description(
-      'Per service and tool over the selected time range: calls, error ratio (tool_error and error outcomes), malformed-call ratio, p95 latency and tokens.',
+      `Per service and tool over the selected time range: calls, error ratio (outcomes ${ERROR_OUTCOMES.join(', ')}), malformed-call ratio, p95 latency and tokens.`,
     )
     .datasource(DATASOURCE_REF)
     .unit('short')

@@ -188,7 +188,7 @@ describe('MCP overview', () => {
   it('outcome breakdown has one query per outcome of the contract, each reading 0 when absent', () => {
     const p = panel('mcplens-overview', 'Outcomes');
     expect(p.targets.map((t: Json) => t.legendFormat)).toEqual([...OUTCOMES]);
-    expect(p.targets.map((t: Json) => t.refId)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    expect(p.targets.map((t: Json) => t.refId)).toEqual(OUTCOMES.map((_, i) => String.fromCharCode(65 + i)));
     for (const t of p.targets) expect(t.expr).toMatch(/or vector\(0\)$/);
   });
 
