@@ -60,15 +60,19 @@ export function instrumentServer<T extends object>(server: T, options: Instrumen
       return server;
     }
     const state = ensureState(protocol, options);
-    if (guards !== undefined && !guardToolCalls(server, protocol, guards, (id) => protocol.transport?.[TRANSPORT_STATE]?.guardRecorder(id))) {
-      throw new ConfigError('guards: this server has no request handler map mcplens knows (SDK version?); its tool calls cannot be guarded');
-    }
+    if (guards !== undefined) guard(server, protocol, guards);
     if (protocol.transport !== undefined) attachConnected(protocol.transport, state);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     diag.error('mcplens: instrumenting the server failed; it runs uninstrumented', err);
   }
   return server;
+}
+
+function guard(server: object, protocol: ProtocolLike, guards: ToolGuards, seenFromImport = false): void {
+  if (!guardToolCalls(server, protocol, guards, (id) => protocol.transport?.[TRANSPORT_STATE]?.guardRecorder(id), seenFromImport)) {
+    throw new ConfigError('guards: this server has no request handler map mcplens knows (SDK version?); its tool calls cannot be guarded');
+  }
 }
 
 function guardsFor(options: InstrumentOptions): ToolGuards {
@@ -92,6 +96,7 @@ export function instrumentConnectingTransport(server: object, transport: unknown
     const protocol = findProtocol(server);
     if (protocol === undefined || !isTransport(transport)) return;
     prepareTransport(transport, ensureState(protocol, options));
+    if (options.guards !== undefined) guard(server, protocol, guardsFor(options), true);
   } catch (err) {
     diag.error('mcplens: instrumenting a transport failed; it runs uninstrumented', err);
   }

@@ -43,6 +43,7 @@ if (!config.disabled && isMainThread && observedFromOutside() === undefined) {
       const telemetry = ensureTelemetryStarted({ serviceName: serverName(server) }, config);
       if (telemetry.source === 'disabled') return;
       options = telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider };
+      if (config.guards !== undefined) options.guards = config.guards;
     }
     instrumentConnectingTransport(server, transport, options);
   };

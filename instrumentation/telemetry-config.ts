@@ -4,7 +4,9 @@
  * bootstrap so that reading them loads no SDK: `mcplens wrap` checks them before it starts the server.
  */
 import { DiagLogLevel } from '@opentelemetry/api';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../contract/config-error.js';
+import { parseGuardsConfig, type GuardsConfig } from './guards/guard-config.js';
 
 /** Where spans go when no OTLP endpoint variable is set: a local mcplens collector. */
 export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
@@ -41,6 +43,8 @@ export interface TelemetryConfig {
    * always installs it too (for SDK copies loaded from outside the entry's node_modules).
    */
   readonly moduleHooks: 'auto' | 'loader';
+  /** `MCPLENS_GUARDS`: path of a JSON file of production guards (docs/guards.md), checked at start-up. */
+  readonly guards: GuardsConfig | undefined;
 }
 
 /** Default of `MCPLENS_EXIT_TIMEOUT_MS`. */
@@ -142,7 +146,27 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
     serviceNameFromEnv,
     exitTimeoutMs,
     moduleHooks: hooksRaw,
+    guards: readGuardsFile(nonEmpty(env, 'MCPLENS_GUARDS')),
   };
+}
+
+/** The guards file named by `MCPLENS_GUARDS`: read, parsed and checked, or a ConfigError naming the file and the key. */
+export function readGuardsFile(path: string | undefined): GuardsConfig | undefined {
+  if (path === undefined) return undefined;
+  const source = `mcplens: MCPLENS_GUARDS (${path})`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${source}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not JSON (${(err as Error).message})`);
+  }
+  return parseGuardsConfig(value, source);
 }
 
 function readSamplerConfig(env: NodeJS.ProcessEnv): SamplerConfig {

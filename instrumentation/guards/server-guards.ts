@@ -35,10 +35,15 @@ export function guardToolCalls(
   protocol: GuardedProtocol,
   guards: ToolGuards,
   recorderFor: (requestId: unknown) => GuardRecorder | undefined,
+  seenFromImport = false,
 ): boolean {
   const handlers = protocol._requestHandlers;
   if (!(handlers instanceof Map) || (handlers as { [GUARDED]?: true })[GUARDED] === true) return handlers instanceof Map;
   const wrapped = new WeakMap<RequestHandler, RequestHandler>();
+  // Thrown errors are visible when McpServer's executor is watched, or when the application
+  // instrumented a low-level Server itself (its handler rejects). Under `--import` only the
+  // Server is seen, and McpServer turns throws into isError results.
+  const watched = watchToolExecutor(server) || (server === protocol && !seenFromImport);
   const get = handlers.get;
   // The Map instance's own `get`: McpServer registers its tools/call handler lazily (at the first
   // registerTool), and a server may replace it; every lookup of the SDK goes through `get`.
@@ -48,19 +53,20 @@ export function guardToolCalls(
       const handler = get.call(this, method);
       if (method !== TOOLS_CALL || handler === undefined) return handler;
       let guarded = wrapped.get(handler);
-      if (guarded === undefined) wrapped.set(handler, (guarded = guardedHandler(handler, guards, recorderFor)));
+      if (guarded === undefined) wrapped.set(handler, (guarded = guardedHandler(handler, guards, recorderFor, watched)));
       return guarded;
     },
   });
   Object.defineProperty(handlers, GUARDED, { value: true });
-  watchToolExecutor(server);
   return true;
 }
 
+/** `watched` false: an isError answer counts as a failure of the tool, as outside the process. */
 function guardedHandler(
   handler: RequestHandler,
   guards: ToolGuards,
   recorderFor: (id: unknown) => GuardRecorder | undefined,
+  watched: boolean,
 ): RequestHandler {
   return function guardedToolsCall(request: unknown, extra: unknown): Promise<unknown> {
     const tool = toolName(request);
@@ -71,7 +77,7 @@ function guardedHandler(
       { tool, signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
       (signal) => Promise.resolve(handler(request, withCall(extra, sdk.v2, signal, state))),
       // A thrown caller fault (e.g. -32602 from a low-level handler) is not the tool failing.
-      (settled) => (!settled.ok && !callerFault(settled.error)) || state.threw,
+      (settled) => (settled.ok ? state.threw || (!watched && isToolError(settled.value)) : !callerFault(settled.error)),
     );
   };
 }
@@ -104,10 +110,11 @@ function withCall(extra: object, v2: boolean, signal: AbortSignal | undefined, s
   return Object.create(extra, own) as object;
 }
 
-/** McpServer (v1 and v2) runs a tool through `executeToolHandler(tool, args, extra)`: note when it throws. */
-function watchToolExecutor(server: object): void {
+/** McpServer (v1 and v2) runs a tool through `executeToolHandler(tool, args, extra)`: note when it throws. Returns whether it is watched. */
+function watchToolExecutor(server: object): boolean {
   const execute = (server as { executeToolHandler?: unknown }).executeToolHandler;
-  if (typeof execute !== 'function' || (execute as { [GUARDED]?: true })[GUARDED] === true) return;
+  if (typeof execute !== 'function') return false;
+  if ((execute as { [GUARDED]?: true })[GUARDED] === true) return true;
   const watched = async function executeToolHandlerWatched(this: unknown, tool: unknown, args: unknown, extra: unknown): Promise<unknown> {
     try {
       return await (execute as (...a: unknown[]) => Promise<unknown>).call(this, tool, args, extra);
@@ -119,6 +126,11 @@ function watchToolExecutor(server: object): void {
   };
   Object.defineProperty(watched, GUARDED, { value: true });
   (server as { executeToolHandler: unknown }).executeToolHandler = watched;
+  return true;
+}
+
+function isToolError(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && (value as { isError?: unknown }).isError === true;
 }
 
 function callerFault(error: unknown): boolean {

@@ -122,6 +122,11 @@ export async function runProxyCli(argv: readonly string[]): Promise<number> {
     }
     Object.assign(process.env, parsed.otelEnv);
     config = readTelemetryConfig();
+    // Not silently ignored: a server must not run without the guards it asked for.
+    if (config.guards !== undefined)
+      throw new ConfigError(
+        "MCPLENS_GUARDS: the guards run in the server's process (instrumentServer, --import); mcplens proxy does not apply them",
+      );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcplens proxy: ${err.message.replace(/^mcplens: /, '')}\n\n${PROXY_USAGE}`);

@@ -87,6 +87,11 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
     const childEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
     Object.assign(process.env, parsed.otelEnv);
     config = readTelemetryConfig();
+    // Not silently ignored: a server must not run without the guards it asked for.
+    if (config.guards !== undefined)
+      throw new ConfigError(
+        "MCPLENS_GUARDS: the guards run in the server's process (instrumentServer, --import); mcplens wrap does not apply them",
+      );
     parsed = { ...parsed, childEnv };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -261,6 +261,42 @@ describe('node --import mcplens/register: configuration and failure', () => {
     await client.close();
     await new Promise((r) => setTimeout(r, 1000));
     expect(otlp.spans).toEqual([]);
+  });
+
+  it('MCPLENS_GUARDS: a hanging tool is answered "timed out" at the configured timeout, and its span says so', async () => {
+    const otlp = await receiver();
+    const dir = mkdtempSync(join(tmpdir(), 'mcplens-guards-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'guards.json');
+    writeFileSync(file, JSON.stringify({ tools: { hang: { timeoutMs: 300 } } }));
+    const { client, stderr } = await connectStdio(
+      join(FIXTURES, 'server-v1-guarded.mjs'),
+      otelEnv(otlp.endpoint, { MCPLENS_GUARDS: file }),
+    );
+    const started = Date.now();
+    const result = await client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 10_000 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result.isError).toBe(true);
+    expect((result.content as Array<{ text: string }>)[0]!.text).toMatch(/^Tool call timed out after 0\.3 s/);
+    const spans = await otlp
+      .waitFor((all) => all.some((s) => s.attributes[ATTR.OUTCOME] === 'timeout'), 15_000)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nchild stderr:\n${stderr()}`);
+      });
+    expect(spans.find((s) => s.attributes[ATTR.OUTCOME] === 'timeout')!.attributes[ATTR.GEN_AI_TOOL_NAME]).toBe('hang');
+  });
+
+  it('MCPLENS_GUARDS with a mistake stops the process at start-up, naming the file and the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcplens-guards-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'guards.json');
+    writeFileSync(file, JSON.stringify({ tools: { hang: { timeoutMS: 300 } } }));
+    const run = await runToExit(join(FIXTURES, 'server-v1-guarded.mjs'), { MCPLENS_GUARDS: file }, 10_000);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `mcplens: MCPLENS_GUARDS (${file}): tools.hang.timeoutMS: unknown key (known: timeoutMs, circuitBreaker)`,
+    ]);
+    expect(run.stdout).toBe('');
   });
 
   it('a bad variable stops the process at start-up, naming it', async () => {
