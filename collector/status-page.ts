@@ -83,6 +83,8 @@ export function renderStatusPage(options: StatusPageOptions = DEFAULT_CONFIG): s
   <section id="providers"><div class="empty">Loading...</div></section>
   <h2>Tools</h2>
   <section id="tools"></section>
+  <h2>Client view: tool calls as the agents sent them</h2>
+  <section id="client"></section>
   <h2>Most recent malformed calls</h2>
   <section id="recent"></section>
   <h2>Tool catalog token overhead</h2>
