@@ -26,7 +26,7 @@
  *   shows in the summary as not counted.
  * - Self-corrections (a malformed call followed by a well-formed one of the same provider and model,
  *   session and tool within the window): see self-correction.ts.
- * - Every value that becomes a label (service, method, tool, provider, model, error type) goes
+ * - Every value that becomes a label (service, server name, method, tool, provider, model, error type) goes
  *   through the one sanitiser of label-values.ts first (length limit, invalid text, series-key
  *   separators), and the summary gets the very same values.
  * - Client view: a CLIENT tools/call span adds one (or its adjusted count) to
