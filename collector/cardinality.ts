@@ -8,7 +8,9 @@
  * call key (service, tool, provider, model): a call key is admitted only while every one of
  * those metrics still has room for all the series that key can create (its fan-out, e.g. one
  * per violation kind, which are created at zero). That keeps the label values of the calls
- * and violations counters identical, so their ratio by provider stays right at the cap.
+ * and violations counters identical, so their ratio by provider stays right at the cap. The
+ * client view's two counters are one more such group, keyed by its own label set (service,
+ * server, tool, provider, model).
  */
 import type { Counter } from 'prom-client';
 import { LABEL, OVERFLOW_LABEL_VALUE } from '../contract/index.js';

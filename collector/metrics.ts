@@ -10,6 +10,9 @@ import { METRICS, type MetricDefinition, EXEMPLAR_LABEL } from '../contract/inde
 export interface CollectorMetrics {
   calls: Counter<string>;
   violations: Counter<string>;
+  /** The client view: tools/call as instrumented clients sent them (CLIENT spans). */
+  clientCalls: Counter<string>;
+  clientViolations: Counter<string>;
   duration: Histogram<string>;
   tokens: Counter<string>;
   tokensNotCounted: Counter<string>;
@@ -50,6 +53,8 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
   return {
     calls: counter(METRICS.TOOL_CALLS, registry),
     violations: counter(METRICS.TOOL_SCHEMA_VIOLATIONS, registry),
+    clientCalls: counter(METRICS.CLIENT_TOOL_CALLS, registry),
+    clientViolations: counter(METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS, registry),
     duration: histogram(METRICS.SERVER_OPERATION_DURATION, registry, true),
     tokens: counter(METRICS.TOOL_TOKENS, registry),
     tokensNotCounted: counter(METRICS.TOOL_TOKENS_NOT_COUNTED, registry),

@@ -79,10 +79,12 @@ export function renderStatusPage(options: StatusPageOptions = DEFAULT_CONFIG): s
   <span id="conn">loading...</span>
 </header>
 <main>
-  <h2>Malformed tool calls by LLM provider</h2>
+  <h2>Malformed tool calls by LLM provider (server view)</h2>
   <section id="providers"><div class="empty">Loading...</div></section>
-  <h2>Tools</h2>
+  <h2>Tools (server view)</h2>
   <section id="tools"></section>
+  <h2>Client view: tool calls as the agents sent them</h2>
+  <section id="client"></section>
   <h2>Most recent malformed calls</h2>
   <section id="recent"></section>
   <h2>Tool catalog token overhead</h2>

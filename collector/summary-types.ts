@@ -84,17 +84,49 @@ export interface CatalogSummary {
   latestNotCounted: string | null;
 }
 
+/** The client view's counts of one aggregate: tools/call as instrumented clients sent and graded them. */
+export interface ClientCallStats {
+  calls: number;
+  /** Calls by `mcplens.outcome` (every value of the contract's OUTCOMES present, zero when none). */
+  outcomes: Record<string, number>;
+  /** Malformed calls as the client graded them (one per call, by primary kind). */
+  malformed: number;
+  /** malformed / calls, 0 when calls is 0. */
+  malformedRatio: number;
+  /** Malformed calls by primary violation kind. */
+  violations: Record<string, number>;
+}
+
+/**
+ * The client view: CLIENT spans (`instrumentClient`), the very counts of
+ * `mcp_client_tool_calls_total` and `mcp_client_tool_schema_violations_total`. Each view counts
+ * each call once; a call whose client and server are both instrumented is in both views, so the
+ * two are never added.
+ */
+export interface ClientSummary {
+  /** False while no CLIENT tools/call span has arrived (the view is empty, not zero). */
+  reported: boolean;
+  totals: ClientCallStats;
+  /** Per caller provider, with its models. */
+  providers: Array<ClientCallStats & { provider: string; models: Array<ClientCallStats & { model: string }> }>;
+  /** Per called server (its `serverInfo.name`, `__unknown__` when it gave none) and tool. */
+  tools: Array<ClientCallStats & { server: string; tool: string }>;
+}
+
 export interface Summary {
   /** ISO-8601 time this summary was made. */
   generatedAt: string;
   /** Seconds since the collector started. */
   uptimeSeconds: number;
+  /** The server view: SERVER spans, what servers handled. */
   totals: CallStats;
   providers: ProviderSummary[];
   tools: ToolSummary[];
   /** Most recent malformed calls, newest first (bounded, default 50). */
   recentViolations: RecentViolation[];
   catalogs: CatalogSummary[];
+  /** The client view (see {@link ClientSummary}). */
+  client: ClientSummary;
   /** Collector health counters. */
   collector: { spansReceived: number; spansRejected: number; seriesDropped: number };
 }

@@ -5,12 +5,15 @@
  * totals, providers, models and tools when the summary is asked for. It keeps only what is
  * not a per-call total: the recent malformed-ratio trend, the bounded ring of recent malformed
  * calls (with what must not be a label: the real tool name, field paths, trace ids) and the
- * last catalog of each service.
+ * last catalog of each service. The client view (CLIENT spans) is summed the same way from the
+ * tally's client call counts, the very counts of the client metrics.
  */
 import { DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
 import {
   TOKENS_UNREPORTED,
   type CallStats,
+  type ClientCallStats,
+  type ClientSummary,
   type CatalogSummary,
   type LatencySummary,
   type ProviderSummary,
@@ -48,6 +51,21 @@ export interface CallCounts {
   readonly selfCorrections: CountView | undefined;
   /** Calls per duration bucket of DURATION_BUCKETS_SECONDS, the last one being +Inf (summary only: the histogram has no model label). */
   readonly durationBuckets: readonly number[];
+}
+
+/** The counts of one resolved client call label set (service, server, tool, provider, model), as the tally keeps them. */
+export interface ClientCallCounts {
+  readonly service: string;
+  /** The called server's `server_name` label value (may be `__unknown__` / `__overflow__`). */
+  readonly server: string;
+  /** Tool label value (may be `__unknown__` / `__overflow__`). */
+  readonly tool: string;
+  readonly provider: string;
+  readonly model: string;
+  /** Calls by outcome. */
+  readonly outcome: ReadonlyMap<string, CountView>;
+  /** Malformed calls by primary violation kind (every kind present, at zero until one). */
+  readonly kind: ReadonlyMap<string, CountView>;
 }
 
 /** Options of {@link SummaryStore}. */
@@ -96,6 +114,21 @@ class Stats {
 
   /** Adds the counts of one call label set. */
   add(c: CallCounts): void {
+    this.addCalls(c);
+    for (const [kind, n] of c.token) {
+      const i = TOKEN_INDEX.get(kind);
+      if (i !== undefined) this.tokenCounts[i]! += n.value;
+      else this.extraTokens = addExtra(this.extraTokens, kind, n.value);
+    }
+    for (const [reason, n] of c.notCounted) this.addNotCounted(reason, n.value);
+    if (c.unreported > 0) this.addNotCounted(TOKENS_UNREPORTED, c.unreported);
+    this.selfCorrections += c.selfCorrections?.value ?? 0;
+    const b = c.durationBuckets;
+    for (let i = 0; i < b.length; i++) this.buckets[i]! += b[i]!;
+  }
+
+  /** Adds the calls by outcome and the malformed calls by kind (all the client view has). */
+  addCalls(c: Pick<CallCounts, 'outcome' | 'kind'>): void {
     for (const [outcome, n] of c.outcome) {
       const v = n.value;
       this.calls += v;
@@ -109,21 +142,22 @@ class Stats {
       this.malformed += v;
       this.violations[kind] = (this.violations[kind] ?? 0) + v;
     }
-    for (const [kind, n] of c.token) {
-      const i = TOKEN_INDEX.get(kind);
-      if (i !== undefined) this.tokenCounts[i]! += n.value;
-      else this.extraTokens = addExtra(this.extraTokens, kind, n.value);
-    }
-    for (const [reason, n] of c.notCounted) this.addNotCounted(reason, n.value);
-    if (c.unreported > 0) this.addNotCounted(TOKENS_UNREPORTED, c.unreported);
-    this.selfCorrections += c.selfCorrections?.value ?? 0;
-    const b = c.durationBuckets;
-    for (let i = 0; i < b.length; i++) this.buckets[i]! += b[i]!;
   }
 
   private addNotCounted(reason: string, n: number): void {
     this.tokensNotCounted += n;
     this.tokensNotCountedReasons = addExtra(this.tokensNotCountedReasons, reason, n);
+  }
+
+  /** The client view's part: calls, outcomes and violations. */
+  callsView(): ClientCallStats {
+    return {
+      calls: this.calls,
+      outcomes: slotsToRecord(BASE_OUTCOMES, this.outcomeCounts, this.extraOutcomes),
+      malformed: this.malformed,
+      malformedRatio: this.calls > 0 ? this.malformed / this.calls : 0,
+      violations: { ...this.violations },
+    };
   }
 
   view(): CallStats {
@@ -200,6 +234,8 @@ export class SummaryStore {
   private readonly started: number;
   /** The tally's counts, one per call label set, in the order the sets appeared. */
   private readonly calls: CallCounts[] = [];
+  /** The tally's client-view counts, one per client call label set, in the order the sets appeared. */
+  private readonly clientCalls: ClientCallCounts[] = [];
   /** Calls and malformed calls per provider and trend bucket (bucket index: start time / bucket width). */
   private readonly trends = new Map<string, Map<number, { calls: number; malformed: number }>>();
   private readonly catalogs = new Map<string, CatalogEntry>();
@@ -217,6 +253,11 @@ export class SummaryStore {
   /** Adds the counts of a new call label set (the store reads them, live, at every render). */
   addCalls(counts: CallCounts): void {
     this.calls.push(counts);
+  }
+
+  /** Adds the counts of a new client call label set (read live at every render, like {@link addCalls}). */
+  addClientCalls(counts: ClientCallCounts): void {
+    this.clientCalls.push(counts);
   }
 
   /** Adds a call of `provider` (a resolved label value) to the malformed-ratio trend. */
@@ -330,7 +371,42 @@ export class SummaryStore {
       tools,
       recentViolations,
       catalogs,
+      client: this.renderClient(),
       collector,
+    };
+  }
+
+  /** The client view: the client call counts summed per provider and model, and per server and tool. */
+  private renderClient(): ClientSummary {
+    const totals = new Stats();
+    const byProvider = new Map<string, { stats: Stats; models: Map<string, Stats> }>();
+    const byTool = new Map<string, { server: string; tool: string; stats: Stats }>();
+    for (const c of this.clientCalls) {
+      let p = byProvider.get(c.provider);
+      if (p === undefined) byProvider.set(c.provider, (p = { stats: new Stats(), models: new Map() }));
+      let m = p.models.get(c.model);
+      if (m === undefined) p.models.set(c.model, (m = new Stats()));
+      const toolKey = `${c.server}\u0000${c.tool}`;
+      let t = byTool.get(toolKey);
+      if (t === undefined) byTool.set(toolKey, (t = { server: c.server, tool: c.tool, stats: new Stats() }));
+      totals.addCalls(c);
+      p.stats.addCalls(c);
+      m.addCalls(c);
+      t.stats.addCalls(c);
+    }
+    return {
+      reported: this.clientCalls.length > 0,
+      totals: totals.callsView(),
+      providers: [...byProvider.entries()]
+        .map(([provider, p]) => ({
+          provider,
+          ...p.stats.callsView(),
+          models: [...p.models.entries()].map(([model, s]) => ({ model, ...s.callsView() })).sort((a, b) => b.calls - a.calls),
+        }))
+        .sort((a, b) => b.calls - a.calls || a.provider.localeCompare(b.provider)),
+      tools: [...byTool.values()]
+        .map((t) => ({ server: t.server, tool: t.tool, ...t.stats.callsView() }))
+        .sort((a, b) => b.calls - a.calls || a.server.localeCompare(b.server) || a.tool.localeCompare(b.tool)),
     };
   }
 }

@@ -1,6 +1,9 @@
 /**
  * Spans -> metrics. The rules:
- * - Only SERVER spans (OTLP kind 2) count; client-side spans of the same call never double-count.
+ * - Two views, each counting each call once. The server view counts SERVER spans (OTLP kind 2)
+ *   into every metric below; the client view counts CLIENT spans (OTLP kind 3) of `tools/call`
+ *   into its two counters only (see the last rules). A call whose both sides are instrumented is
+ *   in both views: the two are never added. Other kinds, and CLIENT spans of other methods, are ignored.
  * - Every SERVER span with `mcp.method.name` is observed in the duration histogram (exemplar trace_id).
  * - A SERVER span with method `tools/call` is one call: `mcp_tool_calls_total` + 1 (or its adjusted count).
  *   Tool label: the tool name, or UNKNOWN_LABEL_VALUE when the call's primary violation kind is
@@ -23,9 +26,18 @@
  *   shows in the summary as not counted.
  * - Self-corrections (a malformed call followed by a well-formed one of the same provider and model,
  *   session and tool within the window): see self-correction.ts.
- * - Every value that becomes a label (service, method, tool, provider, model, error type) goes
+ * - Every value that becomes a label (service, server name, method, tool, provider, model, error type) goes
  *   through the one sanitiser of label-values.ts first (length limit, invalid text, series-key
  *   separators), and the summary gets the very same values.
+ * - Client view: a CLIENT tools/call span adds one (or its adjusted count) to
+ *   `mcp_client_tool_calls_total` under its outcome (the same outcomeOf) and, when malformed as the
+ *   client graded it, to `mcp_client_tool_schema_violations_total` under its primary kind. Labels:
+ *   the calling agent's service, `server_name` (the server's own name, UNKNOWN_LABEL_VALUE when
+ *   absent), tool (UNKNOWN_LABEL_VALUE for `unknown_tool` or a missing name), provider and model as
+ *   on the server side, all through the same sanitiser. A new client label set creates its
+ *   violation_kind series at zero and is admitted by the same cardinality guard (a group of its
+ *   own with its fan-out), overflowing as the server side does. CLIENT spans enter no histogram,
+ *   token, catalog or self-correction count, and the summary's client view reads these counts.
  * - Spans are checked before they are counted (ids, times, adjusted counts, token counts): see
  *   validate-span.ts. The tally counts what that stage rejected and dropped, nothing more.
  */
@@ -46,6 +58,7 @@ import {
   VIOLATION_KINDS,
   type Outcome,
   CALL_LABELS,
+  CLIENT_CALL_LABELS,
   CALL_TOKEN_KINDS,
   LABEL_VALUE_LIMIT,
   VALUE_REJECT_REASONS,
@@ -56,7 +69,7 @@ import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, ShareCount, type CollectorMetrics, type Count } from './metrics.js';
 import { SelfCorrectionTracker } from './self-correction.js';
 import { OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
-import type { CallCounts, SummaryStore } from './summary.js';
+import type { CallCounts, ClientCallCounts, SummaryStore } from './summary.js';
 import { TOKENS_UNREPORTED } from './summary-types.js';
 import { validateSpan, type ValidateSpanOptions, type ValidSpan } from './validate-span.js';
 
@@ -78,6 +91,12 @@ const CALL_FANOUT: Readonly<Record<string, number>> = {
   [METRICS.TOOL_SELF_CORRECTIONS.name]: 1,
 };
 
+/** Series one admitted client call label set may create in each client-view counter (reserved against the cap). */
+const CLIENT_FANOUT: Readonly<Record<string, number>> = {
+  [METRICS.CLIENT_TOOL_CALLS.name]: OUTCOMES.length,
+  [METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name]: VIOLATION_KINDS.length + 1,
+};
+
 /**
  * What {@link Tally} and its validation stage (validate-span.ts) read from a span, for the
  * decoders' projection (attribute values of other keys and events of other names are not
@@ -96,6 +115,7 @@ export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
     ATTR.ERROR_TYPE,
     ATTR.OUTCOME,
     ATTR.SESSION_KEY,
+    ATTR.SERVER_NAME,
     ATTR.TOKENS_CATALOG,
     ATTR.TOKENS_NOT_COUNTED,
     ...CALL_TOKEN_KINDS.map((k) => TOKEN_ATTRIBUTE[k]),
@@ -131,16 +151,22 @@ export interface TallyResult {
   reasons: Record<string, number>;
 }
 
+/** What {@link child} needs of a series: its labels and, for the overflow series, its shared cells. */
+interface SeriesBase {
+  labels: Record<string, string>;
+  /** The label set went to the overflow series (every label, outcome and kind included, is the overflow value). */
+  overflow: boolean;
+  /** The overflow series' one metric series per counter, shared by its per-value {@link ShareCount}s. */
+  overflowCells: Map<CollectorMetrics['calls'], CounterCell> | undefined;
+}
+
 /**
  * The per-call counts of one call label set (service, tool, provider, model), kept once: the
  * metric series are read by `/metrics`, and the summary store reads the very same counts
  * (see CallCounts in summary.ts), plus the two it alone shows. Series are pre-resolved: no
  * allocation and no label hashing per span (see CounterCell in metrics.ts).
  */
-interface CallSeries extends CallCounts {
-  labels: Record<string, string>;
-  /** The call label set went to the overflow series (every label, outcome and kind included, is the overflow value). */
-  overflow: boolean;
+interface CallSeries extends CallCounts, SeriesBase {
   outcome: Map<string, Count>;
   kind: Map<string, Count>;
   token: Map<string, Count>;
@@ -152,10 +178,14 @@ interface CallSeries extends CallCounts {
   unreported: number;
   /** Calls per duration bucket, weighted (the duration histogram has no model label). */
   durationBuckets: number[];
-  /** The overflow series' one metric series per counter, shared by its per-value {@link ShareCount}s. */
-  overflowCells: Map<CollectorMetrics['calls'], CounterCell> | undefined;
   /** Self-correction payload of an unsampled call (weight 1), shared so a call allocates none. */
   payload1: { series: CallSeries; weight: number };
+}
+
+/** The client view's counts of one client call label set (service, server, tool, provider, model), pre-resolved like {@link CallSeries}. */
+interface ClientSeries extends ClientCallCounts, SeriesBase {
+  outcome: Map<string, Count>;
+  kind: Map<string, Count>;
 }
 
 /** Nested maps keyed by label values: the strings decoded spans share are hashed once, no key string is built per span. */
@@ -209,7 +239,7 @@ function withLabel(base: Record<string, string>, label: string, value: string): 
  * The count of `value` of the last label, resolved once per call series: its counter series,
  * or for the overflow series (whose last label is the overflow value too) a share of it.
  */
-function child(map: Map<string, Count>, counter: CollectorMetrics['calls'], base: CallSeries, label: string, value: string): Count {
+function child(map: Map<string, Count>, counter: CollectorMetrics['calls'], base: SeriesBase, label: string, value: string): Count {
   let cell = map.get(value);
   if (!cell) {
     if (base.overflow) {
@@ -258,6 +288,9 @@ export class Tally {
   /** Admitted call series by (service, tool, provider, model) (bounded by the cap); overflowed keys share {@link overflowSeries}. */
   private readonly callSeries = new KeyTree<CallSeries>();
   private overflowSeries: CallSeries | undefined;
+  /** Admitted client series by (service, server, tool, provider, model) (bounded by the cap); overflowed keys share {@link clientOverflow}. */
+  private readonly clientSeries = new KeyTree<ClientSeries>();
+  private clientOverflow: ClientSeries | undefined;
   /** Admitted duration series by (service, method, tool, provider, error type) (bounded by the cap). */
   private readonly durationSeries = new KeyTree<HistogramCell>();
   /** Overflow duration series, by the guard's (cached) overflow label object. */
@@ -265,6 +298,7 @@ export class Tally {
   /** Key scratch for the trees (no array per span). */
   private readonly durKey: string[] = ['', '', '', '', ''];
   private readonly callKey: string[] = ['', '', '', ''];
+  private readonly clientKey: string[] = ['', '', '', '', ''];
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
   /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
@@ -276,6 +310,8 @@ export class Tally {
   private readonly validation: ValidateSpanOptions;
   /** One remembering sanitiser per label read (see LabelSlot). */
   private readonly slot: Readonly<Record<'service' | 'method' | 'tool' | 'provider' | 'model' | 'errorType' | 'catalogTool', LabelSlot>>;
+  /** The client view's slots (its own, so interleaved server and client spans keep each slot's memory). */
+  private readonly clientSlot: Readonly<Record<'service' | 'server' | 'tool' | 'provider' | 'model', LabelSlot>>;
   /** Token values dropped in the batch being tallied (counted once per batch). */
   private invalidTokenCounts = 0;
 
@@ -297,6 +333,13 @@ export class Tally {
       model: lv.slot(LABEL.GEN_AI_REQUEST_MODEL),
       errorType: lv.slot(LABEL.ERROR_TYPE),
       catalogTool: lv.slot(LABEL.GEN_AI_TOOL_NAME),
+    };
+    this.clientSlot = {
+      service: lv.slot(LABEL.SERVICE_NAME),
+      server: lv.slot(LABEL.SERVER_NAME),
+      tool: lv.slot(LABEL.GEN_AI_TOOL_NAME),
+      provider: lv.slot(LABEL.GEN_AI_PROVIDER_NAME),
+      model: lv.slot(LABEL.GEN_AI_REQUEST_MODEL),
     };
     this.summary = options.summary;
     this.guard = new CardinalityGuard({ limit: options.cardinalityLimit, dropped: options.metrics.seriesDropped });
@@ -325,6 +368,11 @@ export class Tally {
       }
       const method = checked.method;
       if (method === undefined) continue;
+      if (checked.client) {
+        // The client view: no duration, tokens, catalog or self-correction (and no start order needed).
+        this.recordClientCall(span, checked.weight);
+        continue;
+      }
       this.invalidTokenCounts += checked.invalidTokenCounts;
       const call = this.observeDuration(span, method, checked);
       if (call) calls.push(call);
@@ -556,6 +604,77 @@ export class Tally {
         spanId: c.span.spanId,
       });
     }
+  }
+
+  /** The client view of one CLIENT tools/call span: its two counters, nothing else. */
+  private recordClientCall(span: SpanView, weight: number): void {
+    const a = span.attributes;
+    const lv = this.clientSlot;
+    const rawKind = str(a[ATTR.VIOLATION_KIND]);
+    const kind = rawKind === undefined ? undefined : KNOWN_KINDS.has(rawKind) ? rawKind : UNKNOWN_LABEL_VALUE;
+    const rawService = str(span.resource[ATTR.SERVICE_NAME]);
+    const service = rawService === undefined ? UNKNOWN_LABEL_VALUE : lv.service.sanitize(rawService);
+    const rawServer = str(a[ATTR.SERVER_NAME]);
+    const server = rawServer === undefined ? UNKNOWN_LABEL_VALUE : lv.server.sanitize(rawServer);
+    const rawTool = str(a[ATTR.GEN_AI_TOOL_NAME]);
+    // As on the server side: an unknown tool's name never becomes a label value.
+    const tool = kind === 'unknown_tool' || rawTool === undefined ? UNKNOWN_LABEL_VALUE : lv.tool.sanitize(rawTool);
+    const rawProvider = str(a[ATTR.GEN_AI_PROVIDER_NAME]);
+    const provider = rawProvider === undefined ? UNKNOWN_PROVIDER : lv.provider.sanitize(rawProvider);
+    const rawModel = str(a[ATTR.GEN_AI_REQUEST_MODEL]);
+    const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.model.sanitize(rawModel);
+    const s = this.clientSeriesFor(service, server, tool, provider, model);
+    child(s.outcome, this.m.clientCalls, s, LABEL.OUTCOME, outcomeOf(a, span.statusCode)).inc(weight);
+    if (kind !== undefined) child(s.kind, this.m.clientViolations, s, LABEL.VIOLATION_KIND, kind).inc(weight);
+  }
+
+  /** The client series of a client call label set: admitted (and cached) or the shared overflow series. */
+  private clientSeriesFor(service: string, server: string, tool: string, provider: string, model: string): ClientSeries {
+    const tree = this.clientKey;
+    tree[0] = service;
+    tree[1] = server;
+    tree[2] = tool;
+    tree[3] = provider;
+    tree[4] = model;
+    const cached = this.clientSeries.get(tree);
+    if (cached) return cached;
+    const key = valuesKey(tree);
+    if (this.guard.admitGroup('client', key, CLIENT_FANOUT)) {
+      const series = this.newClientSeries(
+        {
+          [LABEL.SERVICE_NAME]: service,
+          [LABEL.SERVER_NAME]: server,
+          [LABEL.GEN_AI_TOOL_NAME]: tool,
+          [LABEL.GEN_AI_PROVIDER_NAME]: provider,
+          [LABEL.GEN_AI_REQUEST_MODEL]: model,
+        },
+        false,
+      );
+      this.clientSeries.set(tree, series);
+      return series;
+    }
+    for (const metric of Object.keys(CLIENT_FANOUT)) this.guard.noteDropped(metric, key);
+    this.clientOverflow ??= this.newClientSeries(this.guard.overflowLabels('client', CLIENT_CALL_LABELS), true);
+    return this.clientOverflow;
+  }
+
+  /** Makes a client series with its violation_kind series at zero (as {@link newSeries}) and hands its counts to the summary. */
+  private newClientSeries(labels: Record<string, string>, overflow: boolean): ClientSeries {
+    const series: ClientSeries = {
+      labels,
+      service: labels[LABEL.SERVICE_NAME]!,
+      server: labels[LABEL.SERVER_NAME]!,
+      tool: labels[LABEL.GEN_AI_TOOL_NAME]!,
+      provider: labels[LABEL.GEN_AI_PROVIDER_NAME]!,
+      model: labels[LABEL.GEN_AI_REQUEST_MODEL]!,
+      overflow,
+      outcome: new Map(),
+      kind: new Map(),
+      overflowCells: undefined,
+    };
+    for (const kind of VIOLATION_KINDS) child(series.kind, this.m.clientViolations, series, LABEL.VIOLATION_KIND, kind);
+    this.summary.addClientCalls(series);
+    return series;
   }
 
   /** Catalog gauges from a tools/list span. */

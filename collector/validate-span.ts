@@ -12,6 +12,9 @@
  *   beside a TOKENS_NOT_COUNTED marker, and values of spans the tally ignores, are not read, so
  *   never counted.
  *
+ * - A CLIENT span counts (in the client view) only when its method is `tools/call`; the checks
+ *   above (ids, times, adjusted count) apply to it as to a SERVER span. Other kinds are ignored.
+ *
  * Label values are not checked here: they are bounded where they become labels, by the one
  * sanitiser of label-values.ts (it rewrites, never rejects, and counts every rewrite).
  */
@@ -47,8 +50,9 @@ export interface CatalogToolCount {
 /** What the tally takes from an accepted span, checked. */
 export interface ValidSpan {
   /**
-   * The MCP method of a SERVER span (non-empty), or undefined for a span the tally does not
-   * count (another kind, or no method). Nothing else below is set then.
+   * The MCP method of a SERVER span (non-empty) or of a CLIENT tools/call span, or undefined for
+   * a span the tally does not count (another kind, no method, a CLIENT span of another method).
+   * Nothing else below is set then.
    */
   method: string | undefined;
   /** The adjusted count: 1 when absent, else from 1 to MAX_ADJUSTED_COUNT (1 / ratio: not necessarily an integer). */
@@ -66,6 +70,11 @@ export interface ValidSpan {
   catalogTools: CatalogToolCount[] | undefined;
   /** Token values read and dropped as invalid. */
   invalidTokenCounts: number;
+  /**
+   * True for a CLIENT span of `tools/call` (the client view: `method` is tools/call, no token
+   * values are read); undefined for every other span, so server spans keep their shape.
+   */
+  client: true | undefined;
 }
 
 /** Options of {@link validateSpan}. */
@@ -93,7 +102,25 @@ const IGNORED: Readonly<ValidSpan> = Object.freeze({
   catalogTotal: undefined,
   catalogTools: undefined,
   invalidTokenCounts: 0,
+  client: undefined,
 });
+
+/** A CLIENT tools/call span of weight `weight` (the client view reads nothing else). */
+function clientCall(weight: number): ValidSpan {
+  return {
+    method: MCP_METHOD.TOOLS_CALL,
+    weight,
+    notCounted: undefined,
+    tokens: undefined,
+    catalogTotal: undefined,
+    catalogTools: undefined,
+    invalidTokenCounts: 0,
+    client: true,
+  };
+}
+
+/** Every unsampled CLIENT tools/call span: shared, so such spans allocate nothing. */
+const CLIENT_CALL_1: Readonly<ValidSpan> = Object.freeze(clientCall(1));
 
 /** A non-empty string, else undefined. */
 function str(v: AttributeValue | undefined): string | undefined {
@@ -145,6 +172,11 @@ export function validateSpan(span: SpanView, options?: ValidateSpanOptions): Spa
   const a = span.attributes;
   const weight = adjustedCount(a[ATTR.ADJUSTED_COUNT]);
   if (Number.isNaN(weight)) return SPAN_REJECT_REASONS.INVALID_ADJUSTED_COUNT;
+  if (span.kind === OTLP_SPAN_KIND.CLIENT) {
+    // The client view counts tools/call only; other methods a client sends are ignored.
+    if (a[ATTR.MCP_METHOD_NAME] !== MCP_METHOD.TOOLS_CALL) return IGNORED;
+    return weight === 1 ? CLIENT_CALL_1 : clientCall(weight);
+  }
   if (span.kind !== OTLP_SPAN_KIND.SERVER) return IGNORED;
   const method = str(a[ATTR.MCP_METHOD_NAME]);
   if (method === undefined) return IGNORED;
@@ -177,5 +209,5 @@ export function validateSpan(span: SpanView, options?: ValidateSpanOptions): Spa
     if (total === INVALID_COUNT) invalid++;
     else catalogTotal = total;
   }
-  return { method, weight, notCounted, tokens, catalogTotal, catalogTools, invalidTokenCounts: invalid };
+  return { method, weight, notCounted, tokens, catalogTotal, catalogTools, invalidTokenCounts: invalid, client: undefined };
 }

@@ -5,7 +5,16 @@
  * (tool names come from callers), and styles are set through the CSSOM: the page's
  * Content-Security-Policy refuses style attributes.
  */
-import type { CallStats, CatalogSummary, ProviderSummary, RecentViolation, Summary, ToolSummary } from '../summary-types.js';
+import type {
+  CallStats,
+  CatalogSummary,
+  ClientCallStats,
+  ClientSummary,
+  ProviderSummary,
+  RecentViolation,
+  Summary,
+  ToolSummary,
+} from '../summary-types.js';
 import type { StatusPageConfig } from './page-config.js';
 
 const CONFIG = JSON.parse(document.getElementById('mcplens-config')?.textContent ?? 'null') as StatusPageConfig;
@@ -103,7 +112,7 @@ function toolTokens(stats: CallStats): string {
   return count(sum(stats.tokens)) + (n ? ` +${count(n)} not counted` : '');
 }
 
-function topKind(stats: CallStats): string | null {
+function topKind(stats: Pick<CallStats, 'violations'>): string | null {
   let best: string | null = null;
   let n = 0;
   for (const [k, v] of Object.entries(stats.violations)) {
@@ -280,6 +289,73 @@ const toolColumns: Array<Column<ToolSummary>> = [
   { label: 'tokens', num: true, get: (t) => toolTokens(t), title: (t) => (notCounted(t) ? `not counted: ${reasons(t)}` : '') },
 ];
 
+/** One row of the client view's provider table: a model of a provider. */
+type ClientModelRow = ClientCallStats & { provider: string; model: string };
+type ClientToolRow = ClientSummary['tools'][number];
+
+/** Columns every client-view table ends with: the counts, the top violation, the outcomes. */
+function clientCountColumns<T extends ClientCallStats>(): Array<Column<T>> {
+  return [
+    { label: 'calls', num: true, get: (t) => t.calls },
+    { label: 'malformed', num: true, get: (t) => t.malformed },
+    { label: 'ratio', num: true, get: (t) => pct(t.malformedRatio) },
+    {
+      label: 'top violation',
+      get: (t) => {
+        const k = topKind(t);
+        return k ? h('span', { class: 'kind' }, k) : '-';
+      },
+    },
+    ...OUTCOMES.map((o): Column<T> => ({ label: o, num: true, get: (t) => t.outcomes[o] ?? 0 })),
+  ];
+}
+
+const clientModelColumns: Array<Column<ClientModelRow>> = [
+  { label: 'provider', get: (r) => r.provider },
+  { label: 'model', get: (r) => r.model },
+  ...clientCountColumns<ClientModelRow>(),
+];
+
+const clientToolColumns: Array<Column<ClientToolRow>> = [
+  { label: 'server', get: (r) => r.server },
+  { label: 'tool', get: (r) => r.tool, mono: true },
+  ...clientCountColumns<ClientToolRow>(),
+];
+
+/** What the two views are, said once under the client view. */
+const VIEWS_NOTE =
+  'Client view: tools/call requests as instrumented clients (instrumentClient) sent and graded them (CLIENT spans). ' +
+  'The sections above are the server view: what instrumented servers handled (SERVER spans). Each view counts each call once; ' +
+  'a call whose client and server are both instrumented is in both views, so never add the two.';
+
+/** The client view, or a plain statement that no client reported (absent in older collectors' summaries). */
+function clientView(c: ClientSummary | undefined): HTMLElement {
+  if (!c?.reported) {
+    return h(
+      'div',
+      { class: 'empty', 'data-client-view': 'none' },
+      'No client spans received: no instrumented client (instrumentClient) has reported a tool call, so there is no client view. ' +
+        'Everything above is the server view.',
+    );
+  }
+  const rows: ClientModelRow[] = [];
+  for (const p of c.providers) for (const m of p.models) rows.push({ ...m, provider: p.provider });
+  const t = c.totals;
+  return h(
+    'div',
+    { 'data-client-view': 'reported', 'data-client-calls': String(t.calls), 'data-client-malformed': String(t.malformed) },
+    h(
+      'div',
+      { class: 'ratio-detail client-totals' },
+      `${t.malformed} of ${t.calls} calls malformed as the clients graded them (${pct(t.malformedRatio)})`,
+    ),
+    table(clientModelColumns, rows, 'No tool calls yet.'),
+    h('div', { class: 'note' }, 'per server and tool:'),
+    table(clientToolColumns, c.tools, 'No tool calls yet.'),
+    h('div', { class: 'note views-note' }, VIEWS_NOTE),
+  );
+}
+
 /** A trace id, linked to the configured trace viewer (the id URL-encoded), or as text when there is none. */
 function traceId(id: string): Node | string {
   const parts = CONFIG.traceUrlParts;
@@ -361,6 +437,7 @@ function render(s: Summary): void {
   if (s.providers.length) providers.appendChild(h('div', { class: 'note fixed-legend' }, FIXED_MEANING));
   replace('providers', providers);
   replace('tools', table(toolColumns, s.tools, 'No tool calls yet.'));
+  replace('client', clientView(s.client as ClientSummary | undefined));
   const recent = s.recentViolations.slice(0, CONFIG.recentRows);
   const recentBox = h('div', null, table(recentColumns, recent, 'No malformed calls.'));
   if (s.recentViolations.length > recent.length) {

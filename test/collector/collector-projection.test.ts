@@ -15,7 +15,7 @@ import { createCollectorMetrics } from '../../collector/metrics.js';
 import type { Attributes, SpanView } from '../../collector/span-view.js';
 import { SummaryStore } from '../../collector/summary.js';
 import { Tally, TALLY_PROJECTION } from '../../collector/tally.js';
-import { ATTR, EVENT, MCP_METHOD, METRICS, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
+import { ATTR, EVENT, LABEL, MCP_METHOD, METRICS, TOKENS_NOT_COUNTED_REASONS } from '../../contract/index.js';
 import { emitCatalog, emitUncountedCatalog } from './collector-harness.js';
 import { buildKitchenSinkSpans, buildToolCallSpans, recordSpans, seededRandom } from '../../harness/otlp-span-fixtures.js';
 
@@ -68,6 +68,20 @@ function mixedSpans(): ReadableSpan[] {
       })
       .end();
     emitUncountedCatalog(tracer, 1_767_000_001_000, TOKENS_NOT_COUNTED_REASONS.SHUTDOWN);
+    // The client view: a CLIENT tools/call span naming its server.
+    tracer
+      .startSpan(`${MCP_METHOD.TOOLS_CALL} search`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_CALL,
+          [ATTR.GEN_AI_TOOL_NAME]: 'search',
+          [ATTR.GEN_AI_PROVIDER_NAME]: 'openai',
+          [ATTR.SERVER_NAME]: 'search-server',
+          [ATTR.OUTCOME]: 'rejected',
+          [ATTR.VIOLATION_KIND]: 'wrong_type',
+        },
+      })
+      .end();
   });
   return [...buildToolCallSpans(200, 11), ...catalog, ...buildKitchenSinkSpans()];
 }
@@ -188,6 +202,9 @@ describe('decode projection', () => {
       (await r.metrics()).replace(/( # \{[^}]*\} \S+) \S+$/gm, '$1');
     const fullText = await text(full.registry);
     expect(fullText).toContain('mcp_tool_calls_total{');
+    // The client view's attributes survive the projection.
+    expect(fullText).toContain(`${METRICS.CLIENT_TOOL_CALLS.name}{`);
+    expect(fullText).toContain(`${LABEL.SERVER_NAME}="search-server"`);
     // The marker survives the projection: its counter has a sample.
     expect(fullText).toContain(`${METRICS.TOOL_TOKENS_NOT_COUNTED.name}{`);
     expect(

@@ -46,6 +46,7 @@ function call(patch: Partial<ValidSpan> = {}): ValidSpan {
     catalogTotal: undefined,
     catalogTools: undefined,
     invalidTokenCounts: 0,
+    client: undefined,
     ...patch,
   };
 }
@@ -122,9 +123,24 @@ describe('validateSpan', () => {
       call({ notCounted: UNKNOWN_LABEL_VALUE, tokens: undefined }),
     ],
     [
-      'invalid token counts on a CLIENT span (not read)',
+      'invalid token counts on a CLIENT tools/call span (client view: not read)',
       span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.TOKENS_ARGUMENTS]: -1 }),
+      call({ tokens: undefined, client: true }),
+    ],
+    [
+      'a sampled CLIENT tools/call span keeps its weight',
+      span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.ADJUSTED_COUNT]: 4 }),
+      call({ weight: 4, tokens: undefined, client: true }),
+    ],
+    [
+      'a CLIENT span of another method (not counted)',
+      span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST }),
       call({ method: undefined, tokens: undefined }),
+    ],
+    [
+      'a CLIENT span with a bad adjusted count (rejected like a SERVER span)',
+      span({ kind: OTLP_SPAN_KIND.CLIENT }, { [ATTR.ADJUSTED_COUNT]: 0 }),
+      I.INVALID_ADJUSTED_COUNT,
     ],
     [
       'a SERVER span without a method (not counted)',

@@ -151,6 +151,14 @@ describe('status page explanations and trace links, in headless Chromium', () =>
     expect(await plain.page.$$('#recent a, a.trace-link')).toHaveLength(0);
   });
 
+  it('says plainly that no client spans arrived when only servers reported', async () => {
+    const view = await plain.page.$eval('#client [data-client-view]', (el) => ({
+      state: el.getAttribute('data-client-view'),
+      text: el.textContent,
+    }));
+    expect(view).toEqual({ state: 'none', text: expect.stringContaining('No client spans received') });
+  });
+
   it('logs no console errors or warnings on either page', async () => {
     // One more poll cycle, so a render error on refresh would show too.
     await plain.page.waitForTimeout(2500);

@@ -5,7 +5,7 @@
  * leaves the origin, every provider the traffic used is shown with its malformed ratio,
  * caller-controlled text is shown as text; saves a screenshot under test-artifacts/.
  */
-import { flush } from '../../instrumentation/index.js';
+import { flush, instrumentClient } from '../../instrumentation/index.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +18,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ATTR, META_KEYS, PROVIDERS } from '../../contract/index.js';
+import { ATTR, META_KEYS, PROVIDERS, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
 import { STATUS_PAGE_RECENT_ROWS } from '../../collector/status-page.js';
 import type { Summary } from '../../collector/summary-types.js';
@@ -63,11 +63,11 @@ beforeAll(async () => {
   await traffic.done;
   await traffic.stop();
 
-  // One more caller, whose hallucinated tool name is markup.
+  // One more caller, whose hallucinated tool name is markup; its client is instrumented (the client view).
   const server = createOrderServer({ latencyScale: 0 });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await server.connect(b);
-  const client = new Client({ name: 'hostile', version: '1.0.0' });
+  const client = instrumentClient(new Client({ name: 'hostile', version: '1.0.0' }), { provider: PROVIDERS.X_AI, model: 'grok-4' });
   await client.connect(a);
   await client.callTool({ name: HOSTILE_TOOL, arguments: {}, _meta: { [META_KEYS.BAGGAGE]: baggageFor(PROVIDERS.X_AI, 'grok-4') } });
   await client.close();
@@ -78,7 +78,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 100));
     await flush(provider);
     summary = await collector.summary();
-  } while (summary.totals.calls < CALLS + 1 && Date.now() < deadline);
+  } while ((summary.totals.calls < CALLS + 1 || summary.client.totals.calls < 1) && Date.now() < deadline);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -185,6 +185,34 @@ describe('status page in headless Chromium', () => {
     const total = summary.catalogs.find((c) => c.service === ORDER_SERVER_NAME)?.totalTokens ?? 0;
     expect(total).toBeGreaterThan(100);
     expect(catalog).toContain(`${total} tokens added to every LLM request by 3 tools`);
+  });
+
+  it('shows the client view beside the server view: the one instrumented client, graded by itself', async () => {
+    expect(summary.client.totals.calls).toBe(1);
+    const view = await page.$eval('#client [data-client-view]', (el) => {
+      type Node = { textContent: string | null; children: ArrayLike<Node>; getAttribute(n: string): string | null };
+      type Root = Node & { querySelectorAll(s: string): ArrayLike<Node & Root>; querySelector(s: string): Node | null };
+      const root = el as unknown as Root;
+      return {
+        state: root.getAttribute('data-client-view'),
+        calls: root.getAttribute('data-client-calls'),
+        malformed: root.getAttribute('data-client-malformed'),
+        rows: Array.from(root.querySelectorAll('table'), (t) =>
+          Array.from(t.querySelectorAll('tbody tr'), (r) => Array.from(r.children, (td) => td.textContent)),
+        ),
+        note: root.querySelector('.views-note')?.textContent ?? '',
+      };
+    });
+    expect(view.state).toBe('reported');
+    expect(view.calls).toBe('1');
+    expect(view.malformed).toBe('1');
+    // Per provider and model: x-ai, grok-4, 1 call, 1 malformed, 100.0%, unknown_tool.
+    expect(view.rows[0]?.map((r) => r.slice(0, 6))).toEqual([[PROVIDERS.X_AI, 'grok-4', '1', '1', '100.0%', 'unknown_tool']]);
+    // Per server and tool: the unknown tool's name is no label value.
+    expect(view.rows[1]?.map((r) => r[1])).toEqual([UNKNOWN_LABEL_VALUE]);
+    expect(view.note).toContain('never add the two');
+    // The server view still shows the whole traffic.
+    expect(await page.$eval('#t-calls', (el) => el.textContent)).toBe(String(CALLS + 1));
   });
 
   it('shows a caller-controlled tool name as text, never as markup', async () => {
