@@ -129,7 +129,7 @@ export class ClientConnection {
       this.track(pending);
       const sent = withTraceMeta(message, span, model, appBaggage, options.propagateAllBaggage === true);
       // Graded as the client sends it, with the server-side classifier and the client's own tools/list answers.
-      if (method === MCP_METHOD.TOOLS_CALL) gradeOnArrival(this.shared.catalog, pending, params, trace.setSpan(active, span));
+      if (method === MCP_METHOD.TOOLS_CALL) gradeOnArrival(this.shared.catalog, pending, params, () => trace.setSpan(active, span));
       return sent;
     } catch (err) {
       diag.error('mcplens: tracing a client request failed; it is sent untraced', err);
