@@ -213,6 +213,8 @@ export const META_KEYS = {
   BAGGAGE: 'baggage',
   CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
   PROTOCOL_VERSION: 'io.modelcontextprotocol/protocolVersion',
+  /** On results (protocol 2026-07-28 and later): the server's self-reported `serverInfo`. */
+  SERVER_INFO: 'io.modelcontextprotocol/serverInfo',
 } as const;
 
 /** The HTTP header that carries the protocol version on Streamable HTTP (lower-case, as Node gives it). */

@@ -8,13 +8,14 @@ import type { ToolCatalog } from './tool-catalog.js';
  * A tool the catalog has is graded now; one it lacks is `unknown_tool` only when the catalog is
  * complete. Otherwise (nothing known yet, stale, or pages the client has not read) the rest is
  * loaded first, in the call's context `ctx`, so the list handler's spans nest there;
- * `pending.gradingDone` then settles once graded.
+ * `pending.gradingDone` then settles once graded. `ctx` may be given as a function, called only
+ * when a load is needed (the usual graded-now case then builds no context).
  */
 export function gradeOnArrival(
   catalog: ToolCatalog,
   pending: PendingRequest,
   params: Record<string, unknown> | undefined,
-  ctx: Context,
+  ctx: Context | (() => Context),
 ): void {
   const args = params?.arguments;
   pending.malformedShape =
@@ -23,7 +24,7 @@ export function gradeOnArrival(
     gradeArguments(catalog, pending, params);
     return;
   }
-  const loading = otelContext.with(ctx, () => catalog.ensureLoaded());
+  const loading = otelContext.with(typeof ctx === 'function' ? ctx() : ctx, () => catalog.ensureLoaded());
   if (loading === undefined) {
     gradeArguments(catalog, pending, params);
     return;

@@ -17,6 +17,7 @@ import { clockAnchor, hrTimeOf } from '../span-clock.js';
 import type { ToolCatalog } from '../tool-catalog.js';
 import { currentModel } from './model-scope.js';
 import { withTraceMeta } from './request-injection.js';
+import { serverNameOf, type ServerInfoSource } from './server-identity.js';
 import type { ClientInstrumentOptions } from './types.js';
 
 const CANCELLED = 'notifications/cancelled';
@@ -31,6 +32,8 @@ export interface ClientShared {
   readonly duration: Histogram;
   /** The tools this client has listed (and, for a call of a tool it has not, loads through the client). */
   readonly catalog: ToolCatalog;
+  /** The client's `getServerVersion`, when it has one. */
+  readonly serverInfo: ServerInfoSource | undefined;
 }
 
 /**
@@ -40,6 +43,8 @@ export interface ClientShared {
  */
 export class ClientConnection {
   private readonly pending = new Map<JsonRpcId, PendingRequest>();
+  /** The server's self-reported name, once known (it does not change within a connection). */
+  private serverName: string | undefined;
 
   constructor(private readonly shared: ClientShared) {}
 
@@ -124,7 +129,7 @@ export class ClientConnection {
       this.track(pending);
       const sent = withTraceMeta(message, span, model, appBaggage, options.propagateAllBaggage === true);
       // Graded as the client sends it, with the server-side classifier and the client's own tools/list answers.
-      if (method === MCP_METHOD.TOOLS_CALL) gradeOnArrival(this.shared.catalog, pending, params, trace.setSpan(active, span));
+      if (method === MCP_METHOD.TOOLS_CALL) gradeOnArrival(this.shared.catalog, pending, params, () => trace.setSpan(active, span));
       return sent;
     } catch (err) {
       diag.error('mcplens: tracing a client request failed; it is sent untraced', err);
@@ -165,6 +170,8 @@ export class ClientConnection {
       span.setAttribute(ATTR.JSONRPC_REQUEST_ID, String(pending.id));
       span.setAttribute(ATTR.PROVIDER_SOURCE, pending.provider.source);
       if (pending.method === MCP_METHOD.TOOLS_CALL) span.setAttribute(ATTR.GEN_AI_OPERATION_NAME, OPERATION_EXECUTE_TOOL);
+      this.serverName ??= serverNameOf(this.shared.serverInfo, pending.method, message);
+      if (this.serverName !== undefined) span.setAttribute(ATTR.SERVER_NAME, this.serverName);
       const { errorType } = gradeAnswer(span, pending, message, cancelled);
       // A CLIENT span is an error whatever the fault, the caller's own included (HTTP client convention).
       if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });

@@ -4,6 +4,7 @@ import { ToolCatalog, type ToolCatalogLoader } from '../tool-catalog.js';
 import { VERSION } from '../version.js';
 import { hookInbound, hookSend, hookStart, isTransport, type TransportLike as BaseTransport } from '../transport-hooks.js';
 import { ClientConnection, type ClientShared } from './client-connection.js';
+import { serverInfoSourceOf } from './server-identity.js';
 import type { ClientInstrumentOptions } from './types.js';
 
 // Symbol.for, not Symbol(): two copies of mcplens in one process must agree on what is instrumented.
@@ -63,6 +64,7 @@ function ensureState(client: ClientLike, options: ClientInstrumentOptions): Clie
     tracer: tracerOf(options.tracerProvider),
     duration,
     catalog: new ToolCatalog({ strictArguments: options.strictArguments ?? false }, catalogLoader(client)),
+    serverInfo: serverInfoSourceOf(client),
   };
   Object.defineProperty(client, CLIENT_STATE, { value: shared, enumerable: false });
   const connect = client.connect;

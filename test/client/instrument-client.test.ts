@@ -68,6 +68,21 @@ describe('instrumentClient (SDK v1 client and server over InMemoryTransport)', (
     expect(clientSpans(MCP_METHOD.INITIALIZE)).toHaveLength(1);
   });
 
+  it("names the called server on its spans: serverInfo.name from initialize's answer on", async () => {
+    exporter.reset();
+    const { client } = await pair();
+    await client.callTool({ name: 'create_order', arguments: { sku: 'SKU-1', quantity: 2 } });
+    await client.listTools();
+    const [{ client: call }] = (await callPair('create_order')) as [{ client: ReadableSpan; server: ReadableSpan }];
+    expect(client.getServerVersion()?.name).toBe('orders');
+    expect(call.attributes[ATTR.SERVER_NAME]).toBe('orders');
+    // initialize's own span too: its answer is where the name comes from.
+    const [init] = clientSpans(MCP_METHOD.INITIALIZE);
+    expect(init?.attributes[ATTR.SERVER_NAME]).toBe('orders');
+    await waitForSpans(() => clientSpans(MCP_METHOD.TOOLS_LIST).length > 0);
+    expect(clientSpans(MCP_METHOD.TOOLS_LIST)[0]?.attributes[ATTR.SERVER_NAME]).toBe('orders');
+  });
+
   it('tags each call of two concurrent withModel scopes with its own model, client and server side', async () => {
     exporter.reset();
     const { client } = await pair();
