@@ -144,7 +144,9 @@ export function createAuthorization(options: AuthorizationOptions, keyPrefix = '
     denial: (tool, decision) => {
       const message = deniedMessage(tool, decision);
       const description =
-        decision.reason === 'unmapped_tool' ? `tool ${tool} is not authorized for any scope` : `missing scope ${decision.missing.join(' ')}`;
+        decision.reason === 'unmapped_tool'
+          ? `tool ${tool} is not authorized for any scope`
+          : `missing scope ${decision.missing.join(' ')}`;
       return { message, http: insufficientScopeAnswer(decision.required, description, challenge) };
     },
     answerFor: (error) => {

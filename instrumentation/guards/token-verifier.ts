@@ -130,7 +130,9 @@ export function createTokenVerifier(options: TokenVerifierOptions, keyPrefix = '
   }
   for (const alg of algorithms) {
     if (typeof alg !== 'string' || KEY_TYPES[alg] === undefined) {
-      throw new ConfigError(`${at('algorithms')}: ${JSON.stringify(alg)} is not supported (asymmetric only: ${Object.keys(KEY_TYPES).join(', ')})`);
+      throw new ConfigError(
+        `${at('algorithms')}: ${JSON.stringify(alg)} is not supported (asymmetric only: ${Object.keys(KEY_TYPES).join(', ')})`,
+      );
     }
   }
   const clockTolerance = nonNegative(options.clockToleranceSeconds, 30, at('clockToleranceSeconds'));
@@ -223,11 +225,12 @@ function translate(err: unknown): Error {
   const reason = (err as { reason?: unknown }).reason;
   switch (code) {
     case 'ERR_JWT_EXPIRED':
-      return new InvalidTokenError('token expired');
+      // jose reports a token past maxTokenAge as expired on its `iat`.
+      return new InvalidTokenError(claim === 'iat' ? 'token older than the maximum token age' : 'token expired');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (reason === 'missing') return new InvalidTokenError(`${String(claim)} claim missing`);
       if (claim === 'nbf') return new InvalidTokenError('token not yet valid');
-      if (claim === 'iat') return new InvalidTokenError('token too old or issued in the future');
+      if (claim === 'iat') return new InvalidTokenError('token issued in the future');
       if (claim === 'iss') return new InvalidTokenError('unexpected issuer');
       if (claim === 'aud') return new InvalidTokenError('token not issued for this server (audience)');
       return new InvalidTokenError(`${String(claim)} claim invalid`);
