@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { ConfigError } from '../../contract/config-error.js';
 import { type AuthorizationOptions, createAuthorization, MissingTokenError } from '../../instrumentation/guards/authorization.js';
-import { InvalidTokenError, TokenVerificationUnavailableError } from '../../instrumentation/guards/token-verifier.js';
+import { bearerToken, InvalidTokenError, TokenVerificationUnavailableError } from '../../instrumentation/guards/token-verifier.js';
 import { createToolScopes } from '../../instrumentation/guards/tool-scopes.js';
 
 const ISSUER = 'https://auth.example.test';
@@ -306,6 +306,22 @@ describe("scoped authorization from the SDK's authInfo", () => {
       'token expired',
     );
     expect(() => guard.resolveCaller({ authorization: 'Bearer abc' })).toThrow(MissingTokenError);
+  });
+});
+
+describe('bearerToken', () => {
+  it.each<[string | string[] | undefined, string | undefined]>([
+    ['Bearer abc.def.ghi', 'abc.def.ghi'],
+    ['bearer abc.def.ghi', 'abc.def.ghi'],
+    ['BEARER  abc.def.ghi  ', 'abc.def.ghi'],
+    [['Bearer first.a.b', 'Bearer second.a.b'], 'first.a.b'],
+    ['Basic dXNlcjpwYXNz', undefined],
+    ['Bearerabc.def.ghi', undefined],
+    ['Bearer a b', undefined],
+    ['Bearer ', undefined],
+    [undefined, undefined],
+  ])('%j -> %j', (header, token) => {
+    expect(bearerToken(header)).toBe(token);
   });
 });
 
