@@ -1,11 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import express from 'express';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { ConfigError } from '../../contract/config-error.js';
 import { type AuthorizationOptions, createAuthorization, MissingTokenError } from '../../instrumentation/guards/authorization.js';
-import { bearerToken, InvalidTokenError, TokenVerificationUnavailableError } from '../../instrumentation/guards/token-verifier.js';
+import { z } from 'zod';
+import {
+  bearerToken,
+  createTokenVerifier,
+  InvalidTokenError,
+  TokenVerificationUnavailableError,
+} from '../../instrumentation/guards/token-verifier.js';
 import { createToolScopes } from '../../instrumentation/guards/tool-scopes.js';
 
 const ISSUER = 'https://auth.example.test';
@@ -306,6 +318,71 @@ describe("scoped authorization from the SDK's authInfo", () => {
       'token expired',
     );
     expect(() => guard.resolveCaller({ authorization: 'Bearer abc' })).toThrow(MissingTokenError);
+  });
+});
+
+describe('the authInfo of a real SDK server behind requireBearerAuth', () => {
+  it('grants or denies a tools/call by the scopes in extra.authInfo', async () => {
+    const signer = await makeSigner('ES256', 'sdk');
+    const verifier = createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], key: signer.jwk });
+    const guard = createAuthorization({ tools: TOOLS });
+    const seen: unknown[] = [];
+    const app = express();
+    app.use(express.json());
+    app.post(
+      '/mcp',
+      requireBearerAuth({
+        verifier: {
+          verifyAccessToken: async (token) => {
+            const verified = await verifier.verify(token);
+            return { token, clientId: verified.clientId ?? '', scopes: [...verified.scopes], expiresAt: verified.expiresAt };
+          },
+        },
+      }),
+      async (req, res) => {
+        const server = new McpServer({ name: 'orders', version: '1.0.0' });
+        server.registerTool('cancel_order', { inputSchema: { id: z.string() } }, async ({ id }, extra) => {
+          seen.push(extra.authInfo?.scopes);
+          const caller = guard.resolveCaller({ authInfo: extra.authInfo! }) as { scopes: readonly string[] };
+          const decision = guard.authorize('cancel_order', caller.scopes);
+          if (!decision.allowed)
+            return { isError: true, content: [{ type: 'text' as const, text: guard.denial('cancel_order', decision).message }] };
+          return { content: [{ type: 'text' as const, text: `cancelled ${id}` }] };
+        });
+        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+        res.on('close', () => void transport.close());
+        await server.connect(transport);
+        await transport.handleRequest(req, res, req.body);
+      },
+    );
+    const http = await new Promise<Server>((resolve) => {
+      const listening: Server = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
+    const call = async (scope: string) => {
+      const client = new Client({ name: 'agent', version: '1.0.0' });
+      const headers = { Authorization: `Bearer ${await sign(signer, { scope })}` };
+      await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers } }));
+      try {
+        return (await client.callTool({ name: 'cancel_order', arguments: { id: 'o-1' } })) as {
+          isError?: boolean;
+          content: Array<{ text: string }>;
+        };
+      } finally {
+        await client.close();
+      }
+    };
+    try {
+      const denied = await call('orders:read');
+      expect(denied.isError).toBe(true);
+      expect(denied.content[0]!.text).toContain('orders:write');
+      const granted = await call('orders:read orders:write');
+      expect(granted.isError).not.toBe(true);
+      expect(granted.content[0]!.text).toBe('cancelled o-1');
+      expect(seen).toEqual([['orders:read'], ['orders:read', 'orders:write']]);
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
   });
 });
 
