@@ -85,10 +85,11 @@ export function createToolScopes(options: ToolScopesOptions, keyPrefix = 'author
     const required = requiredScopes(tool);
     if (required === undefined) return { allowed: false, missing: [], required: [], reason: 'unmapped_tool' };
     // Arrays of a handful of scopes: a linear scan beats building a Set per call.
-    const has = scopes instanceof Set ? (s: string) => scopes.has(s) : (s: string) => (scopes as readonly string[]).includes(s);
+    const isSet = scopes instanceof Set;
     let missing: string[] | undefined;
     for (const scope of required) {
-      if (!has(scope)) (missing ??= []).push(scope);
+      const held = isSet ? (scopes as ReadonlySet<string>).has(scope) : (scopes as readonly string[]).includes(scope);
+      if (!held) (missing ??= []).push(scope);
     }
     return missing === undefined ? ALLOWED : { allowed: false, missing, required: [...required], reason: 'missing_scopes' };
   };

@@ -3,7 +3,13 @@
  * of a signature check. Keyed by the SHA-256 of the token: the token itself is never stored, so a
  * heap dump or a debugger shows no usable credential.
  */
-import { hash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+// crypto.hash (one call, no Hash object) is Node >= 20.12; createHash is the fallback for older 20.x.
+const sha256 =
+  typeof crypto.hash === 'function'
+    ? (text: string): string => crypto.hash('sha256', text, 'base64url')
+    : (text: string): string => crypto.createHash('sha256').update(text).digest('base64url');
 
 /** What the cache holds for one token. */
 export interface CachedToken<T> {
@@ -22,7 +28,7 @@ export class VerifiedTokenCache<T> {
 
   /** The key a token is stored under (base64url SHA-256). */
   static keyOf(token: string): string {
-    return hash('sha256', token, 'base64url');
+    return sha256(token);
   }
 
   /** The entry for `token` when present and not expired at `nowMs`; an expired entry is dropped. */
