@@ -2,7 +2,7 @@
  * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
  * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), `mcplens wrap`'s overhead
  * (bench/wrap-overhead.ts), `mcplens proxy`'s overhead (bench/proxy-overhead.ts), the tokenizer's bounds
- * (bench/tokenizer-bound.ts), then the collector
+ * (bench/tokenizer-bound.ts), the scoped-authorization guard's costs (bench/authorization.ts), then the collector
  * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
  *
@@ -15,6 +15,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { mainAuthorizationBench } from './authorization.js';
 import { mainOverhead } from './instrumentation-overhead.js';
 import { mainProxyOverhead } from './proxy-overhead.js';
 import { mainStdioLifecycle } from './stdio-lifecycle.js';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   await mainProxyOverhead(argv.filter((arg) => arg === '--quick' || arg.startsWith('--proxy-')));
   // The plain tokenizer's quadratic cells are cut off at the timeout (a shorter one with --quick).
   await mainTokenizerBound(quick ? ['--timeout-ms', '3000'] : []);
+  await mainAuthorizationBench(quick ? ['--quick'] : []);
 
   const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
   let ingest: IngestModule | undefined;
