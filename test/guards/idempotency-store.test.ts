@@ -67,7 +67,11 @@ describe.each(storeKinds)('%s store', (_name, makeStore) => {
     const store = await makeStore({});
     const run = asRun(await beginIdempotent(store, call));
     expect(await run.complete({ content: [{ type: 'text', text: 'sent' }] }, false)).toBe(true);
-    expect(await beginIdempotent(store, call)).toEqual({ kind: 'replay', result: { content: [{ type: 'text', text: 'sent' }] }, isError: false });
+    expect(await beginIdempotent(store, call)).toEqual({
+      kind: 'replay',
+      result: { content: [{ type: 'text', text: 'sent' }] },
+      isError: false,
+    });
     // Exactly one of complete/release counts.
     expect(await run.complete({ other: true }, false)).toBe(false);
     expect(await run.release()).toBe(false);
@@ -78,7 +82,9 @@ describe.each(storeKinds)('%s store', (_name, makeStore) => {
     asRun(await beginIdempotent(store, call));
     const reordered = { ...call, args: { to: { name: 'Bob', iban: 'DE00' }, amount: 10 } };
     expect(await beginIdempotent(store, reordered)).toEqual({ kind: 'in_progress' });
-    expect(await beginIdempotent(store, { ...call, args: { amount: 11, to: { iban: 'DE00', name: 'Bob' } } })).toEqual({ kind: 'conflict' });
+    expect(await beginIdempotent(store, { ...call, args: { amount: 11, to: { iban: 'DE00', name: 'Bob' } } })).toEqual({
+      kind: 'conflict',
+    });
   });
 
   it('refuses a duplicate while the first runs, and a bounded wait ends in the replay', async () => {

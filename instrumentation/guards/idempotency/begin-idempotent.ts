@@ -59,14 +59,18 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Claims `call.key` in `store` for this call, or returns why the handler must not run.
  * @throws TypeError when the arguments have no canonical JSON form (see `fingerprintArguments`).
  */
-export async function beginIdempotent(store: IdempotencyStore, call: IdempotentCall, options: BeginIdempotentOptions = {}): Promise<IdempotentBegin> {
+export async function beginIdempotent(
+  store: IdempotencyStore,
+  call: IdempotentCall,
+  options: BeginIdempotentOptions = {},
+): Promise<IdempotentBegin> {
   const fingerprint = fingerprintArguments(call.args);
   const key = idempotencyStorageKey(call.scope, call.tool, call.key);
   const waitMs = options.waitMs ?? 0;
   const pollMs = options.pollMs ?? 25;
   const deadline = Date.now() + waitMs;
   try {
-    for (let tries = 0; tries < MAX_CLAIM_TRIES; ) {
+    for (let tries = 0; tries < MAX_CLAIM_TRIES;) {
       const outcome = await store.claim(key, fingerprint);
       if (outcome.won) return runFor(store, outcome.claim);
       let record: IdempotencyRecord = outcome.record;

@@ -2,8 +2,14 @@
  * The arguments' fingerprint (RFC 8785 canonical JSON, so key order does not matter, then
  * SHA-256) and the storage key of one idempotency key within its caller's scope and tool.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import canonicalize from 'canonicalize';
+
+// One-shot crypto.hash (Node >= 20.12) costs a third of a Hash object for short inputs.
+const sha256 =
+  typeof crypto.hash === 'function'
+    ? (text: string): string => crypto.hash('sha256', text, 'base64url')
+    : (text: string): string => crypto.createHash('sha256').update(text).digest('base64url');
 
 /**
  * SHA-256 (base64url) of the RFC 8785 canonical JSON of `args`.
@@ -17,9 +23,7 @@ export function fingerprintArguments(args: unknown): string {
     throw new TypeError(`idempotency: arguments have no canonical JSON form (${(error as Error).message})`, { cause: error });
   }
   // undefined arguments (a call without any) fingerprint like JSON null.
-  return createHash('sha256')
-    .update(canonical ?? 'null')
-    .digest('base64url');
+  return sha256(canonical ?? 'null');
 }
 
 /**
@@ -28,7 +32,5 @@ export function fingerprintArguments(args: unknown): string {
  * the parts cannot collide and the length is bounded.
  */
 export function idempotencyStorageKey(scope: string | undefined, tool: string, key: string): string {
-  return createHash('sha256')
-    .update(JSON.stringify([scope ?? null, tool, key]))
-    .digest('base64url');
+  return sha256(JSON.stringify([scope ?? null, tool, key]));
 }

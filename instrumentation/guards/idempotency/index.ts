@@ -1,5 +1,11 @@
 /** Idempotency keys for write tools: the stores and the guard's begin step. */
-export { beginIdempotent, type BeginIdempotentOptions, type IdempotentBegin, type IdempotentCall, type IdempotentRun } from './begin-idempotent.js';
+export {
+  beginIdempotent,
+  type BeginIdempotentOptions,
+  type IdempotentBegin,
+  type IdempotentCall,
+  type IdempotentRun,
+} from './begin-idempotent.js';
 export { fingerprintArguments, idempotencyStorageKey } from './fingerprint.js';
 export { MemoryIdempotencyStore, type MemoryIdempotencyStoreOptions } from './memory-store.js';
 export { RedisIdempotencyStore, type RedisCommandSender, type RedisIdempotencyStoreOptions } from './redis-store.js';

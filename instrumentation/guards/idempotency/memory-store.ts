@@ -30,7 +30,8 @@ type Entry =
   | { state: 'done'; fingerprint: string; result: StoredResult; expiresAt: number };
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`MemoryIdempotencyStore: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`MemoryIdempotencyStore: ${name} must be a positive integer, got ${value}`);
   return value;
 }
 

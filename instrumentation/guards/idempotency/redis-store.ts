@@ -66,7 +66,8 @@ function parseValue(key: string, value: string): Exclude<IdempotencyRecord, { st
 }
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`RedisIdempotencyStore: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`RedisIdempotencyStore: ${name} must be a positive integer, got ${value}`);
   return value;
 }
 

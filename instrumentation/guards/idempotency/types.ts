@@ -15,9 +15,7 @@ export interface StoredResult {
 
 /** The state of one storage key. */
 export type IdempotencyRecord =
-  | { state: 'absent' }
-  | { state: 'in_progress'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; result: StoredResult };
+  { state: 'absent' } | { state: 'in_progress'; fingerprint: string } | { state: 'done'; fingerprint: string; result: StoredResult };
 
 /** Proof of a won claim, handed back to `complete` or `release`. Opaque to callers. */
 export interface IdempotencyClaim {
