@@ -171,6 +171,27 @@ describe('redis store across replicas', () => {
     }
   });
 
+  it('answers unavailable (timeout) while Redis is stalled; a claim that landed late holds its key only for the lease', async () => {
+    const admin = (await connectClient(redis!.url)) as RedisCommandSender;
+    const store = new RedisIdempotencyStore({
+      client: await connectClient(redis!.url),
+      prefix: `stall:${randomUUID()}:`,
+      commandTimeoutMs: 200,
+      leaseMs: 1_500,
+    });
+    const call = { tool: 'transfer', key: 'k', args: { amount: 1 } };
+    await admin.sendCommand(['CLIENT', 'PAUSE', '700', 'ALL']);
+    const started = Date.now();
+    const stalled = await beginIdempotent(store, call);
+    expect(Date.now() - started).toBeLessThan(600);
+    expect(stalled).toMatchObject({ kind: 'unavailable', error: { kind: 'timeout' } });
+    // The timed-out claim was still executed once the pause ended: nobody owns it, so it blocks until its lease ends.
+    await sleep(800);
+    expect((await beginIdempotent(store, call)).kind).toBe('in_progress');
+    await sleep(1_600);
+    expect((await beginIdempotent(store, call)).kind).toBe('run');
+  });
+
   it('answers unavailable within the command timeout when Redis is killed mid-run, and runs nothing twice', async () => {
     const own = await startRedisServer();
     try {
