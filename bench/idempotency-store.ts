@@ -5,13 +5,14 @@
  * child (no persistence), next to a bare PING through the same client as the floor.
  *
  * Every call uses a new key (a first call: claim + complete), so the memory store reaches its
- * cap and evicts from then on, as in a long-running server. Sequential awaits; median of rounds.
+ * cap (default 10,000) and evicts from then on, as in a long-running server. Sequential awaits; median of rounds.
  * In-memory figures are CPU time per call (`process.cpuUsage()`, one process, no other thread
  * busy); Redis figures are wall-clock round trips per call (p50, p99), the median over rounds.
  *
  * Run: `npx tsc -p . && node dist/bench/idempotency-store.js [--rounds 5] [--calls 200000] [--redis-calls 5000]`.
  * Table to stdout, progress to stderr.
  */
+import { hash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -57,24 +58,31 @@ interface Row {
 }
 
 async function memoryRows(rounds: number, calls: number): Promise<Row[]> {
-  const figures: Record<string, number[]> = { beginComplete: [], replay: [], fingerprint: [], storageKey: [] };
+  const figures: Record<string, number[]> = { beginComplete: [], smallCap: [], replay: [], fingerprint: [], storageKey: [], floor: [] };
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`memory round ${round + 1}/${rounds}\n`);
     const store = new MemoryIdempotencyStore();
     // Warm-up (JIT), also fills the store to its cap.
     await timePerCall(20_000, (i) => beginComplete(store, `warm-${round}-${i}`));
     figures.beginComplete!.push(await timePerCall(calls, (i) => beginComplete(store, `k-${round}-${i}`)));
+    // A small cap: records die young (scavenges) instead of in the old generation.
+    const small = new MemoryIdempotencyStore({ maxRecords: 100 });
+    await timePerCall(20_000, (i) => beginComplete(small, `warm-${round}-${i}`));
+    figures.smallCap!.push(await timePerCall(calls, (i) => beginComplete(small, `k-${round}-${i}`)));
     const last = `k-${round}-${calls - 1}`;
     figures.replay!.push(await timePerCall(calls, () => replay(store, last)));
     figures.fingerprint!.push(await timePerCall(calls, () => fingerprintArguments(ARGS)));
+    figures.floor!.push(await timePerCall(calls, () => hash('sha256', JSON.stringify(ARGS), 'base64url')));
     figures.storageKey!.push(await timePerCall(calls, (i) => idempotencyStorageKey('alice', 'transfer', `k-${i}`)));
   }
   const us = (ns: number[]): string =>
     `${(median(ns) / 1000).toFixed(2)} µs CPU (rounds ${ns.map((n) => (n / 1000).toFixed(2)).join(', ')})`;
   return [
     { what: 'memory: begin + complete (first call)', figure: us(figures.beginComplete!) },
+    { what: 'memory, cap 100: begin + complete', figure: us(figures.smallCap!) },
     { what: 'memory: begin → replay', figure: us(figures.replay!) },
     { what: '  of which fingerprint (JCS + SHA-256)', figure: us(figures.fingerprint!) },
+    { what: '  floor: JSON.stringify + SHA-256 (not canonical)', figure: us(figures.floor!) },
     { what: '  of which storage key (SHA-256)', figure: us(figures.storageKey!) },
   ];
 }

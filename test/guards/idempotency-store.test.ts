@@ -230,6 +230,21 @@ describe('memory store bound', () => {
     expect(await beginIdempotent(store, { tool: 't', key: 'c', args: {} })).toMatchObject({ kind: 'replay', result: 'c' });
   });
 
+  it('evicts by completion order, not by a key’s earlier, expired record', async () => {
+    const store = new MemoryIdempotencyStore({ maxRecords: 3, ttlMs: 300 });
+    const finish = async (key: string): Promise<void> => {
+      await asRun(await beginIdempotent(store, { tool: 't', key, args: {} })).complete(key, false);
+    };
+    await finish('a');
+    await sleep(350); // a expires
+    await finish('b');
+    await finish('a'); // a again, after b
+    await finish('c');
+    await finish('d'); // at the cap: b is the oldest finished record
+    expect((await beginIdempotent(store, { tool: 't', key: 'a', args: {} })).kind).toBe('replay');
+    expect((await beginIdempotent(store, { tool: 't', key: 'b', args: {} })).kind).toBe('run');
+  });
+
   it('never evicts a claim in progress: a store full of them is unavailable (capacity)', async () => {
     const store = new MemoryIdempotencyStore({ maxRecords: 2 });
     const first = asRun(await beginIdempotent(store, { tool: 't', key: 'a', args: {} }));

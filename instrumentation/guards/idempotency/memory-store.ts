@@ -40,8 +40,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly maxRecords: number;
   private readonly ttlMs: number;
   private readonly leaseMs: number;
-  /** Insertion order is expiry order for finished records: `complete` re-inserts. */
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Finished records in completion order (so expiry order, the TTL being one), oldest at `head`.
+   * A queue beside the map because evicting by iterating the map from its start walks over the
+   * holes its deletions leave, which made every eviction cost grow with the cap.
+   */
+  private doneQueue: { key: string; entry: Entry }[] = [];
+  private head = 0;
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     this.maxRecords = positiveInteger('maxRecords', options.maxRecords ?? 10_000);
@@ -68,8 +74,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   complete(claim: IdempotencyClaim, result: StoredResult): Promise<boolean> {
     if (!this.holds(claim)) return Promise.resolve(false);
-    this.entries.delete(claim.key);
-    this.entries.set(claim.key, { state: 'done', fingerprint: claim.fingerprint, result, expiresAt: Date.now() + this.ttlMs });
+    const entry: Entry = { state: 'done', fingerprint: claim.fingerprint, result, expiresAt: Date.now() + this.ttlMs };
+    this.entries.set(claim.key, entry);
+    this.doneQueue.push({ key: claim.key, entry });
+    // Records that expired without an eviction leave stale items; drop them before they add up.
+    if (this.doneQueue.length - this.head > 2 * this.maxRecords) {
+      this.doneQueue = this.doneQueue.slice(this.head).filter((item) => this.entries.get(item.key) === item.entry);
+      this.head = 0;
+    }
     return Promise.resolve(true);
   }
 
@@ -99,10 +111,23 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return entry;
   }
 
-  /** Drops one expired entry or the oldest finished record; false when every entry is a live claim. */
+  /** Drops the oldest finished record, else an expired claim; false when every entry is a live claim. */
   private evictOne(now: number): boolean {
+    while (this.head < this.doneQueue.length) {
+      const { key, entry } = this.doneQueue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.doneQueue.length) {
+        this.doneQueue = this.doneQueue.slice(this.head);
+        this.head = 0;
+      }
+      // Skip records already gone (expired, or replaced after their expiry by a new claim).
+      if (this.entries.get(key) === entry) {
+        this.entries.delete(key);
+        return true;
+      }
+    }
+    // Only claims left: a slow scan, reached only when the store is full of them.
     for (const [key, entry] of this.entries) {
-      if (entry.state === 'done' || entry.expiresAt <= now) {
+      if (entry.expiresAt <= now) {
         this.entries.delete(key);
         return true;
       }
