@@ -53,14 +53,18 @@ return 0`;
 // Tokens (UUIDs) and fingerprints (base64url) hold no newline.
 const claimValue = (claim: IdempotencyClaim): string => `p\n${claim.token}\n${claim.fingerprint}`;
 const doneValue = (fingerprint: string, stored: StoredResult): string =>
-  `d\n${fingerprint}\n${stored.isError ? 1 : 0}\n${JSON.stringify(stored.result)}`;
+  `d\n${fingerprint}\n${stored.isError ? 1 : 0}\n${JSON.stringify(stored.result) ?? 'null'}`;
 
 function parseValue(key: string, value: string): Exclude<IdempotencyRecord, { state: 'absent' }> {
   const [state, first, second] = value.split('\n', 3);
   if (state === 'p' && first !== undefined && second !== undefined) return { state: 'in_progress', fingerprint: second };
   if (state === 'd' && first !== undefined && second !== undefined) {
     const json = value.slice(state.length + first.length + second.length + 3);
-    return { state: 'done', fingerprint: first, result: { result: JSON.parse(json) as StoredResult['result'], isError: second === '1' } };
+    try {
+      return { state: 'done', fingerprint: first, result: { result: JSON.parse(json) as StoredResult['result'], isError: second === '1' } };
+    } catch (error) {
+      throw new IdempotencyStoreError('server', `idempotency: unreadable result at ${key}`, { cause: error });
+    }
   }
   throw new IdempotencyStoreError('server', `idempotency: unreadable record at ${key}`);
 }
