@@ -213,6 +213,8 @@ export const META_KEYS = {
   BAGGAGE: 'baggage',
   CLIENT_INFO: 'io.modelcontextprotocol/clientInfo',
   PROTOCOL_VERSION: 'io.modelcontextprotocol/protocolVersion',
+  /** In a result's `_meta`: `true` when a production guard gave a stored answer again for a retried idempotency key. */
+  IDEMPOTENT_REPLAY: 'dev.mcplens/idempotent-replay',
   /** On results (protocol 2026-07-28 and later): the server's self-reported `serverInfo`. */
   SERVER_INFO: 'io.modelcontextprotocol/serverInfo',
 } as const;
@@ -276,6 +278,10 @@ export const LABEL = {
   LABEL: 'label',
   /** The called server's identity on the client view's metrics (`mcplens.server.name`). */
   SERVER_NAME: 'server_name',
+  /** A replica of a service (resource `service.instance.id`), on the per-process breaker state. */
+  SERVICE_INSTANCE_ID: 'service_instance_id',
+  /** The calling client's `clientInfo.name` (`mcplens.client.name`), on refused calls. */
+  CLIENT_NAME: 'client_name',
 } as const;
 export type LabelName = (typeof LABEL)[keyof typeof LABEL];
 
@@ -290,6 +296,8 @@ export const ATTRIBUTE_TO_LABEL: Readonly<Record<string, LabelName>> = {
   [ATTR.OUTCOME]: LABEL.OUTCOME,
   [ATTR.VIOLATION_KIND]: LABEL.VIOLATION_KIND,
   [ATTR.SERVER_NAME]: LABEL.SERVER_NAME,
+  [ATTR.SERVICE_INSTANCE_ID]: LABEL.SERVICE_INSTANCE_ID,
+  [ATTR.CLIENT_NAME]: LABEL.CLIENT_NAME,
 };
 
 /** Labels shared by every per-call metric: who called which tool of which service. */
@@ -390,6 +398,20 @@ export const METRICS = {
     unit: 'tokens',
     help: 'Tokens the whole tool catalog of a service adds to every LLM request, as last seen in tools/list.',
     labels: [LABEL.SERVICE_NAME],
+  }),
+  TOOL_CIRCUIT_BREAKER_STATE: metric({
+    name: 'mcp_tool_circuit_breaker_state',
+    type: 'gauge',
+    unit: 'state',
+    help: "Last known state of a tool's circuit breaker in one replica (0 closed, 1 half-open, 2 open), from the breaker transitions on tools/call spans.",
+    labels: [LABEL.SERVICE_NAME, LABEL.SERVICE_INSTANCE_ID, LABEL.GEN_AI_TOOL_NAME],
+  }),
+  TOOL_UNAUTHORIZED_CALLS: metric({
+    name: 'mcp_tool_unauthorized_calls_total',
+    type: 'counter',
+    unit: 'calls',
+    help: 'tools/call requests refused by the authorization guard (outcome unauthorized), by tool and calling client (clientInfo.name).',
+    labels: [LABEL.SERVICE_NAME, LABEL.GEN_AI_TOOL_NAME, LABEL.CLIENT_NAME],
   }),
   TOOL_SELF_CORRECTIONS: metric({
     name: 'mcp_tool_self_corrections_total',

@@ -1,7 +1,7 @@
 import { context as otelContext, diag, trace } from '@opentelemetry/api';
 import { ConfigError } from '../contract/config-error.js';
 import { parseGuardsConfig } from './guards/guard-config.js';
-import { guardToolCalls } from './guards/server-guards.js';
+import { guardToolCalls, UNFILTERED_LISTING } from './guards/server-guards.js';
 import { ToolGuards } from './guards/tool-guards.js';
 import { VERSION } from './version.js';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
@@ -197,6 +197,7 @@ function catalogLoader(protocol: ProtocolLike): ToolCatalogLoader | undefined {
     };
     // Enough of v1's `extra` and v2's `ctx` for a list handler, which reads neither.
     const extra = {
+      [UNFILTERED_LISTING]: true,
       signal: controller.signal,
       requestId: request.id,
       sendNotification: noop,

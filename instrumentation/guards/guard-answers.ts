@@ -10,7 +10,8 @@ export interface ToolErrorResult {
   isError: true;
 }
 
-function toolError(text: string): ToolErrorResult {
+/** A tool error whose text the model reads. */
+export function toolError(text: string): ToolErrorResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 

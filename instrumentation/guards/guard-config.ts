@@ -6,7 +6,9 @@
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import { ConfigError } from '../../contract/config-error.js';
+import { createAuthorization, type AuthorizationOptions } from './authorization.js';
 import { DEFAULT_BREAKER_OPTIONS, type BreakerOptions } from './circuit-breaker.js';
+import type { IdempotencyStore } from './idempotency/index.js';
 
 /** Guards of one tool; every field falls back to the top level, then to the built-in default. */
 export interface ToolGuardsConfig {
@@ -16,9 +18,34 @@ export interface ToolGuardsConfig {
   circuitBreaker?: Partial<BreakerOptions> | false;
 }
 
+/** Idempotency keys for the write tools named in `tools`. */
+export interface IdempotencyConfig {
+  /** Per write tool: which argument carries the key (declared by the tool's input schema). */
+  tools: Readonly<Record<string, { keyArgument: string }>>;
+  /** `memory` (default; bounded, one process), `redis` (with `redisUrl`; shared by replicas), or a store object (in-process only). */
+  store?: 'memory' | 'redis' | IdempotencyStore;
+  /** `redis://host:port` of the shared store. */
+  redisUrl?: string;
+  /** How long an answer is kept for retries, in ms. Default 24 h. */
+  ttlMs?: number;
+  /** How long a call in progress holds its key, in ms. Default: the largest tool timeout plus 30 s. */
+  leaseMs?: number;
+  /** Records the memory store holds. Default 10,000. */
+  maxRecords?: number;
+  /** Bound on each Redis round trip, in ms. Default 500. */
+  commandTimeoutMs?: number;
+  /** A duplicate of a call still running: wait up to this long for its answer (ms), else "in progress, retry". Default 0. */
+  waitMs?: number;
+  /** The store cannot answer: `refuse` (default, "retry later") or `run` the call without idempotency. */
+  whenUnavailable?: 'refuse' | 'run';
+}
+
 /** `guards` of {@link InstrumentOptions}: defaults for every tool, and overrides per tool name. */
 export interface GuardsConfig extends ToolGuardsConfig {
   tools?: Readonly<Record<string, ToolGuardsConfig>>;
+  /** Scoped authorization (HTTP transports): see AuthorizationOptions. */
+  authorization?: AuthorizationOptions;
+  idempotency?: IdempotencyConfig;
 }
 
 /** A tool's guards with every default applied. */
@@ -58,6 +85,32 @@ export const GUARDS_CONFIG_SCHEMA = {
   properties: {
     ...toolGuardsSchema.properties,
     tools: { type: 'object', additionalProperties: toolGuardsSchema },
+    // Checked key by key by createAuthorization (authorization.ts), which names the bad one.
+    authorization: { type: 'object' },
+    idempotency: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tools'],
+      properties: {
+        tools: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['keyArgument'],
+            properties: { keyArgument: { type: 'string', minLength: 1 } },
+          },
+        },
+        store: { enum: ['memory', 'redis'] },
+        redisUrl: { type: 'string', pattern: '^rediss?://' },
+        ttlMs: positiveInteger,
+        leaseMs: positiveInteger,
+        maxRecords: positiveInteger,
+        commandTimeoutMs: positiveInteger,
+        waitMs: { type: 'integer', minimum: 0, maximum: MAX_TIMEOUT_MS },
+        whenUnavailable: { enum: ['refuse', 'run'] },
+      },
+    },
   },
 } as const;
 
@@ -75,8 +128,22 @@ export function parseGuardsConfig(value: unknown, source: string): GuardsConfig 
     const { Ajv } = requireLazily('ajv') as typeof import('ajv');
     validate = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, logger: false }).compile(GUARDS_CONFIG_SCHEMA);
   }
-  if (!validate(value)) throw new ConfigError(`${source}: ${describe(validate.errors?.[0])}`);
-  return value as GuardsConfig;
+  // A store object (in-process only) is not JSON: checked apart.
+  const store = (value as { idempotency?: { store?: unknown } } | null)?.idempotency?.store;
+  const checked = store !== null && typeof store === 'object' ? withoutStore(value as GuardsConfig) : value;
+  if (!validate(checked)) throw new ConfigError(`${source}: ${describe(validate.errors?.[0])}`);
+  const config = value as GuardsConfig;
+  // Built once here only to check it: its own checks name the bad key.
+  if (config.authorization !== undefined) createAuthorization(config.authorization, `${source}: authorization`);
+  if (config.idempotency?.store === 'redis' && config.idempotency.redisUrl === undefined) {
+    throw new ConfigError(`${source}: idempotency.redisUrl: required with store "redis"`);
+  }
+  return config;
+}
+
+function withoutStore(config: GuardsConfig): GuardsConfig {
+  const { store: _store, ...idempotency } = config.idempotency!;
+  return { ...config, idempotency };
 }
 
 /** One Ajv error as `path: message`, with the offending key for unknown keys. */
@@ -92,6 +159,9 @@ function describe(error: ErrorObject | undefined): string {
     const key = (error.params as { additionalProperty: string }).additionalProperty;
     return `${path === '' ? key : `${path}.${key}`}: unknown key (known: ${knownKeys(path).join(', ')})`;
   }
+  if (error.keyword === 'required') return `${where}: ${(error.params as { missingProperty: string }).missingProperty} is required`;
+  if (error.keyword === 'enum')
+    return `${where}: must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   if (error.keyword === 'not' || (error.keyword === 'type' && path.endsWith('circuitBreaker')))
     return `${where}: must be false or an object of failures, windowMs, coolDownMs`;
   return `${where}: ${error.message ?? 'is invalid'}`;
@@ -100,6 +170,8 @@ function describe(error: ErrorObject | undefined): string {
 function knownKeys(path: string): string[] {
   if (path === '') return Object.keys(GUARDS_CONFIG_SCHEMA.properties);
   if (path.endsWith('circuitBreaker')) return ['failures', 'windowMs', 'coolDownMs'];
+  if (path === 'idempotency') return Object.keys(GUARDS_CONFIG_SCHEMA.properties.idempotency.properties);
+  if (path.startsWith('idempotency.tools.')) return ['keyArgument'];
   return Object.keys(toolGuardsSchema.properties);
 }
 

@@ -4,6 +4,7 @@
  * protocol's handler map, and mcplens answers in its place when a guard decides.
  */
 import { CALLER_FAULT_CODES } from '../outcome.js';
+import type { AuthInfoLike, Authorization, CallerSource } from './authorization.js';
 import type { ToolGuards, GuardRecorder } from './tool-guards.js';
 
 type RequestHandler = (request: unknown, extra: unknown) => unknown;
@@ -14,6 +15,9 @@ export interface GuardedProtocol {
 }
 
 const TOOLS_CALL = 'tools/call';
+const TOOLS_LIST = 'tools/list';
+/** Set on the `extra` of mcplens' own tools/list requests: the caller-scoped filter does not apply. */
+export const UNFILTERED_LISTING = Symbol.for('mcplens.unfilteredListing');
 const GUARDED = Symbol.for('mcplens.guards');
 // Set on the `extra` mcplens hands the handler, so that McpServer's executeToolHandler can say
 // the tool threw (McpServer turns a thrown error into an isError result, which is otherwise
@@ -51,14 +55,40 @@ export function guardToolCalls(
     configurable: true,
     value(this: Map<string, RequestHandler>, method: string): RequestHandler | undefined {
       const handler = get.call(this, method);
-      if (method !== TOOLS_CALL || handler === undefined) return handler;
+      if (handler === undefined) return handler;
+      const hide = method === TOOLS_LIST && guards.authorization?.hideUnauthorizedTools === true;
+      if (method !== TOOLS_CALL && !hide) return handler;
       let guarded = wrapped.get(handler);
-      if (guarded === undefined) wrapped.set(handler, (guarded = guardedHandler(handler, guards, recorderFor, watched)));
+      if (guarded === undefined) {
+        guarded = hide ? filteredList(handler, guards.authorization!) : guardedHandler(handler, guards, recorderFor, watched);
+        wrapped.set(handler, guarded);
+      }
       return guarded;
     },
   });
   Object.defineProperty(handlers, GUARDED, { value: true });
   return true;
+}
+
+/**
+ * tools/list without the tools the caller may not call. mcplens' own listing (to grade calls of
+ * tools a client has not listed) passes {@link UNFILTERED_LISTING} and sees them all.
+ */
+function filteredList(handler: RequestHandler, authorization: Authorization): RequestHandler {
+  return async function toolsListForCaller(request: unknown, extra: unknown): Promise<unknown> {
+    const result = await handler(request, extra);
+    if (extra === null || typeof extra !== 'object' || (extra as { [UNFILTERED_LISTING]?: true })[UNFILTERED_LISTING] === true)
+      return result;
+    const tools = (result as { tools?: unknown } | null)?.tools;
+    if (!Array.isArray(tools)) return result;
+    let scopes: readonly string[] | ReadonlySet<string> = [];
+    try {
+      scopes = (await authorization.resolveCaller(credentialsOf(extra, sdkView(extra).v2))).scopes;
+    } catch {
+      // No valid credentials: only the tools that need no scope are shown.
+    }
+    return { ...(result as object), tools: authorization.visibleTools(tools as Array<{ name: string }>, scopes) };
+  };
 }
 
 /** `watched` false: an isError answer counts as a failure of the tool, as outside the process. */
@@ -73,13 +103,28 @@ function guardedHandler(
     if (tool === undefined || extra === null || typeof extra !== 'object') return Promise.resolve(handler(request, extra));
     const sdk = sdkView(extra);
     const state: CallState = { threw: false };
+    const args = (request as { params: { arguments?: unknown } }).params.arguments;
     return guards.call(
-      { tool, signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
+      { tool, args, credentials: credentialsOf(extra, sdk.v2), signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
       (signal) => Promise.resolve(handler(request, withCall(extra, sdk.v2, signal, state))),
       // A thrown caller fault (e.g. -32602 from a low-level handler) is not the tool failing.
       (settled) => (settled.ok ? state.threw || (!watched && isToolError(settled.value)) : !callerFault(settled.error)),
     );
   };
+}
+
+/**
+ * The caller's credentials on HTTP transports: the SDK's `authInfo` (its bearer middleware) and
+ * the `Authorization` header (v1 `extra.requestInfo.headers`, v2 `ctx.http.req`, a web Request).
+ */
+function credentialsOf(extra: object, v2: boolean): CallerSource {
+  if (v2) {
+    const http = (extra as { http?: { authInfo?: AuthInfoLike; req?: { headers?: { get?(name: string): string | null } } } }).http;
+    const header = typeof http?.req?.headers?.get === 'function' ? (http.req.headers.get('authorization') ?? undefined) : undefined;
+    return { authInfo: http?.authInfo, authorization: header };
+  }
+  const v1 = extra as { authInfo?: AuthInfoLike; requestInfo?: { headers?: Record<string, string | string[] | undefined> } };
+  return { authInfo: v1.authInfo, authorization: v1.requestInfo?.headers?.authorization };
 }
 
 /** v1 passes `extra` with `signal` and `requestId`; v2 a context whose `mcpReq` has `id` and `signal`. */

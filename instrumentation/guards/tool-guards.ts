@@ -3,13 +3,17 @@
  * timeout. Independent of how the call arrives: the SDK attachment (server-guards.ts) hands it
  * the call and a function that runs the handler with an abort signal.
  */
-import { context as otelContext, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { ATTR, EVENT, SPAN_NAME, type GuardOutcome, type Outcome } from '../../contract/index.js';
+import { context as otelContext, diag, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ATTR, EVENT, META_KEYS, SPAN_NAME, type GuardOutcome, type Outcome } from '../../contract/index.js';
+import { createAuthorization, type Authorization, type Caller, type CallerSource } from './authorization.js';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker.js';
-import { circuitOpen, timedOut, type ToolErrorResult } from './guard-answers.js';
-import { resolveToolGuards, type GuardsConfig, type ResolvedToolGuards } from './guard-config.js';
+import { circuitOpen, timedOut, toolError, type ToolErrorResult } from './guard-answers.js';
+import { DEFAULT_TIMEOUT_MS, resolveToolGuards, type GuardsConfig, type ResolvedToolGuards } from './guard-config.js';
+import { beginIdempotent, type IdempotentRun, type JsonValue } from './idempotency/index.js';
+import { conflict, createIdempotencyGuard, inProgress, storeUnavailable, type IdempotencyGuard } from './idempotency-guard.js';
+import { TokenVerificationUnavailableError } from './token-verifier.js';
 
-/** Where a guard writes its decisions: the span of the call (see GuardMark in pending-request.ts). */
+/** Where a guard writes its decisions: the span of the call (see `guardOutcome` in pending-request.ts). */
 export interface GuardRecorder {
   /** The call's outcome as a guard decided it (it wins over what the answer says, cancellation aside). */
   decide(outcome: GuardOutcome, attributes?: Readonly<Record<string, string | number | string[]>>): void;
@@ -20,13 +24,18 @@ export interface GuardRecorder {
 /** One call as the guards see it. */
 export interface GuardedCall {
   tool: string;
+  args: unknown;
+  /** The caller's credentials (HTTP transports): the SDK's `authInfo`, the `Authorization` header. */
+  credentials: CallerSource;
   /** The client's cancellation signal (the SDK's), when there is one. */
   signal: AbortSignal | undefined;
   recorder: GuardRecorder | undefined;
 }
 
 /** How a handler's run ended, for the breaker: a failure (it threw, or outside the process an error answer) or not. */
-export type FailureTest<R> = (settled: { ok: true; value: R } | { ok: false; error: unknown }) => boolean;
+export type FailureTest<R> = (settled: Settled<R>) => boolean;
+type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+type Run<R> = (signal: AbortSignal | undefined) => Promise<R>;
 
 interface ToolState {
   readonly guards: ResolvedToolGuards;
@@ -43,9 +52,13 @@ export interface ToolGuardsOptions {
 /** Bound on the per-tool states kept: tool names come from callers (an unknown name gets no state of its own). */
 const MAX_TOOLS = 1000;
 
+const UNVERIFIABLE = 'Authorization could not be checked (the signing keys are unreachable); nothing was done; retry later.';
+
 export class ToolGuards {
   private readonly tools = new Map<string, ToolState>();
   private readonly shared: ToolState;
+  readonly authorization: Authorization | undefined;
+  private readonly idempotency: IdempotencyGuard | undefined;
 
   constructor(
     private readonly config: GuardsConfig,
@@ -53,17 +66,72 @@ export class ToolGuards {
   ) {
     // Tools past the bound share one state (one breaker): bounded memory, still guarded.
     this.shared = this.stateFor('');
+    this.authorization = config.authorization === undefined ? undefined : createAuthorization(config.authorization, 'guards.authorization');
+    this.idempotency = config.idempotency === undefined ? undefined : createIdempotencyGuard(config.idempotency, longestTimeout(config));
   }
 
   /**
-   * Runs `run` under the tool's guards. Resolves with the handler's value, or a guard's
-   * tool-error answer in its place (the recorder learns which guard decided). Rejects only
-   * when the handler itself rejected in time.
+   * Runs `run` under the tool's guards, in order: authorization, idempotency, circuit breaker,
+   * timeout. Resolves with the handler's value, or a guard's tool-error answer in its place
+   * (the recorder learns which guard decided). Rejects only when the handler itself rejected in time.
    */
-  async call<R>(
+  async call<R>(call: GuardedCall, run: Run<R>, failed: FailureTest<R>): Promise<R | ToolErrorResult> {
+    let caller: Caller | undefined;
+    if (this.authorization !== undefined) {
+      const decided = await this.authorize(call, this.authorization);
+      if ('refusal' in decided) return decided.refusal;
+      caller = decided.caller;
+    }
+    const idempotency = this.idempotency;
+    const key = idempotency?.keyOf(call.tool, call.args);
+    if (idempotency === undefined || key === undefined) return await this.guarded(call, run, failed, undefined);
+    const scope = caller?.subject ?? caller?.clientId;
+    const begun = await beginIdempotent(
+      idempotency.store,
+      { scope, tool: call.tool, key, args: call.args },
+      { waitMs: idempotency.waitMs },
+    );
+    switch (begun.kind) {
+      case 'run':
+        return await this.guarded(call, run, failed, begun);
+      case 'replay':
+        call.recorder?.decide('replayed');
+        return replayed(begun.result, begun.isError) as R;
+      case 'conflict':
+        call.recorder?.decide('idempotency_conflict');
+        return conflict(key);
+      case 'in_progress':
+        call.recorder?.decide('in_progress');
+        return inProgress(key);
+      case 'unavailable':
+        diag.warn(`mcplens: idempotency store unavailable (${begun.error.message})`);
+        return idempotency.failOpen ? await this.guarded(call, run, failed, undefined) : storeUnavailable();
+    }
+  }
+
+  /** The caller, or the refusal when they may not call the tool. */
+  private async authorize(call: GuardedCall, authorization: Authorization): Promise<{ caller: Caller } | { refusal: ToolErrorResult }> {
+    let caller: Caller;
+    try {
+      caller = await authorization.resolveCaller(call.credentials);
+    } catch (error) {
+      // Keys unreachable: the server's fault, answered as a tool error (no guard outcome).
+      if (error instanceof TokenVerificationUnavailableError) return { refusal: toolError(UNVERIFIABLE) };
+      call.recorder?.decide('unauthorized');
+      return { refusal: toolError(`Unauthorized: ${error instanceof Error ? error.message : 'invalid credentials'}.`) };
+    }
+    const decision = authorization.authorize(call.tool, caller.scopes);
+    if (decision.allowed) return { caller };
+    call.recorder?.decide('unauthorized', { [ATTR.MISSING_SCOPES]: [...decision.missing] });
+    return { refusal: toolError(authorization.denial(call.tool, decision).message) };
+  }
+
+  /** Breaker and timeout around the handler; the idempotency claim, if any, gets the handler's own answer. */
+  private async guarded<R>(
     call: GuardedCall,
-    run: (signal: AbortSignal | undefined) => Promise<R>,
+    run: Run<R>,
     failed: FailureTest<R>,
+    claim: IdempotentRun | undefined,
   ): Promise<R | ToolErrorResult> {
     const state = this.state(call.tool);
     const breaker = state.breaker;
@@ -72,34 +140,38 @@ export class ToolGuards {
       const admission = breaker.admit();
       if (!admission.admitted) {
         call.recorder?.decide('circuit_open');
+        settleClaim(claim, undefined);
         return circuitOpen(call.tool, admission.retryInMs);
       }
       trial = admission.trial;
       transition(call.recorder, admission.transition);
     }
+    const counted = (settled: Settled<R>): void =>
+      transition(call.recorder, failed(settled) ? breaker?.failed(trial) : breaker?.succeeded(trial));
+    const answered = (settled: Settled<R>): void => settleClaim(claim, settled);
     const timeoutMs = state.guards.timeoutMs;
-    if (timeoutMs === 0) {
-      try {
-        const value = await run(call.signal);
-        transition(call.recorder, failed({ ok: true, value }) ? breaker?.failed(trial) : breaker?.succeeded(trial));
-        return value;
-      } catch (error) {
-        transition(call.recorder, failed({ ok: false, error }) ? breaker?.failed(trial) : breaker?.succeeded(trial));
-        throw error;
-      }
+    if (timeoutMs > 0) return await this.withTimeout(call, timeoutMs, run, counted, answered, claim !== undefined);
+    try {
+      const value = await run(call.signal);
+      answered({ ok: true, value });
+      counted({ ok: true, value });
+      return value;
+    } catch (error) {
+      answered({ ok: false, error });
+      counted({ ok: false, error });
+      throw error;
     }
-    return await this.withTimeout(call, state, trial, timeoutMs, run, failed);
   }
 
+  /** Runs the handler with a signal that fires on the client's cancellation and at the timeout, when the client is answered "timed out". */
   private withTimeout<R>(
     call: GuardedCall,
-    state: ToolState,
-    trial: boolean,
     timeoutMs: number,
-    run: (signal: AbortSignal | undefined) => Promise<R>,
-    failed: FailureTest<R>,
+    run: Run<R>,
+    counted: (settled: Settled<R>) => void,
+    answered: (settled: Settled<R>) => void,
+    idempotent: boolean,
   ): Promise<R | ToolErrorResult> {
-    const breaker = state.breaker;
     const controller = new AbortController();
     const clientSignal = call.signal;
     const onClientAbort = (): void => controller.abort(clientSignal?.reason);
@@ -112,20 +184,23 @@ export class ToolGuards {
       const timer = setTimeout(() => {
         timedOutAt = Date.now();
         call.recorder?.decide('timeout', { [ATTR.TIMEOUT_MS]: timeoutMs });
-        transition(call.recorder, breaker?.failed(trial));
-        resolve(timedOut(timeoutMs, false));
+        // The breaker counts the timeout now; the idempotency claim waits for the handler's own answer.
+        counted({ ok: false, error: TIMED_OUT });
+        resolve(timedOut(timeoutMs, idempotent));
         controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
       }, timeoutMs);
       // A pending guard timer must not keep an otherwise finished process alive.
       timer.unref();
-      const settle = (settled: { ok: true; value: R } | { ok: false; error: unknown }): void => {
+      const settle = (settled: Settled<R>): void => {
         clientSignal?.removeEventListener('abort', onClientAbort);
+        // Late or not, the handler's own answer is what a retry with the same key gets.
+        answered(settled);
         if (timedOutAt !== 0) {
           this.lateCompletion(call, timedOutAt, settled);
           return;
         }
         clearTimeout(timer);
-        transition(call.recorder, failed(settled) ? breaker?.failed(trial) : breaker?.succeeded(trial));
+        counted(settled);
         if (settled.ok) resolve(settled.value);
         else reject(settled.error);
       };
@@ -143,7 +218,7 @@ export class ToolGuards {
   }
 
   /** The handler finished after its timeout was answered: a child span of the call, from the timeout to now. */
-  private lateCompletion(call: GuardedCall, timedOutAt: number, settled: { ok: boolean; value?: unknown }): void {
+  private lateCompletion<R>(call: GuardedCall, timedOutAt: number, settled: Settled<R>): void {
     const parent = call.recorder?.span;
     if (parent === undefined) return;
     const outcome: Outcome = !settled.ok ? 'error' : isToolError(settled.value) ? 'tool_error' : 'ok';
@@ -171,6 +246,37 @@ export class ToolGuards {
     const breaker = guards.circuitBreaker === undefined ? undefined : new CircuitBreaker(guards.circuitBreaker, this.options.now);
     return { guards, breaker };
   }
+}
+
+/** The error a timed-out run is counted with (the breaker's failure test sees it). */
+const TIMED_OUT = new Error('timed out');
+
+/** Longest timeout the configuration names: a claim's lease must outlast it. */
+function longestTimeout(config: GuardsConfig): number {
+  const all = [config.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...Object.values(config.tools ?? {}).map((t) => t.timeoutMs ?? 0)];
+  return Math.max(...all);
+}
+
+/**
+ * Stores the handler's answer for its idempotency key: a result (errors included); when the
+ * handler threw or never ran (`settled` undefined), frees the key so that a retry runs.
+ */
+function settleClaim(claim: IdempotentRun | undefined, settled: { ok: boolean; value?: unknown } | undefined): void {
+  if (claim === undefined) return;
+  const stored =
+    settled?.ok === true && settled.value !== undefined
+      ? claim.complete(settled.value as JsonValue, isToolError(settled.value))
+      : claim.release();
+  stored.catch((err: unknown) =>
+    diag.warn(`mcplens: storing an idempotent answer failed (${(err as Error).message}); a retry will run again`),
+  );
+}
+
+/** A stored answer given again, marked in its `_meta` so the client can tell. */
+function replayed(result: JsonValue, isError: boolean): JsonValue {
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return result;
+  const meta = result._meta !== null && typeof result._meta === 'object' && !Array.isArray(result._meta) ? result._meta : {};
+  return { ...result, ...(isError ? { isError: true } : {}), _meta: { ...meta, [META_KEYS.IDEMPOTENT_REPLAY]: true } };
 }
 
 function transition(recorder: GuardRecorder | undefined, change: BreakerTransition | undefined): void {
