@@ -16,3 +16,8 @@ export { flush } from './flush.js';
 export { instrumentClient } from './client/instrument-client.js';
 export { withModel } from './client/model-scope.js';
 export type { ClientInstrumentOptions, ModelScope } from './client/types.js';
+export type { GuardsConfig, ToolGuardsConfig, IdempotencyConfig } from './guards/guard-config.js';
+export type { AuthorizationOptions } from './guards/authorization.js';
+export type { TokenVerifierOptions } from './guards/token-verifier.js';
+export { MemoryIdempotencyStore, RedisIdempotencyStore } from './guards/idempotency/index.js';
+export type { IdempotencyStore, MemoryIdempotencyStoreOptions, RedisIdempotencyStoreOptions } from './guards/idempotency/index.js';

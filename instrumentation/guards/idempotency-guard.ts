@@ -4,7 +4,7 @@
  * in the handler's place.
  */
 import { diag } from '@opentelemetry/api';
-import { createClient } from 'redis';
+import { createRequire } from 'node:module';
 import type { IdempotencyConfig } from './guard-config.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency/index.js';
 import { toolError, type ToolErrorResult } from './guard-answers.js';
@@ -41,6 +41,8 @@ export function createIdempotencyGuard(config: IdempotencyConfig, longestTimeout
   };
 }
 
+const requireLazily = createRequire(import.meta.url);
+
 /** Delay between two attempts to reach Redis again. */
 const RECONNECT_DELAY_MS = 1000;
 
@@ -50,6 +52,8 @@ const RECONNECT_DELAY_MS = 1000;
  * waits on ref'd timers, which would keep a finished server running while Redis is down).
  */
 function redisStore(url: string, options: { ttlMs?: number; leaseMs: number; commandTimeoutMs?: number }): IdempotencyStore {
+  // node-redis (CommonJS) loads only when a Redis store is configured: it takes ~100 ms to load.
+  const { createClient } = requireLazily('redis') as typeof import('redis');
   const client = createClient({ url, socket: { reconnectStrategy: false } });
   let warned = false;
   let retry: NodeJS.Timeout | undefined;

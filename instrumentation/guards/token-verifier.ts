@@ -6,7 +6,12 @@
  * Tokens never appear in errors, logs or the cache.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWK, JWTPayload, JWTVerifyGetKey } from 'jose';
+
+// jose loads at the first verification, not with this module: `mcplens/register` imports the
+// guards at every server's start-up, and most servers configure no authorization.
+let jose: Promise<typeof import('jose')> | undefined;
+const loadJose = (): Promise<typeof import('jose')> => (jose ??= import('jose'));
 import { ConfigError } from '../../contract/config-error.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -146,11 +151,15 @@ export function createTokenVerifier(options: TokenVerifierOptions, keyPrefix = '
   if ((options.jwksUrl === undefined) === (options.key === undefined)) {
     throw new ConfigError(`${at('jwksUrl')}: set exactly one of jwksUrl and key`);
   }
-  let key: JWTVerifyGetKey | KeyObject;
+  // The key set is made at the first verification (jose loads then); its URL is checked now.
+  let keyFor: () => Promise<JWTVerifyGetKey | KeyObject>;
   if (options.jwksUrl !== undefined) {
-    key = createRemoteJWKSet(jwksUrl(options.jwksUrl, at('jwksUrl')), { timeoutDuration, cooldownDuration });
+    const url = jwksUrl(options.jwksUrl, at('jwksUrl'));
+    let remote: Promise<JWTVerifyGetKey> | undefined;
+    keyFor = () => (remote ??= loadJose().then((j) => j.createRemoteJWKSet(url, { timeoutDuration, cooldownDuration })));
   } else {
-    key = staticKey(options.key, algorithms as string[], at('key'));
+    const fixed = Promise.resolve(staticKey(options.key, algorithms as string[], at('key')));
+    keyFor = () => fixed;
   }
 
   const verifyOptions = {
@@ -173,7 +182,8 @@ export function createTokenVerifier(options: TokenVerifierOptions, keyPrefix = '
     let payload: JWTPayload;
     try {
       // Two overloads (a key or a key resolver): the union needs a cast to pick one.
-      ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, verifyOptions));
+      const { jwtVerify } = await loadJose();
+      ({ payload } = await jwtVerify(token, (await keyFor()) as JWTVerifyGetKey, verifyOptions));
     } catch (err) {
       throw translate(err);
     }

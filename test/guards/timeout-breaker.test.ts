@@ -166,7 +166,15 @@ describe.each(LINES)('guards on SDK $name', (line) => {
 describe('guards configuration', () => {
   it.each([
     [{ timeoutMs: -1 }, /^guards: timeoutMs: must be >= 0$/],
-    [{ timeuotMs: 100 }, /^guards: timeuotMs: unknown key \(known: timeoutMs, circuitBreaker, tools\)$/],
+    [{ timeuotMs: 100 }, /^guards: timeuotMs: unknown key \(known: timeoutMs, circuitBreaker, tools, authorization, idempotency\)$/],
+    [{ idempotency: { tools: { refund: {} } } }, /^guards: idempotency\.tools\.refund: keyArgument is required$/],
+    [{ idempotency: { store: 'redis', tools: {} } }, /^guards: idempotency\.redisUrl: required with store "redis"$/],
+    [{ idempotency: { store: 'dynamo', tools: {} } }, /^guards: idempotency\.store: must be one of "memory", "redis"$/],
+    [{ idempotency: { tools: {}, ttl: 5 } }, /^guards: idempotency\.ttl: unknown key \(known: tools, store, redisUrl/],
+    [
+      { authorization: { tools: { refund: ['orders admin'] } } },
+      /^guards: authorization\.tools\.refund: "orders admin" is not a valid OAuth scope/,
+    ],
     [{ tools: { export: { circuitBreaker: { failurs: 2 } } } }, /^guards: tools\.export\.circuitBreaker\.failurs: unknown key/],
     [{ circuitBreaker: true }, /^guards: circuitBreaker: must be false or an object/],
     [{ tools: { export: { timeoutMs: 1.5 } } }, /^guards: tools\.export\.timeoutMs: must be integer$/],

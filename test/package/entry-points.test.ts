@@ -16,7 +16,16 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
 
 const PINNED: Record<string, string[]> = {
-  '.': ['DEFAULT_PROVIDER_HEADERS', 'createAdjustedCountSampler', 'flush', 'instrumentClient', 'instrumentServer', 'withModel'],
+  '.': [
+    'DEFAULT_PROVIDER_HEADERS',
+    'MemoryIdempotencyStore',
+    'RedisIdempotencyStore',
+    'createAdjustedCountSampler',
+    'flush',
+    'instrumentClient',
+    'instrumentServer',
+    'withModel',
+  ],
   './register': [],
   './contract': [
     'ATTR',
