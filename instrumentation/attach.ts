@@ -1,9 +1,6 @@
-import { context as otelContext, diag, trace } from '@opentelemetry/api';
+import { context as otelContext, diag } from '@opentelemetry/api';
 import { ConfigError } from '../contract/config-error.js';
-import { parseGuardsConfig } from './guards/guard-config.js';
-import { guardToolCalls, UNFILTERED_LISTING } from './guards/server-guards.js';
-import { ToolGuards } from './guards/tool-guards.js';
-import { VERSION } from './version.js';
+import { guardSupport, UNFILTERED_LISTING } from './guards/guard-support.js';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../contract/index.js';
 import type { InboundExtra, ObservedConnection } from './observed-connection.js';
 import { hookInbound, hookSend, hookStart, isTransport, type TransportLike as BaseTransport } from './transport-hooks.js';
@@ -34,9 +31,6 @@ interface ServerState {
   catalog: ToolCatalog;
 }
 
-/** The guards of each options object (checked once, shared by the servers instrumented with it). */
-const guardsByOptions = new WeakMap<InstrumentOptions, ToolGuards>();
-
 const observers = new WeakMap<InstrumentOptions, StreamObserver>();
 const DEFAULT_OPTIONS: InstrumentOptions = {};
 
@@ -49,8 +43,6 @@ const DEFAULT_OPTIONS: InstrumentOptions = {};
  * (`MCPLENS_OBSERVED_BY` set, as `mcplens wrap` does for its child).
  */
 export function instrumentServer<T extends object>(server: T, options: InstrumentOptions = DEFAULT_OPTIONS): T {
-  // The one exception to "never throws": a server must not run without the guards it asked for.
-  const guards = options.guards === undefined ? undefined : guardsFor(options);
   try {
     // Observed from outside (`mcplens wrap`): its span is the one; a second one would count each call twice.
     if (observedFromOutside() !== undefined) return server;
@@ -60,7 +52,8 @@ export function instrumentServer<T extends object>(server: T, options: Instrumen
       return server;
     }
     const state = ensureState(protocol, options);
-    if (guards !== undefined) guard(server, protocol, guards);
+    // The one exception to "never throws": a server must not run without the guards it asked for.
+    if (options.guards !== undefined) guard(server, protocol, options, false);
     if (protocol.transport !== undefined) attachConnected(protocol.transport, state);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -69,21 +62,11 @@ export function instrumentServer<T extends object>(server: T, options: Instrumen
   return server;
 }
 
-function guard(server: object, protocol: ProtocolLike, guards: ToolGuards, seenFromImport = false): void {
-  if (!guardToolCalls(server, protocol, guards, (id) => protocol.transport?.[TRANSPORT_STATE]?.guardRecorder(id), seenFromImport)) {
-    throw new ConfigError('guards: this server has no request handler map mcplens knows (SDK version?); its tool calls cannot be guarded');
-  }
-}
-
-function guardsFor(options: InstrumentOptions): ToolGuards {
-  let guards = guardsByOptions.get(options);
-  if (guards === undefined) {
-    const config = parseGuardsConfig(options.guards, 'guards');
-    const provider = options.tracerProvider;
-    guards = new ToolGuards(config, { tracer: () => (provider ?? trace.getTracerProvider()).getTracer('mcplens', VERSION) });
-    guardsByOptions.set(options, guards);
-  }
-  return guards;
+function guard(server: object, protocol: ProtocolLike, options: InstrumentOptions, seenFromImport: boolean): void {
+  const support = guardSupport();
+  if (support === undefined)
+    throw new ConfigError('guards: the guards are not loaded (import mcplens, or set MCPLENS_GUARDS under --import)');
+  support.install(server, protocol, options, (id) => protocol.transport?.[TRANSPORT_STATE]?.guardRecorder(id), seenFromImport);
 }
 
 /**
@@ -96,8 +79,9 @@ export function instrumentConnectingTransport(server: object, transport: unknown
     const protocol = findProtocol(server);
     if (protocol === undefined || !isTransport(transport)) return;
     prepareTransport(transport, ensureState(protocol, options));
-    if (options.guards !== undefined) guard(server, protocol, guardsFor(options), true);
+    if (options.guards !== undefined) guard(server, protocol, options, true);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     diag.error('mcplens: instrumenting a transport failed; it runs uninstrumented', err);
   }
 }

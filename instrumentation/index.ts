@@ -8,6 +8,8 @@
  * Tests and benchmarks import internals by their file path.
  */
 export { instrumentServer } from './attach.js';
+// The production guards, for `instrumentServer(server, { guards })`.
+import './guards/enable.js';
 export type { InstrumentOptions, ProviderAttribution, ProviderResolverInput, StructuredLogger } from './types.js';
 export { DEFAULT_PROVIDER_HEADERS } from './provider-resolver.js';
 export { createAdjustedCountSampler } from './adjusted-count-sampler.js';

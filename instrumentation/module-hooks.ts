@@ -1,13 +1,16 @@
 import { createRequire, register } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import { Hook as RequireHook } from 'require-in-the-middle';
+import { ConfigError } from '../contract/config-error.js';
 
 /**
  * Called inside every patched `Server.prototype.connect`, before the SDK's own connect
  * runs, with the Server instance and the transport it is connecting. Its errors are
- * reported through diag and never reach the server.
+ * reported through diag and never reach the server, except a ConfigError: a server whose
+ * configured guards cannot be installed must not run (its connect rejects). A listener may
+ * return a promise: the SDK's connect (itself async) then runs once it settles.
  */
-export type ConnectListener = (server: object, transport: unknown) => void;
+export type ConnectListener = (server: object, transport: unknown) => unknown;
 
 /**
  * The SDK files whose `Server` export is hooked, matched by path so that any copy is
@@ -46,12 +49,14 @@ export function patchServerClass(ServerClass: unknown, listener: ConnectListener
   // set here shadows it for Server instances only.
   const original = proto.connect as ConnectFn;
   const connect = function connect(this: object, ...args: unknown[]): unknown {
+    let waited: unknown;
     try {
-      listener(this, args[0]);
+      waited = listener(this, args[0]);
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       diag.error('mcplens: instrumenting a connecting server failed; it runs uninstrumented', err);
     }
-    return original.apply(this, args);
+    return waited instanceof Promise ? waited.then(() => original.apply(this, args)) : original.apply(this, args);
   };
   Object.defineProperty(connect, 'length', { value: original.length });
   Object.defineProperty(proto, 'connect', { value: connect, writable: true, configurable: true, enumerable: false });

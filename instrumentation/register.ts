@@ -31,6 +31,14 @@ import { ConfigError } from '../contract/config-error.js';
 // Read (and validated) now, so that a bad variable stops the process at start-up: one line
 // naming it on stderr (never stdout, which a stdio server owns) and exit status 2.
 const config = readConfigOrExit();
+// The guards' modules load only when they are configured, while the application starts; its
+// servers' connect waits for them (no top-level await: `--require` loads this module too).
+const guardsReady =
+  config.guards === undefined || config.disabled
+    ? undefined
+    : import('./guards/enable.js').then(({ checkGuardsConfig }) =>
+        exitOnConfigError(() => checkGuardsConfig(config.guards!, `mcplens: MCPLENS_GUARDS (${process.env.MCPLENS_GUARDS ?? ''})`)),
+      );
 
 // Main thread only: Node 20 also runs `--require` modules in its module-loader thread, where
 // registering the loader again only earns a warning. Servers run in worker threads are not hooked.
@@ -38,7 +46,9 @@ const config = readConfigOrExit();
 if (!config.disabled && isMainThread && observedFromOutside() === undefined) {
   // One options object for the whole process: instrumentation shares one observer per options object.
   let options: InstrumentOptions | undefined;
-  const onConnect: ConnectListener = (server, transport) => {
+  const onConnect: ConnectListener = (server, transport) =>
+    guardsReady === undefined ? attach(server, transport) : guardsReady.then(() => attach(server, transport));
+  const attach = (server: object, transport: unknown): void => {
     if (options === undefined) {
       const telemetry = ensureTelemetryStarted({ serviceName: serverName(server) }, config);
       if (telemetry.source === 'disabled') return;
@@ -63,8 +73,13 @@ function serverName(server: object): string | undefined {
 }
 
 function readConfigOrExit(): ReturnType<typeof readTelemetryConfig> {
+  return exitOnConfigError(readTelemetryConfig);
+}
+
+/** Runs `read`; a ConfigError stops the process: its message on stderr (never stdout, which a stdio server owns), exit status 2. */
+function exitOnConfigError<T>(read: () => T): T {
   try {
-    return readTelemetryConfig();
+    return read();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import { ConfigError } from '../../contract/config-error.js';
-import { createAuthorization, type AuthorizationOptions } from './authorization.js';
+import type { AuthorizationOptions } from './authorization.js';
 import { DEFAULT_BREAKER_OPTIONS, type BreakerOptions } from './circuit-breaker.js';
 import type { IdempotencyStore } from './idempotency/index.js';
 
@@ -133,8 +133,6 @@ export function parseGuardsConfig(value: unknown, source: string): GuardsConfig 
   const checked = store !== null && typeof store === 'object' ? withoutStore(value as GuardsConfig) : value;
   if (!validate(checked)) throw new ConfigError(`${source}: ${describe(validate.errors?.[0])}`);
   const config = value as GuardsConfig;
-  // Built once here only to check it: its own checks name the bad key.
-  if (config.authorization !== undefined) createAuthorization(config.authorization, `${source}: authorization`);
   if (config.idempotency?.store === 'redis' && config.idempotency.redisUrl === undefined) {
     throw new ConfigError(`${source}: idempotency.redisUrl: required with store "redis"`);
   }

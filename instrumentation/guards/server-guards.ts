@@ -5,6 +5,7 @@
  */
 import { CALLER_FAULT_CODES } from '../outcome.js';
 import type { AuthInfoLike, Authorization, CallerSource } from './authorization.js';
+import { UNFILTERED_LISTING } from './guard-support.js';
 import type { ToolGuards, GuardRecorder } from './tool-guards.js';
 
 type RequestHandler = (request: unknown, extra: unknown) => unknown;
@@ -16,8 +17,7 @@ export interface GuardedProtocol {
 
 const TOOLS_CALL = 'tools/call';
 const TOOLS_LIST = 'tools/list';
-/** Set on the `extra` of mcplens' own tools/list requests: the caller-scoped filter does not apply. */
-export const UNFILTERED_LISTING = Symbol.for('mcplens.unfilteredListing');
+
 const GUARDED = Symbol.for('mcplens.guards');
 // Set on the `extra` mcplens hands the handler, so that McpServer's executeToolHandler can say
 // the tool threw (McpServer turns a thrown error into an isError result, which is otherwise
