@@ -26,6 +26,13 @@ const OPTION_SETS: Array<[string, GeneratorOptions]> = [
       toolLatencyP95Seconds: 0.5,
       rateWindow: '2m',
       unknownToolFor: '0s',
+      circuitOpenFor: '15m',
+      timeoutRatioThreshold: 0.5,
+      timeoutRatioFor: '1m',
+      deniedCallsPerSecond: 3,
+      deniedCallsFor: '2m',
+      replayRatioThreshold: 0.02,
+      replayRatioFor: '0s',
     },
   ],
   [
@@ -36,6 +43,10 @@ const OPTION_SETS: Array<[string, GeneratorOptions]> = [
       toolErrorRatioFor: '0s',
       toolLatencyFor: '0s',
       collectorDropFor: '0s',
+      circuitOpenFor: '0s',
+      timeoutRatioFor: '0s',
+      deniedCallsFor: '0s',
+      replayRatioFor: '0s',
       rateWindow: '10s',
       evaluationInterval: '1s',
     },
@@ -100,7 +111,7 @@ describe('generated rules', () => {
     const slug = name.replace(/\W+/g, '-');
     await writeYaml(`${slug}-rules.yaml`, prometheusRuleFile(o));
     const test = promtoolTestFile(o, `${slug}-rules.yaml`);
-    expect((test.tests as unknown[]).length).toBe(8);
+    expect((test.tests as unknown[]).length).toBe(12);
     const testFile = await writeYaml(`${slug}-test.yaml`, test);
     const check = await promtool(['check', 'rules', join(dir, `${slug}-rules.yaml`)]);
     expect(check.code).toBe(0);

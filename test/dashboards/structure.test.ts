@@ -56,6 +56,8 @@ describe('generated dashboards pass the structural lint', () => {
         METRICS.TOOL_SELF_CORRECTIONS.name,
         METRICS.CLIENT_TOOL_CALLS.name,
         METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name,
+        METRICS.TOOL_CIRCUIT_BREAKER_STATE.name,
+        METRICS.TOOL_UNAUTHORIZED_CALLS.name,
       ].sort(),
     );
   });

@@ -46,6 +46,10 @@ const E2E_RULE_OPTIONS = {
   toolErrorRatioFor: '0s',
   toolLatencyFor: '0s',
   collectorDropFor: '0s',
+  circuitOpenFor: '0s',
+  timeoutRatioFor: '0s',
+  deniedCallsFor: '0s',
+  replayRatioFor: '0s',
   rateWindow: '10s',
   evaluationInterval: '1s',
 } as const;
