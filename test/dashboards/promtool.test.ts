@@ -120,7 +120,7 @@ describe('generated rules', () => {
     expect(res.code).toBe(0);
   });
 
-  it('the unit tests bite: raising a threshold or dropping the unknown-tool exclusion in the rules makes them fail', async () => {
+  it('the unit tests bite: raising a threshold, dropping the unknown-tool exclusion, summing breaker states or reading the wrong outcome makes them fail', async () => {
     const o = resolveOptions();
     const text = stringify(prometheusRuleFile(o), { lineWidth: 0 });
     // The client alert's expression line (the recording rule's has no threshold).
@@ -140,6 +140,16 @@ describe('generated rules', () => {
       ],
       ['exclusion', text.replace(/gen_ai_tool_name!="__unknown__"(, )?/g, ''), /MCPToolErrorRatioHigh/],
       ['for', text.replace(/for: 1m/, 'for: 30m'), /MCPUnknownToolCalls/],
+      // Adding replicas' breaker states up makes two half-open replicas look open.
+      [
+        'breaker sum',
+        text.replace(
+          `max by (service_name, gen_ai_tool_name) (${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}`,
+          `sum by (service_name, gen_ai_tool_name) (${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}`,
+        ),
+        /MCPToolCircuitOpen/,
+      ],
+      ['replay outcome', text.replace(/outcome=~"replayed"/, 'outcome=~"ok"'), /MCPToolReplayRatioHigh/],
     ];
     for (const [name, mutated, failing] of mutations) {
       expect(mutated).not.toBe(text);
