@@ -4,14 +4,15 @@
  * expectations of the promtool unit tests (rule-tests.ts); texts are written against a
  * {@link TemplateSyntax} so each renderer fills in its own template language.
  */
-import { LABEL, MCP_METHOD, METRICS, UNKNOWN_LABEL_VALUE, type LabelName } from '../contract/index.js';
+import { BREAKER_STATES, LABEL, MCP_METHOD, METRICS, UNKNOWN_LABEL_VALUE, type LabelName } from '../contract/index.js';
 import { DASHBOARD_UID, VAR } from './defaults.js';
+import { REPLAYED_OUTCOME, TIMEOUT_OUTCOME, breakerValue } from './guard-panels.js';
 import type { ResolvedOptions } from './options.js';
-import { CLIENT_VIEW, eq, errorRatio, increase, malformedRatio, neq, quantile, selector, sumBy } from './promql.js';
+import { CLIENT_VIEW, eq, errorRatio, increase, malformedRatio, neq, outcomeRatio, quantile, rate, selector, sumBy } from './promql.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
 
-/** How an alert's value is printed: as a percentage, a plain number or a duration in seconds. */
-export type ValueFormat = 'percent' | 'number' | 'seconds';
+/** How an alert's value is printed: as a percentage, a plain number, a duration in seconds or a per-second rate (three significant digits, no SI prefix). */
+export type ValueFormat = 'percent' | 'number' | 'seconds' | 'rate';
 
 /** The template language of one renderer. */
 export interface TemplateSyntax {
@@ -61,6 +62,7 @@ export function alertDefinitions(o: ResolvedOptions): AlertDefinition[] {
   const S = LABEL.SERVICE_NAME;
   const T = LABEL.GEN_AI_TOOL_NAME;
   const SRV = LABEL.SERVER_NAME;
+  const C = LABEL.CLIENT_NAME;
   // Calls to unknown tools have their own alert; keep them out of the per-tool ones.
   const knownTools = [neq(T, UNKNOWN_LABEL_VALUE)];
   const pct = (x: number): string => `${+(x * 100).toFixed(4)}%`;
@@ -155,6 +157,81 @@ export function alertDefinitions(o: ResolvedOptions): AlertDefinition[] {
       description: (t) =>
         `The 95th percentile of tools/call duration of tool ${t.label(T)} of service ${t.label(S)} over the last ${w} is ${t.value('seconds')} ` +
         `(bound ${o.toolLatencyP95Seconds}s for ${o.toolLatencyFor}).`,
+      dashboardUid: DASHBOARD_UID.TOOLS,
+      dashboardVars: [
+        [VAR.SERVICE, S],
+        [VAR.TOOL, T],
+      ],
+    },
+    {
+      // max over replicas: the tool's breaker is open in at least one of them (a sum would add states up).
+      name: 'MCPToolCircuitOpen',
+      uid: 'mcplens-tool-circuit-open',
+      severity: 'critical',
+      query: `max by (${S}, ${T}) (${selector(METRICS.TOOL_CIRCUIT_BREAKER_STATE, knownTools)})`,
+      threshold: breakerValue('open') - 1,
+      for: o.circuitOpenFor,
+      by: [S, T],
+      format: 'number',
+      summary: (t) => `Circuit breaker of MCP tool ${t.label(T)} of ${t.label(S)} open for ${o.circuitOpenFor}`,
+      description: (t) =>
+        `The circuit breaker of tool ${t.label(T)} of service ${t.label(S)} has been open in at least one replica for ${o.circuitOpenFor}: ` +
+        `its calls are refused (outcome circuit_open) without running. Half-open trials keep failing, or the breaker never got one ` +
+        `(state ${t.value('number')}; ${BREAKER_STATES.map((s, i) => `${i} ${s}`).join(', ')}).`,
+      dashboardUid: DASHBOARD_UID.TOOLS,
+      dashboardVars: [
+        [VAR.SERVICE, S],
+        [VAR.TOOL, T],
+      ],
+    },
+    {
+      name: 'MCPToolTimeoutRatioHigh',
+      uid: 'mcplens-tool-timeout-ratio',
+      severity: 'warning',
+      query: outcomeRatio([TIMEOUT_OUTCOME], knownTools, [S, T], w),
+      threshold: o.timeoutRatioThreshold,
+      for: o.timeoutRatioFor,
+      by: [S, T],
+      format: 'percent',
+      summary: (t) => `MCP tool ${t.label(T)} of ${t.label(S)} times out on ${t.value('percent')} of calls`,
+      description: (t) =>
+        `${t.value('percent')} of the calls to tool ${t.label(T)} of service ${t.label(S)} over the last ${w} were cut by the guard's timeout ` +
+        `(threshold ${pct(o.timeoutRatioThreshold)} for ${o.timeoutRatioFor}).`,
+      dashboardUid: DASHBOARD_UID.TOOLS,
+      dashboardVars: [
+        [VAR.SERVICE, S],
+        [VAR.TOOL, T],
+      ],
+    },
+    {
+      name: 'MCPClientDeniedCallsHigh',
+      uid: 'mcplens-client-denied-calls',
+      severity: 'warning',
+      query: sumBy([C], rate(selector(METRICS.TOOL_UNAUTHORIZED_CALLS), w)),
+      threshold: o.deniedCallsPerSecond,
+      for: o.deniedCallsFor,
+      by: [C],
+      format: 'rate',
+      summary: (t) => `MCP client ${t.label(C)} is denied ${t.value('rate')} tool calls per second`,
+      description: (t) =>
+        `The authorization guard refused ${t.value('rate')} tools/call requests per second from client ${t.label(C)} over the last ${w} ` +
+        `(threshold ${o.deniedCallsPerSecond}/s for ${o.deniedCallsFor}): a misconfigured client, or one probing for tools it may not call.`,
+      dashboardUid: DASHBOARD_UID.TOOLS,
+      dashboardVars: [],
+    },
+    {
+      name: 'MCPToolReplayRatioHigh',
+      uid: 'mcplens-tool-replay-ratio',
+      severity: 'warning',
+      query: outcomeRatio([REPLAYED_OUTCOME], knownTools, [S, T], w),
+      threshold: o.replayRatioThreshold,
+      for: o.replayRatioFor,
+      by: [S, T],
+      format: 'percent',
+      summary: (t) => `MCP tool ${t.label(T)} of ${t.label(S)} replays ${t.value('percent')} of calls`,
+      description: (t) =>
+        `${t.value('percent')} of the calls to tool ${t.label(T)} of service ${t.label(S)} over the last ${w} repeated an idempotency key ` +
+        `and got the stored answer again (threshold ${pct(o.replayRatioThreshold)} for ${o.replayRatioFor}): a model or agent retrying too much.`,
       dashboardUid: DASHBOARD_UID.TOOLS,
       dashboardVars: [
         [VAR.SERVICE, S],

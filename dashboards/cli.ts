@@ -20,6 +20,13 @@ and a Prometheus rule file under DIR.
   --malformed-for DURATION      ... held for (default 10m)
   --tool-error-ratio N          tool error ratio alert threshold (default 0.1)
   --latency-p95 SECONDS         tool p95 latency bound (default 2)
+  --circuit-open-for DURATION   alert when a tool's circuit breaker stays open this long (default 5m)
+  --timeout-ratio N             per-tool timeout ratio alert threshold (default 0.05)
+  --timeout-for DURATION        ... held for (default 5m)
+  --denied-rate N               denied calls per second per client name alert threshold (default 0.1)
+  --denied-for DURATION         ... held for (default 10m)
+  --replay-ratio N              per-tool idempotent replay ratio alert threshold (default 0.2)
+  --replay-for DURATION         ... held for (default 10m)
   --rate-window DURATION        rate window of the rules (default 5m)
   --evaluation-interval DUR     rule evaluation interval (default 1m)
   --grafana-alerting            also provision the Grafana-managed alert rules
@@ -30,12 +37,19 @@ const NUMBER_FLAGS: Record<string, keyof GeneratorOptions> = {
   'malformed-ratio': 'malformedRatioThreshold',
   'tool-error-ratio': 'toolErrorRatioThreshold',
   'latency-p95': 'toolLatencyP95Seconds',
+  'timeout-ratio': 'timeoutRatioThreshold',
+  'denied-rate': 'deniedCallsPerSecond',
+  'replay-ratio': 'replayRatioThreshold',
 };
 const STRING_FLAGS: Record<string, keyof GeneratorOptions> = {
   'grafana-url': 'grafanaUrl',
   'prometheus-url': 'prometheusUrl',
   'tempo-url': 'tempoUrl',
   'malformed-for': 'malformedRatioFor',
+  'circuit-open-for': 'circuitOpenFor',
+  'timeout-for': 'timeoutRatioFor',
+  'denied-for': 'deniedCallsFor',
+  'replay-for': 'replayRatioFor',
   'rate-window': 'rateWindow',
   'evaluation-interval': 'evaluationInterval',
 };

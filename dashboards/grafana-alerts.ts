@@ -23,7 +23,12 @@ export const GRAFANA_TEMPLATES: TemplateSyntax = {
   value: (format: ValueFormat) => `{{ ${HUMANIZE[format]} $values.${REDUCED}.Value }}`,
 };
 
-const HUMANIZE: Record<ValueFormat, string> = { percent: 'humanizePercentage', number: 'humanize', seconds: 'humanizeDuration' };
+const HUMANIZE: Record<ValueFormat, string> = {
+  percent: 'humanizePercentage',
+  number: 'humanize',
+  seconds: 'humanizeDuration',
+  rate: 'printf "%.3g"',
+};
 
 /** The rule, built with the SDK (HTTP API shape). */
 function buildRule(d: AlertDefinition, o: ResolvedOptions): alerting.Rule {

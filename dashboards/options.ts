@@ -26,6 +26,20 @@ export interface AlertOptions {
   toolLatencyP95Seconds?: number;
   /** Default `10m`. */
   toolLatencyFor?: string;
+  /** How long a tool's circuit breaker must stay open (in at least one replica) before the alert fires. Default `5m`. */
+  circuitOpenFor?: string;
+  /** Share of a tool's calls that end in outcome `timeout` (a guard's per-tool timeout) above which the alert fires. Default 0.05 (5%). */
+  timeoutRatioThreshold?: number;
+  /** How long the timeout ratio must stay above the threshold. Default `5m`. */
+  timeoutRatioFor?: string;
+  /** Calls per second refused by the authorization guard for one client name above which the alert fires. Default 0.1. */
+  deniedCallsPerSecond?: number;
+  /** How long the denied-call rate must stay above the threshold. Default `10m`. */
+  deniedCallsFor?: string;
+  /** Share of a tool's calls answered from the idempotency store (outcome `replayed`) above which the alert fires: a model retrying too much. Default 0.2 (20%). */
+  replayRatioThreshold?: number;
+  /** How long the replay ratio must stay above the threshold. Default `10m`. */
+  replayRatioFor?: string;
   /** How long the collector must keep rejecting spans or dropping series before the alert fires. Default `5m`. */
   collectorDropFor?: string;
   /** Range of the `rate()`/`increase()` windows in alert and recording rules. Default `5m`. */
@@ -79,6 +93,13 @@ export function createDefaultOptions(): ResolvedOptions {
     toolErrorRatioFor: '10m',
     toolLatencyP95Seconds: 2,
     toolLatencyFor: '10m',
+    circuitOpenFor: '5m',
+    timeoutRatioThreshold: 0.05,
+    timeoutRatioFor: '5m',
+    deniedCallsPerSecond: 0.1,
+    deniedCallsFor: '10m',
+    replayRatioThreshold: 0.2,
+    replayRatioFor: '10m',
     collectorDropFor: '5m',
     rateWindow: '5m',
     evaluationInterval: '1m',
@@ -104,12 +125,16 @@ const DURATION_KEYS = [
   'unknownToolFor',
   'toolErrorRatioFor',
   'toolLatencyFor',
+  'circuitOpenFor',
+  'timeoutRatioFor',
+  'deniedCallsFor',
+  'replayRatioFor',
   'collectorDropFor',
   'rateWindow',
   'evaluationInterval',
 ] as const;
-const RATIO_KEYS = ['malformedRatioThreshold', 'toolErrorRatioThreshold'] as const;
-const POSITIVE_KEYS = ['toolLatencyP95Seconds', 'pricePerMillionTokens', 'requestsPerDay'] as const;
+const RATIO_KEYS = ['malformedRatioThreshold', 'toolErrorRatioThreshold', 'timeoutRatioThreshold', 'replayRatioThreshold'] as const;
+const POSITIVE_KEYS = ['toolLatencyP95Seconds', 'deniedCallsPerSecond', 'pricePerMillionTokens', 'requestsPerDay'] as const;
 const URL_KEYS = ['grafanaUrl', 'prometheusUrl', 'tempoUrl'] as const;
 const UID_KEYS = ['prometheusDatasourceUid', 'tempoDatasourceUid'] as const;
 

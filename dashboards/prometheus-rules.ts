@@ -19,7 +19,12 @@ export const PROMETHEUS_TEMPLATES: TemplateSyntax = {
   value: (format: ValueFormat) => `{{ $value | ${HUMANIZE[format]} }}`,
 };
 
-const HUMANIZE: Record<ValueFormat, string> = { percent: 'humanizePercentage', number: 'humanize', seconds: 'humanizeDuration' };
+const HUMANIZE: Record<ValueFormat, string> = {
+  percent: 'humanizePercentage',
+  number: 'humanize',
+  seconds: 'humanizeDuration',
+  rate: 'printf "%.3g"',
+};
 
 /** Names of the two rule groups. */
 export const RULE_GROUPS = { RECORDING: 'mcplens-recording', ALERTS: 'mcplens-alerts' } as const;

@@ -2,7 +2,7 @@
  * Small PromQL builders. Every metric and label name comes from the telemetry contract;
  * these helpers only assemble them, so a query cannot spell a name by hand.
  */
-import { ERROR_OUTCOMES, LABEL, METRICS, type LabelName, type MetricDefinition } from '../contract/index.js';
+import { ERROR_OUTCOMES, LABEL, METRICS, type LabelName, type MetricDefinition, type Outcome } from '../contract/index.js';
 
 /** One label matcher: `label op "value"`. */
 export interface Matcher {
@@ -116,11 +116,33 @@ export function malformedRatio(
   return `${sumBy(by, rate(selector(view.violations, matchers), window))} / ${sumBy(by, rate(selector(view.calls, matchers), window))}`;
 }
 
-/** The error ratio: calls with an error outcome over all calls. `or ... * 0` keeps a 0 where no error series exists yet. */
-export function errorRatio(matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+/**
+ * Calls with one of `outcomes` over all calls, summed by `by`. `or ... * 0` keeps a 0 where no
+ * series of those outcomes exists yet (the collector creates outcome series on first use).
+ */
+export function outcomeRatio(outcomes: readonly Outcome[], matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
   const all = sumBy(by, rate(selector(METRICS.TOOL_CALLS, matchers), window));
-  const errors = sumBy(by, rate(selector(METRICS.TOOL_CALLS, [...matchers, oneOf(LABEL.OUTCOME, ERROR_OUTCOMES)]), window));
-  return `(${errors} or ${all} * 0) / ${all}`;
+  return `(${outcomeRate(outcomes, matchers, by, window)} or ${all} * 0) / ${all}`;
+}
+
+/** Calls per second with one of `outcomes`, summed by `by`; no series where none happened (see {@link outcomeRateOrZero}). */
+export function outcomeRate(outcomes: readonly Outcome[], matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+  return sumBy(by, rate(selector(METRICS.TOOL_CALLS, [...matchers, oneOf(LABEL.OUTCOME, outcomes)]), window));
+}
+
+/** {@link outcomeRate}, reading 0 for every label set that has calls but none with those outcomes. */
+export function outcomeRateOrZero(
+  outcomes: readonly Outcome[],
+  matchers: readonly Matcher[],
+  by: readonly LabelName[],
+  window: string,
+): string {
+  return `${outcomeRate(outcomes, matchers, by, window)} or ${sumBy(by, rate(selector(METRICS.TOOL_CALLS, matchers), window))} * 0`;
+}
+
+/** The error ratio: calls with an error outcome (the contract's ERROR_OUTCOMES) over all calls, 0 where no error series exists yet. */
+export function errorRatio(matchers: readonly Matcher[], by: readonly LabelName[], window: string): string {
+  return outcomeRatio(ERROR_OUTCOMES, matchers, by, window);
 }
 
 /** Every metric name (with histogram suffixes) the contract's catalog allows in a query. */

@@ -16,6 +16,7 @@ import {
   UNKNOWN_LABEL_VALUE,
   type LabelName,
   type MetricDefinition,
+  type BreakerState,
   type Outcome,
   type ViolationKind,
 } from '../contract/index.js';
@@ -29,6 +30,7 @@ import {
 } from './alert-rules.js';
 import type { ResolvedOptions } from './options.js';
 import { durationSeconds } from './promql.js';
+import { REPLAYED_OUTCOME, TIMEOUT_OUTCOME, breakerValue } from './guard-panels.js';
 import { UNKNOWN_TOOL_KIND } from './tools.js';
 
 type Labels = Partial<Record<LabelName, string>>;
@@ -68,6 +70,7 @@ function g4(x: number): string {
 /** What Prometheus prints for a value in the given format (humanize, humanizePercentage, humanizeDuration), for the magnitudes used here. */
 export function humanizeLikePrometheus(x: number, format: ValueFormat): string {
   if (format === 'percent') return `${g4(x * 100)}%`;
+  if (format === 'rate') return String(Number(x.toPrecision(3)));
   if (format === 'seconds') {
     if (x >= 60 || x < 1) throw new Error(`humanizeDuration of ${x} is not modelled here`);
     return `${g4(x)}s`;
@@ -103,8 +106,8 @@ function clientCallLabels(provider: string, server: string, tool: string): Label
   };
 }
 
-/** The scenarios by alert name. `steps` is the number of increments per series; `perWindow` the increments per rate window. */
-function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record<string, Scenario> {
+/** The scenarios by alert name. `steps` is the number of increments per series; `perWindow` the increments per rate window; `step` the seconds between samples. */
+function scenarios(o: ResolvedOptions, steps: number, perWindow: number, step: number): Record<string, Scenario> {
   const counter = (perStep: number): string => `0+${perStep}x${steps}`;
   const calls = (labels: Labels, outcome: Outcome, perStep: number): InputSeries => ({
     series: seriesName(METRICS.TOOL_CALLS, { ...labels, [LABEL.OUTCOME]: outcome }),
@@ -213,6 +216,62 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
     },
   };
 
+  // Guard ratios (timeouts, replays): the firing tool halfway between the threshold and every call,
+  // a quiet tool without series of that outcome, and calls to unknown tools left to their own alert.
+  const guardRatio = (outcome: Outcome, threshold: number, firingTool: string, quietTool: string): Scenario => {
+    const hits = Math.ceil(((1 + threshold) / 2) * 100);
+    return {
+      series: [
+        calls(callLabels(GOOD, firingTool), OK_OUTCOME, 100 - hits),
+        calls(callLabels(GOOD, firingTool), outcome, hits),
+        calls(callLabels(GOOD, quietTool), OK_OUTCOME, 100),
+        calls(callLabels(GOOD, UNKNOWN_LABEL_VALUE), outcome, 100),
+      ],
+      firing: {
+        labels: { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.GEN_AI_TOOL_NAME]: firingTool },
+        value: humanizeLikePrometheus(hits / 100, 'percent'),
+      },
+    };
+  };
+
+  // Circuit: `export` is open in one replica and closed in the other (max, not sum, decides);
+  // `search` is half-open in both replicas, which would reach the open value if they were added.
+  const breaker = (instance: string, tool: string, state: BreakerState): InputSeries => ({
+    series: seriesName(METRICS.TOOL_CIRCUIT_BREAKER_STATE, {
+      [LABEL.SERVICE_NAME]: SERVICE,
+      [LABEL.SERVICE_INSTANCE_ID]: instance,
+      [LABEL.GEN_AI_TOOL_NAME]: tool,
+    }),
+    values: `${breakerValue(state)}+0x${steps}`,
+  });
+  const circuit: Scenario = {
+    series: [
+      breaker('replica-a', 'export', 'open'),
+      breaker('replica-b', 'export', 'closed'),
+      breaker('replica-a', 'search', 'half_open'),
+      breaker('replica-b', 'search', 'half_open'),
+    ],
+    firing: {
+      labels: { [LABEL.SERVICE_NAME]: SERVICE, [LABEL.GEN_AI_TOOL_NAME]: 'export' },
+      value: humanizeLikePrometheus(breakerValue('open'), 'number'),
+    },
+  };
+
+  // Denied calls: one client above the rate (at least 1/s, so the printed value is exact), one at half the threshold.
+  const deniedRate = Math.max(1, Math.ceil(o.deniedCallsPerSecond * 2));
+  const denied = (client: string, perSecond: number): InputSeries => ({
+    series: seriesName(METRICS.TOOL_UNAUTHORIZED_CALLS, {
+      [LABEL.SERVICE_NAME]: SERVICE,
+      [LABEL.GEN_AI_TOOL_NAME]: 'refund',
+      [LABEL.CLIENT_NAME]: client,
+    }),
+    values: counter(perSecond * step),
+  });
+  const deniedCalls: Scenario = {
+    series: [denied('rogue-agent', deniedRate), denied('careful-agent', o.deniedCallsPerSecond / 2)],
+    firing: { labels: { [LABEL.CLIENT_NAME]: 'rogue-agent' }, value: humanizeLikePrometheus(deniedRate, 'rate') },
+  };
+
   const collector = (metric: MetricDefinition, firing: Labels, silent: Labels): Scenario => ({
     series: [
       { series: seriesName(metric, firing), values: counter(5) },
@@ -227,6 +286,10 @@ function scenarios(o: ResolvedOptions, steps: number, perWindow: number): Record
     MCPUnknownToolCalls: unknown,
     MCPToolErrorRatioHigh: toolErrors,
     MCPToolLatencyP95High: latency,
+    MCPToolCircuitOpen: circuit,
+    MCPToolTimeoutRatioHigh: guardRatio(TIMEOUT_OUTCOME, o.timeoutRatioThreshold, 'slow_export', 'quick_lookup'),
+    MCPClientDeniedCallsHigh: deniedCalls,
+    MCPToolReplayRatioHigh: guardRatio(REPLAYED_OUTCOME, o.replayRatioThreshold, 'charge', 'lookup'),
     MCPLensCollectorRejectingSpans: collector(
       METRICS.COLLECTOR_SPANS_REJECTED,
       { [LABEL.REASON]: SPAN_REJECT_REASONS.INVALID_ID },
@@ -273,7 +336,7 @@ export function promtoolTestFile(o: ResolvedOptions, ruleFile: string): Record<s
   const byName = new Map(alertDefinitions(o).map((d) => [d.name, d]));
   const longestFor = Math.max(...[...byName.values()].map((d) => durationSeconds(d.for)));
   const steps = Math.ceil((windowSec + longestFor) / step) + 10;
-  const all = scenarios(o, steps, perWindow);
+  const all = scenarios(o, steps, perWindow, step);
   const tests: Array<Record<string, unknown>> = [];
   for (const [name, s] of Object.entries(all)) {
     const d = byName.get(name);

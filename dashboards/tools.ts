@@ -1,6 +1,7 @@
 /**
  * The "MCP tools" dashboard: a table per tool, the tools models get wrong most, violation
- * kinds by provider, and calls to tools that do not exist. One function per panel.
+ * kinds by provider, calls to tools that do not exist, then the guard panels (guard-panels.ts).
+ * One function per panel.
  */
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as common from '@grafana/grafana-foundation-sdk/common';
@@ -25,6 +26,7 @@ import {
   tableQuery,
   trafficLight,
 } from './defaults.js';
+import { guardPanels } from './guard-panels.js';
 import type { ResolvedOptions } from './options.js';
 import { eq, errorRatio, increase, malformedRatio, quantile, rate, selector, sumBy } from './promql.js';
 
@@ -143,9 +145,12 @@ export function unknownToolCalls(): timeseries.PanelBuilder {
 
 /** Builds the MCP tools dashboard model. */
 export function toolsDashboard(o: ResolvedOptions): dashboard.Dashboard {
-  return new dashboard.DashboardBuilder('MCP tools')
+  const board = new dashboard.DashboardBuilder('MCP tools')
     .uid(DASHBOARD_UID.TOOLS)
-    .description('Per-tool health of MCP servers: calls, errors, malformed calls, latency, tokens, and calls to tools that do not exist.')
+    .description(
+      'Per-tool health of MCP servers: calls, errors, malformed calls, latency, tokens, calls to tools that do not exist, ' +
+        'and what the opt-in guards (timeouts, circuit breakers, authorization, idempotency keys) decided.',
+    )
     .tags([DASHBOARD_TAG])
     .timezone('browser')
     .refresh('30s')
@@ -156,6 +161,7 @@ export function toolsDashboard(o: ResolvedOptions): dashboard.Dashboard {
     .withPanel(toolTable())
     .withPanel(topViolatingTools())
     .withPanel(violationKindsByProvider())
-    .withPanel(unknownToolCalls())
-    .build();
+    .withPanel(unknownToolCalls());
+  for (const p of guardPanels(o.replayRatioThreshold)) board.withPanel(p);
+  return board.build();
 }

@@ -26,6 +26,13 @@ const OPTION_SETS: Array<[string, GeneratorOptions]> = [
       toolLatencyP95Seconds: 0.5,
       rateWindow: '2m',
       unknownToolFor: '0s',
+      circuitOpenFor: '15m',
+      timeoutRatioThreshold: 0.5,
+      timeoutRatioFor: '1m',
+      deniedCallsPerSecond: 3,
+      deniedCallsFor: '2m',
+      replayRatioThreshold: 0.02,
+      replayRatioFor: '0s',
     },
   ],
   [
@@ -36,6 +43,10 @@ const OPTION_SETS: Array<[string, GeneratorOptions]> = [
       toolErrorRatioFor: '0s',
       toolLatencyFor: '0s',
       collectorDropFor: '0s',
+      circuitOpenFor: '0s',
+      timeoutRatioFor: '0s',
+      deniedCallsFor: '0s',
+      replayRatioFor: '0s',
       rateWindow: '10s',
       evaluationInterval: '1s',
     },
@@ -100,7 +111,7 @@ describe('generated rules', () => {
     const slug = name.replace(/\W+/g, '-');
     await writeYaml(`${slug}-rules.yaml`, prometheusRuleFile(o));
     const test = promtoolTestFile(o, `${slug}-rules.yaml`);
-    expect((test.tests as unknown[]).length).toBe(8);
+    expect((test.tests as unknown[]).length).toBe(12);
     const testFile = await writeYaml(`${slug}-test.yaml`, test);
     const check = await promtool(['check', 'rules', join(dir, `${slug}-rules.yaml`)]);
     expect(check.code).toBe(0);
@@ -109,7 +120,7 @@ describe('generated rules', () => {
     expect(res.code).toBe(0);
   });
 
-  it('the unit tests bite: raising a threshold or dropping the unknown-tool exclusion in the rules makes them fail', async () => {
+  it('the unit tests bite: raising a threshold, dropping the unknown-tool exclusion, summing breaker states or reading the wrong outcome makes them fail', async () => {
     const o = resolveOptions();
     const text = stringify(prometheusRuleFile(o), { lineWidth: 0 });
     // The client alert's expression line (the recording rule's has no threshold).
@@ -129,6 +140,16 @@ describe('generated rules', () => {
       ],
       ['exclusion', text.replace(/gen_ai_tool_name!="__unknown__"(, )?/g, ''), /MCPToolErrorRatioHigh/],
       ['for', text.replace(/for: 1m/, 'for: 30m'), /MCPUnknownToolCalls/],
+      // Adding replicas' breaker states up makes two half-open replicas look open.
+      [
+        'breaker sum',
+        text.replace(
+          `max by (service_name, gen_ai_tool_name) (${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}`,
+          `sum by (service_name, gen_ai_tool_name) (${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}`,
+        ),
+        /MCPToolCircuitOpen/,
+      ],
+      ['replay outcome', text.replace(/outcome=~"replayed"/, 'outcome=~"ok"'), /MCPToolReplayRatioHigh/],
     ];
     for (const [name, mutated, failing] of mutations) {
       expect(mutated).not.toBe(text);

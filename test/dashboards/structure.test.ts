@@ -4,7 +4,7 @@
  * provisioning shape for alert rules).
  */
 import { describe, expect, it } from '@jest/globals';
-import { LABEL, METRICS, OUTCOMES, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
+import { BREAKER_STATES, GUARD_OUTCOMES, LABEL, METRICS, OUTCOMES, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
 import {
   VAR,
   alertDefinitions,
@@ -56,6 +56,8 @@ describe('generated dashboards pass the structural lint', () => {
         METRICS.TOOL_SELF_CORRECTIONS.name,
         METRICS.CLIENT_TOOL_CALLS.name,
         METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name,
+        METRICS.TOOL_CIRCUIT_BREAKER_STATE.name,
+        METRICS.TOOL_UNAUTHORIZED_CALLS.name,
       ].sort(),
     );
   });
@@ -324,6 +326,105 @@ describe('provisioning', () => {
     for (const d of alertDefinitions(o).filter((x) => x.by.includes(LABEL.GEN_AI_TOOL_NAME))) {
       expect(d.query).toContain(`${LABEL.GEN_AI_TOOL_NAME}!="${UNKNOWN_LABEL_VALUE}"`);
     }
+  });
+});
+
+describe('guard panels and alerts', () => {
+  const guardPanels = (): Json[] => panels('mcplens-tools').filter((p) => (p.title as string).startsWith('Guards: '));
+  const exprs = (p: Json): string[] => (p.targets as Json[]).map((t) => t.expr as string);
+
+  it('has seven guard panels on the tools dashboard below the others, each reading only guard signals', () => {
+    const guard = guardPanels();
+    expect(guard.map((p) => p.id)).toEqual([5, 6, 7, 8, 9, 10, 11]);
+    const others = panels('mcplens-tools').filter((p) => !guard.includes(p));
+    const bottom = Math.max(...others.map((p) => p.gridPos.y + p.gridPos.h));
+    for (const p of guard) expect(p.gridPos.y).toBeGreaterThanOrEqual(bottom);
+  });
+
+  it('breaker panels take the max of the state gauge per service, replica and tool, never a sum', () => {
+    const breakers = guardPanels().filter((p) => exprs(p).some((e) => e.includes(METRICS.TOOL_CIRCUIT_BREAKER_STATE.name)));
+    expect(breakers.map((p) => p.type).sort()).toEqual(['stat', 'state-timeline']);
+    for (const e of breakers.flatMap(exprs)) {
+      expect(e).toContain(
+        `max by (${LABEL.SERVICE_NAME}, ${LABEL.SERVICE_INSTANCE_ID}, ${LABEL.GEN_AI_TOOL_NAME}) (${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}{`,
+      );
+      expect(e).not.toMatch(/\bsum\b/);
+    }
+    const count = panel('mcplens-tools', 'Guards: circuit breakers open or half-open');
+    expect(exprs(count).map((e) => e.match(/== (\d)\) or vector\(0\)$/)?.[1])).toEqual([
+      String(BREAKER_STATES.indexOf('open')),
+      String(BREAKER_STATES.indexOf('half_open')),
+    ]);
+    const mapping = panel('mcplens-tools', 'Guards: circuit breaker state').fieldConfig.defaults.mappings[0].options as Json;
+    expect(Object.entries(mapping).map(([v, r]) => [Number(v), r.text])).toEqual(BREAKER_STATES.map((st, i) => [i, st]));
+  });
+
+  it('timeouts and replays per tool read 0 for tools without them; the replay ratio too', () => {
+    for (const [title, outcome] of [
+      ['Guards: timeouts per tool', 'timeout'],
+      ['Guards: replays per tool', 'replayed'],
+      ['Guards: replay ratio per tool', 'replayed'],
+    ] as const) {
+      const [e] = exprs(panel('mcplens-tools', title));
+      expect(e).toContain(`${LABEL.OUTCOME}=~"${outcome}"`);
+      expect(e).toMatch(
+        / or sum by \(service_name, gen_ai_tool_name\) \(rate\(mcp_tool_calls_total\{[^}]*\}\[\$__rate_interval\]\)\) \* 0/,
+      );
+    }
+    const ratio = panel('mcplens-tools', 'Guards: replay ratio per tool');
+    expect(ratio.fieldConfig.defaults.thresholds.steps[1].value).toBe(o.replayRatioThreshold);
+  });
+
+  it('refused calls: one query per refusal outcome of the contract (the guard errors but timeout, and the caller faults), 0 when absent', () => {
+    const p = panel('mcplens-tools', 'Guards: refused calls by outcome');
+    const want = [...GUARD_OUTCOMES.ERRORS, ...GUARD_OUTCOMES.CALLER_FAULTS].filter((x) => x !== 'timeout');
+    expect((p.targets as Json[]).map((t) => t.legendFormat)).toEqual(want);
+    for (const [i, e] of exprs(p).entries()) {
+      expect(e).toContain(`${LABEL.OUTCOME}="${want[i]}"`);
+      expect(e.endsWith('or vector(0)')).toBe(true);
+    }
+  });
+
+  it('denied calls are the unauthorized counter by client name', () => {
+    const [e] = exprs(panel('mcplens-tools', 'Guards: denied calls by client'));
+    expect(e).toMatch(new RegExp(`^sum by \\(${LABEL.CLIENT_NAME}\\) \\(rate\\(${METRICS.TOOL_UNAUTHORIZED_CALLS.name}\\{`));
+  });
+
+  it('alerts: breaker open by max over replicas, timeout and replay ratios per tool, denied rate per client, with their options', () => {
+    const defs = alertDefinitions(
+      resolveOptions({
+        circuitOpenFor: '7m',
+        timeoutRatioThreshold: 0.15,
+        timeoutRatioFor: '2m',
+        deniedCallsPerSecond: 0.5,
+        deniedCallsFor: '4m',
+        replayRatioThreshold: 0.3,
+        replayRatioFor: '6m',
+      }),
+    );
+    const by = (name: string): Json => {
+      const d = defs.find((x) => x.name === name);
+      if (!d) throw new Error(`no alert ${name}`);
+      return d as unknown as Json;
+    };
+    const circuit = by('MCPToolCircuitOpen');
+    expect(circuit.query).toMatch(
+      new RegExp(`^max by \\(${LABEL.SERVICE_NAME}, ${LABEL.GEN_AI_TOOL_NAME}\\) \\(${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name}`),
+    );
+    expect([circuit.threshold, circuit.for]).toEqual([BREAKER_STATES.indexOf('open') - 1, '7m']);
+    expect([by('MCPToolTimeoutRatioHigh').threshold, by('MCPToolTimeoutRatioHigh').for]).toEqual([0.15, '2m']);
+    expect(by('MCPToolTimeoutRatioHigh').query).toContain(`${LABEL.OUTCOME}=~"timeout"`);
+    expect([by('MCPClientDeniedCallsHigh').threshold, by('MCPClientDeniedCallsHigh').for]).toEqual([0.5, '4m']);
+    expect(by('MCPClientDeniedCallsHigh').by).toEqual([LABEL.CLIENT_NAME]);
+    expect([by('MCPToolReplayRatioHigh').threshold, by('MCPToolReplayRatioHigh').for]).toEqual([0.3, '6m']);
+    expect(by('MCPToolReplayRatioHigh').query).toContain(`${LABEL.OUTCOME}=~"replayed"`);
+  });
+
+  it('rejects bad guard alert options, naming them', () => {
+    expect(() => resolveOptions({ timeoutRatioThreshold: 1.5 })).toThrow(/timeoutRatioThreshold=1.5/);
+    expect(() => resolveOptions({ replayRatioThreshold: 0 })).toThrow(/replayRatioThreshold=0/);
+    expect(() => resolveOptions({ deniedCallsPerSecond: -1 })).toThrow(/deniedCallsPerSecond=-1/);
+    expect(() => resolveOptions({ circuitOpenFor: '5 min' })).toThrow(/circuitOpenFor="5 min"/);
   });
 });
 

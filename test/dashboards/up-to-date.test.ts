@@ -53,6 +53,21 @@ describe('mcplens dashboards CLI', () => {
     expect(err.text()).toContain(`wrote ${join(dir, OUTPUT_PATHS.OVERVIEW_DASHBOARD)}`);
   });
 
+  it('the guard alert flags reach the rules', async () => {
+    const dir = await tempDir('mcplens-cli-guards-');
+    const argv = ['--out', dir, '--circuit-open-for', '9m', '--timeout-ratio', '0.25', '--denied-rate', '2', '--replay-ratio', '0.4'];
+    expect(await runDashboardsCli([...argv, '--timeout-for', '3m', '--denied-for', '1m', '--replay-for', '2m'], capture().stream)).toBe(0);
+    const rules = await readFile(join(dir, OUTPUT_PATHS.PROMETHEUS_RULES), 'utf8');
+    for (const [alert, tail, forDuration] of [
+      ['MCPToolCircuitOpen', '> 1', '9m'],
+      ['MCPToolTimeoutRatioHigh', '> 0.25', '3m'],
+      ['MCPClientDeniedCallsHigh', '> 2', '1m'],
+      ['MCPToolReplayRatioHigh', '> 0.4', '2m'],
+    ]) {
+      expect(rules).toMatch(new RegExp(`alert: ${alert}\\n\\s+expr: .* ${tail}\\n\\s+for: ${forDuration}\\n`));
+    }
+  });
+
   it.each([
     [['--malformed-ratio', '0.1'], /--out DIR is required/],
     [['--out', '/tmp/x', '--malformed-ratio', 'lots'], /--malformed-ratio "lots" is not a number/],

@@ -6,11 +6,14 @@
  * interval; a real Alertmanager posts to a webhook receiver in this test.
  *
  * The clients are instrumented too (instrumentClient), so the CLIENT spans of the same calls
- * reach the collector for the dashboards' client view.
+ * reach the collector for the dashboards' client view. A third server runs the production guards
+ * (a timeout, a circuit breaker that opens, idempotency keys that replay, scoped authorization
+ * that denies) so the guard panels and alerts read real guard outcomes.
  *
- * Proves: every dashboard query returns data through Prometheus' HTTP API (the client view's
- * as soon as the collector exports its metrics), exemplars carry the trace ids that were sent,
- * and the malformed-ratio alert reaches the webhook for the bad provider and not for the good one.
+ * Proves: every dashboard query returns data through Prometheus' HTTP API (the client view's and
+ * the guard metrics' as soon as the collector exports them), exemplars carry the trace ids that
+ * were sent, the malformed-ratio alert reaches the webhook for the bad provider and not for the
+ * good one, and the timeout and replay alerts fire for the guarded tools and no others.
  *
  * Needs the Debian packages `prometheus` and `prometheus-alertmanager`; fails, never skips, without them.
  */
@@ -30,9 +33,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
+import { ATTR, LABEL, METRICS, PROVIDERS, type MetricDefinition, type Outcome } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
 import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
+import type { GuardsConfig } from '../../instrumentation/guards/guard-config.js';
 import { DASHBOARD_UID, VAR, dashboardModels, prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 
@@ -46,6 +50,10 @@ const E2E_RULE_OPTIONS = {
   toolErrorRatioFor: '0s',
   toolLatencyFor: '0s',
   collectorDropFor: '0s',
+  circuitOpenFor: '0s',
+  timeoutRatioFor: '0s',
+  deniedCallsFor: '0s',
+  replayRatioFor: '0s',
   rateWindow: '10s',
   evaluationInterval: '1s',
 } as const;
@@ -125,6 +133,7 @@ const sentSpans = new InMemorySpanExporter();
 let mcpServer: McpServer;
 let goodClient: Client;
 let badClient: Client;
+let guardedClient: Client;
 let prometheus: ChildProcess | undefined;
 let alertmanager: ChildProcess | undefined;
 let webhook: HttpServer;
@@ -151,8 +160,53 @@ function createOrdersServer(): McpServer {
   return server;
 }
 
-async function connectClient(server: McpServer, name: string, provider: string, model: string): Promise<Client> {
+/** Tools of the guarded server, and the scope only `refund_all` needs (the guarded agent lacks it). */
+const GUARDED_TOOL = { SLOW: 'slow_report', FLAKY: 'flaky_export', ORDER: 'place_order', DENIED: 'refund_all' } as const;
+const GUARDED_AGENT = 'ops-agent';
+const GUARDS: GuardsConfig = {
+  tools: {
+    // Always slower than its timeout; no breaker, so every call ends in `timeout`.
+    [GUARDED_TOOL.SLOW]: { timeoutMs: 30, circuitBreaker: false },
+    // Always throws: two failures open the breaker for longer than the test.
+    [GUARDED_TOOL.FLAKY]: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 600_000 } },
+  },
+  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' } } },
+  authorization: { tools: { [GUARDED_TOOL.DENIED]: ['orders:admin'] }, allowUnmapped: true },
+};
+
+function createGuardedServer(): McpServer {
+  const server = new McpServer({ name: SERVICE, version: '1.0.0' });
+  server.registerTool(GUARDED_TOOL.SLOW, { description: 'A report that takes too long', inputSchema: {} }, async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    return { content: [{ type: 'text', text: 'report' }] };
+  });
+  server.registerTool(GUARDED_TOOL.FLAKY, { description: 'An export whose backend is down', inputSchema: {} }, async () => {
+    throw new Error('export backend unavailable');
+  });
+  server.registerTool(
+    GUARDED_TOOL.ORDER,
+    { description: 'Place an order; reuse request_id when retrying', inputSchema: { sku: z.string(), request_id: z.string() } },
+    async ({ sku, request_id }) => ({ content: [{ type: 'text', text: `placed ${sku} (${request_id})` }] }),
+  );
+  server.registerTool(GUARDED_TOOL.DENIED, { description: 'Refund every order', inputSchema: {} }, async () => ({
+    content: [{ type: 'text', text: 'refunded' }],
+  }));
+  return server;
+}
+
+async function connectClient(
+  server: McpServer,
+  name: string,
+  provider: string,
+  model: string,
+  authInfo?: { token: string; clientId: string; scopes: string[] },
+): Promise<Client> {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  if (authInfo) {
+    // What an HTTP transport behind the SDK's bearer auth hands the server: the caller's authInfo on every message.
+    const send = clientTransport.send.bind(clientTransport);
+    clientTransport.send = (message, options) => send(message, { ...options, authInfo });
+  }
   // One McpServer per connection is the SDK's model; instrument each.
   await server.connect(serverTransport);
   const client = instrumentClient(new Client({ name, version: '1.0.0' }), { tracerProvider, provider, model });
@@ -167,6 +221,18 @@ function meta(provider: string, model: string): Record<string, string> {
 const GOOD_MODEL = 'claude-sonnet-4';
 const BAD_MODEL = 'gpt-4.1';
 
+let orderNumber = 0;
+
+/** The guarded server's share of a round: a timeout, a failing or refused export, an order and its retry, a denied refund. */
+async function guardedRound(m: Record<string, string>): Promise<void> {
+  const requestId = `r-${++orderNumber}`;
+  await guardedClient.callTool({ name: GUARDED_TOOL.SLOW, arguments: {}, _meta: m });
+  await guardedClient.callTool({ name: GUARDED_TOOL.FLAKY, arguments: {}, _meta: m });
+  await guardedClient.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: requestId }, _meta: m });
+  await guardedClient.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: requestId }, _meta: m }); // replayed
+  await guardedClient.callTool({ name: GUARDED_TOOL.DENIED, arguments: {}, _meta: m });
+}
+
 /** One round of traffic: the good provider is always right; the bad one sends malformed and unknown-tool calls. */
 async function round(): Promise<void> {
   const good = meta(GOOD, GOOD_MODEL);
@@ -177,6 +243,7 @@ async function round(): Promise<void> {
   await badClient.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta: bad }); // the self-correction
   await badClient.callTool({ name: 'find_order', arguments: { id: 7 }, _meta: bad }); // wrong type
   await badClient.callTool({ name: 'cancel_order', arguments: { id: 'o-1' }, _meta: bad }); // no such tool
+  await guardedRound(good);
   await tracerProvider.forceFlush();
 }
 
@@ -221,6 +288,12 @@ beforeAll(async () => {
   const second = instrumentServer(createOrdersServer(), { tracerProvider });
   goodClient = await connectClient(mcpServer, 'good-agent', GOOD, GOOD_MODEL);
   badClient = await connectClient(second, 'bad-agent', BAD, BAD_MODEL);
+  const guarded = instrumentServer(createGuardedServer(), { tracerProvider, guards: GUARDS });
+  guardedClient = await connectClient(guarded, GUARDED_AGENT, GOOD, GOOD_MODEL, {
+    token: 'in-memory',
+    clientId: GUARDED_AGENT,
+    scopes: ['orders:write'],
+  });
   await goodClient.listTools(); // the catalog's tokens
   await badClient.listTools();
 
@@ -296,7 +369,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (traffic) clearTimeout(traffic);
-  await Promise.allSettled([goodClient?.close(), badClient?.close()]);
+  await Promise.allSettled([goodClient?.close(), badClient?.close(), guardedClient?.close()]);
   await tracerProvider?.shutdown().catch(() => undefined);
   await Promise.allSettled([stopProcess(prometheus), stopProcess(alertmanager)]);
   await collector?.close();
@@ -306,12 +379,23 @@ afterAll(async () => {
 
 describe('generated dashboards and rules against real Prometheus and Alertmanager', () => {
   it('every dashboard query returns data through the Prometheus HTTP API', async () => {
-    // The client view's panels read metrics the collector may not export yet: then they must
-    // return nothing (never a number from other metrics); once it does, data like the rest.
+    // The client view's and the guard gauge's and counter's panels read metrics the collector may
+    // not export yet: then they must return nothing (never a number from other metrics); once it
+    // does, data like the rest.
     const exposition = await (await fetch(collectorMetricsUrl)).text();
-    const clientViewExported = exposition.includes(`# HELP ${METRICS.CLIENT_TOOL_CALLS.name.replace(/_total$/, '')}`);
+    const exported = (m: MetricDefinition): boolean =>
+      new RegExp(`^# HELP ${m.name.replace(/_total$/, '')}(_total)? `, 'm').test(exposition);
+    const pendingNames = [
+      METRICS.CLIENT_TOOL_CALLS,
+      METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS,
+      METRICS.TOOL_CIRCUIT_BREAKER_STATE,
+      METRICS.TOOL_UNAUTHORIZED_CALLS,
+    ]
+      .filter((m) => !exported(m))
+      .map((m) => m.name);
     const clientNames = [METRICS.CLIENT_TOOL_CALLS.name, METRICS.CLIENT_TOOL_SCHEMA_VIOLATIONS.name];
     const readsClientView = (expr: string): boolean => clientNames.some((n) => expr.includes(n));
+    const readsPending = (expr: string): boolean => pendingNames.some((n) => expr.includes(n));
     const queries: Array<{ where: string; expr: string }> = [];
     for (const { model } of dashboardModels(resolveOptions())) {
       // The drill-down looks at the bad provider against the rest; the others at everything.
@@ -327,18 +411,18 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
     }
     expect(queries.filter((q) => readsClientView(q.expr)).length).toBeGreaterThanOrEqual(3);
     let empty: string[] = [];
-    let clientViewData: string[] = [];
+    let pendingData: string[] = [];
     await waitFor('every dashboard query to return data', 45_000, async () => {
       if (trafficError) throw trafficError;
       empty = [];
-      clientViewData = [];
+      pendingData = [];
       for (const q of queries) {
         const body = await getJson(`${promUrl}/api/v1/query?query=${encodeURIComponent(q.expr)}`);
         expect(body.status).toBe('success');
         const result = (body.data as { result: unknown[] }).result;
-        if (!clientViewExported && readsClientView(q.expr)) {
+        if (readsPending(q.expr)) {
           // `or vector(0)` panels read 0; the ratios must read nothing at all.
-          if (!q.expr.endsWith('or vector(0)') && result.length > 0) clientViewData.push(q.where);
+          if (!q.expr.endsWith('or vector(0)') && result.length > 0) pendingData.push(q.where);
           continue;
         }
         if (result.length === 0) empty.push(`${q.where}: ${q.expr}`);
@@ -348,7 +432,7 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
       throw new Error(`${err.message}\nqueries without data:\n  ${empty.join('\n  ')}`);
     });
     expect(empty).toEqual([]);
-    expect(clientViewData).toEqual([]);
+    expect(pendingData).toEqual([]);
   }, 60_000);
 
   it('exemplars of the duration histogram carry the trace ids that were sent', async () => {
@@ -409,4 +493,39 @@ describe('generated dashboards and rules against real Prometheus and Alertmanage
       [],
     );
   }, 80_000);
+
+  it('the guard outcomes reach Prometheus, and the timeout and replay alerts fire for the guarded tools only', async () => {
+    const firingTools = async (alertname: string): Promise<string[]> => {
+      const active = await getJson(`${promUrl}/api/v1/alerts`);
+      return (active.data as { alerts: Alert[] }).alerts
+        .filter((a) => a.labels.alertname === alertname && a.status !== 'pending')
+        .map((a) => a.labels[LABEL.GEN_AI_TOOL_NAME] ?? '')
+        .sort();
+    };
+    const atWebhook = (alertname: string, tool: string): Promise<Alert> =>
+      waitFor(`${alertname} for ${tool} at the webhook`, 45_000, async () => {
+        if (trafficError) throw trafficError;
+        return received.find((a) => a.labels.alertname === alertname && a.labels[LABEL.GEN_AI_TOOL_NAME] === tool);
+      });
+    const timeout = await atWebhook('MCPToolTimeoutRatioHigh', GUARDED_TOOL.SLOW);
+    expect(timeout.annotations.summary).toMatch(new RegExp(`${GUARDED_TOOL.SLOW} of ${SERVICE} times out on 100%`));
+    const replay = await atWebhook('MCPToolReplayRatioHigh', GUARDED_TOOL.ORDER);
+    expect(replay.annotations.summary).toMatch(new RegExp(`${GUARDED_TOOL.ORDER} of ${SERVICE} replays \\d+(\\.\\d+)?%`));
+    expect(await firingTools('MCPToolTimeoutRatioHigh')).toEqual([GUARDED_TOOL.SLOW]);
+    expect(await firingTools('MCPToolReplayRatioHigh')).toEqual([GUARDED_TOOL.ORDER]);
+
+    // The refusals the guards decided are counted under the contract's outcome values, by tool.
+    const byOutcome = await getJson(
+      `${promUrl}/api/v1/query?query=${encodeURIComponent(
+        `sum by (${LABEL.OUTCOME}, ${LABEL.GEN_AI_TOOL_NAME}) (${METRICS.TOOL_CALLS.name}{${LABEL.OUTCOME}=~"circuit_open|unauthorized"})`,
+      )}`,
+    );
+    const seen = (byOutcome.data as { result: Array<{ metric: Record<string, string> }> }).result
+      .map((r) => `${r.metric[LABEL.OUTCOME]} ${r.metric[LABEL.GEN_AI_TOOL_NAME]}`)
+      .sort();
+    expect(seen).toEqual([
+      `${'circuit_open' satisfies Outcome} ${GUARDED_TOOL.FLAKY}`,
+      `${'unauthorized' satisfies Outcome} ${GUARDED_TOOL.DENIED}`,
+    ]);
+  }, 60_000);
 });
