@@ -24,7 +24,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createClient } from 'redis';
 import type { GuardsConfig } from '../instrumentation/guards/guard-config.js';
 import { beginIdempotent, RedisIdempotencyStore } from '../instrumentation/guards/idempotency/index.js';
-import { ToolGuards, type GuardedCall } from '../instrumentation/guards/tool-guards.js';
+import { ToolGuards, type GuardedCall, type Run } from '../instrumentation/guards/tool-guards.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 
 const TOOL = 'transfer';
@@ -33,6 +33,9 @@ const AUDIENCE = 'https://mcp.example.test/mcp';
 /** The handler's answer: resolved at once, so only the guards' own work is timed. */
 const ANSWER = { content: [{ type: 'text', text: 'transfer 42 accepted' }] };
 const run = (): Promise<typeof ANSWER> => Promise.resolve(ANSWER);
+/** A handler that reads its abort signal (as one that passes it to fetch does). */
+const runReadingSignal = (signal: AbortSignal | (() => AbortSignal) | undefined): Promise<typeof ANSWER> =>
+  Promise.resolve(typeof signal === 'function' && signal().aborted ? { content: [] } : ANSWER);
 const failed = (settled: { ok: boolean }): boolean => !settled.ok;
 
 /** Small write-tool arguments, as an agent sends them; `key` is fresh on every call. */
@@ -50,6 +53,7 @@ interface Variant {
   /** Target of the added CPU time per call, in µs (undefined: the bare reference). */
   targetUs: number | undefined;
   guards: ToolGuards;
+  run?: Run<typeof ANSWER>;
   credentials: GuardedCall['credentials'];
 }
 
@@ -125,6 +129,13 @@ async function variants(): Promise<Variant[]> {
       guards: new ToolGuards({ ...none, timeoutMs: 30_000 }, options),
       credentials: {},
     },
+    {
+      name: 'timeout only, handler reads the signal',
+      targetUs: 2,
+      guards: new ToolGuards({ ...none, timeoutMs: 30_000 }, options),
+      run: runReadingSignal,
+      credentials: {},
+    },
     { name: 'circuit breaker only (closed)', targetUs: 2, guards: new ToolGuards({ timeoutMs: 0 }, options), credentials: {} },
     {
       name: 'idempotency only (memory, new key)',
@@ -147,7 +158,7 @@ async function cpuPerCall(variant: Variant, calls: number, offset: number): Prom
       signal: undefined,
       recorder: undefined,
     };
-    const answer = await variant.guards.call(call, run, failed);
+    const answer = await variant.guards.call(call, variant.run ?? run, failed);
     if (answer !== ANSWER) throw new Error(`${variant.name}: a guard answered in the handler's place`);
   }
   const used = process.cpuUsage(start);
