@@ -2,7 +2,8 @@
  * `npm run bench`: the instrumentation overhead bench (bench/instrumentation-overhead.ts),
  * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), `mcplens wrap`'s overhead
  * (bench/wrap-overhead.ts), `mcplens proxy`'s overhead (bench/proxy-overhead.ts), the tokenizer's bounds
- * (bench/tokenizer-bound.ts), the scoped-authorization guard's costs (bench/authorization.ts), then the collector
+ * (bench/tokenizer-bound.ts), the scoped-authorization guard's costs (bench/authorization.ts), each guard's added
+ * cost per tools/call and the Redis store's round trip (bench/guards-overhead.ts), then the collector
  * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
  *
@@ -16,6 +17,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mainAuthorizationBench } from './authorization.js';
+import { mainGuardsBench } from './guards-overhead.js';
 import { mainOverhead } from './instrumentation-overhead.js';
 import { mainProxyOverhead } from './proxy-overhead.js';
 import { mainStdioLifecycle } from './stdio-lifecycle.js';
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
   // The plain tokenizer's quadratic cells are cut off at the timeout (a shorter one with --quick).
   await mainTokenizerBound(quick ? ['--timeout-ms', '3000'] : []);
   await mainAuthorizationBench(quick ? ['--quick'] : []);
+  await mainGuardsBench(quick ? ['--quick'] : []);
 
   const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
   let ingest: IngestModule | undefined;

@@ -142,14 +142,17 @@ function sdkView(extra: object): { v2: boolean; signal: AbortSignal | undefined;
  * cancellation and on the timeout), and the call's state for the executor watch. Derived by
  * prototype, not copied: the SDK's context may hold getters and methods.
  */
-function withCall(extra: object, v2: boolean, signal: AbortSignal | undefined, state: CallState): object {
+function withCall(extra: object, v2: boolean, signal: AbortSignal | (() => AbortSignal) | undefined, state: CallState): object {
   const own: PropertyDescriptorMap = { [CALL_STATE]: { value: state } };
   if (signal !== undefined) {
+    // A function makes the guard's signal on first read: a getter, so a handler that never reads it costs nothing.
+    const property: PropertyDescriptor =
+      typeof signal === 'function' ? { get: signal, enumerable: true } : { value: signal, enumerable: true };
     if (v2) {
       const mcpReq = (extra as { mcpReq: object }).mcpReq;
-      own.mcpReq = { value: Object.create(mcpReq, { signal: { value: signal, enumerable: true } }) as object, enumerable: true };
+      own.mcpReq = { value: Object.create(mcpReq, { signal: property }) as object, enumerable: true };
     } else {
-      own.signal = { value: signal, enumerable: true };
+      own.signal = property;
     }
   }
   return Object.create(extra, own) as object;

@@ -35,7 +35,11 @@ export interface GuardedCall {
 /** How a handler's run ended, for the breaker: a failure (it threw, or outside the process an error answer) or not. */
 export type FailureTest<R> = (settled: Settled<R>) => boolean;
 type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
-type Run<R> = (signal: AbortSignal | undefined) => Promise<R>;
+/**
+ * Runs the handler with the call's abort signal: the client's own, or the guard's (a function that
+ * makes it on first use, see `withTimeout`); undefined when there is none.
+ */
+export type Run<R> = (signal: AbortSignal | (() => AbortSignal) | undefined) => Promise<R>;
 
 interface ToolState {
   readonly guards: ResolvedToolGuards;
@@ -163,7 +167,11 @@ export class ToolGuards {
     }
   }
 
-  /** Runs the handler with a signal that fires on the client's cancellation and at the timeout, when the client is answered "timed out". */
+  /**
+   * Runs the handler with a signal that fires on the client's cancellation and at the timeout, when the client is answered "timed out".
+   * The signal (an AbortController, and the listener on the client's) is made only when the handler reads it: most never do, and it
+   * is the dearest part of a call that ends in time. Made after either event, it is already aborted with that event's reason.
+   */
   private withTimeout<R>(
     call: GuardedCall,
     timeoutMs: number,
@@ -172,13 +180,23 @@ export class ToolGuards {
     answered: (settled: Settled<R>) => void,
     idempotent: boolean,
   ): Promise<R | ToolErrorResult> {
-    const controller = new AbortController();
     const clientSignal = call.signal;
-    const onClientAbort = (): void => controller.abort(clientSignal?.reason);
-    if (clientSignal !== undefined) {
-      if (clientSignal.aborted) controller.abort(clientSignal.reason);
-      else clientSignal.addEventListener('abort', onClientAbort, { once: true });
-    }
+    let controller: AbortController | undefined;
+    let onClientAbort: (() => void) | undefined;
+    // The timeout's reason when it fired before the signal was made and before the client cancelled.
+    let timeoutReason: DOMException | undefined;
+    const signal = (): AbortSignal => {
+      if (controller !== undefined) return controller.signal;
+      const made = new AbortController();
+      controller = made;
+      if (timeoutReason !== undefined) made.abort(timeoutReason);
+      else if (clientSignal?.aborted === true) made.abort(clientSignal.reason);
+      else if (clientSignal !== undefined) {
+        onClientAbort = (): void => made.abort(clientSignal.reason);
+        clientSignal.addEventListener('abort', onClientAbort, { once: true });
+      }
+      return made.signal;
+    };
     return new Promise<R | ToolErrorResult>((resolve, reject) => {
       let timedOutAt = 0;
       const timer = setTimeout(() => {
@@ -187,12 +205,14 @@ export class ToolGuards {
         // The breaker counts the timeout now; the idempotency claim waits for the handler's own answer.
         counted({ ok: false, error: TIMED_OUT });
         resolve(timedOut(timeoutMs, idempotent));
-        controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+        const reason = new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError');
+        if (controller !== undefined) controller.abort(reason);
+        else if (clientSignal?.aborted !== true) timeoutReason = reason;
       }, timeoutMs);
       // A pending guard timer must not keep an otherwise finished process alive.
       timer.unref();
       const settle = (settled: Settled<R>): void => {
-        clientSignal?.removeEventListener('abort', onClientAbort);
+        if (onClientAbort !== undefined) clientSignal?.removeEventListener('abort', onClientAbort);
         // Late or not, the handler's own answer is what a retry with the same key gets.
         answered(settled);
         if (timedOutAt !== 0) {
@@ -206,7 +226,7 @@ export class ToolGuards {
       };
       let running: Promise<R>;
       try {
-        running = run(controller.signal);
+        running = run(signal);
       } catch (error) {
         running = Promise.reject(error);
       }

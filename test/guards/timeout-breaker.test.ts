@@ -73,6 +73,16 @@ describe.each(LINES)('guards on SDK $name', (line) => {
         return { content: [{ type: 'text', text: 'late answer' }] };
       },
     });
+    server.registerTool('reads_late', {
+      description: 'Reads its abort signal only after the timeout has passed.',
+      handler: async (_args, context) => {
+        count('reads_late');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const { signal } = context;
+        aborted.push(`${String(signal.aborted)} ${String((signal.reason as Error | undefined)?.name)}`);
+        return { content: [{ type: 'text', text: 'late answer' }] };
+      },
+    });
     server.registerTool('flaky', {
       description: 'Throws until healthy.',
       handler: async () => {
@@ -118,6 +128,27 @@ describe.each(LINES)('guards on SDK $name', (line) => {
     expect(span!.attributes[ATTR.ERROR_TYPE]).toBe('timeout');
     expect(span!.attributes[ATTR.TIMEOUT_MS]).toBe(150);
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("fires the handler's signal on the client's cancellation, before the timeout", async () => {
+    const { server, aborted } = guardedServer();
+    const client = await connect(server);
+    const cancel = new AbortController();
+    const call = client.callTool({ name: 'hang', arguments: {} }, { signal: cancel.signal });
+    setTimeout(() => cancel.abort(), 30);
+    await expect(call).rejects.toThrow();
+    for (let i = 0; i < 100 && aborted.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).not.toBe('TimeoutError');
+  });
+
+  it('gives a handler that reads its signal only after the timeout one already aborted by it', async () => {
+    const { server, aborted } = guardedServer();
+    const client = await connect(server);
+    const result = await client.callTool({ name: 'reads_late', arguments: {} });
+    expect(text(result)).toMatch(/timed out/);
+    for (let i = 0; i < 100 && aborted.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(aborted).toEqual(['true TimeoutError']);
   });
 
   it('records a completion after the timeout as a child span of the call', async () => {

@@ -1,9 +1,9 @@
 /**
- * The arguments' fingerprint (RFC 8785 canonical JSON, so key order does not matter, then
+ * The arguments' fingerprint (RFC 8785 canonical JSON, see canonical-json.ts, so key order does not matter, then
  * SHA-256) and the storage key of one idempotency key within its caller's scope and tool.
  */
 import * as crypto from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.js';
 
 // One-shot crypto.hash (Node >= 20.12) costs a third of a Hash object for short inputs.
 const sha256 =
@@ -18,7 +18,7 @@ const sha256 =
 export function fingerprintArguments(args: unknown): string {
   let canonical: string | undefined;
   try {
-    canonical = canonicalize(args);
+    canonical = canonicalJson(args);
   } catch (error) {
     throw new TypeError(`idempotency: arguments have no canonical JSON form (${(error as Error).message})`, { cause: error });
   }

@@ -3,7 +3,6 @@
  * record goes; claims in progress are never evicted (a full store of them refuses new claims
  * with a `capacity` error instead). Records expire after their TTL, claims after their lease.
  */
-import { randomUUID } from 'node:crypto';
 import { IdempotencyStoreError } from './store-error.js';
 import {
   DEFAULT_LEASE_MS,
@@ -28,6 +27,12 @@ export interface MemoryIdempotencyStoreOptions {
 type Entry =
   | { state: 'in_progress'; token: string; fingerprint: string; expiresAt: number }
   | { state: 'done'; fingerprint: string; result: StoredResult; expiresAt: number };
+
+/**
+ * Claim tokens: they only tell this process's claims apart (a claim never leaves the process), so
+ * a counter does what a random UUID did, without the random bytes on every call.
+ */
+let claimsMade = 0;
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0)
@@ -67,7 +72,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (this.entries.size >= this.maxRecords && !this.evictOne(now)) {
       return Promise.reject(new IdempotencyStoreError('capacity', `idempotency store full: ${this.maxRecords} claims in progress`));
     }
-    const token = randomUUID();
+    const token = `claim-${++claimsMade}`;
     this.entries.set(key, { state: 'in_progress', token, fingerprint, expiresAt: now + this.leaseMs });
     return Promise.resolve({ won: true, claim: { key, token, fingerprint } });
   }
