@@ -47,6 +47,7 @@ function call(patch: Partial<ValidSpan> = {}): ValidSpan {
     catalogTools: undefined,
     invalidTokenCounts: 0,
     client: undefined,
+    breaker: undefined,
     ...patch,
   };
 }
