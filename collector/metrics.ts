@@ -19,6 +19,10 @@ export interface CollectorMetrics {
   catalogTool: Gauge<string>;
   catalogTotal: Gauge<string>;
   selfCorrections: Counter<string>;
+  /** Last known breaker state per (service, instance, tool), from BREAKER_TRANSITION events. */
+  breakerState: Gauge<string>;
+  /** tools/call refused by the authorization guard, per (service, tool, client). */
+  unauthorizedCalls: Counter<string>;
   spansReceived: Counter<string>;
   spansRejected: Counter<string>;
   seriesDropped: Counter<string>;
@@ -61,6 +65,8 @@ export function createCollectorMetrics(registry: Registry<RegistryContentType>):
     catalogTool: gauge(METRICS.TOOL_CATALOG_TOOL_TOKENS, registry),
     catalogTotal: gauge(METRICS.TOOL_CATALOG_TOKENS, registry),
     selfCorrections: counter(METRICS.TOOL_SELF_CORRECTIONS, registry),
+    breakerState: gauge(METRICS.TOOL_CIRCUIT_BREAKER_STATE, registry),
+    unauthorizedCalls: counter(METRICS.TOOL_UNAUTHORIZED_CALLS, registry),
     spansReceived: counter(METRICS.COLLECTOR_SPANS_RECEIVED, registry),
     spansRejected: counter(METRICS.COLLECTOR_SPANS_REJECTED, registry),
     seriesDropped: counter(METRICS.COLLECTOR_SERIES_DROPPED, registry),

@@ -2,7 +2,8 @@
  * The collector's status page (`GET /`): one self-contained HTML document (inline CSS and
  * JS, no external requests) that polls `api/summary` on the same origin and draws, per LLM
  * provider, the malformed-call ratio with its trend (inline SVG sparkline), the outcome
- * breakdown, latency percentiles and tokens; a per-tool table; the most recent malformed
+ * breakdown, latency percentiles and tokens; a per-tool table; the circuit breakers whose last
+ * known state is not closed; the most recent malformed
  * calls; and the tool catalog's token overhead. Tokens that were not counted are shown as
  * "not counted" with the number of such calls and their reasons, never as 0.
  *
@@ -83,6 +84,8 @@ export function renderStatusPage(options: StatusPageOptions = DEFAULT_CONFIG): s
   <section id="providers"><div class="empty">Loading...</div></section>
   <h2>Tools (server view)</h2>
   <section id="tools"></section>
+  <h2>Circuit breakers not closed</h2>
+  <section id="breakers"></section>
   <h2>Client view: tool calls as the agents sent them</h2>
   <section id="client"></section>
   <h2>Most recent malformed calls</h2>

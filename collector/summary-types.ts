@@ -113,6 +113,17 @@ export interface ClientSummary {
   tools: Array<ClientCallStats & { server: string; tool: string }>;
 }
 
+/** A tool's circuit breaker in one replica whose last known state is open or half-open (from `mcp_tool_circuit_breaker_state`). */
+export interface OpenBreaker {
+  service: string;
+  /** `service.instance.id` of the replica, `__unknown__` when its resource has none. */
+  instance: string;
+  tool: string;
+  state: 'open' | 'half_open';
+  /** ISO-8601 time of the transition to that state. */
+  since: string;
+}
+
 export interface Summary {
   /** ISO-8601 time this summary was made. */
   generatedAt: string;
@@ -125,6 +136,8 @@ export interface Summary {
   /** Most recent malformed calls, newest first (bounded, default 50). */
   recentViolations: RecentViolation[];
   catalogs: CatalogSummary[];
+  /** Breakers not closed, per service, replica and tool (calls per guard outcome are in `outcomes`). */
+  openBreakers: OpenBreaker[];
   /** The client view (see {@link ClientSummary}). */
   client: ClientSummary;
   /** Collector health counters. */

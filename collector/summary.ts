@@ -8,7 +8,7 @@
  * last catalog of each service. The client view (CLIENT spans) is summed the same way from the
  * tally's client call counts, the very counts of the client metrics.
  */
-import { DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
+import { BREAKER_STATES, DURATION_BUCKETS_SECONDS, OUTCOMES, CALL_TOKEN_KINDS } from '../contract/index.js';
 import {
   TOKENS_UNREPORTED,
   type CallStats,
@@ -16,6 +16,7 @@ import {
   type ClientSummary,
   type CatalogSummary,
   type LatencySummary,
+  type OpenBreaker,
   type ProviderSummary,
   type RecentViolation,
   type Summary,
@@ -228,6 +229,17 @@ interface CatalogEntry {
   latestNotCounted: string | null;
 }
 
+/** A breaker-gauge series of the tally (admitted by the cap), read live at every render. */
+export interface BreakerView {
+  readonly service: string;
+  readonly instance: string;
+  readonly tool: string;
+  /** Index in BREAKER_STATES. */
+  readonly state: number;
+  /** Time of the transition shown, ns since the epoch. */
+  readonly timeUnixNano: number;
+}
+
 /** Aggregates for `/api/summary`. */
 export class SummaryStore {
   private readonly opts: Required<SummaryStoreOptions>;
@@ -236,6 +248,8 @@ export class SummaryStore {
   private readonly calls: CallCounts[] = [];
   /** The tally's client-view counts, one per client call label set, in the order the sets appeared. */
   private readonly clientCalls: ClientCallCounts[] = [];
+  /** The tally's breaker-gauge series (as many as the cap admits). */
+  private readonly breakers: BreakerView[] = [];
   /** Calls and malformed calls per provider and trend bucket (bucket index: start time / bucket width). */
   private readonly trends = new Map<string, Map<number, { calls: number; malformed: number }>>();
   private readonly catalogs = new Map<string, CatalogEntry>();
@@ -258,6 +272,11 @@ export class SummaryStore {
   /** Adds the counts of a new client call label set (read live at every render, like {@link addCalls}). */
   addClientCalls(counts: ClientCallCounts): void {
     this.clientCalls.push(counts);
+  }
+
+  /** Adds a breaker-gauge series (read live at every render, like {@link addCalls}). */
+  addBreaker(breaker: BreakerView): void {
+    this.breakers.push(breaker);
   }
 
   /** Adds a call of `provider` (a resolved label value) to the malformed-ratio trend. */
@@ -371,9 +390,24 @@ export class SummaryStore {
       tools,
       recentViolations,
       catalogs,
+      openBreakers: this.renderOpenBreakers(),
       client: this.renderClient(),
       collector,
     };
+  }
+
+  /** Breakers whose last known state is not closed, longest open first. */
+  private renderOpenBreakers(): OpenBreaker[] {
+    return this.breakers
+      .filter((b) => b.state !== 0)
+      .sort((a, b) => a.timeUnixNano - b.timeUnixNano)
+      .map((b) => ({
+        service: b.service,
+        instance: b.instance,
+        tool: b.tool,
+        state: BREAKER_STATES[b.state] as OpenBreaker['state'],
+        since: new Date(b.timeUnixNano / 1e6).toISOString(),
+      }));
   }
 
   /** The client view: the client call counts summed per provider and model, and per server and tool. */

@@ -38,6 +38,14 @@
  *   violation_kind series at zero and is admitted by the same cardinality guard (a group of its
  *   own with its fan-out), overflowing as the server side does. CLIENT spans enter no histogram,
  *   token, catalog or self-correction count, and the summary's client view reads these counts.
+ * - Guards: the last BREAKER_TRANSITION event of a tools/call SERVER span (see validate-span.ts)
+ *   sets `mcp_tool_circuit_breaker_state` of (service, `service.instance.id` of the resource or
+ *   UNKNOWN_LABEL_VALUE, tool) to its state's index in BREAKER_STATES. Spans arrive out of order
+ *   across batches, so each series keeps the time of the transition it shows and ignores an older
+ *   one. A call with outcome `unauthorized` adds its weight to `mcp_tool_unauthorized_calls_total`
+ *   under (service, tool, client name or UNKNOWN_LABEL_VALUE). Both are admitted by the cap like
+ *   the catalog gauges (one label set at a time), created at first use; past the cap, one overflow
+ *   series each (the breaker's overflow series shows the latest transition of any overflowed set).
  * - Spans are checked before they are counted (ids, times, adjusted counts, token counts): see
  *   validate-span.ts. The tally counts what that stage rejected and dropped, nothing more.
  */
@@ -71,7 +79,7 @@ import { SelfCorrectionTracker } from './self-correction.js';
 import { OTLP_STATUS_CODE, type Attributes, type AttributeValue, type SpanView } from './span-view.js';
 import type { CallCounts, ClientCallCounts, SummaryStore } from './summary.js';
 import { TOKENS_UNREPORTED } from './summary-types.js';
-import { validateSpan, type ValidateSpanOptions, type ValidSpan } from './validate-span.js';
+import { validateSpan, type BreakerTransition, type ValidateSpanOptions, type ValidSpan } from './validate-span.js';
 
 const TOOLS_CALL = MCP_METHOD.TOOLS_CALL;
 const TOOLS_LIST = MCP_METHOD.TOOLS_LIST;
@@ -79,6 +87,10 @@ const TOOLS_LIST = MCP_METHOD.TOOLS_LIST;
 const DURATION_LABELS = METRICS.SERVER_OPERATION_DURATION.labels as readonly string[];
 const CATALOG_TOOL_LABELS = METRICS.TOOL_CATALOG_TOOL_TOKENS.labels as readonly string[];
 const CATALOG_TOTAL_LABELS = METRICS.TOOL_CATALOG_TOKENS.labels as readonly string[];
+const BREAKER_LABELS = METRICS.TOOL_CIRCUIT_BREAKER_STATE.labels as readonly string[];
+const UNAUTHORIZED_LABELS = METRICS.TOOL_UNAUTHORIZED_CALLS.labels as readonly string[];
+/** The outcome the unauthorized-calls counter counts (typed against the contract's outcomes). */
+const UNAUTHORIZED: Outcome = 'unauthorized';
 
 /** Series one admitted call label set may create in each per-call metric (reserved against the cap). */
 const CALL_FANOUT: Readonly<Record<string, number>> = {
@@ -118,10 +130,11 @@ export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
     ATTR.SERVER_NAME,
     ATTR.TOKENS_CATALOG,
     ATTR.TOKENS_NOT_COUNTED,
+    ATTR.CLIENT_NAME,
     ...CALL_TOKEN_KINDS.map((k) => TOKEN_ATTRIBUTE[k]),
   ]),
-  resourceAttributes: new Set<string>([ATTR.SERVICE_NAME]),
-  events: new Set<string>([EVENT.CATALOG_TOOL]),
+  resourceAttributes: new Set<string>([ATTR.SERVICE_NAME, ATTR.SERVICE_INSTANCE_ID]),
+  events: new Set<string>([EVENT.CATALOG_TOOL, EVENT.BREAKER_TRANSITION]),
 };
 
 const KNOWN_KINDS: ReadonlySet<string> = new Set(VIOLATION_KINDS);
@@ -212,8 +225,23 @@ class KeyTree<V> {
   }
 }
 
+/** One series of the breaker-state gauge and the time of the transition it shows. */
+export interface BreakerSeries {
+  labels: Record<string, string>;
+  service: string;
+  instance: string;
+  tool: string;
+  /** Index in BREAKER_STATES of the state shown. */
+  state: number;
+  /** Event time (ns since the epoch) of that transition: an older one is ignored. */
+  timeUnixNano: number;
+}
+
 interface Call {
   span: SpanView;
+  /** The call's service and tool label values, before the cap (the guards' metrics are capped on their own). */
+  service: string;
+  tool: string;
   /** What the validation stage checked (weight, token counts, not-counted reason). */
   checked: ValidSpan;
   toolName: string;
@@ -299,6 +327,14 @@ export class Tally {
   private readonly durKey: string[] = ['', '', '', '', ''];
   private readonly callKey: string[] = ['', '', '', ''];
   private readonly clientKey: string[] = ['', '', '', '', ''];
+  /** Admitted breaker-gauge series by (service, instance, tool) (bounded by the cap); overflowed sets share {@link breakerOverflow}. */
+  private readonly breakerSeries = new KeyTree<BreakerSeries>();
+  private breakerOverflow: BreakerSeries | undefined;
+  private readonly breakerKey: string[] = ['', '', ''];
+  /** Admitted unauthorized-calls series by (service, tool, client) (bounded by the cap); overflowed sets share {@link unauthorizedOverflow}. */
+  private readonly unauthorizedSeries = new KeyTree<CounterCell>();
+  private unauthorizedOverflow: CounterCell | undefined;
+  private readonly unauthorizedKey: string[] = ['', '', ''];
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
   /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
@@ -309,7 +345,9 @@ export class Tally {
   /** Options of the validation stage (value checks on or off). */
   private readonly validation: ValidateSpanOptions;
   /** One remembering sanitiser per label read (see LabelSlot). */
-  private readonly slot: Readonly<Record<'service' | 'method' | 'tool' | 'provider' | 'model' | 'errorType' | 'catalogTool', LabelSlot>>;
+  private readonly slot: Readonly<
+    Record<'service' | 'method' | 'tool' | 'provider' | 'model' | 'errorType' | 'catalogTool' | 'instance' | 'client', LabelSlot>
+  >;
   /** The client view's slots (its own, so interleaved server and client spans keep each slot's memory). */
   private readonly clientSlot: Readonly<Record<'service' | 'server' | 'tool' | 'provider' | 'model', LabelSlot>>;
   /** Token values dropped in the batch being tallied (counted once per batch). */
@@ -333,6 +371,8 @@ export class Tally {
       model: lv.slot(LABEL.GEN_AI_REQUEST_MODEL),
       errorType: lv.slot(LABEL.ERROR_TYPE),
       catalogTool: lv.slot(LABEL.GEN_AI_TOOL_NAME),
+      instance: lv.slot(LABEL.SERVICE_INSTANCE_ID),
+      client: lv.slot(LABEL.CLIENT_NAME),
     };
     this.clientSlot = {
       service: lv.slot(LABEL.SERVICE_NAME),
@@ -463,6 +503,8 @@ export class Tally {
     const model = rawModel === undefined ? UNKNOWN_PROVIDER : lv.model.sanitize(rawModel);
     return {
       span,
+      service,
+      tool,
       checked,
       toolName: toolName ?? '',
       provider,
@@ -540,6 +582,8 @@ export class Tally {
     const w = c.weight;
     const outcome = outcomeOf(a, c.span.statusCode);
     child(s.outcome, this.m.calls, s, LABEL.OUTCOME, outcome).inc(w);
+    if (outcome === UNAUTHORIZED) this.recordUnauthorized(c);
+    if (c.checked.breaker !== undefined) this.recordBreaker(c.span, c.service, c.tool, c.checked.breaker);
     if (c.kind !== undefined) child(s.kind, this.m.violations, s, LABEL.VIOLATION_KIND, c.kind).inc(w);
     const checked = c.checked;
     const notCounted = checked.notCounted;
@@ -604,6 +648,62 @@ export class Tally {
         spanId: c.span.spanId,
       });
     }
+  }
+
+  /** `mcp_tool_unauthorized_calls_total` + the call's weight under its service, tool and client name. */
+  private recordUnauthorized(c: Call): void {
+    const rawClient = str(c.span.attributes[ATTR.CLIENT_NAME]);
+    const client = rawClient === undefined ? UNKNOWN_LABEL_VALUE : this.slot.client.sanitize(rawClient);
+    const key = this.unauthorizedKey;
+    key[0] = c.service;
+    key[1] = c.tool;
+    key[2] = client;
+    let cell = this.unauthorizedSeries.get(key);
+    if (!cell) {
+      const labels = { [LABEL.SERVICE_NAME]: c.service, [LABEL.GEN_AI_TOOL_NAME]: c.tool, [LABEL.CLIENT_NAME]: client };
+      const resolved = this.guard.resolve(METRICS.TOOL_UNAUTHORIZED_CALLS.name, UNAUTHORIZED_LABELS, labels);
+      if (resolved === labels) {
+        cell = new CounterCell(this.m.unauthorizedCalls, labels);
+        this.unauthorizedSeries.set(key, cell);
+      } else {
+        cell = this.unauthorizedOverflow ??= new CounterCell(this.m.unauthorizedCalls, resolved);
+      }
+    }
+    cell.inc(c.weight);
+  }
+
+  /** Sets the breaker gauge of (service, instance, tool) from a transition, unless the series already shows a later one. */
+  private recordBreaker(span: SpanView, service: string, tool: string, transition: BreakerTransition): void {
+    const rawInstance = str(span.resource[ATTR.SERVICE_INSTANCE_ID]);
+    const instance = rawInstance === undefined ? UNKNOWN_LABEL_VALUE : this.slot.instance.sanitize(rawInstance);
+    const key = this.breakerKey;
+    key[0] = service;
+    key[1] = instance;
+    key[2] = tool;
+    let series = this.breakerSeries.get(key);
+    if (!series) {
+      const labels = { [LABEL.SERVICE_NAME]: service, [LABEL.SERVICE_INSTANCE_ID]: instance, [LABEL.GEN_AI_TOOL_NAME]: tool };
+      const resolved = this.guard.resolve(METRICS.TOOL_CIRCUIT_BREAKER_STATE.name, BREAKER_LABELS, labels);
+      if (resolved === labels) {
+        series = { labels, service, instance, tool, state: 0, timeUnixNano: -Infinity };
+        this.breakerSeries.set(key, series);
+        this.summary.addBreaker(series);
+      } else {
+        series = this.breakerOverflow ??= {
+          labels: resolved,
+          service: OVERFLOW_LABEL_VALUE,
+          instance: OVERFLOW_LABEL_VALUE,
+          tool: OVERFLOW_LABEL_VALUE,
+          state: 0,
+          timeUnixNano: -Infinity,
+        };
+      }
+    }
+    // Out of order across batches: an older transition than the one shown changes nothing.
+    if (transition.timeUnixNano < series.timeUnixNano) return;
+    series.timeUnixNano = transition.timeUnixNano;
+    series.state = transition.state;
+    this.m.breakerState.set(series.labels, transition.state);
   }
 
   /** The client view of one CLIENT tools/call span: its two counters, nothing else. */

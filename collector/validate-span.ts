@@ -12,6 +12,10 @@
  *   beside a TOKENS_NOT_COUNTED marker, and values of spans the tally ignores, are not read, so
  *   never counted.
  *
+ * - A tools/call SERVER span's last BREAKER_TRANSITION event (the latest timestamp; of equal ones,
+ *   the last listed) becomes {@link ValidSpan.breaker}: its state as an index of BREAKER_STATES.
+ *   Events with a state outside the contract or a timestamp that is not a finite number are skipped.
+ *
  * - A CLIENT span counts (in the client view) only when its method is `tools/call`; the checks
  *   above (ids, times, adjusted count) apply to it as to a SERVER span. Other kinds are ignored.
  *
@@ -20,6 +24,7 @@
  */
 import {
   ATTR,
+  BREAKER_STATES,
   CALL_TOKEN_KINDS,
   EVENT,
   MAX_TOKEN_COUNT,
@@ -45,6 +50,14 @@ export type CallTokenKind = (typeof CALL_TOKEN_KINDS)[number] & TokenKind;
 export interface CatalogToolCount {
   tool: string;
   tokens: number;
+}
+
+/** The last circuit-breaker transition a tools/call span reports. */
+export interface BreakerTransition {
+  /** Index of the new state in BREAKER_STATES (0 closed, 1 half_open, 2 open): the gauge's value. */
+  state: number;
+  /** The event's time, nanoseconds since the epoch: what orders transitions arriving out of order. */
+  timeUnixNano: number;
 }
 
 /** What the tally takes from an accepted span, checked. */
@@ -75,6 +88,8 @@ export interface ValidSpan {
    * values are read); undefined for every other span, so server spans keep their shape.
    */
   client: true | undefined;
+  /** tools/call SERVER spans: the last breaker transition, when the span reports one (undefined otherwise). */
+  breaker: BreakerTransition | undefined;
 }
 
 /** Options of {@link validateSpan}. */
@@ -103,6 +118,7 @@ const IGNORED: Readonly<ValidSpan> = Object.freeze({
   catalogTools: undefined,
   invalidTokenCounts: 0,
   client: undefined,
+  breaker: undefined,
 });
 
 /** A CLIENT tools/call span of weight `weight` (the client view reads nothing else). */
@@ -116,6 +132,7 @@ function clientCall(weight: number): ValidSpan {
     catalogTools: undefined,
     invalidTokenCounts: 0,
     client: true,
+    breaker: undefined,
   };
 }
 
@@ -130,6 +147,22 @@ function str(v: AttributeValue | undefined): string | undefined {
 /** The `reason` of a TOKENS_NOT_COUNTED value: a contract reason, else UNKNOWN_LABEL_VALUE (label values stay bounded). */
 export function notCountedReason(v: AttributeValue): string {
   return typeof v === 'string' && KNOWN_NOT_COUNTED.has(v) ? v : UNKNOWN_LABEL_VALUE;
+}
+
+const BREAKER_STATE_INDEX: ReadonlyMap<string, number> = new Map(BREAKER_STATES.map((state, i) => [state, i]));
+
+/** The last valid BREAKER_TRANSITION of a span's events (see the module comment), or undefined. */
+function lastBreakerTransition(events: SpanView['events']): BreakerTransition | undefined {
+  let found: BreakerTransition | undefined;
+  for (const e of events) {
+    if (e.name !== EVENT.BREAKER_TRANSITION) continue;
+    const raw = e.attributes[ATTR.BREAKER_STATE];
+    const state = typeof raw === 'string' ? BREAKER_STATE_INDEX.get(raw) : undefined;
+    const time = e.timeUnixNano;
+    if (state === undefined || !Number.isFinite(time)) continue;
+    if (found === undefined || time >= found.timeUnixNano) found = { state, timeUnixNano: time };
+  }
+  return found;
 }
 
 /** What {@link tokenCount} answers for a value outside the contract's range. */
@@ -188,6 +221,8 @@ export function validateSpan(span: SpanView, options?: ValidateSpanOptions): Spa
   let tokens: Partial<Record<CallTokenKind, number>> | undefined;
   let catalogTotal: number | undefined;
   let catalogTools: CatalogToolCount[] | undefined;
+  // Most calls have no events: the scan costs a length check.
+  const breaker = method === MCP_METHOD.TOOLS_CALL && span.events.length > 0 ? lastBreakerTransition(span.events) : undefined;
   if (marked === undefined && method === MCP_METHOD.TOOLS_CALL) {
     tokens = {};
     for (const kind of TOKEN_KINDS) {
@@ -209,5 +244,5 @@ export function validateSpan(span: SpanView, options?: ValidateSpanOptions): Spa
     if (total === INVALID_COUNT) invalid++;
     else catalogTotal = total;
   }
-  return { method, weight, notCounted, tokens, catalogTotal, catalogTools, invalidTokenCounts: invalid, client: undefined };
+  return { method, weight, notCounted, tokens, catalogTotal, catalogTools, invalidTokenCounts: invalid, client: undefined, breaker };
 }

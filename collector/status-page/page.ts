@@ -10,6 +10,7 @@ import type {
   CatalogSummary,
   ClientCallStats,
   ClientSummary,
+  OpenBreaker,
   ProviderSummary,
   RecentViolation,
   Summary,
@@ -289,6 +290,14 @@ const toolColumns: Array<Column<ToolSummary>> = [
   { label: 'tokens', num: true, get: (t) => toolTokens(t), title: (t) => (notCounted(t) ? `not counted: ${reasons(t)}` : '') },
 ];
 
+const breakerColumns: Array<Column<OpenBreaker>> = [
+  { label: 'service', get: (b) => b.service },
+  { label: 'instance', get: (b) => b.instance, mono: true },
+  { label: 'tool', get: (b) => b.tool, mono: true },
+  { label: 'state', get: (b) => h('span', { class: 'kind' }, b.state) },
+  { label: 'since', get: (b) => new Date(b.since).toLocaleTimeString() },
+];
+
 /** One row of the client view's provider table: a model of a provider. */
 type ClientModelRow = ClientCallStats & { provider: string; model: string };
 type ClientToolRow = ClientSummary['tools'][number];
@@ -437,6 +446,8 @@ function render(s: Summary): void {
   if (s.providers.length) providers.appendChild(h('div', { class: 'note fixed-legend' }, FIXED_MEANING));
   replace('providers', providers);
   replace('tools', table(toolColumns, s.tools, 'No tool calls yet.'));
+  // Absent in older collectors' summaries.
+  replace('breakers', table(breakerColumns, s.openBreakers ?? [], 'Every breaker seen is closed.'));
   replace('client', clientView(s.client as ClientSummary | undefined));
   const recent = s.recentViolations.slice(0, CONFIG.recentRows);
   const recentBox = h('div', null, table(recentColumns, recent, 'No malformed calls.'));

@@ -47,6 +47,7 @@ function call(patch: Partial<ValidSpan> = {}): ValidSpan {
     catalogTools: undefined,
     invalidTokenCounts: 0,
     client: undefined,
+    breaker: undefined,
     ...patch,
   };
 }
@@ -190,5 +191,29 @@ describe('validateSpan', () => {
     expect(validateSpan(input, { valueChecks: false })).toEqual(call({ tokens: { arguments: 7 } }));
     // Span-level checks stay on.
     expect(validateSpan(span({ spanId: '' }), { valueChecks: false })).toBe(I.INVALID_ID);
+  });
+
+  it("hands over a tools/call span's latest valid breaker transition, by event time", () => {
+    // Nanosecond doubles at today's epoch are 256 ns coarse: times a millisecond apart.
+    const MS = 1_000_000;
+    const transition = (state: string, at: number) => ({
+      name: EVENT.BREAKER_TRANSITION,
+      timeUnixNano: at,
+      attributes: { [ATTR.BREAKER_STATE]: state },
+    });
+    const events = [
+      transition('half_open', START + 30 * MS),
+      transition('open', START + 10 * MS),
+      transition('ajar', START + 90 * MS),
+      transition('closed', Number.NaN),
+      { ...transition('closed', START + 80 * MS), name: 'some.other.event' },
+    ];
+    expect(validateSpan(span({ events }))).toEqual(call({ breaker: { state: 1, timeUnixNano: START + 30 * MS } }));
+    // Equal times: the last listed.
+    const tie = [transition('half_open', START + 5 * MS), transition('closed', START + 5 * MS)];
+    expect(validateSpan(span({ events: tie }))).toEqual(call({ breaker: { state: 0, timeUnixNano: START + 5 * MS } }));
+    // Only tools/call spans carry breaker transitions the tally reads.
+    const listing = span({ events }, { [ATTR.MCP_METHOD_NAME]: MCP_METHOD.TOOLS_LIST });
+    expect((validateSpan(listing) as ValidSpan).breaker).toBeUndefined();
   });
 });
