@@ -71,7 +71,8 @@ import {
   LABEL_VALUE_LIMIT,
   VALUE_REJECT_REASONS,
 } from '../contract/index.js';
-import { CardinalityGuard, valuesKey } from './cardinality.js';
+import { CardinalityGuard } from './cardinality.js';
+import { KeyTree, LabelGroup } from './label-group.js';
 import { LabelValues, type LabelSlot } from './label-values.js';
 import type { DecodeProjection } from './decode-protobuf.js';
 import { CounterCell, HistogramCell, ShareCount, type CollectorMetrics, type Count } from './metrics.js';
@@ -201,30 +202,6 @@ interface ClientSeries extends ClientCallCounts, SeriesBase {
   kind: Map<string, Count>;
 }
 
-/** Nested maps keyed by label values: the strings decoded spans share are hashed once, no key string is built per span. */
-class KeyTree<V> {
-  private readonly root = new Map<string, unknown>();
-
-  get(keys: readonly string[]): V | undefined {
-    let node: unknown = this.root;
-    for (const k of keys) {
-      node = (node as Map<string, unknown>).get(k);
-      if (node === undefined) return undefined;
-    }
-    return node as V;
-  }
-
-  set(keys: readonly string[], value: V): void {
-    let node = this.root;
-    for (let i = 0; i < keys.length - 1; i++) {
-      let next = node.get(keys[i]!) as Map<string, unknown> | undefined;
-      if (next === undefined) node.set(keys[i]!, (next = new Map()));
-      node = next;
-    }
-    node.set(keys[keys.length - 1]!, value);
-  }
-}
-
 /** One series of the breaker-state gauge and the time of the transition it shows. */
 export interface BreakerSeries {
   labels: Record<string, string>;
@@ -313,20 +290,16 @@ export class Tally {
   private readonly m: CollectorMetrics;
   private readonly summary: SummaryStore;
   private readonly selfCorrection: SelfCorrectionTracker<{ series: CallSeries; weight: number }>;
-  /** Admitted call series by (service, tool, provider, model) (bounded by the cap); overflowed keys share {@link overflowSeries}. */
-  private readonly callSeries = new KeyTree<CallSeries>();
-  private overflowSeries: CallSeries | undefined;
-  /** Admitted client series by (service, server, tool, provider, model) (bounded by the cap); overflowed keys share {@link clientOverflow}. */
-  private readonly clientSeries = new KeyTree<ClientSeries>();
-  private clientOverflow: ClientSeries | undefined;
+  /** Call series by (service, tool, provider, model), admitted against the cap once per label set. */
+  private readonly calls: LabelGroup<CallSeries>;
+  /** Client-view series by (service, server, tool, provider, model), likewise. */
+  private readonly clients: LabelGroup<ClientSeries>;
   /** Admitted duration series by (service, method, tool, provider, error type) (bounded by the cap). */
   private readonly durationSeries = new KeyTree<HistogramCell>();
   /** Overflow duration series, by the guard's (cached) overflow label object. */
   private readonly durationOverflow = new Map<Record<string, string>, HistogramCell>();
   /** Key scratch for the trees (no array per span). */
   private readonly durKey: string[] = ['', '', '', '', ''];
-  private readonly callKey: string[] = ['', '', '', ''];
-  private readonly clientKey: string[] = ['', '', '', '', ''];
   /** Admitted breaker-gauge series by (service, instance, tool) (bounded by the cap); overflowed sets share {@link breakerOverflow}. */
   private readonly breakerSeries = new KeyTree<BreakerSeries>();
   private breakerOverflow: BreakerSeries | undefined;
@@ -383,6 +356,10 @@ export class Tally {
     };
     this.summary = options.summary;
     this.guard = new CardinalityGuard({ limit: options.cardinalityLimit, dropped: options.metrics.seriesDropped });
+    this.calls = new LabelGroup(this.guard, 'call', CALL_LABELS, CALL_FANOUT, (labels, overflow) => this.newSeries(labels, overflow));
+    this.clients = new LabelGroup(this.guard, 'client', CLIENT_CALL_LABELS, CLIENT_FANOUT, (labels, overflow) =>
+      this.newClientSeries(labels, overflow),
+    );
     this.selfCorrection = new SelfCorrectionTracker({
       windowMs: options.selfCorrectionWindowMs,
       maxKeys: options.selfCorrectionMaxKeys,
@@ -523,30 +500,12 @@ export class Tally {
 
   /** The call series of a call label set: admitted (and cached) or the shared overflow series. */
   private seriesFor(service: string, tool: string, provider: string, model: string): CallSeries {
-    const tree = this.callKey;
-    tree[0] = service;
-    tree[1] = tool;
-    tree[2] = provider;
-    tree[3] = model;
-    const cached = this.callSeries.get(tree);
-    if (cached) return cached;
-    const key = valuesKey(tree);
-    if (this.guard.admitGroup('call', key, CALL_FANOUT)) {
-      const series = this.newSeries(
-        {
-          [LABEL.SERVICE_NAME]: service,
-          [LABEL.GEN_AI_TOOL_NAME]: tool,
-          [LABEL.GEN_AI_PROVIDER_NAME]: provider,
-          [LABEL.GEN_AI_REQUEST_MODEL]: model,
-        },
-        false,
-      );
-      this.callSeries.set(tree, series);
-      return series;
-    }
-    for (const metric of Object.keys(CALL_FANOUT)) this.guard.noteDropped(metric, key);
-    this.overflowSeries ??= this.newSeries(this.guard.overflowLabels('call', CALL_LABELS), true);
-    return this.overflowSeries;
+    const key = this.calls.key;
+    key[0] = service;
+    key[1] = tool;
+    key[2] = provider;
+    key[3] = model;
+    return this.calls.resolve();
   }
 
   /**
@@ -730,32 +689,13 @@ export class Tally {
 
   /** The client series of a client call label set: admitted (and cached) or the shared overflow series. */
   private clientSeriesFor(service: string, server: string, tool: string, provider: string, model: string): ClientSeries {
-    const tree = this.clientKey;
-    tree[0] = service;
-    tree[1] = server;
-    tree[2] = tool;
-    tree[3] = provider;
-    tree[4] = model;
-    const cached = this.clientSeries.get(tree);
-    if (cached) return cached;
-    const key = valuesKey(tree);
-    if (this.guard.admitGroup('client', key, CLIENT_FANOUT)) {
-      const series = this.newClientSeries(
-        {
-          [LABEL.SERVICE_NAME]: service,
-          [LABEL.SERVER_NAME]: server,
-          [LABEL.GEN_AI_TOOL_NAME]: tool,
-          [LABEL.GEN_AI_PROVIDER_NAME]: provider,
-          [LABEL.GEN_AI_REQUEST_MODEL]: model,
-        },
-        false,
-      );
-      this.clientSeries.set(tree, series);
-      return series;
-    }
-    for (const metric of Object.keys(CLIENT_FANOUT)) this.guard.noteDropped(metric, key);
-    this.clientOverflow ??= this.newClientSeries(this.guard.overflowLabels('client', CLIENT_CALL_LABELS), true);
-    return this.clientOverflow;
+    const key = this.clients.key;
+    key[0] = service;
+    key[1] = server;
+    key[2] = tool;
+    key[3] = provider;
+    key[4] = model;
+    return this.clients.resolve();
   }
 
   /** Makes a client series with its violation_kind series at zero (as {@link newSeries}) and hands its counts to the summary. */
