@@ -3,7 +3,8 @@
  * client (and plain fetch, to read the HTTP answer) talk through the proxy to an SDK v1 server;
  * JWTs are signed in the test; spans go to an OTLP receiver on loopback. A call whose token lacks
  * a scope gets 403 with the challenge naming the scope, a call without a token 401, neither
- * reaches the server; a slow call is answered "timed out" in time and the server is told to cancel.
+ * reaches the server; a retry with the same idempotency key is replayed without reaching it; a slow
+ * call is answered "timed out" in time and the server is told to cancel.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +13,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ATTR } from '../../contract/index.js';
+import { ATTR, META_KEYS } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 import { startMcpHttpFixture, type McpHttpFixture } from './mcp-http-fixture.js';
 import { startProxy, type ProxyProcess } from './proxy-process.js';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     file,
     JSON.stringify({
       tools: { progress_steps: { timeoutMs: 300, circuitBreaker: false } },
+      idempotency: { tools: { add: { keyArgument: 'key' } } },
       authorization: {
         tools: { add: ['orders:read'], progress_steps: ['orders:read'] },
         token: { issuer, audience, algorithms: ['ES256'], key: publicJwk },
@@ -134,6 +136,21 @@ describe('mcplens proxy --guards', () => {
     expect(span.attributes[ATTR.OUTCOME]).toBe('unauthorized');
     expect(span.attributes[ATTR.MISSING_SCOPES]).toEqual(['orders:read']);
     expect((await spanWithId(902)).attributes[ATTR.OUTCOME]).toBe('unauthorized');
+  }, 30_000);
+
+  it('replays a retry with the same idempotency key without forwarding it again', async () => {
+    const { client } = await connect(await token('orders:read'));
+    const first = await client.callTool({ name: 'add', arguments: { a: 2, b: 5, key: 'order-42' } });
+    const forwarded = callsForwarded().length;
+    const again = await client.callTool({ name: 'add', arguments: { a: 2, b: 5, key: 'order-42' } });
+    expect(again.content).toEqual(first.content);
+    expect(again._meta?.[META_KEYS.IDEMPOTENT_REPLAY]).toBe(true);
+    expect(callsForwarded().length).toBe(forwarded);
+    const spans = await otlp.waitFor(
+      (all) => all.some((s) => s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'replayed'),
+      10_000,
+    );
+    expect(spans.filter((s) => s.attributes[ATTR.OUTCOME] === 'replayed')).toHaveLength(1);
   }, 30_000);
 
   it('answers a slow call "timed out" in time and tells the server to cancel it', async () => {
