@@ -130,6 +130,8 @@ async function guardCall(
       },
       (settled) => {
         if (settled.ok) return outsideFailure({ result: settled.value });
+        // A client that went away is no failure of the tool.
+        if (clientGone.signal.aborted) return false;
         const error = settled.error;
         if (!(error instanceof UpstreamRefusal)) return true;
         return error.message_ !== undefined ? outsideFailure(error.message_) : error.answer.status >= 500;
@@ -210,6 +212,7 @@ function upstream(
   // Read here, so plain bytes: the client gets them as the server sent them, uncompressed.
   headers['accept-encoding'] = 'identity';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  if (signal?.aborted === true) return Promise.reject(new Error('the client went away'));
   return new Promise((resolve, reject) => {
     const request = send(target, { method: 'POST', path: req.url ?? target.pathname, headers });
     let timer: NodeJS.Timeout | undefined;

@@ -166,7 +166,7 @@ describe.each(LINES)('guards on SDK $name', (line) => {
 describe('guards configuration', () => {
   it.each([
     [{ timeoutMs: -1 }, /^guards: timeoutMs: must be >= 0$/],
-    [{ timeuotMs: 100 }, /^guards: timeuotMs: unknown key \(known: timeoutMs, circuitBreaker, tools\)$/],
+    [{ timeuotMs: 100 }, /^guards: timeuotMs: unknown key \(known: timeoutMs, circuitBreaker, tools, authorization, idempotency\)$/],
     [{ tools: { export: { circuitBreaker: { failurs: 2 } } } }, /^guards: tools\.export\.circuitBreaker\.failurs: unknown key/],
     [{ circuitBreaker: true }, /^guards: circuitBreaker: must be false or an object/],
     [{ tools: { export: { timeoutMs: 1.5 } } }, /^guards: tools\.export\.timeoutMs: must be integer$/],
