@@ -14,6 +14,7 @@ export const HOST_FLAG_OPTIONS = {
   'record-content': { type: 'boolean' },
   redact: { type: 'string' },
   log: { type: 'boolean' },
+  guards: { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'otlp-protocol': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -26,6 +27,9 @@ export const HOST_FLAGS_USAGE = `  --provider NAME        the LLM provider of ev
   --record-content       record arguments and results on spans (off by default)
   --redact REGEX         with --record-content: replace every match with [REDACTED]
   --log                  one JSON line per tool call on stderr
+  --guards FILE          production guards around tools/call (timeouts, circuit breakers, idempotency,
+                         authorization): a JSON file as for MCPLENS_GUARDS (docs/guards.md), which it
+                         replaces
   --otlp-endpoint URL    OTLP/HTTP endpoint (sets OTEL_EXPORTER_OTLP_ENDPOINT for mcplens only)
   --otlp-protocol P      http/protobuf or http/json (sets OTEL_EXPORTER_OTLP_PROTOCOL)
   -h, --help             print this help
@@ -41,6 +45,8 @@ export interface HostFlags {
   instrument: InstrumentOptions;
   /** OTEL_* variables the flags set for mcplens' own process. */
   otelEnv: Record<string, string>;
+  /** `--guards FILE`: the guards file, in place of `MCPLENS_GUARDS`. */
+  guardsFile?: string;
 }
 
 /** Reads a flag's value: undefined when absent, a ConfigError when given empty. */
@@ -118,7 +124,8 @@ export function readHostFlags(flags: Record<string, unknown>, env: NodeJS.Proces
   }
   const protocol = text('otlp-protocol');
   if (protocol !== undefined) otelEnv.OTEL_EXPORTER_OTLP_PROTOCOL = protocol;
-  return { serviceName: text('service-name'), instrument, otelEnv };
+  const guardsFile = text('guards');
+  return { serviceName: text('service-name'), instrument, otelEnv, ...(guardsFile !== undefined ? { guardsFile } : {}) };
 }
 
 /**

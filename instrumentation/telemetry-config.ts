@@ -150,10 +150,10 @@ export function readTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
   };
 }
 
-/** The guards file named by `MCPLENS_GUARDS`: read, parsed and checked, or a ConfigError naming the file and the key. */
-export function readGuardsFile(path: string | undefined): GuardsConfig | undefined {
+/** The guards file named by `MCPLENS_GUARDS` (or `from`, e.g. a `--guards` flag): read, parsed and checked, or a ConfigError naming the file and the key. */
+export function readGuardsFile(path: string | undefined, from = 'MCPLENS_GUARDS'): GuardsConfig | undefined {
   if (path === undefined) return undefined;
-  const source = `mcplens: MCPLENS_GUARDS (${path})`;
+  const source = `mcplens: ${from} (${path})`;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -5,6 +5,7 @@
  */
 import { context as otelContext, diag, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { ATTR, EVENT, META_KEYS, SPAN_NAME, type GuardOutcome, type Outcome } from '../../contract/index.js';
+import type { BearerAnswer } from './bearer-challenge.js';
 import { createAuthorization, type Authorization, type Caller, type CallerSource } from './authorization.js';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker.js';
 import { circuitOpen, timedOut, toolError, type ToolErrorResult } from './guard-answers.js';
@@ -30,6 +31,11 @@ export interface GuardedCall {
   /** The client's cancellation signal (the SDK's), when there is one. */
   signal: AbortSignal | undefined;
   recorder: GuardRecorder | undefined;
+  /**
+   * Told the HTTP answer of an authorization refusal (401, 403 with its challenge, 503), for a
+   * host that answers on HTTP itself (`mcplens proxy`); the call still resolves with the tool error.
+   */
+  onHttpRefusal?: (answer: BearerAnswer) => void;
 }
 
 /** How a handler's run ended, for the breaker: a failure (it threw, or outside the process an error answer) or not. */
@@ -119,6 +125,7 @@ export class ToolGuards {
     try {
       caller = await authorization.resolveCaller(call.credentials);
     } catch (error) {
+      call.onHttpRefusal?.(authorization.answerFor(error));
       // Keys unreachable: the server's fault, answered as a tool error (no guard outcome).
       if (error instanceof TokenVerificationUnavailableError) return { refusal: toolError(UNVERIFIABLE) };
       call.recorder?.decide('unauthorized');
@@ -127,7 +134,9 @@ export class ToolGuards {
     const decision = authorization.authorize(call.tool, caller.scopes);
     if (decision.allowed) return { caller };
     call.recorder?.decide('unauthorized', { [ATTR.MISSING_SCOPES]: [...decision.missing] });
-    return { refusal: toolError(authorization.denial(call.tool, decision).message) };
+    const denial = authorization.denial(call.tool, decision);
+    call.onHttpRefusal?.(denial.http);
+    return { refusal: toolError(denial.message) };
   }
 
   /** Breaker and timeout around the handler; the idempotency claim, if any, gets the handler's own answer. */

@@ -9,7 +9,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contract/config-error.js';
 import { flagText, HOST_FLAG_OPTIONS, HOST_FLAGS_USAGE, laterServiceName, readHostFlags, type HostFlags } from '../host-flags.js';
+import type { GuardsConfig } from '../guards/guard-config.js';
+import { outsideToolGuards } from '../guards/outside-guards.js';
 import { ensureTelemetryStarted, readTelemetryConfig, type TelemetryState } from '../telemetry-bootstrap.js';
+import { readGuardsFile } from '../telemetry-config.js';
 import type { InstrumentOptions } from '../types.js';
 import { HttpObserver } from './http-observer.js';
 import { startReverseProxy } from './reverse-proxy.js';
@@ -114,6 +117,7 @@ export function parseProxyArgs(argv: readonly string[]): ProxyArgs | 'help' {
 export async function runProxyCli(argv: readonly string[]): Promise<number> {
   let parsed: ProxyArgs | 'help';
   let config: ReturnType<typeof readTelemetryConfig>;
+  let guardsConfig: GuardsConfig | undefined;
   try {
     parsed = parseProxyArgs(argv);
     if (parsed === 'help') {
@@ -122,11 +126,7 @@ export async function runProxyCli(argv: readonly string[]): Promise<number> {
     }
     Object.assign(process.env, parsed.otelEnv);
     config = readTelemetryConfig();
-    // Not silently ignored: a server must not run without the guards it asked for.
-    if (config.guards !== undefined)
-      throw new ConfigError(
-        "MCPLENS_GUARDS: the guards run in the server's process (instrumentServer, --import); mcplens proxy does not apply them",
-      );
+    guardsConfig = parsed.guardsFile === undefined ? config.guards : readGuardsFile(parsed.guardsFile, '--guards');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcplens proxy: ${err.message.replace(/^mcplens: /, '')}\n\n${PROXY_USAGE}`);
@@ -156,7 +156,8 @@ export async function runProxyCli(argv: readonly string[]): Promise<number> {
 
   let proxy: Awaited<ReturnType<typeof startReverseProxy>>;
   try {
-    proxy = await startReverseProxy({ ...args, observer });
+    const guards = guardsConfig === undefined ? undefined : outsideToolGuards(guardsConfig, () => telemetry?.tracerProvider);
+    proxy = await startReverseProxy({ ...args, observer, ...(guards === undefined ? {} : { guards }) });
   } catch (err) {
     process.stderr.write(`mcplens proxy: cannot listen on ${args.host}:${args.port} (${(err as Error).message})\n`);
     observer?.close();

@@ -9,6 +9,7 @@
 import { context as otelContext, createContextKey } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
+import type { GuardRecorder } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { requestEnvelope } from '../meta-envelope.js';
 import type { InboundExtra, ObservedConnection } from '../observed-connection.js';
@@ -45,6 +46,8 @@ export interface Exchange {
   responseMessage(message: unknown): void;
   /** The exchange is over; `clientAborted` when the client went away before the answer ended. */
   end(clientAborted: boolean): void;
+  /** Where the guards write their decision on a request's span (undefined when it has none). */
+  guardRecorder(id: unknown): GuardRecorder | undefined;
 }
 
 /** Observes the MCP endpoint of one target server. */
@@ -114,6 +117,7 @@ export class HttpObserver {
         this.nameServer(message);
         conn.outbound(message);
       },
+      guardRecorder: (id) => conn.guardRecorder(id),
       end: (clientAborted) => {
         if (ended) return;
         ended = true;

@@ -20,9 +20,10 @@ import type { Transform } from 'node:stream';
 import type { Exchange, HttpObserver } from './http-observer.js';
 import { SseReader } from './sse-reader.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
+import type { ToolGuards } from '../guards/tool-guards.js';
+import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
+import { guardedPost } from './guarded-post.js';
 
-/** Headers that belong to one hop, never forwarded (RFC 9110 section 7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 const OBSERVED_METHODS = new Set(['POST', 'GET', 'DELETE']);
 
 /** How the proxy runs. */
@@ -36,6 +37,8 @@ export interface ReverseProxyOptions {
   timeoutMs: number;
   /** Undefined: forward only. */
   observer: HttpObserver | undefined;
+  /** Guards around the tools/call POSTs on the MCP endpoint (guarded-post.ts); undefined: none. */
+  guards?: ToolGuards;
 }
 
 /** A listening proxy. */
@@ -92,11 +95,23 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   };
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, options: ReverseProxyOptions): void {
+/** `read`: the request's body, already read by the guarded path, and the exchange it opened. */
+function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ReverseProxyOptions,
+  read?: { body: Buffer; exchange: Exchange | undefined },
+): void {
   const { target } = options;
   const path = req.url ?? '/';
-  const observed = options.observer !== undefined && OBSERVED_METHODS.has(req.method ?? '') && pathOf(path) === target.pathname;
-  const exchange = observed ? options.observer?.open(req.method ?? '', req.headers) : undefined;
+  const onEndpoint = pathOf(path) === target.pathname;
+  const observed = options.observer !== undefined && OBSERVED_METHODS.has(req.method ?? '') && onEndpoint;
+  const exchange = read !== undefined ? read.exchange : observed ? options.observer?.open(req.method ?? '', req.headers) : undefined;
+  const guards = options.guards;
+  if (read === undefined && guards !== undefined && req.method === 'POST' && onEndpoint) {
+    guardedPost(req, res, { ...options, guards }, exchange, (body) => forward(req, res, options, { body, exchange }));
+    return;
+  }
   let finished = false;
   const end = (clientAborted: boolean): void => {
     if (finished) return;
@@ -130,8 +145,14 @@ function forward(req: IncomingMessage, res: ServerResponse, options: ReverseProx
     }
   });
 
-  if (exchange !== undefined && req.method === 'POST') collectRequest(req, exchange, options.maxBodyBytes);
-  req.pipe(upstream);
+  if (read !== undefined) {
+    const parsed = exchange === undefined || read.body.length === 0 ? undefined : parseJson(read.body.toString('utf8'));
+    if (parsed !== undefined) exchange?.requestMessages(Array.isArray(parsed) ? parsed : [parsed]);
+    upstream.end(read.body);
+  } else {
+    if (exchange !== undefined && req.method === 'POST') collectRequest(req, exchange, options.maxBodyBytes);
+    req.pipe(upstream);
+  }
 
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
@@ -248,51 +269,6 @@ function decoderFor(encoding: string | undefined): Transform | 'unknown' | undef
   }
 }
 
-/** The client's headers for the server: hop-by-hop ones out, `Host` the target's, the client named in `X-Forwarded-*`. */
-function requestHeaders(req: IncomingMessage, target: URL): Record<string, string | string[]> {
-  const headers = endToEnd(req.headers);
-  headers.host = target.host;
-  const from = req.socket.remoteAddress;
-  if (from !== undefined) {
-    const prior = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior === undefined ? from : `${String(prior)}, ${from}`;
-  }
-  if (req.headers.host !== undefined && req.headers['x-forwarded-host'] === undefined) headers['x-forwarded-host'] = req.headers.host;
-  if (req.headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
-  return headers;
-}
-
-function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  return endToEnd(headers);
-}
-
-/** Headers without the hop-by-hop ones: the fixed list, `proxy-*`, and those the `Connection` header names. */
-function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((name) => name.trim().toLowerCase())
-      .filter((name) => name !== ''),
-  );
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
-/** A JSON-RPC-style error answer of the proxy's own (the server could not answer). */
-function fail(res: ServerResponse, status: number, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `mcplens proxy: ${message}` } });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 function isStandingStream(req: IncomingMessage): boolean {
   return req.method === 'GET' && String(req.headers.accept ?? '').includes('text/event-stream');
 }
@@ -300,12 +276,4 @@ function isStandingStream(req: IncomingMessage): boolean {
 function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -28,6 +28,17 @@ export interface ChildRelayOptions {
    * requests still in flight must reach the server before it sees its input end).
    */
   beforeChildEof?: () => Promise<unknown> | undefined;
+  /**
+   * Set: the host's stream goes to the child whole lines at a time (a partial line is held until
+   * its newline), and a line the gate claims is not forwarded (the gate forwards it later, or
+   * answers it, itself: the guards). The client tap sees each chunk before the gate does.
+   */
+  clientLineGate?: (line: Buffer) => boolean;
+  /**
+   * Set: the child's stream goes to the host whole lines at a time, and a line the gate claims is
+   * not forwarded (an answer the guards have already given in its place).
+   */
+  serverLineGate?: (line: Buffer) => boolean;
   /** Reports a failing tap or a broken pipe (default: one line on stderr). */
   onProblem?: (message: string) => void;
 }
@@ -56,6 +67,8 @@ export interface ChildRelay {
    * own requests. Unset, bytes flow through as they come again.
    */
   setServerLineFilter(filter: ((line: Buffer) => boolean) | undefined): void;
+  /** Writes one line of wrap's own to the host (only with a server line gate: the child's stream is then whole lines). */
+  sendToHost(line: Buffer): void;
 }
 
 const NEWLINE = 0x0a;
@@ -102,7 +115,38 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     ownLines = [];
     for (const line of lines) toChild(line);
   };
+  const clientGate = options.clientLineGate;
+  let clientHeld: Buffer[] = [];
+  const gateLines = (chunk: Buffer, gate: (line: Buffer) => boolean): void => {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      if (newline === -1) {
+        if (start < chunk.length) clientHeld.push(chunk.subarray(start));
+        return;
+      }
+      const piece = chunk.subarray(start, newline + 1);
+      const line = clientHeld.length === 0 ? piece : Buffer.concat([...clientHeld, piece]);
+      clientHeld = [];
+      let claimed = false;
+      try {
+        claimed = gate(line);
+      } catch {
+        // A failing gate forwards the line unguarded rather than losing it.
+      }
+      if (!claimed) toChild(line);
+      start = newline + 1;
+    }
+  };
   const onInput = (chunk: Buffer): void => {
+    if (clientGate !== undefined) {
+      // Seen first here: a guard that decides at once writes on the request's span, which the
+      // observer opens when it sees the request. Only whole lines reach the child, so wrap's own
+      // lines may go at any time.
+      tap(options.onClientBytes, chunk, 'client');
+      gateLines(chunk, clientGate);
+      return;
+    }
     const newline = ownLines.length > 0 ? chunk.indexOf(NEWLINE) : -1;
     if (newline === -1) {
       toChild(chunk);
@@ -115,6 +159,10 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     tap(options.onClientBytes, chunk, 'client');
   };
   const onInputEnd = (): void => {
+    // The host's last line had no newline: it still reaches the child.
+    const held = Buffer.concat(clientHeld);
+    clientHeld = [];
+    toChild(held);
     let hold: Promise<unknown> | undefined;
     try {
       hold = options.beforeChildEof?.();
@@ -144,6 +192,8 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     }
   };
   // While wrap waits for answers of its own: whole lines, and not those answers.
+  const serverGate = options.serverLineGate;
+  const noFilter = (): boolean => false;
   let lineFilter: ((line: Buffer) => boolean) | undefined;
   let heldPart: Buffer[] = [];
   const filterLines = (chunk: Buffer, filter: (line: Buffer) => boolean): void => {
@@ -163,6 +213,13 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
       } catch {
         // A failing filter forwards the line: the host's bytes come first.
       }
+      if (!claimed) {
+        try {
+          claimed = serverGate?.(line) ?? false;
+        } catch {
+          // Likewise for the gate.
+        }
+      }
       if (!claimed) toHost(line);
       start = newline + 1;
     }
@@ -174,8 +231,8 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     toHost(held);
   });
   childOut.on('data', (chunk: Buffer) => {
-    if (lineFilter === undefined) toHost(chunk);
-    else filterLines(chunk, lineFilter);
+    if (lineFilter === undefined && serverGate === undefined) toHost(chunk);
+    else filterLines(chunk, lineFilter ?? noFilter);
     tap(options.onServerBytes, chunk, 'server');
   });
 
@@ -219,9 +276,12 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
       if (clientAtLineStart && ownLines.length === 0) toChild(line);
       else ownLines.push(line);
     },
+    sendToHost(line) {
+      toHost(line);
+    },
     setServerLineFilter(filter) {
       lineFilter = filter;
-      if (filter === undefined && heldPart.length > 0) {
+      if (filter === undefined && serverGate === undefined && heldPart.length > 0) {
         const held = Buffer.concat(heldPart);
         heldPart = [];
         toHost(held);

@@ -13,11 +13,13 @@ import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contract/config-error.js';
 import type { TelemetryState } from '../telemetry-bootstrap.js';
-import { readTelemetryConfig } from '../telemetry-config.js';
+import { readGuardsFile, readTelemetryConfig } from '../telemetry-config.js';
 import type { InstrumentOptions } from '../types.js';
 import { OBSERVED_BY_ENV } from '../observed-by.js';
 import { HOST_FLAG_OPTIONS, HOST_FLAGS_USAGE, laterServiceName, readHostFlags } from '../host-flags.js';
+import type { GuardsConfig } from '../guards/guard-config.js';
 import { startChildRelay, type ChildExit } from './child-relay.js';
+import type { StdioGuards } from './stdio-guards.js';
 import type { PipeObserver } from './pipe-observer.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -52,6 +54,8 @@ export interface WrapArgs {
   otelEnv: Record<string, string>;
   /** The server's environment: wrap's own, as it was before the flags, plus the marker. */
   childEnv?: NodeJS.ProcessEnv;
+  /** `--guards FILE`. */
+  guardsFile?: string;
 }
 
 /** Splits `[options] -- command args`; a mistake throws a ConfigError naming it. */
@@ -77,6 +81,7 @@ export function parseWrapArgs(argv: readonly string[]): WrapArgs | 'help' {
 export async function runWrapCli(argv: readonly string[], io: { input: Readable; output: Writable }): Promise<number> {
   let parsed: WrapArgs | 'help';
   let config: ReturnType<typeof readTelemetryConfig>;
+  let guardsConfig: GuardsConfig | undefined;
   try {
     parsed = parseWrapArgs(argv);
     if (parsed === 'help') {
@@ -84,14 +89,12 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
       return 0;
     }
     // The flags' OTEL_* values are for wrap's own exporter; the server's environment is taken before.
-    const childEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, [OBSERVED_BY_ENV]: OBSERVED_BY_WRAP };
     Object.assign(process.env, parsed.otelEnv);
     config = readTelemetryConfig();
-    // Not silently ignored: a server must not run without the guards it asked for.
-    if (config.guards !== undefined)
-      throw new ConfigError(
-        "MCPLENS_GUARDS: the guards run in the server's process (instrumentServer, --import); mcplens wrap does not apply them",
-      );
+    guardsConfig = parsed.guardsFile === undefined ? config.guards : readGuardsFile(parsed.guardsFile, '--guards');
+    // Wrap applies the guards: an instrumented server must not apply them a second time.
+    if (guardsConfig !== undefined) delete childEnv.MCPLENS_GUARDS;
     parsed = { ...parsed, childEnv };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -118,6 +121,25 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
     };
   // Time the server's EOF waited for a catalog load: it comes out of the exit budget.
   let heldEofMs = 0;
+  let telemetry: TelemetryState | undefined;
+  // Loaded only when asked for (the guards' modules are not small), before the server starts:
+  // no tools/call may pass unguarded.
+  let guards: StdioGuards | undefined;
+  if (guardsConfig !== undefined) {
+    const [{ StdioGuards }, { outsideToolGuards }] = await Promise.all([
+      import('./stdio-guards.js'),
+      import('../guards/outside-guards.js'),
+    ]);
+    guards = new StdioGuards(
+      outsideToolGuards(guardsConfig, () => telemetry?.tracerProvider),
+      {
+        toServer: (line) => relay.sendToChild(line),
+        toClient: (line) => relay.sendToHost(line),
+        recorder: (id) => observer?.guardRecorder(id),
+        answered: (message) => observer?.guardAnswer(message),
+      },
+    );
+  }
   const relay = startChildRelay({
     ...io,
     command: parsed.command,
@@ -125,6 +147,9 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
     env: parsed.childEnv,
     onClientBytes: tap(true),
     onServerBytes: tap(false),
+    ...(guards === undefined
+      ? {}
+      : { clientLineGate: (line: Buffer) => guards.clientLine(line), serverLineGate: (line: Buffer) => guards.serverLine(line) }),
     // A short session that called a tool before listing: the last catalog pages first (bounded).
     beforeChildEof: () => {
       const hold = observer?.beforeClientEof(CATALOG_BEFORE_EOF_MS);
@@ -135,7 +160,6 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
   });
   const forward = (signal: NodeJS.Signals): void => relay.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-  let telemetry: TelemetryState | undefined;
   // `service.name` learnt from the server's first answer with `serverInfo` (or the command's name at the end).
   const serverName = laterServiceName();
   const settleServerName = serverName.settle;
@@ -150,7 +174,7 @@ export async function runWrapCli(argv: readonly string[], io: { input: Readable;
       const started = new PipeObserver(
         options,
         { send: (line) => relay.sendToChild(line), setLineFilter: (filter) => relay.setServerLineFilter(filter) },
-        { onServerName: (name) => settleServerName(name) },
+        { onServerName: (name) => settleServerName(name), ...(guards === undefined ? {} : { heldAnswer: (m) => guards.holdsAnswer(m) }) },
       );
       for (const { client, chunk, at } of early ?? []) {
         if (client) started.clientBytes(chunk, at);

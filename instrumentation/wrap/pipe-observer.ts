@@ -8,6 +8,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
+import type { GuardRecorder } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { requestEnvelope } from '../meta-envelope.js';
 import type { ObservedConnection } from '../observed-connection.js';
@@ -34,7 +35,15 @@ export class PipeObserver {
   /** When the chunk being framed arrived (`performance.now()`): the time of the messages it completes. */
   private chunkAt: number | undefined;
 
-  constructor(options: InstrumentOptions, channel: OwnRequestChannel, hooks: { onServerName?: (name: string) => void } = {}) {
+  private readonly heldAnswer: ((message: Record<string, unknown>) => boolean) | undefined;
+
+  /** `hooks.heldAnswer`: answers the guards hand over later themselves (through {@link guardAnswer}). */
+  constructor(
+    options: InstrumentOptions,
+    channel: OwnRequestChannel,
+    hooks: { onServerName?: (name: string) => void; heldAnswer?: (message: Record<string, unknown>) => boolean } = {},
+  ) {
+    this.heldAnswer = hooks.heldAnswer;
     this.own = new OwnRequests(channel);
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
     this.serverName = hooks.onServerName;
@@ -63,6 +72,16 @@ export class PipeObserver {
   serverBytes(chunk: Buffer, at?: number): void {
     this.chunkAt = at;
     this.fromServer.push(chunk);
+  }
+
+  /** Where the guards write their decision on a request's span (undefined when it has none). */
+  guardRecorder(id: unknown): GuardRecorder | undefined {
+    return this.conn.guardRecorder(id);
+  }
+
+  /** An answer the guards settled (theirs in the server's place, or the server's held): the request's span ends with it. */
+  guardAnswer(message: Record<string, unknown>): void {
+    this.conn.outbound(message);
   }
 
   /** The server exited: its unanswered requests end (as `no_response`), and so do wrap's own. */
@@ -111,6 +130,7 @@ export class PipeObserver {
         this.serverName = undefined;
       }
     }
+    if (this.heldAnswer?.(message) === true) return;
     this.conn.outbound(message, this.chunkAt);
   }
 
