@@ -224,6 +224,27 @@ export function capacity(w: Workload, knobs: Knobs = {}): Capacity {
   };
 }
 
+/**
+ * Prometheus series one call label set costs in one collector's output, the duration histogram's
+ * share included (its label sets have no model: they are shared by the models of a provider).
+ */
+export function prometheusSeriesPerCallLabelSet(modelsPerProvider: number): number {
+  return seriesPerCallLabelSet() + (HISTOGRAM_SERIES_PER_LABEL_SET * ASSUMPTIONS.errorTypesPerTool) / modelsPerProvider;
+}
+
+/** Call label sets (services x tools x providers x models) a Prometheus memory budget affords with a number of collectors. */
+export function affordableCallLabelSets(memoryBytes: number, collectors: number, modelsPerProvider: number): number {
+  return Math.floor(
+    memoryBytes / PUBLISHED.prometheusBytesPerActiveSeries.value / collectors / prometheusSeriesPerCallLabelSet(modelsPerProvider),
+  );
+}
+
+/** Prometheus memory budgets and collector counts of the doc's budget table. */
+export const BUDGET_MEMORY_GIB: readonly number[] = [4, 16, 64];
+export const BUDGET_COLLECTORS: readonly number[] = [1, 4, 16, 64];
+/** Models per provider the budget table assumes (for the histogram's share). */
+export const BUDGET_MODELS_PER_PROVIDER = 2;
+
 /** The three scales of the doc, each with a label spread that grows with it. */
 export const WORKLOADS: readonly Workload[] = [
   { callsPerSecond: 1_000, services: 5, toolsPerService: 10, providers: 2, modelsPerProvider: 2 },
@@ -311,6 +332,24 @@ export function formatCapacityModel(): string {
           bytes(c.diskBytesRetention),
         ];
       }),
+    ),
+  );
+
+  out.push(
+    '',
+    `Cardinality budget: call label sets (services x tools x providers x models) a Prometheus memory budget affords, ` +
+      `${prometheusSeriesPerCallLabelSet(BUDGET_MODELS_PER_PROVIDER)} series each per collector ` +
+      `(${seriesPerCallLabelSet()} per-call plus the duration histogram's share at ${BUDGET_MODELS_PER_PROVIDER} models per provider); ` +
+      `past ${int(admitted)} per collector the default cap folds the rest into its overflow set unless \`cardinalityLimit\` is raised:`,
+    '',
+  );
+  out.push(
+    table(
+      ['Prometheus memory', ...BUDGET_COLLECTORS.map((c) => `${c} collector${c === 1 ? '' : 's'}`)],
+      BUDGET_MEMORY_GIB.map((gib) => [
+        `${gib} GiB`,
+        ...BUDGET_COLLECTORS.map((c) => int(affordableCallLabelSets(gib * 2 ** 30, c, BUDGET_MODELS_PER_PROVIDER))),
+      ]),
     ),
   );
 

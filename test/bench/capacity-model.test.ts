@@ -7,9 +7,11 @@ import {
   MEASURED,
   WORKLOADS,
   admittedCallLabelSets,
+  affordableCallLabelSets,
   capacity,
   formatCapacityModel,
   labelSetSpans,
+  prometheusSeriesPerCallLabelSet,
   seriesPerCallLabelSet,
   seriesPerCallLabelSetByMetric,
 } from '../../bench/capacity-model.js';
@@ -76,6 +78,13 @@ describe('capacity model', () => {
     expect(capacity(w, { cap: ASSUMPTIONS.cardinalityLimit }).labelSetsPerCollector).toBe(
       admittedCallLabelSets(ASSUMPTIONS.cardinalityLimit) + 1,
     );
+    // The budget table inverts the same arithmetic.
+    for (const wl of WORKLOADS) {
+      const c = capacity(wl);
+      expect(c.prometheusSeries).toBeCloseTo(c.collectors * c.callLabelSets * prometheusSeriesPerCallLabelSet(wl.modelsPerProvider), 6);
+      const afforded = affordableCallLabelSets(c.prometheusMemoryBytes, c.collectors, wl.modelsPerProvider);
+      expect(Math.abs(afforded - c.callLabelSets)).toBeLessThanOrEqual(1);
+    }
     expect(full.diskBytesPerDay).toBeCloseTo((full.prometheusSeries / ASSUMPTIONS.scrapeIntervalSeconds) * 86_400 * 2, 0);
   });
 });
