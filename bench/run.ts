@@ -3,7 +3,8 @@
  * the stdio server start-up and exit bench (bench/stdio-lifecycle.ts), `mcplens wrap`'s overhead
  * (bench/wrap-overhead.ts), `mcplens proxy`'s overhead (bench/proxy-overhead.ts), the tokenizer's bounds
  * (bench/tokenizer-bound.ts), the scoped-authorization guard's costs (bench/authorization.ts), each guard's added
- * cost per tools/call and the Redis store's round trip (bench/guards-overhead.ts), then the collector
+ * cost per tools/call and the Redis store's round trip (bench/guards-overhead.ts), the capacity model's tables
+ * (bench/capacity-model.ts), then the collector
  * ingest bench when bench/collector-ingest.js exports `runIngestBench`.
  * Tables go to stdout, progress to stderr.
  *
@@ -17,6 +18,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mainAuthorizationBench } from './authorization.js';
+import { mainCapacityModel } from './capacity-model.js';
 import { mainGuardsBench } from './guards-overhead.js';
 import { mainOverhead } from './instrumentation-overhead.js';
 import { mainProxyOverhead } from './proxy-overhead.js';
@@ -45,6 +47,9 @@ async function main(): Promise<void> {
   await mainTokenizerBound(quick ? ['--timeout-ms', '3000'] : []);
   await mainAuthorizationBench(quick ? ['--quick'] : []);
   await mainGuardsBench(quick ? ['--quick'] : []);
+  // The capacity model's tables, from its recorded figures (no measurement: docs/scaling.md holds them).
+  process.stdout.write('\ncapacity model (docs/scaling.md)\n\n');
+  await mainCapacityModel([]);
 
   const ingestPath = fileURLToPath(new URL('./collector-ingest.js', import.meta.url));
   let ingest: IngestModule | undefined;
