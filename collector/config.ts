@@ -69,6 +69,13 @@ export interface CollectorOptions {
   /** Time (ms) graceful shutdown waits for in-flight requests and the forward queues before cutting connections. Default 10,000. */
   shutdownTimeoutMs?: number;
   /**
+   * On SIGTERM/SIGINT (or `Collector.drain()`), once ingest is refused (503 with Retry-After),
+   * time (ms) to wait for one scrape of `/metrics` rendered after the last acknowledged ingest, so
+   * Prometheus holds every span this collector answered 200 for. No wait when nothing was
+   * acknowledged since the last scrape, or when `/metrics` was never scraped; 0 disables it. Default 15,000.
+   */
+  shutdownScrapeWaitMs?: number;
+  /**
    * `Host` values allowed besides localhost, 127.0.0.1, [::1] and the listen address (those with
    * the listening port): `name` (any port) or `name:port`. The check (DNS-rebinding protection,
    * 403 otherwise) is on when the collector listens on loopback or this is set. Default none.
@@ -176,6 +183,12 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
     kind: 'count',
     default: 10_000,
     meaning: 'on SIGTERM/SIGINT, time in-flight requests and forward queues get to finish',
+  },
+  shutdownScrapeWaitMs: {
+    kind: 'nonNegative',
+    default: 15_000,
+    meaning:
+      'on SIGTERM/SIGINT, ingest refused (503), wait up to this for a scrape of /metrics after the last acknowledged ingest (0: no wait)',
   },
   allowedHosts: {
     kind: 'hosts',

@@ -22,6 +22,7 @@ import { resolveConfig, type CollectorConfig, type CollectorOptions } from './co
 import { renderMetrics, wantsOpenMetrics } from './exposition.js';
 import { Forwarder } from './forwarder.js';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
+import { LastScrape, type LastScrapeOutcome } from './last-scrape.js';
 import { createIngestServer, createReceiver } from './receiver.js';
 import { SharedRenders } from './shared-render.js';
 import { errorHandler, hostCheck, notFound, securityHeaders } from './http-security.js';
@@ -34,6 +35,7 @@ export type { CollectorOptions, CollectorConfig } from './config.js';
 /** Thrown by {@link createCollector} on a configuration mistake, naming the bad option. */
 export { ConfigError } from './config.js';
 export type { Summary } from './summary-types.js';
+export type { LastScrapeOutcome } from './last-scrape.js';
 
 /** Options of {@link createCollector}: the configuration plus what only code can pass. */
 export interface CreateCollectorOptions extends CollectorOptions {
@@ -65,6 +67,14 @@ export interface Collector {
   listen(): Promise<ListenAddress>;
   /** The current `/api/summary` document. */
   summary(): Promise<Summary>;
+  /**
+   * First step of a graceful shutdown (what SIGTERM does before {@link Collector.close}): from now
+   * on ingest is answered 503 with Retry-After; then waits, up to `shutdownScrapeWaitMs`, for the
+   * requests in flight and for one scrape of `/metrics` rendered after the last acknowledged
+   * ingest, so Prometheus holds everything answered 200. No wait when `/metrics` was never
+   * scraped or the option is 0; a scrape that already covers the last ingest ends it at once.
+   */
+  drain(): Promise<LastScrapeOutcome>;
   /**
    * Graceful shutdown: stops accepting connections, answers new ingest 503, lets in-flight
    * requests finish and forward queues drain (up to `shutdownTimeoutMs`), then cuts what is left.
@@ -107,7 +117,9 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   const ingestAuth = bearerCheck(config.ingestToken);
   const readAuth = bearerCheck(config.readToken, { cookie: READ_TOKEN_COOKIE });
 
+  /** Ingest is refused from here on (drain or close started). */
   let closing = false;
+  let closeStarted = false;
   let rss = 0;
   let rssTimer: NodeJS.Timeout | undefined;
   if (config.maxRssBytes > 0) {
@@ -148,14 +160,24 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     return true;
   };
 
-  const receiver = createReceiver({ config, tally, forwarder, auth: ingestAuth, closing: () => closing, rss: () => rss });
+  const receiver = createReceiver({
+    config,
+    tally,
+    forwarder,
+    auth: ingestAuth,
+    closing: () => closing,
+    rss: () => rss,
+    settled: () => lastScrape.check(),
+  });
+  const lastScrape = new LastScrape(receiver);
   app.all('/v1/traces', receiver);
 
   // Concurrent scrapes share one render per format; at most two bodies alive (see shared-render.ts).
-  const scrapes = new SharedRenders(
-    (openMetrics: boolean) => renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined),
-    2,
-  );
+  // Each body carries the ingest it covers, for shutdown's last scrape.
+  const scrapes = new SharedRenders(async (openMetrics: boolean) => {
+    const seq = lastScrape.renderStarts();
+    return { seq, ...(await renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined)) };
+  }, 2);
   app.get('/metrics', async (req, res) => {
     if (denied(req, res)) return;
     const shared = scrapes.acquire(wantsOpenMetrics(req.headers.accept));
@@ -168,7 +190,8 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
       return;
     }
     res.once('close', shared.done);
-    const { contentType, body } = await shared.value;
+    const { seq, contentType, body } = await shared.value;
+    res.once('finish', () => lastScrape.sent(seq));
     res.set('content-type', contentType).send(body);
   });
 
@@ -215,8 +238,13 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
         });
       });
     },
+    drain() {
+      closing = true;
+      return lastScrape.wait(config.shutdownScrapeWaitMs);
+    },
     async close() {
-      if (closing) return;
+      if (closeStarted) return;
+      closeStarted = true;
       closing = true;
       if (rssTimer) clearInterval(rssTimer);
       const deadline = Date.now() + config.shutdownTimeoutMs;

@@ -1,8 +1,10 @@
 /**
  * `mcplens collector`: the only place that reads the real argv and environment. Resolves
  * the configuration (defaults < config file < `MCPLENS_COLLECTOR_*` < flags), starts the
- * collector, prints where it listens, and shuts down gracefully on SIGTERM/SIGINT
- * (in-flight requests finish; forward queues drain up to `shutdownTimeoutMs`).
+ * collector, prints where it listens, and shuts down gracefully on SIGTERM/SIGINT: ingest
+ * is refused (503 with Retry-After) while it waits up to `shutdownScrapeWaitMs` for a scrape
+ * covering the last acknowledged ingest, then in-flight requests finish and forward queues
+ * drain up to `shutdownTimeoutMs`.
  *
  * Also runnable directly: `node dist/collector/main.js --port 4318`.
  */
@@ -71,10 +73,15 @@ export async function runCollectorCli(argv: readonly string[]): Promise<RunningC
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   const shutdown = (signal: string): void => {
-    process.stdout.write(`mcplens collector: ${signal}, finishing in-flight requests\n`);
+    process.stdout.write(`mcplens collector: ${signal}, refusing new ingest, waiting for a last scrape\n`);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
-    collector.close().then(
+    const stop = async (): Promise<void> => {
+      const outcome = await collector.drain();
+      process.stdout.write(`mcplens collector: last scrape ${outcome}; finishing in-flight requests\n`);
+      await collector.close();
+    };
+    stop().then(
       () => {
         process.stdout.write('mcplens collector: stopped\n');
         resolveClosed();

@@ -227,6 +227,8 @@ export interface ReceiverDeps {
   closing: () => boolean;
   /** Last sampled RSS in bytes (0 when not sampled). */
   rss: () => number;
+  /** Called whenever an ingest request has been answered, whatever the answer (shutdown waits on it). */
+  settled?: () => void;
 }
 
 /** The `/v1/traces` handler, with what readiness and tests read of its state. */
@@ -236,6 +238,10 @@ export interface Receiver {
   refusing(): boolean;
   /** The shared in-flight budget. */
   readonly budget: IngestBudget;
+  /** Requests whose spans were tallied (answered 200) so far: a sequence number shutdown compares scrapes with. */
+  acknowledged(): number;
+  /** Ingest requests being handled now. */
+  inFlight(): number;
 }
 
 /**
@@ -283,6 +289,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   // wait for it, a quarter while ingest refuses for load.
   const garbage = new GarbageGate(Math.floor(config.maxInflightBytes / 2));
   let inFlight = 0;
+  let acknowledged = 0;
   let lastLoadRefusal = -Infinity;
 
   const fail = (
@@ -554,6 +561,8 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       let partial: { rejectedSpans: number; errorMessage: string } | undefined;
       try {
         const result = tally.record(spans, encoding);
+        // Counted as soon as the counters hold the spans, before the 200 leaves.
+        acknowledged++;
         if (result.rejected > 0) {
           const why = Object.entries(result.reasons)
             .map(([r, n]) => `${n} ${r}`)
@@ -584,10 +593,18 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     }
   };
 
+  const handleAndSettle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await handle(req, res);
+    } finally {
+      deps.settled?.();
+    }
+  };
+
   const receiver = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((err: unknown) => {
+    handleAndSettle(req, res).catch((err: unknown) => {
       fail(res, 'json', 500, RPC_CODE.INTERNAL, `internal error: ${(err as Error)?.message ?? String(err)}`);
     });
   };
-  return Object.assign(receiver, { refusing, budget });
+  return Object.assign(receiver, { refusing, budget, acknowledged: () => acknowledged, inFlight: () => inFlight });
 }

@@ -274,7 +274,9 @@ describe('CLI (child process)', () => {
     // 200, not 413: the environment's 100000 overrode the file's 100.
     expect(await status).toBe(200);
     expect(await done).toBe(0);
-    expect(o.out()).toMatch(/SIGTERM, finishing in-flight requests/);
+    expect(o.out()).toMatch(/SIGTERM, refusing new ingest/);
+    // Never scraped: nobody waits for a last scrape.
+    expect(o.out()).toMatch(/last scrape not-needed; finishing in-flight requests/);
     expect(o.out()).toMatch(/stopped/);
   });
 });
@@ -316,6 +318,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   forwardMaxBackoffMs: '30000',
   forwardTimeoutMs: '10000',
   shutdownTimeoutMs: '10000',
+  shutdownScrapeWaitMs: '15000',
   allowedHosts: 'none',
   traceUrlTemplate: 'unset',
 };
