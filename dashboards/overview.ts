@@ -29,7 +29,7 @@ import {
   trafficLight,
 } from './defaults.js';
 import type { ResolvedOptions } from './options.js';
-import { CLIENT_VIEW, eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } from './promql.js';
+import { CLIENT_VIEW, eq, malformedRatio, matchVariable, maxBy, quantile, rate, selector, sumBy } from './promql.js';
 import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 const R = MACRO.RATE_INTERVAL;
@@ -194,7 +194,7 @@ export function catalogTokens(): stat.PanelBuilder {
     .withTarget(
       promQuery(
         'A',
-        sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])),
+        maxBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])),
         legendOf(LABEL.SERVICE_NAME),
       ),
     );
@@ -202,7 +202,7 @@ export function catalogTokens(): stat.PanelBuilder {
 
 /** Monthly cost of sending the catalog: tokens x requests per day x 30 x price per million / 1e6. */
 export function catalogMonthlyCost(): stat.PanelBuilder {
-  const tokens = sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)]));
+  const tokens = maxBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)]));
   return new stat.PanelBuilder()
     .id(8)
     .title('Estimated monthly catalog cost')
