@@ -62,6 +62,35 @@ describe('generated dashboards pass the structural lint', () => {
     );
   });
 
+  it('every query aggregates across collector instances, and gauges with max, never sum (a sum would count each replica)', () => {
+    const gauges = Object.values(METRICS)
+      .filter((m) => m.type === 'gauge')
+      .map((m) => m.name);
+    let gaugeQueries = 0;
+    for (const { model } of models) {
+      for (const p of (model as Json).panels) {
+        for (const t of p.targets) {
+          const expr = t.expr as string;
+          // Aggregated at the outside: the instance label never splits a series in a panel.
+          expect({ expr, aggregated: /^(\(|sum|max|count|histogram_quantile|topk\(\d+, (sum|max))/.test(expr) }).toEqual({
+            expr,
+            aggregated: true,
+          });
+          for (const g of gauges) {
+            if (!metricNamesIn(expr).includes(g)) continue;
+            gaugeQueries++;
+            expect({ expr, summed: new RegExp(`sum(\\s+by\\s*\\([^)]*\\))?\\s*\\(\\s*${g}\\b`).test(expr) }).toEqual({
+              expr,
+              summed: false,
+            });
+            expect(expr).toMatch(new RegExp(`max(\\s+by\\s*\\([^)]*\\))?\\s*\\(\\s*${g}\\b`));
+          }
+        }
+      }
+    }
+    expect(gaugeQueries).toBeGreaterThanOrEqual(3);
+  });
+
   it('range-vector queries use $__rate_interval (time series) or $__range (instant tables), never a fixed window', () => {
     for (const { model } of models) {
       for (const p of (model as Json).panels) {
