@@ -6,8 +6,9 @@
  * - {@link loadBalancingConfig}: a load-balancing tier that sends every span carrying the
  *   session key to one mcplens collector per session (self-correction stays exact), the
  *   others by trace id, and all of them to Tempo.
- * - {@link spanMetricsConfig}: no mcplens collector at all; the `spanmetrics` connector turns
- *   SERVER `tools/call` spans into the contract's call counter and duration histogram.
+ * - {@link spanMetricsConfig}: no mcplens collector at all; `spanmetrics` connectors turn
+ *   SERVER `tools/call` spans into the contract's call counter, duration histogram and
+ *   violations counter.
  *
  * Neither has run in this repository (no collector binary here): test/compose checks their
  * structure against the component list and required keys of OTELCOL_VERSION.
@@ -37,6 +38,8 @@ export const SCALE_COLLECTORS = [
 ] as const;
 
 const TEMPO_OTLP_HTTP = 'http://tempo:4318';
+/** Namespace of the second spanmetrics connector (malformed calls), renamed to the contract's counter. */
+const VIOLATIONS_NAMESPACE = 'mcplens.violations';
 
 /** `attributes["key"]` in OTTL. */
 function attr(key: string): string {
@@ -133,13 +136,17 @@ export function spanMetricsConfig(): Record<string, unknown> {
     const attribute = attributeOf(label);
     return label === LABEL.GEN_AI_TOOL_NAME ? { name: attribute, default: UNKNOWN_LABEL_VALUE } : { name: attribute };
   });
-  const renames = [LABEL.SERVICE_NAME, ...SPANMETRICS_LABELS].flatMap((label) => {
+  const violationDimensions = [...CALL_LABELS.filter((l) => l !== LABEL.SERVICE_NAME), LABEL.VIOLATION_KIND].map((label) => ({
+    name: attributeOf(label),
+  }));
+  const renames = [LABEL.SERVICE_NAME, ...SPANMETRICS_LABELS, LABEL.VIOLATION_KIND].flatMap((label) => {
     const from = attributeOf(label);
     return [`set(${attr(label)}, ${attr(from)}) where ${attr(from)} != nil`, `delete_key(attributes, ${JSON.stringify(from)})`];
   });
   // The Prometheus exporter appends `_total` to a monotonic sum and `_seconds` to unit `s`.
   const calls = METRICS.TOOL_CALLS.name.replace(/_total$/, '');
   const duration = METRICS.SERVER_OPERATION_DURATION.name.replace(/_seconds$/, '');
+  const violations = METRICS.TOOL_SCHEMA_VIOLATIONS.name.replace(/_total$/, '');
   return {
     receivers: { otlp: otlpReceiver() },
     processors: {
@@ -148,6 +155,8 @@ export function spanMetricsConfig(): Record<string, unknown> {
         error_mode: 'ignore',
         traces: { span: [`kind != SPAN_KIND_SERVER or ${attr(ATTR.MCP_METHOD_NAME)} != ${JSON.stringify(MCP_METHOD.TOOLS_CALL)}`] },
       },
+      // Malformed calls only: the violations counter counts each under its primary kind.
+      'filter/malformed': { error_mode: 'ignore', traces: { span: [`${attr(ATTR.VIOLATION_KIND)} == nil`] } },
       'transform/contract-names': {
         error_mode: 'ignore',
         metric_statements: [
@@ -157,6 +166,7 @@ export function spanMetricsConfig(): Record<string, unknown> {
               `set(name, ${JSON.stringify(calls)}) where name == "traces.span.metrics.calls"`,
               `set(name, ${JSON.stringify(duration)}) where name == "traces.span.metrics.duration"`,
               `set(unit, ${JSON.stringify(OTEL_METRICS.SERVER_OPERATION_DURATION.unit)}) where name == ${JSON.stringify(duration)}`,
+              `set(name, ${JSON.stringify(violations)}) where name == "${VIOLATIONS_NAMESPACE}.calls"`,
             ],
           },
           { context: 'datapoint', statements: renames },
@@ -174,6 +184,14 @@ export function spanMetricsConfig(): Record<string, unknown> {
         aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
         metrics_flush_interval: '15s',
       },
+      'spanmetrics/violations': {
+        namespace: VIOLATIONS_NAMESPACE,
+        histogram: { disable: true },
+        dimensions: violationDimensions,
+        aggregation_cardinality_limit: 10000,
+        aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
+        metrics_flush_interval: '15s',
+      },
     },
     exporters: {
       prometheus: { endpoint: '0.0.0.0:8889', enable_open_metrics: true, resource_to_telemetry_conversion: { enabled: false } },
@@ -183,7 +201,16 @@ export function spanMetricsConfig(): Record<string, unknown> {
       pipelines: {
         'traces/tempo': { receivers: ['otlp'], processors: ['batch'], exporters: ['otlphttp/tempo'] },
         'traces/spanmetrics': { receivers: ['otlp'], processors: ['filter/tools-call'], exporters: ['spanmetrics'] },
-        metrics: { receivers: ['spanmetrics'], processors: ['transform/contract-names', 'batch'], exporters: ['prometheus'] },
+        'traces/violations': {
+          receivers: ['otlp'],
+          processors: ['filter/tools-call', 'filter/malformed'],
+          exporters: ['spanmetrics/violations'],
+        },
+        metrics: {
+          receivers: ['spanmetrics', 'spanmetrics/violations'],
+          processors: ['transform/contract-names', 'batch'],
+          exporters: ['prometheus'],
+        },
       },
     },
   };

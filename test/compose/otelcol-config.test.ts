@@ -224,6 +224,17 @@ describe('loadbalancing.yaml', () => {
 });
 
 describe('spanmetrics.yaml', () => {
+  it("counts malformed calls with a second connector: the contract's violation labels, no histogram", () => {
+    const violations = obj(obj(sm.connectors)['spanmetrics/violations']);
+    expect(obj(violations['histogram'])['disable']).toBe(true);
+    const labels = [ATTR.SERVICE_NAME, ...(violations['dimensions'] as unknown[]).map((d) => String(obj(d)['name']))].map((a) => ATTRIBUTE_TO_LABEL[a]);
+    expect(labels.sort()).toEqual([...METRICS.TOOL_SCHEMA_VIOLATIONS.labels].sort());
+    const pl = Object.values(sm.service?.pipelines ?? {}).find((p) => p.exporters?.includes('spanmetrics/violations'));
+    const conditions = (pl?.processors ?? []).flatMap((id) => strings(obj(obj(obj(sm.processors)[id])['traces'])['span']));
+    expect(conditions).toContain(`attributes["${ATTR.VIOLATION_KIND}"] == nil`);
+    expect(conditions).toContain(`kind != SPAN_KIND_SERVER or attributes["${ATTR.MCP_METHOD_NAME}"] != "${MCP_METHOD.TOOLS_CALL}"`);
+  });
+
   const connector = obj(obj(sm.connectors)['spanmetrics']);
 
   it('counts SERVER tools/call spans only, through a filter before the connector', () => {
@@ -260,6 +271,8 @@ describe('spanmetrics.yaml', () => {
     // A monotonic sum gets `_total`, unit `s` gets `_seconds`.
     expect(`${renamed.get('traces.span.metrics.calls')}_total`).toBe(METRICS.TOOL_CALLS.name);
     expect(`${renamed.get('traces.span.metrics.duration')}_seconds`).toBe(METRICS.SERVER_OPERATION_DURATION.name);
+    const namespace = String(obj(obj(sm.connectors)['spanmetrics/violations'])['namespace']);
+    expect(`${renamed.get(`${namespace}.calls`)}_total`).toBe(METRICS.TOOL_SCHEMA_VIOLATIONS.name);
     const metrics = Object.values(sm.service?.pipelines ?? {}).find((p) => p.receivers?.includes('spanmetrics'));
     expect(metrics?.processors).toContain('transform/contract-names');
     expect(metrics?.exporters).toEqual(['prometheus']);
