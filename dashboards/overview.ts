@@ -22,6 +22,7 @@ import {
   dashboardLinks,
   legendOf,
   listLegend,
+  NO_DATA_WITHOUT_COLLECTOR,
   promQuery,
   serverVariable,
   standardVariables,
@@ -160,6 +161,7 @@ export function tokensByProvider(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(6)
     .title('Tokens by provider and model')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       'Tokens per second of tools/call arguments and results, by provider, model and token kind: what tool traffic adds to LLM context.',
     )
@@ -184,6 +186,7 @@ export function catalogTokens(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(7)
     .title('Tool catalog tokens')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       "Tokens each service's tool catalog (names, descriptions, input schemas) adds to every LLM request that lists its tools, as last seen in tools/list.",
     )
@@ -206,6 +209,7 @@ export function catalogMonthlyCost(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(8)
     .title('Estimated monthly catalog cost')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       `Catalog tokens x $${VAR.REQUESTS_PER_DAY} LLM requests per day x ${DAYS_PER_MONTH} days x $${VAR.PRICE_PER_MILLION} USD per million input tokens. ` +
         'Set both in the variables above.',
@@ -232,6 +236,7 @@ export function selfCorrectionRate(): timeseries.PanelBuilder {
     new timeseries.PanelBuilder()
       .id(9)
       .title('Self-correction rate')
+      .noValue(NO_DATA_WITHOUT_COLLECTOR)
       .description(
         'Malformed calls followed, in the same session, by a well-formed call to the same tool, over all malformed calls, per provider.',
       )
@@ -251,6 +256,7 @@ export function clientMalformedRatioByModel(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(10)
     .title('Client view: malformed-call ratio by provider and model')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       `Malformed tools/call requests over all tools/call requests the agents sent, per provider and model. Dashed lines at 1% and 5%. ${CLIENT_VIEW_NOTE}`,
     )
@@ -269,6 +275,7 @@ export function clientMalformedRatioByServer(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(11)
     .title('Client view: malformed-call ratio by server')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       'Share of the tools/call requests the agents sent to each server (by its serverInfo name) whose arguments break the listed input schema or name a tool the server did not list. ' +
         `Yellow from 1%, red from 5% (the default alert threshold). ${CLIENT_VIEW_NOTE}`,

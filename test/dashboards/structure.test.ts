@@ -14,6 +14,7 @@ import {
   resolveOptions,
   createDefaultOptions,
 } from '../../dashboards/index.js';
+import { NO_DATA_WITHOUT_COLLECTOR } from '../../dashboards/defaults.js';
 import { lintDashboard, metricNamesIn } from '../../dashboards/lint.js';
 import { datasourcesFile } from '../../dashboards/provisioning.js';
 
@@ -89,6 +90,28 @@ describe('generated dashboards pass the structural lint', () => {
       }
     }
     expect(gaugeQueries).toBeGreaterThanOrEqual(3);
+  });
+
+  it('panels only the mcplens collector can fill say so instead of a bare "No data"; the others keep the default', () => {
+    // What spanmetrics-only collection (compose/otelcol/spanmetrics.yaml) produces.
+    const spanmetrics = new Set([
+      METRICS.TOOL_CALLS.name,
+      METRICS.TOOL_SCHEMA_VIOLATIONS.name,
+      `${METRICS.SERVER_OPERATION_DURATION.name}_bucket`,
+    ]);
+    const marked: string[] = [];
+    for (const { model } of models) {
+      for (const p of (model as Json).panels) {
+        const targets = p.targets as Json[];
+        const collectorOnly = targets.every(
+          (t) => metricNamesIn(t.expr).some((n) => !spanmetrics.has(n)) && !/or vector\(0\)$/.test(t.expr),
+        );
+        const noValue = p.fieldConfig?.defaults?.noValue;
+        expect({ title: p.title, noValue }).toEqual({ title: p.title, noValue: collectorOnly ? NO_DATA_WITHOUT_COLLECTOR : undefined });
+        if (collectorOnly) marked.push(p.title);
+      }
+    }
+    expect(marked.length).toBeGreaterThanOrEqual(8);
   });
 
   it('range-vector queries use $__rate_interval (time series) or $__range (instant tables), never a fixed window', () => {
