@@ -9,8 +9,8 @@ import type { GeneratorOptions } from './options.js';
 
 const USAGE = `Usage: mcplens dashboards --out DIR [options]
 
-Writes Grafana dashboards, Grafana provisioning (datasources, dashboards, alert rules)
-and a Prometheus rule file under DIR.
+Writes Grafana dashboards, Grafana provisioning (datasources, dashboards, alert rules),
+a Prometheus rule file and OpenTelemetry Collector configurations under DIR.
 
   --out DIR                     output directory (required)
   --grafana-url URL             Grafana URL for alert dashboard links (default http://localhost:3000)

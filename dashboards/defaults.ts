@@ -41,6 +41,13 @@ export const DASHBOARD_UID = {
 /** Tag shared by the mcplens dashboards; the dashboard links list dashboards by it. */
 export const DASHBOARD_TAG = 'mcplens';
 
+/**
+ * Shown instead of Grafana's bare "No data" on panels only the mcplens collector can fill (tokens,
+ * catalog, self-corrections, client view, breaker state, denied calls): with spanmetrics-only
+ * collection they stay empty by design.
+ */
+export const NO_DATA_WITHOUT_COLLECTOR = 'No data. Spanmetrics-only collection never fills this panel (docs/scaling.md).';
+
 /** Matchers of the call metrics (calls, violations, tokens, self-corrections) by the standard variables. */
 export function callFilters(include: { model?: boolean; tool?: boolean } = {}): Matcher[] {
   const m: Matcher[] = [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE), matchVariable(LABEL.GEN_AI_PROVIDER_NAME, VAR.PROVIDER)];

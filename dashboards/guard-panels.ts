@@ -11,7 +11,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { BREAKER_STATES, GUARD_OUTCOMES, LABEL, METRICS, type BreakerState, type Outcome } from '../contract/index.js';
-import { DATASOURCE_REF, MACRO, VAR, at, callFilters, legendOf, promQuery, tableLegend } from './defaults.js';
+import { DATASOURCE_REF, MACRO, NO_DATA_WITHOUT_COLLECTOR, VAR, at, callFilters, legendOf, promQuery, tableLegend } from './defaults.js';
 import { eq, matchVariable, outcomeRateOrZero, outcomeRatio, rate, selector, sumBy, type Matcher } from './promql.js';
 
 const R = MACRO.RATE_INTERVAL;
@@ -86,6 +86,7 @@ export function breakerStateTimeline(): statetimeline.PanelBuilder {
   return new statetimeline.PanelBuilder()
     .id(6)
     .title('Guards: circuit breaker state')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       "Each tool's circuit breaker per service and replica (service.instance.id), as the replica last reported it on its tools/call spans: " +
         'closed, half-open or open.',
@@ -142,6 +143,7 @@ export function deniedByClient(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(9)
     .title('Guards: denied calls by client')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       'tools/call requests per second the authorization guard refused (missing scopes), by the calling client (its clientInfo.name). ' +
         'The missing scopes are on the spans.',

@@ -22,6 +22,7 @@ import {
   dashboardLinks,
   legendOf,
   listLegend,
+  NO_DATA_WITHOUT_COLLECTOR,
   promQuery,
   serverVariable,
   standardVariables,
@@ -29,7 +30,7 @@ import {
   trafficLight,
 } from './defaults.js';
 import type { ResolvedOptions } from './options.js';
-import { CLIENT_VIEW, eq, malformedRatio, matchVariable, quantile, rate, selector, sumBy } from './promql.js';
+import { CLIENT_VIEW, eq, malformedRatio, matchVariable, maxBy, quantile, rate, selector, sumBy } from './promql.js';
 import { CATALOG_COST } from '../contract/catalog-cost.js';
 
 const R = MACRO.RATE_INTERVAL;
@@ -160,6 +161,7 @@ export function tokensByProvider(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(6)
     .title('Tokens by provider and model')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       'Tokens per second of tools/call arguments and results, by provider, model and token kind: what tool traffic adds to LLM context.',
     )
@@ -184,6 +186,7 @@ export function catalogTokens(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(7)
     .title('Tool catalog tokens')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       "Tokens each service's tool catalog (names, descriptions, input schemas) adds to every LLM request that lists its tools, as last seen in tools/list.",
     )
@@ -194,7 +197,7 @@ export function catalogTokens(): stat.PanelBuilder {
     .withTarget(
       promQuery(
         'A',
-        sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])),
+        maxBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)])),
         legendOf(LABEL.SERVICE_NAME),
       ),
     );
@@ -202,10 +205,11 @@ export function catalogTokens(): stat.PanelBuilder {
 
 /** Monthly cost of sending the catalog: tokens x requests per day x 30 x price per million / 1e6. */
 export function catalogMonthlyCost(): stat.PanelBuilder {
-  const tokens = sumBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)]));
+  const tokens = maxBy([LABEL.SERVICE_NAME], selector(METRICS.TOOL_CATALOG_TOKENS, [matchVariable(LABEL.SERVICE_NAME, VAR.SERVICE)]));
   return new stat.PanelBuilder()
     .id(8)
     .title('Estimated monthly catalog cost')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       `Catalog tokens x $${VAR.REQUESTS_PER_DAY} LLM requests per day x ${DAYS_PER_MONTH} days x $${VAR.PRICE_PER_MILLION} USD per million input tokens. ` +
         'Set both in the variables above.',
@@ -232,6 +236,7 @@ export function selfCorrectionRate(): timeseries.PanelBuilder {
     new timeseries.PanelBuilder()
       .id(9)
       .title('Self-correction rate')
+      .noValue(NO_DATA_WITHOUT_COLLECTOR)
       .description(
         'Malformed calls followed, in the same session, by a well-formed call to the same tool, over all malformed calls, per provider.',
       )
@@ -251,6 +256,7 @@ export function clientMalformedRatioByModel(): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
     .id(10)
     .title('Client view: malformed-call ratio by provider and model')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       `Malformed tools/call requests over all tools/call requests the agents sent, per provider and model. Dashed lines at 1% and 5%. ${CLIENT_VIEW_NOTE}`,
     )
@@ -269,6 +275,7 @@ export function clientMalformedRatioByServer(): stat.PanelBuilder {
   return new stat.PanelBuilder()
     .id(11)
     .title('Client view: malformed-call ratio by server')
+    .noValue(NO_DATA_WITHOUT_COLLECTOR)
     .description(
       'Share of the tools/call requests the agents sent to each server (by its serverInfo name) whose arguments break the listed input schema or name a tool the server did not list. ' +
         `Yellow from 1%, red from 5% (the default alert threshold). ${CLIENT_VIEW_NOTE}`,

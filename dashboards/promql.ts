@@ -64,6 +64,14 @@ export function sumBy(labels: readonly LabelName[], inner: string): string {
   return labels.length === 0 ? `sum(${inner})` : `sum by (${labels.join(', ')}) (${inner})`;
 }
 
+/**
+ * `max by (labels) (inner)`: for gauges that every collector replica may hold a copy of
+ * (the catalog's token count), where a sum over instances would count the same value twice.
+ */
+export function maxBy(labels: readonly LabelName[], inner: string): string {
+  return labels.length === 0 ? `max(${inner})` : `max by (${labels.join(', ')}) (${inner})`;
+}
+
 /** `rate(selector[window])`. */
 export function rate(sel: string, window: string): string {
   return `rate(${sel}[${window}])`;

@@ -9,18 +9,20 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { renderAll, OUTPUT_PATHS } from '../../dashboards/index.js';
+import { OTELCOL_IMAGE, SCALE_COLLECTORS } from '../../dashboards/otelcol.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const COMPOSE_DIR = join(ROOT, 'compose');
 const COMPOSE_FILE = join(COMPOSE_DIR, 'docker-compose.yml');
 
 interface Service {
+  profiles?: string[];
   image?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
@@ -87,8 +89,31 @@ describe('compose/docker-compose.yml', () => {
     expect(validate({ services: { x: { image: 'a', helthcheck: {} } } })).toBe(false);
   });
 
-  it('runs the collector, demo, Prometheus, Alertmanager, Grafana and Tempo', () => {
-    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'collector', 'demo', 'grafana', 'prometheus', 'tempo']);
+  it('runs the collector, demo, Prometheus, Alertmanager, Grafana and Tempo by default', () => {
+    const always = Object.entries(services).filter(([, s]) => s.profiles === undefined);
+    expect(always.map(([name]) => name).sort()).toEqual(['alertmanager', 'collector', 'demo', 'grafana', 'prometheus', 'tempo']);
+  });
+
+  it('adds, under the scale profile only, two mcplens collectors behind an OpenTelemetry Collector and a demo sending to it', () => {
+    const scale = Object.entries(services).filter(([, s]) => s.profiles !== undefined);
+    expect(scale.map(([name]) => name).sort()).toEqual(['collector-1', 'collector-2', 'demo-scale', 'otelcol']);
+    for (const [, s] of scale) expect(s.profiles).toEqual(['scale']);
+    const otelcol = service('otelcol');
+    expect(otelcol.image).toBe(OTELCOL_IMAGE);
+    expect(otelcol.command).toEqual([`--config=/etc/otelcol/${basename(OUTPUT_PATHS.OTELCOL_LOADBALANCING)}`]);
+    expect(otelcol.volumes).toEqual([`./${OUTPUT_PATHS.OTELCOL_LOADBALANCING}:/etc/otelcol/${basename(OUTPUT_PATHS.OTELCOL_LOADBALANCING)}:ro`]);
+    expect(Object.keys(otelcol.depends_on ?? {}).sort()).toEqual(['collector-1', 'collector-2', 'tempo']);
+    for (const c of SCALE_COLLECTORS) {
+      const cmd = service(c.name).command ?? [];
+      expect(service(c.name).image).toBe(service('collector').image);
+      expect(cmd[0]).toBe('collector');
+      expect(cmd[cmd.indexOf('--host') + 1]).toBe('0.0.0.0');
+      expect(cmd[cmd.indexOf('--port') + 1]).toBe(String(c.port));
+      // The OpenTelemetry Collector sends traces to Tempo; a collector forwarding too would store them twice.
+      expect(cmd).not.toContain('--forward-endpoints');
+    }
+    const demo = service('demo-scale').command ?? [];
+    expect(demo[demo.indexOf('--collector-url') + 1]).toBe('http://otelcol:4318');
   });
 
   it('pins every image tag (no latest) and builds the collector image from the repository', () => {
@@ -131,7 +156,8 @@ describe('compose/docker-compose.yml', () => {
   it('has healthchecks, and waits only on services that have one', () => {
     for (const [name, s] of Object.entries(services)) {
       // Tempo's image is distroless: nothing in it can probe /ready (documented in the compose file).
-      if (name === 'tempo' || name === 'demo') continue;
+      // Same for the OpenTelemetry Collector contrib image.
+      if (name === 'tempo' || name === 'demo' || name === 'demo-scale' || name === 'otelcol') continue;
       expect({ name, hasHealthcheck: s.healthcheck !== undefined }).toEqual({ name, hasHealthcheck: true });
     }
     for (const [name, s] of Object.entries(services)) {
@@ -165,6 +191,8 @@ describe('compose/docker-compose.yml', () => {
     };
     const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
     expect(targets).toContain('collector:4318');
+    // Every collector of the scale profile is scraped.
+    for (const c of SCALE_COLLECTORS) expect(targets).toContain(`${c.name}:${c.port}`);
     expect(prom.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
     // The rule glob points where compose mounts the generated rules.
     expect(service('prometheus').volumes).toContain('./prometheus/rules:/etc/prometheus/rules:ro');
@@ -235,7 +263,7 @@ describe('Prometheus and Alertmanager configs, checked by their own tools', () =
 
 describe('generated files mounted into Grafana and Prometheus', () => {
   const generated = renderAll();
-  const mountedDirs = ['grafana/provisioning', 'grafana/dashboards', 'prometheus/rules'];
+  const mountedDirs = ['grafana/provisioning', 'grafana/dashboards', 'prometheus/rules', 'otelcol'];
 
   it('are byte for byte what the dashboards generator produces today', () => {
     let compared = 0;

@@ -14,6 +14,7 @@ import {
   resolveOptions,
   createDefaultOptions,
 } from '../../dashboards/index.js';
+import { NO_DATA_WITHOUT_COLLECTOR } from '../../dashboards/defaults.js';
 import { lintDashboard, metricNamesIn } from '../../dashboards/lint.js';
 import { datasourcesFile } from '../../dashboards/provisioning.js';
 
@@ -60,6 +61,57 @@ describe('generated dashboards pass the structural lint', () => {
         METRICS.TOOL_UNAUTHORIZED_CALLS.name,
       ].sort(),
     );
+  });
+
+  it('every query aggregates across collector instances, and gauges with max, never sum (a sum would count each replica)', () => {
+    const gauges = Object.values(METRICS)
+      .filter((m) => m.type === 'gauge')
+      .map((m) => m.name);
+    let gaugeQueries = 0;
+    for (const { model } of models) {
+      for (const p of (model as Json).panels) {
+        for (const t of p.targets) {
+          const expr = t.expr as string;
+          // Aggregated at the outside: the instance label never splits a series in a panel.
+          expect({ expr, aggregated: /^(\(|sum|max|count|histogram_quantile|topk\(\d+, (sum|max))/.test(expr) }).toEqual({
+            expr,
+            aggregated: true,
+          });
+          for (const g of gauges) {
+            if (!metricNamesIn(expr).includes(g)) continue;
+            gaugeQueries++;
+            expect({ expr, summed: new RegExp(`sum(\\s+by\\s*\\([^)]*\\))?\\s*\\(\\s*${g}\\b`).test(expr) }).toEqual({
+              expr,
+              summed: false,
+            });
+            expect(expr).toMatch(new RegExp(`max(\\s+by\\s*\\([^)]*\\))?\\s*\\(\\s*${g}\\b`));
+          }
+        }
+      }
+    }
+    expect(gaugeQueries).toBeGreaterThanOrEqual(3);
+  });
+
+  it('panels only the mcplens collector can fill say so instead of a bare "No data"; the others keep the default', () => {
+    // What spanmetrics-only collection (compose/otelcol/spanmetrics.yaml) produces.
+    const spanmetrics = new Set([
+      METRICS.TOOL_CALLS.name,
+      METRICS.TOOL_SCHEMA_VIOLATIONS.name,
+      `${METRICS.SERVER_OPERATION_DURATION.name}_bucket`,
+    ]);
+    const marked: string[] = [];
+    for (const { model } of models) {
+      for (const p of (model as Json).panels) {
+        const targets = p.targets as Json[];
+        const collectorOnly = targets.every(
+          (t) => metricNamesIn(t.expr).some((n) => !spanmetrics.has(n)) && !/or vector\(0\)$/.test(t.expr),
+        );
+        const noValue = p.fieldConfig?.defaults?.noValue;
+        expect({ title: p.title, noValue }).toEqual({ title: p.title, noValue: collectorOnly ? NO_DATA_WITHOUT_COLLECTOR : undefined });
+        if (collectorOnly) marked.push(p.title);
+      }
+    }
+    expect(marked.length).toBeGreaterThanOrEqual(8);
   });
 
   it('range-vector queries use $__rate_interval (time series) or $__range (instant tables), never a fixed window', () => {
