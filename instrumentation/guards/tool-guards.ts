@@ -47,6 +47,11 @@ type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
  */
 export type Run<R> = (signal: AbortSignal | (() => AbortSignal) | undefined) => Promise<R>;
 
+/** The signal a {@link Run} was given, made now if it is made on first use. */
+export function signalOf(signal: AbortSignal | (() => AbortSignal) | undefined): AbortSignal | undefined {
+  return typeof signal === 'function' ? signal() : signal;
+}
+
 interface ToolState {
   readonly guards: ResolvedToolGuards;
   readonly breaker: CircuitBreaker | undefined;

@@ -13,7 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import { MCP_METHOD } from '../../contract/index.js';
 import type { BearerAnswer } from '../guards/bearer-challenge.js';
 import { outsideFailure } from '../guards/outside-failure.js';
-import type { ToolGuards } from '../guards/tool-guards.js';
+import { signalOf, type ToolGuards } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
@@ -120,7 +120,7 @@ async function guardCall(
         onHttpRefusal: (answer) => (refusal = answer),
       },
       async (signal) => {
-        const answer = await upstream(req, options, body, signal, call.id, exchange !== undefined);
+        const answer = await upstream(req, options, body, signalOf(signal), call.id, exchange !== undefined);
         const message = answer.messages.find((m) => isRecord(m) && m.id === call.id && ('result' in m || 'error' in m)) as
           Record<string, unknown> | undefined;
         if (message === undefined || !('result' in message)) throw new UpstreamRefusal(answer, message);

@@ -9,7 +9,7 @@
  * usually drops the answer of a cancelled request: then nothing late is recorded.
  */
 import { MCP_METHOD } from '../../contract/index.js';
-import type { GuardRecorder, ToolGuards } from '../guards/tool-guards.js';
+import { signalOf, type GuardRecorder, type ToolGuards } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { outsideFailure } from '../guards/outside-failure.js';
 
@@ -85,7 +85,8 @@ export class StdioGuards {
     void this.guards
       .call(
         { tool: params.name, args: params.arguments, credentials: {}, signal: entry.cancel.signal, recorder },
-        (signal) => this.forward(entry, line, signal),
+        // Outside the process the signal is always listened to (it sends the cancellation).
+        (signal) => this.forward(entry, line, signalOf(signal)),
         (settled) => (settled.ok ? outsideFailure({ result: settled.value }) : outsideFailure(errorMessageOf(settled.error))),
       )
       .then(
