@@ -98,6 +98,8 @@ for (const server of SERVERS) {
   }
 }
 const outcomes = new Map<string, Promise<Outcome>>();
+/** Collector variants whose counts prove the exporter reached them. */
+const STAND_INS: ReadonlySet<CollectorKind | undefined> = new Set<CollectorKind | undefined>(['silent', '429', '503']);
 
 async function runPlan(plan: Plan): Promise<Outcome> {
   const collector = await startCollectorVariant(plan.collector ?? 'down');
@@ -114,7 +116,18 @@ async function runPlan(plan: Plan): Promise<Outcome> {
       // An export the server waited for has fully arrived; give this process' event loop a moment to decode it.
       await collector.waitForSpans((spans) => spans.length >= session.requests.length, 1000).catch(() => undefined);
     }
-    return { session, spans: [...collector.spans], counts: await collector.counts() };
+    let counts = await collector.counts();
+    // The child sent its export before it exited, but this (busy) process may not have handled the
+    // stand-in's request or connection yet: give its event loop a bounded moment.
+    for (
+      let waited = 0;
+      counts.requests === 0 && counts.connections === 0 && STAND_INS.has(plan.collector) && waited < 1000;
+      waited += 50
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      counts = await collector.counts();
+    }
+    return { session, spans: [...collector.spans], counts };
   } finally {
     await collector.close();
   }
