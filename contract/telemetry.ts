@@ -487,6 +487,12 @@ export const MCP_METHOD = {
   TOOLS_CALL: 'tools/call',
   TOOLS_LIST: 'tools/list',
   PROMPTS_GET: 'prompts/get',
+  /** The notification that cancels a request (no span of its own; it ends the request's span as `cancelled`). */
+  CANCELLED: 'notifications/cancelled',
+  /** The server's tools changed: a client's or mcplens' catalog is stale. */
+  TOOLS_LIST_CHANGED: 'notifications/tools/list_changed',
+  /** The client finished initialize (protocols before 2026-07-28). */
+  INITIALIZED: 'notifications/initialized',
 } as const;
 
 /** `reason` label values of `mcplens_collector_spans_rejected_total` (spans the collector received but could not use). */

@@ -16,3 +16,8 @@ export function requestEnvelope(message: Record<string, unknown>): Record<string
   for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) kept[key] = value;
   return Object.keys(kept).length > 0 ? kept : undefined;
 }
+
+/** The `name` of an MCP `Implementation` (`serverInfo`, `clientInfo`), when it is a non-empty string. */
+export function implementationName(info: unknown): string | undefined {
+  return isRecord(info) && typeof info.name === 'string' && info.name !== '' ? info.name : undefined;
+}

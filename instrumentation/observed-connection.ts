@@ -1,4 +1,5 @@
 import { diag, type Context } from '@opentelemetry/api';
+import { MCP_METHOD } from '../contract/index.js';
 import { isRecord } from './is-record.js';
 import { OBSERVED_BY_HEADER } from './observed-by.js';
 import type { GuardRecorder } from './guards/tool-guards.js';
@@ -70,7 +71,7 @@ export class ObservedConnection {
       // Observed on its way here by `mcplens proxy`, whose span counts it: none of ours.
       if (extra?.headers?.[OBSERVED_BY_HEADER] !== undefined) return undefined;
       if (message.id !== undefined && message.id !== null) return this.observer.startSpan(this, message, extra);
-      if (message.method === 'notifications/cancelled' && isRecord(message.params)) {
+      if (message.method === MCP_METHOD.CANCELLED && isRecord(message.params)) {
         const entry = this.pending.get(message.params.requestId as JsonRpcId);
         if (entry !== undefined) {
           this.pending.delete(entry.id);
@@ -92,7 +93,7 @@ export class ObservedConnection {
         if (entry === undefined) return;
         this.pending.delete(entry.id);
         this.observer.finish(this, entry, message, false, sentAt);
-      } else if (message.method === 'notifications/tools/list_changed') {
+      } else if (message.method === MCP_METHOD.TOOLS_LIST_CHANGED) {
         this.info.catalog.markStale();
       }
     } catch (err) {

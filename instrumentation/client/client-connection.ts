@@ -20,8 +20,6 @@ import { withTraceMeta } from './request-injection.js';
 import { serverNameOf, type ServerInfoSource } from './server-identity.js';
 import type { ClientInstrumentOptions } from './types.js';
 
-const CANCELLED = 'notifications/cancelled';
-const TOOLS_LIST_CHANGED = 'notifications/tools/list_changed';
 // What SDK v1 and v2 put in the `reason` of the cancellation they send when a request times out.
 const TIMEOUT_REASON = 'Request timed out';
 
@@ -52,7 +50,7 @@ export class ClientConnection {
   outbound(message: unknown): unknown {
     if (!isRecord(message) || typeof message.method !== 'string') return message;
     if (message.id === undefined || message.id === null) {
-      if (message.method === CANCELLED && isRecord(message.params)) this.cancelled(message.params);
+      if (message.method === MCP_METHOD.CANCELLED && isRecord(message.params)) this.cancelled(message.params);
       return message;
     }
     return this.startRequest(message, message.method);
@@ -61,7 +59,7 @@ export class ClientConnection {
   /** A message the client received: ends the span of the request it answers. */
   inbound(message: unknown): void {
     if (!isRecord(message)) return;
-    if (message.method === TOOLS_LIST_CHANGED) {
+    if (message.method === MCP_METHOD.TOOLS_LIST_CHANGED) {
       this.shared.catalog.markStale();
       return;
     }

@@ -1,5 +1,6 @@
 import { MCP_METHOD, META_KEYS } from '../../contract/index.js';
 import { isRecord } from '../is-record.js';
+import { implementationName } from '../meta-envelope.js';
 import type { Message } from '../pending-request.js';
 
 /** What the client knows of the server it is connected to (`Client.getServerVersion`, SDK v1 and v2). */
@@ -19,20 +20,16 @@ export function serverInfoSourceOf(client: object): ServerInfoSource | undefined
  */
 export function serverNameOf(source: ServerInfoSource | undefined, method: string, answer: Message | undefined): string | undefined {
   try {
-    const known = nameOf(source?.());
+    const known = implementationName(source?.());
     if (known !== undefined) return known;
     const result = answer?.result;
     if (!isRecord(result)) return undefined;
     if (method === MCP_METHOD.INITIALIZE) {
-      const name = nameOf(result.serverInfo);
+      const name = implementationName(result.serverInfo);
       if (name !== undefined) return name;
     }
-    return isRecord(result._meta) ? nameOf(result._meta[META_KEYS.SERVER_INFO]) : undefined;
+    return isRecord(result._meta) ? implementationName(result._meta[META_KEYS.SERVER_INFO]) : undefined;
   } catch {
     return undefined;
   }
-}
-
-function nameOf(info: unknown): string | undefined {
-  return isRecord(info) && typeof info.name === 'string' && info.name !== '' ? info.name : undefined;
 }

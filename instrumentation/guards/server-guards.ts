@@ -3,8 +3,10 @@
  * the handler the server registers, whenever it registers it, is looked up through the
  * protocol's handler map, and mcplens answers in its place when a guard decides.
  */
+import { MCP_METHOD } from '../../contract/index.js';
 import { CALLER_FAULT_CODES } from '../outcome.js';
 import type { AuthInfoLike, Authorization, CallerSource } from './authorization.js';
+import { isToolError } from './guard-answers.js';
 import { UNFILTERED_LISTING } from './guard-support.js';
 import type { ToolGuards, GuardRecorder } from './tool-guards.js';
 
@@ -15,8 +17,7 @@ export interface GuardedProtocol {
   _requestHandlers?: Map<string, RequestHandler>;
 }
 
-const TOOLS_CALL = 'tools/call';
-const TOOLS_LIST = 'tools/list';
+const { TOOLS_CALL, TOOLS_LIST } = MCP_METHOD;
 
 const GUARDED = Symbol.for('mcplens.guards');
 // Set on the `extra` mcplens hands the handler, so that McpServer's executeToolHandler can say
@@ -175,10 +176,6 @@ function watchToolExecutor(server: object): boolean {
   Object.defineProperty(watched, GUARDED, { value: true });
   (server as { executeToolHandler: unknown }).executeToolHandler = watched;
   return true;
-}
-
-function isToolError(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && (value as { isError?: unknown }).isError === true;
 }
 
 function callerFault(error: unknown): boolean {

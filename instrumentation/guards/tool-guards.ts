@@ -8,7 +8,7 @@ import { ATTR, EVENT, META_KEYS, SPAN_NAME, type GuardOutcome, type Outcome } fr
 import type { BearerAnswer } from './bearer-challenge.js';
 import { createAuthorization, type Authorization, type Caller, type CallerSource } from './authorization.js';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker.js';
-import { circuitOpen, timedOut, toolError, type ToolErrorResult } from './guard-answers.js';
+import { circuitOpen, isToolError, timedOut, toolError, type ToolErrorResult } from './guard-answers.js';
 import { DEFAULT_TIMEOUT_MS, resolveToolGuards, type GuardsConfig, type ResolvedToolGuards } from './guard-config.js';
 import { beginIdempotent, type IdempotentRun, type JsonValue } from './idempotency/index.js';
 import { conflict, createIdempotencyGuard, inProgress, storeUnavailable, type IdempotencyGuard } from './idempotency-guard.js';
@@ -316,8 +316,4 @@ function replayed(result: JsonValue, isError: boolean): JsonValue {
 function transition(recorder: GuardRecorder | undefined, change: BreakerTransition | undefined): void {
   if (change === undefined || recorder?.span === undefined) return;
   recorder.span.addEvent(EVENT.BREAKER_TRANSITION, { [ATTR.BREAKER_STATE]: change.to, [ATTR.BREAKER_PREVIOUS_STATE]: change.from });
-}
-
-function isToolError(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && (value as { isError?: unknown }).isError === true;
 }

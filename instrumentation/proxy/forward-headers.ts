@@ -7,6 +7,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 /** Headers that belong to one hop, never forwarded (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 
+/** The header that carries the session id (node lower-cases incoming header names). */
+export const SESSION_HEADER = 'mcp-session-id';
+
 /** The client's headers for the server: hop-by-hop ones out, `Host` the target's, the client named in `X-Forwarded-*`. */
 export function requestHeaders(req: IncomingMessage, target: URL): Record<string, string | string[]> {
   const headers = endToEnd(req.headers);

@@ -11,6 +11,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MCP_METHOD } from '../../contract/index.js';
+import { timeoutCancellation } from '../guards/guard-answers.js';
 import type { BearerAnswer } from '../guards/bearer-challenge.js';
 import { outsideFailure } from '../guards/outside-failure.js';
 import { signalOf, type ToolGuards } from '../guards/tool-guards.js';
@@ -254,11 +255,7 @@ function upstream(
 
 /** `notifications/cancelled` for the call, in its session, with its credentials; its answer is not awaited. */
 function cancelUpstream(req: IncomingMessage, target: URL, id: string | number, reason: unknown): void {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    method: 'notifications/cancelled',
-    params: { requestId: id, reason: reason instanceof Error ? reason.message : 'timed out' },
-  });
+  const body = timeoutCancellation(id, reason);
   const headers: Record<string, string | string[]> = {
     ...requestHeaders(req, target),
     'content-type': 'application/json',

@@ -11,15 +11,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
 import type { GuardRecorder } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
-import { requestEnvelope } from '../meta-envelope.js';
+import { implementationName, requestEnvelope } from '../meta-envelope.js';
+import { SESSION_HEADER } from './forward-headers.js';
 import type { InboundExtra, ObservedConnection } from '../observed-connection.js';
 import { StreamObserver } from '../stream-observer.js';
 import { ToolCatalog } from '../tool-catalog.js';
 import type { InstrumentOptions } from '../types.js';
 import { listToolsUpstream, type ListToolsContext } from './upstream-tools-list.js';
 
-/** The header that carries the session id (node lower-cases incoming header names). */
-export const SESSION_HEADER = 'mcp-session-id';
 /** Holds, in the context of a tools/call, the headers and `_meta` its session's catalog load may use. */
 const LIST_CONTEXT = createContextKey('mcplens proxy: the calling request');
 
@@ -185,8 +184,8 @@ export class HttpObserver {
   private nameServer(message: unknown): void {
     if (this.onServerName === undefined) return;
     if (message !== undefined && !(isRecord(message) && ('result' in message || 'error' in message))) return;
-    const info = isRecord(message) && isRecord(message.result) ? message.result.serverInfo : undefined;
-    const name = isRecord(info) && typeof info.name === 'string' && info.name !== '' ? info.name : this.target.hostname;
+    const name =
+      (isRecord(message) && isRecord(message.result) ? implementationName(message.result.serverInfo) : undefined) ?? this.target.hostname;
     this.onServerName(name);
     this.onServerName = undefined;
   }

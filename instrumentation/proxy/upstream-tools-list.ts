@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { MCP_METHOD } from '../../contract/index.js';
+import { MCP_METHOD, PROTOCOL_VERSION_HEADER } from '../../contract/index.js';
+import { SESSION_HEADER } from './forward-headers.js';
 import { isRecord } from '../is-record.js';
 import { SseReader } from './sse-reader.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
@@ -17,7 +18,7 @@ export const OWN_LIST_TIMEOUT_MS = 10_000;
 /** The largest tools/list answer read (a catalog of a few thousand tools). */
 const MAX_LIST_BYTES = 16 * 1024 * 1024;
 /** The client headers the request carries over: its session, protocol version and credentials. */
-const BORROWED_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'authorization'] as const;
+const BORROWED_HEADERS = [SESSION_HEADER, PROTOCOL_VERSION_HEADER, 'authorization'] as const;
 
 /** What the request borrows from the client call that needed the catalog. */
 export interface ListToolsContext {

@@ -10,7 +10,7 @@ import { diag } from '@opentelemetry/api';
 import { MCP_METHOD, NETWORK_TRANSPORT } from '../../contract/index.js';
 import type { GuardRecorder } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
-import { requestEnvelope } from '../meta-envelope.js';
+import { implementationName, requestEnvelope } from '../meta-envelope.js';
 import type { ObservedConnection } from '../observed-connection.js';
 import { StreamObserver } from '../stream-observer.js';
 import { ToolCatalog } from '../tool-catalog.js';
@@ -109,7 +109,7 @@ export class PipeObserver {
   private onClientMessage(message: Record<string, unknown>): void {
     const method = message.method;
     if (method === MCP_METHOD.INITIALIZE) this.sawInitialize = true;
-    else if (method === 'notifications/initialized') this.markInitialized();
+    else if (method === MCP_METHOD.INITIALIZED) this.markInitialized();
     else if (typeof method === 'string' && message.id !== undefined && !this.sawInitialize) {
       // Protocol 2026-07-28 has no initialize: every request stands on its own.
       this.rememberMeta(message);
@@ -123,9 +123,9 @@ export class PipeObserver {
       this.own.answer(message);
       return;
     }
-    if (this.serverName !== undefined && isRecord(message.result) && isRecord(message.result.serverInfo)) {
-      const name = message.result.serverInfo.name;
-      if (typeof name === 'string' && name !== '') {
+    if (this.serverName !== undefined && isRecord(message.result)) {
+      const name = implementationName(message.result.serverInfo);
+      if (name !== undefined) {
         this.serverName(name);
         this.serverName = undefined;
       }

@@ -9,6 +9,7 @@
  * usually drops the answer of a cancelled request: then nothing late is recorded.
  */
 import { MCP_METHOD } from '../../contract/index.js';
+import { timeoutCancellation } from '../guards/guard-answers.js';
 import { signalOf, type GuardRecorder, type ToolGuards } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { outsideFailure } from '../guards/outside-failure.js';
@@ -66,7 +67,7 @@ export class StdioGuards {
   clientLine(line: Buffer): boolean {
     const message = parse(line);
     if (message === undefined) return false;
-    if (message.method === 'notifications/cancelled') {
+    if (message.method === MCP_METHOD.CANCELLED) {
       const params = isRecord(message.params) ? message.params : {};
       this.pending.get(keyOf(params.requestId))?.cancel.abort(new DOMException('cancelled by the client', 'AbortError'));
       return false;
@@ -132,9 +133,7 @@ export class StdioGuards {
         () => {
           // The client's own cancellation reached the server already; a timeout's is wrap's to send.
           if ((signal.reason as { name?: unknown } | undefined)?.name !== 'TimeoutError') return;
-          const reason = signal.reason instanceof Error ? signal.reason.message : 'timed out';
-          const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.id, reason } };
-          this.io.toServer(Buffer.from(JSON.stringify(cancel) + NEWLINE));
+          this.io.toServer(Buffer.from(timeoutCancellation(entry.id, signal.reason) + NEWLINE));
         },
         { once: true },
       );
