@@ -191,9 +191,17 @@ export class HttpObserver {
   }
 }
 
-/** The headers and `_meta` the proxy's own tools/list borrows from a client's call. */
+/**
+ * The headers and `_meta` the proxy's own tools/list borrows from a client's call. `meta` is read
+ * only when the catalog must be loaded (rare), not on every call.
+ */
 function listContextOf(headers: IncomingHttpHeaders, message: Record<string, unknown>): ListToolsContext {
-  return { headers, meta: requestEnvelope(message) };
+  return {
+    headers,
+    get meta() {
+      return requestEnvelope(message);
+    },
+  };
 }
 
 function single(value: string | string[] | undefined): string | undefined {
