@@ -11,6 +11,13 @@
  * Figures: the median of those differences over rounds, and their range. Redis figures are
  * wall-clock latencies per call (p50, p99), the median over rounds.
  *
+ * The targets are in µs of the machine they were set on, where canonical JSON plus SHA-256 of
+ * small arguments cost about 2 µs. That reference is measured here in the same rounds (the same
+ * arguments, synchronous CPU work of the kind the guards do); its ratio to 2 µs is this machine's
+ * speed factor, and each verdict compares a guard with its target times that factor (the
+ * unscaled comparison is printed too). A handler that reads its signal gets a new AbortSignal,
+ * whose construction by Node is measured alone as that row's floor.
+ *
  * Run: `npx tsc -p . && node dist/bench/guards-overhead.js [--rounds 7] [--calls 100000] [--redis-calls 3000] [--quick]`.
  * Table to stdout, progress to stderr.
  */
@@ -23,7 +30,7 @@ import { trace } from '@opentelemetry/api';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createClient } from 'redis';
 import type { GuardsConfig } from '../instrumentation/guards/guard-config.js';
-import { beginIdempotent, RedisIdempotencyStore } from '../instrumentation/guards/idempotency/index.js';
+import { beginIdempotent, fingerprintArguments, RedisIdempotencyStore } from '../instrumentation/guards/idempotency/index.js';
 import { ToolGuards, type GuardedCall, type Run } from '../instrumentation/guards/tool-guards.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 
@@ -57,10 +64,25 @@ interface Variant {
   credentials: GuardedCall['credentials'];
 }
 
+/** What canonical JSON + SHA-256 of small arguments cost where the targets were set, in µs. */
+const REFERENCE_THERE_US = 2;
+
+/** This machine against the one the targets were set on. */
+export interface Calibration {
+  /** Median CPU µs of canonical JSON + SHA-256 of the bench's arguments (`fingerprintArguments`). */
+  fingerprintUs: number;
+  /** `fingerprintUs` / {@link REFERENCE_THERE_US}: above 1, this machine is slower. */
+  factor: number;
+  /** CPU µs of one `new AbortController().signal` (what a handler reading its signal costs at least). */
+  abortSignalUs: number;
+}
+
 /** One row of the result. */
 export interface GuardFigure {
   name: string;
   targetUs: number | undefined;
+  /** Part of `us` that is Node's, not the guard's (the AbortSignal a handler reads). */
+  floorUs?: number;
   /** Median over rounds of the CPU µs per call (for the bare row) or added over bare (for a guard). */
   us: number;
   minUs: number;
@@ -73,6 +95,7 @@ export interface GuardsBenchResult {
   /** CPU µs per call of `ToolGuards.call` with no guard: the reference. */
   bare: GuardFigure;
   guards: GuardFigure[];
+  calibration: Calibration;
   redis: { p50Us: number; p99Us: number; pingP50Us: number; calls: number } | undefined;
   uptimeBefore: string;
   uptimeAfter: string;
@@ -91,6 +114,23 @@ function uptime(): string {
   }
 }
 
+/** CPU µs per call of `body`, called `calls` times. */
+async function cpuUsPer(calls: number, body: (i: number) => unknown): Promise<number> {
+  const start = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await body(i);
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / calls;
+}
+
+/** One round of the reference and of the AbortSignal floor, CPU µs each. */
+async function calibrationRound(calls: number): Promise<[number, number]> {
+  let sink = 0;
+  const fingerprint = await cpuUsPer(calls, (i) => (sink += fingerprintArguments(argsFor(i)).length));
+  const signal = await cpuUsPer(calls, () => (sink += new AbortController().signal.aborted ? 1 : 0));
+  if (sink < 0) throw new Error('unreachable');
+  return [fingerprint, signal];
+}
+
 async function signedToken(): Promise<{ token: string; spki: string }> {
   const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
   const token = await new SignJWT({ scope: 'orders:read orders:write', client_id: 'agent-7' })
@@ -104,10 +144,9 @@ async function signedToken(): Promise<{ token: string; spki: string }> {
   return { token, spki: await exportSPKI(publicKey) };
 }
 
-async function variants(): Promise<Variant[]> {
+async function variants(token: string, spki: string): Promise<Variant[]> {
   const options = { tracer: () => trace.getTracer('bench') };
   const none: GuardsConfig = { timeoutMs: 0, circuitBreaker: false };
-  const { token, spki } = await signedToken();
   const auth = new ToolGuards(
     {
       ...none,
@@ -212,7 +251,10 @@ export async function runGuardsBench(
   const calls = options.calls ?? 100_000;
   const log = options.log ?? (() => {});
   const uptimeBefore = uptime();
-  const all = await variants();
+  const { token, spki } = await signedToken();
+  const all = await variants(token, spki);
+  const references: Array<[number, number]> = [];
+  await calibrationRound(2_000);
   // Warm-up: JIT of every path, and the memory store filled to its cap so that it evicts as in a long-running server.
   for (const variant of all) await cpuPerCall(variant, 20_000, -100_000);
   const perRound = all.map((): number[] => []);
@@ -223,15 +265,31 @@ export async function runGuardsBench(
       const index = (k + round) % all.length;
       perRound[index]!.push(await cpuPerCall(all[index]!, calls, round * calls));
     }
+    references.push(await calibrationRound(Math.min(calls, 20_000)));
   }
+  const fingerprintUs = median(references.map((r) => r[0]));
+  const calibration: Calibration = {
+    fingerprintUs,
+    factor: fingerprintUs / REFERENCE_THERE_US,
+    abortSignalUs: median(references.map((r) => r[1])),
+  };
   const bareNs = perRound[0]!;
   const figure = (index: number): GuardFigure => {
     const values = index === 0 ? bareNs : perRound[index]!.map((ns, round) => ns - bareNs[round]!);
     const us = values.map((ns) => ns / 1000);
-    return { name: all[index]!.name, targetUs: all[index]!.targetUs, us: median(us), minUs: Math.min(...us), maxUs: Math.max(...us) };
+    const floor = all[index]!.run === runReadingSignal ? { floorUs: calibration.abortSignalUs } : {};
+    return {
+      name: all[index]!.name,
+      targetUs: all[index]!.targetUs,
+      us: median(us),
+      minUs: Math.min(...us),
+      maxUs: Math.max(...us),
+      ...floor,
+    };
   };
   const redis = options.redis === false ? undefined : await redisRoundTrip(Math.min(rounds, 5), options.redisCalls ?? 3_000, log);
-  return { rounds, calls, bare: figure(0), guards: all.slice(1).map((_, i) => figure(i + 1)), redis, uptimeBefore, uptimeAfter: uptime() };
+  const guards = all.slice(1).map((_, i) => figure(i + 1));
+  return { rounds, calls, bare: figure(0), guards, calibration, redis, uptimeBefore, uptimeAfter: uptime() };
 }
 
 /** The table, with each guard's verdict against its target. */
@@ -239,15 +297,23 @@ export function formatGuardsTable(result: GuardsBenchResult): string {
   const fmt = (us: number): string => us.toFixed(2);
   const rows = [result.bare, ...result.guards];
   const width = Math.max(...rows.map((r) => r.name.length));
+  const c = result.calibration;
+  const verdict = (r: GuardFigure): string => {
+    if (r.targetUs === undefined) return '';
+    const own = r.us - (r.floorUs ?? 0);
+    const scaled = r.targetUs * c.factor;
+    const mcplens = r.floorUs === undefined ? '' : ` (mcplens' part ${fmt(own)} µs + Node's AbortSignal ${fmt(r.floorUs)} µs)`;
+    return `  target < ${r.targetUs} µs, ${fmt(scaled)} µs here: ${own < scaled ? 'met' : 'MISSED'}${mcplens}${r.us < r.targetUs ? '' : ` [unscaled: ${fmt(r.us)} ≥ ${r.targetUs}]`}`;
+  };
   const line = (r: GuardFigure): string => {
-    const verdict = r.targetUs === undefined ? '' : `  target < ${r.targetUs} µs: ${r.us < r.targetUs ? 'met' : 'MISSED'}`;
     const label = r.targetUs === undefined ? 'µs CPU/call' : 'µs added   ';
-    return `${r.name.padEnd(width)}  ${fmt(r.us).padStart(6)} ${label} (rounds ${fmt(r.minUs)}..${fmt(r.maxUs)})${verdict}`;
+    return `${r.name.padEnd(width)}  ${fmt(r.us).padStart(6)} ${label} (rounds ${fmt(r.minUs)}..${fmt(r.maxUs)})${verdict(r)}`;
   };
   const out = [
     `guards on tools/call, not tripping: CPU time per call, median of ${result.rounds} rounds of ${result.calls} calls (node ${process.version}, ${cpus().length} CPUs)`,
     `  before: ${result.uptimeBefore}`,
     `  after:  ${result.uptimeAfter}`,
+    `this machine vs the targets' (same rounds): canonical JSON + SHA-256 of the arguments ${fmt(c.fingerprintUs)} µs here, about ${REFERENCE_THERE_US} µs there: speed factor ×${fmt(c.factor)}`,
     '',
     ...rows.map(line),
   ];

@@ -224,7 +224,7 @@ describe('scoped authorization with JWTs verified against a live JWKS', () => {
     }
   });
 
-  it('caches a verified token by its SHA-256 until exp: the same decision, synchronously, without the token stored', async () => {
+  it('caches a verified token by the SHA-256 of its signature until exp: the same decision, synchronously, without the token stored', async () => {
     const guard = createAuthorization(options(jwks.url));
     const token = await sign(es, { scope: 'orders:read', exp: now() + 2 });
     const first = await guard.resolveCaller({ authorization: `Bearer ${token}` });
@@ -236,13 +236,27 @@ describe('scoped authorization with JWTs verified against a live JWKS', () => {
     expect(jwks.fetches).toBe(fetches);
 
     const keys = guard.verifier!.cache.keys();
-    expect(keys).toEqual([createHash('sha256').update(token).digest('base64url')]);
+    expect(keys).toEqual([createHash('sha256').update(token.split('.')[2]!).digest('base64url')]);
     for (const part of token.split('.')) expect(keys[0]).not.toContain(part.slice(0, 16));
     expect(JSON.stringify(first)).not.toContain(token.split('.')[2]!);
 
     // Past exp the entry is no longer served (the cache does not stretch a token's life).
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, (first.expiresAt ?? 0) * 1000 - Date.now() + 20)));
     expect(guard.verifier!.cached(token)).toBeUndefined();
+  });
+
+  it('never serves a cached verification to other claims under the same signature', async () => {
+    const guard = createAuthorization(options(jwks.url));
+    const token = await sign(es, { scope: 'orders:read' });
+    await guard.resolveCaller({ authorization: `Bearer ${token}` });
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, scope: 'orders:read orders:admin' })).toString('base64url')}.${signature}`;
+    expect(guard.verifier!.cached(forged)).toBeUndefined();
+    const err = await refusal(async () => guard.resolveCaller({ authorization: `Bearer ${forged}` }));
+    expect(err).toBeInstanceOf(InvalidTokenError);
+    // The genuine token is still served from the cache.
+    expect([...(guard.verifier!.cached(token)?.scopes ?? [])]).toEqual(['orders:read']);
   });
 
   it('bounds the cache: the least recently used token is dropped', async () => {

@@ -10,6 +10,7 @@ import {
   beginIdempotent,
   fingerprintArguments,
   IdempotencyStoreError,
+  MAX_TEXT_IDENTITY,
   MemoryIdempotencyStore,
   RedisIdempotencyStore,
   type IdempotentBegin,
@@ -270,5 +271,48 @@ describe('argument fingerprint', () => {
 
   it('refuses arguments with no canonical form (a lone surrogate) with a TypeError', () => {
     expect(() => fingerprintArguments({ s: '\ud800' })).toThrow(TypeError);
+  });
+  /** A memory store that notes what `beginIdempotent` hands it; `inProcess` as given. */
+  function noting(inProcess: boolean): { store: IdempotencyStore; seen: string[] } {
+    const inner = new MemoryIdempotencyStore();
+    const seen: string[] = [];
+    const store: IdempotencyStore = {
+      inProcess,
+      claim: (key, fingerprint) => (seen.push(key, fingerprint), inner.claim(key, fingerprint)),
+      complete: (claim, result) => inner.complete(claim, result),
+      release: (claim) => inner.release(claim),
+      get: (key) => (seen.push(key), inner.get(key)),
+    };
+    return { store, seen };
+  }
+
+  it('hands a store outside the process only SHA-256 digests, never the arguments or the scope in clear', async () => {
+    const { store, seen } = noting(false);
+    await beginIdempotent(store, { scope: 'alice@example.test', tool: 'refund', key: 'k-1', args: { iban: 'DE89370400440532013000' } });
+    expect(seen).toHaveLength(2);
+    for (const text of seen) expect(text).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('keeps short storage keys as text in the process, long ones as digests: the same decisions either way', async () => {
+    const { store, seen } = noting(true);
+    const longKey = 'k'.repeat(5_000);
+    const longArgs = { memo: 'm'.repeat(5_000), amount: 1 };
+    const run = asRun(await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: 'k-1', args: { amount: 1 } }));
+    await run.complete({ content: [] }, false);
+    expect(seen.slice(0, 2)).toEqual([JSON.stringify(['alice', 'refund', 'k-1']), fingerprintArguments({ amount: 1 })]);
+    await asRun(await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: longKey, args: longArgs })).complete({ n: 1 }, false);
+    for (const text of seen) expect(text.length).toBeLessThanOrEqual(MAX_TEXT_IDENTITY);
+    // Replay, conflict and distinct keys behave as with digests, long or short.
+    expect(
+      (await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: longKey, args: { amount: 1, memo: longArgs.memo } })).kind,
+    ).toBe('replay');
+    expect((await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: longKey, args: { ...longArgs, amount: 2 } })).kind).toBe(
+      'conflict',
+    );
+    expect((await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: `${longKey.slice(1)}j`, args: longArgs })).kind).toBe(
+      'run',
+    );
+    expect((await beginIdempotent(store, { scope: 'bob', tool: 'refund', key: 'k-1', args: { amount: 1 } })).kind).toBe('run');
+    expect((await beginIdempotent(store, { scope: 'alice', tool: 'refund', key: 'k-1', args: { amount: 1 } })).kind).toBe('replay');
   });
 });

@@ -3,7 +3,7 @@
  * not run (a replay of the stored answer, a conflict, a duplicate in progress, a store that
  * cannot answer). Transport-agnostic: the caller maps each outcome to its own answer.
  */
-import { fingerprintArguments, idempotencyStorageKey } from './fingerprint.js';
+import { fingerprintArguments, hashedIdentity, idempotencyStorageKey, textIdentity } from './fingerprint.js';
 import { IdempotencyStoreError } from './store-error.js';
 import type { IdempotencyRecord, IdempotencyStore, JsonValue } from './types.js';
 
@@ -65,7 +65,7 @@ export async function beginIdempotent(
   options: BeginIdempotentOptions = {},
 ): Promise<IdempotentBegin> {
   const fingerprint = fingerprintArguments(call.args);
-  const key = idempotencyStorageKey(call.scope, call.tool, call.key);
+  const key = idempotencyStorageKey(call.scope, call.tool, call.key, store.inProcess === true ? textIdentity : hashedIdentity);
   const waitMs = options.waitMs ?? 0;
   const pollMs = options.pollMs ?? 25;
   const deadline = Date.now() + waitMs;

@@ -6,7 +6,14 @@ export {
   type IdempotentCall,
   type IdempotentRun,
 } from './begin-idempotent.js';
-export { fingerprintArguments, idempotencyStorageKey } from './fingerprint.js';
+export {
+  fingerprintArguments,
+  hashedIdentity,
+  idempotencyStorageKey,
+  MAX_TEXT_IDENTITY,
+  textIdentity,
+  type CallDigest,
+} from './fingerprint.js';
 export { MemoryIdempotencyStore, type MemoryIdempotencyStoreOptions } from './memory-store.js';
 export { RedisIdempotencyStore, type RedisCommandSender, type RedisIdempotencyStoreOptions } from './redis-store.js';
 export { IdempotencyStoreError, type IdempotencyStoreErrorKind } from './store-error.js';

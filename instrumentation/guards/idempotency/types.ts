@@ -33,6 +33,12 @@ export type ClaimOutcome = { won: true; claim: IdempotencyClaim } | { won: false
  * (store unreachable, slow, full); none rejects for a refused compare-and-set, which is `false`.
  */
 export interface IdempotencyStore {
+  /**
+   * True when records never leave this process: storage keys of at most 256 characters are then
+   * handed over as text instead of SHA-256. Otherwise (the default) keys are SHA-256, so no
+   * caller identity reaches the store in clear. Fingerprints are SHA-256 for every store.
+   */
+  readonly inProcess?: boolean;
   /** Atomically claims `key` for one run (a short lease), or returns the record already there. */
   claim(key: string, fingerprint: string): Promise<ClaimOutcome>;
   /** Stores the handler's answer (result TTL) if the claim is still held; false if its lease was lost. */
