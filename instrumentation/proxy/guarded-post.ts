@@ -7,11 +7,14 @@
  * 401 or 403 with the guard's `WWW-Authenticate` challenge (503 when the keys are unreachable).
  * At a timeout the server is sent `notifications/cancelled` (a POST of its own in the call's
  * session); an answer it still sends is not passed on, but recorded by the guards.
+ * With `hideUnauthorizedTools`, a POST with a tools/list request is forwarded with the rewrite of
+ * tools-list-filter.ts, for the caller its `Authorization` header names.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MCP_METHOD } from '../../contract/index.js';
 import { timeoutCancellation } from '../guards/guard-answers.js';
+import type { Authorization } from '../guards/authorization.js';
 import type { BearerAnswer } from '../guards/bearer-challenge.js';
 import { outsideFailure } from '../guards/outside-failure.js';
 import { signalOf, type ToolGuards } from '../guards/tool-guards.js';
@@ -20,6 +23,7 @@ import { OBSERVED_BY_HEADER } from '../observed-by.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
 import type { Exchange } from './http-observer.js';
 import { SseReader } from './sse-reader.js';
+import { toolsListIds, toolsListRewrite, type AnswerRewriteFactory } from './tools-list-filter.js';
 
 /** What the guarded path needs of the proxy. */
 export interface GuardedPostOptions {
@@ -52,15 +56,16 @@ class UpstreamRefusal extends Error {
 
 /**
  * Reads the POST's body, then guards it when it is a tools/call; anything else goes on through
- * `forwardBody` (the proxy's ordinary path, with the body already read). With guards on, a body
- * past the size limit is refused (413): it cannot be read, and must not pass unguarded.
+ * `forwardBody` (the proxy's ordinary path, with the body already read), a tools/list with the
+ * rewrite of its answer when unauthorized tools are hidden. With guards on, a body past the size
+ * limit is refused (413): it cannot be read, and must not pass unguarded.
  */
 export function guardedPost(
   req: IncomingMessage,
   res: ServerResponse,
   options: GuardedPostOptions,
   exchange: Exchange | undefined,
-  forwardBody: (body: Buffer) => void,
+  forwardBody: (body: Buffer, rewrite?: AnswerRewriteFactory) => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -85,12 +90,38 @@ export function guardedPost(
       (typeof id !== 'string' && typeof id !== 'number') ||
       typeof params?.name !== 'string'
     ) {
-      forwardBody(body);
+      const authorization = options.guards.authorization;
+      const listed = authorization?.hideUnauthorizedTools === true ? toolsListIds(message) : undefined;
+      if (listed === undefined || listed.size === 0) forwardBody(body);
+      else {
+        void forCaller(req, authorization!).then((visible) => {
+          // The client left while its token was checked.
+          if (res.destroyed) exchange?.end(true);
+          else forwardBody(body, toolsListRewrite(listed, visible));
+        });
+      }
       return;
     }
     exchange?.requestMessages([message]);
     void guardCall(req, res, options, exchange, body, { id, tool: params.name, args: params.arguments });
   });
+}
+
+/**
+ * The tools the request's caller may call, as in the server's process: a caller without valid
+ * credentials sees only the tools that need no scope (a tools/list is not refused).
+ */
+async function forCaller(
+  req: IncomingMessage,
+  authorization: Authorization,
+): Promise<(tools: Array<{ name: string }>) => Array<{ name: string }>> {
+  let scopes: readonly string[] | ReadonlySet<string> = [];
+  try {
+    scopes = (await authorization.resolveCaller({ authorization: req.headers.authorization })).scopes;
+  } catch {
+    // Missing, invalid or unverifiable: no scope.
+  }
+  return (tools) => authorization.visibleTools(tools, scopes);
 }
 
 async function guardCall(

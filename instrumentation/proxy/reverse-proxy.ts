@@ -23,6 +23,7 @@ import { OBSERVED_BY_HEADER } from '../observed-by.js';
 import type { ToolGuards } from '../guards/tool-guards.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
 import { guardedPost } from './guarded-post.js';
+import type { AnswerRewrite, AnswerRewriteFactory } from './tools-list-filter.js';
 
 const OBSERVED_METHODS = new Set(['POST', 'GET', 'DELETE']);
 
@@ -95,12 +96,15 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   };
 }
 
-/** `read`: the request's body, already read by the guarded path, and the exchange it opened. */
+/**
+ * `read`: the request's body, already read by the guarded path, the exchange it opened, and how
+ * to rewrite the answer (a tools/list when unauthorized tools are hidden).
+ */
 function forward(
   req: IncomingMessage,
   res: ServerResponse,
   options: ReverseProxyOptions,
-  read?: { body: Buffer; exchange: Exchange | undefined },
+  read?: { body: Buffer; exchange: Exchange | undefined; rewrite?: AnswerRewriteFactory },
 ): void {
   const { target } = options;
   const path = req.url ?? '/';
@@ -109,7 +113,9 @@ function forward(
   const exchange = read !== undefined ? read.exchange : observed ? options.observer?.open(req.method ?? '', req.headers) : undefined;
   const guards = options.guards;
   if (read === undefined && guards !== undefined && req.method === 'POST' && onEndpoint) {
-    guardedPost(req, res, { ...options, guards }, exchange, (body) => forward(req, res, options, { body, exchange }));
+    guardedPost(req, res, { ...options, guards }, exchange, (body, rewrite) =>
+      forward(req, res, options, rewrite === undefined ? { body, exchange } : { body, exchange, rewrite }),
+    );
     return;
   }
   let finished = false;
@@ -125,6 +131,8 @@ function forward(
   // per request). A body announced past the limit is not observed here, so the server may count it.
   const length = Number(req.headers['content-length'] ?? 0);
   if (exchange !== undefined && !(length > options.maxBodyBytes)) headers[OBSERVED_BY_HEADER] = 'proxy';
+  // An answer to rewrite must come as plain bytes.
+  if (read?.rewrite !== undefined) headers['accept-encoding'] = 'identity';
   const upstream = request(target, { method: req.method, path, headers });
   let timer: NodeJS.Timeout | undefined;
   if (options.timeoutMs > 0) {
@@ -166,21 +174,49 @@ function forward(
   upstream.on('response', (answer) => {
     clearTimeout(timer);
     const status = answer.statusCode ?? 502;
+    let rewrite: AnswerRewrite | undefined;
+    try {
+      rewrite = read?.rewrite?.(status, answer.headers);
+    } catch (err) {
+      fail(res, 502, `the MCP server at ${target.href} could not be filtered (${err instanceof Error ? err.message : String(err)})`);
+      upstream.destroy();
+      end(false);
+      return;
+    }
     exchange?.responseHead(status, answer.headers);
-    res.writeHead(status, answer.statusMessage, responseHeaders(answer.headers));
-    // An event stream's head goes out now, not with its first event.
-    res.flushHeaders();
+    const head = responseHeaders(answer.headers);
+    // A rewritten body has another length: sent with the whole body, or not at all (chunked).
+    if (rewrite !== undefined) delete head['content-length'];
+    if (rewrite?.whole !== true) {
+      res.writeHead(status, answer.statusMessage, head);
+      // An event stream's head goes out now, not with its first event.
+      res.flushHeaders();
+    }
+    // The observer reads the server's own bytes: with unauthorized tools hidden, it still sees the
+    // whole catalog (the catalog gauges and the grading of calls describe the server, not a caller).
     const observe = exchange === undefined ? undefined : answerReader(answer.headers, exchange, options.maxBodyBytes);
-    answer.on('data', (chunk: Buffer) => {
-      // The client first; observing must not delay it.
+    const send = (chunk: Buffer): void => {
       if (!res.write(chunk)) {
         answer.pause();
         res.once('drain', () => answer.resume());
       }
+    };
+    answer.on('data', (chunk: Buffer) => {
+      // The client first; observing must not delay it.
+      if (rewrite === undefined) send(chunk);
+      else for (const part of rewrite.push(chunk)) send(part);
       observe?.push(chunk);
     });
     answer.on('end', () => {
-      res.end();
+      const rest = rewrite?.end() ?? [];
+      if (rewrite?.whole === true) {
+        const body = Buffer.concat(rest);
+        res.writeHead(status, answer.statusMessage, { ...head, 'content-length': String(body.length) });
+        res.end(body);
+      } else {
+        for (const part of rest) res.write(part);
+        res.end();
+      }
       observe?.end();
       end(false);
     });

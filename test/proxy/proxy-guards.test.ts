@@ -4,13 +4,20 @@
  * JWTs are signed in the test; spans go to an OTLP receiver on loopback. A call whose token lacks
  * a scope gets 403 with the challenge naming the scope, a call without a token 401, neither
  * reaches the server; a retry with the same idempotency key is replayed without reaching it; a slow
- * call is answered "timed out" in time and the server is told to cancel.
+ * call is answered "timed out" in time and the server is told to cancel. With
+ * `hideUnauthorizedTools`, tools/list answers (JSON and event streams, page by page) lose the tools
+ * the caller may not call; without it they pass byte for byte.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTR, META_KEYS } from '../../contract/index.js';
@@ -171,5 +178,194 @@ describe('mcplens proxy --guards', () => {
     const span = spans.find((s) => s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'timeout')!;
     expect(span.attributes[ATTR.GEN_AI_TOOL_NAME]).toBe('progress_steps');
     expect(span.attributes[ATTR.TIMEOUT_MS]).toBe(300);
+  }, 30_000);
+});
+
+/** Two pages of tools: a read tool and an admin tool on each. */
+const PAGES: Record<string, { tools: Array<{ name: string }>; nextCursor?: string }> = {
+  first: { tools: [{ name: 'read_orders' }, { name: 'refund_order' }], nextCursor: 'page-2' },
+  'page-2': { tools: [{ name: 'read_stock' }, { name: 'delete_order' }] },
+};
+
+/**
+ * A stateless SDK v1 low-level server listing {@link PAGES}: it answers with an event stream (a log
+ * notification before the answer) or, when the request says `x-answer: json`, with a JSON body.
+ */
+async function startPagedUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const http: HttpServer = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const server = new Server({ name: 'paged', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
+      server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
+        await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'listing' } });
+        const page = PAGES[request.params?.cursor ?? 'first']!;
+        return { ...page, tools: page.tools.map((tool) => ({ ...tool, description: `${tool.name} ✓`, inputSchema: { type: 'object' } })) };
+      });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: req.headers['x-answer'] === 'json',
+      });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, text === '' ? undefined : (JSON.parse(text) as unknown));
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    close: async () => {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+describe('mcplens proxy --guards with hideUnauthorizedTools', () => {
+  let upstream: { url: string; close(): Promise<void> };
+  let hiding: ProxyProcess;
+  let plain: ProxyProcess;
+  let reader: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    upstream = await startPagedUpstream();
+    const authorization = {
+      tools: { read_orders: ['orders:read'], read_stock: ['orders:read'], refund_order: ['orders:admin'], delete_order: ['orders:admin'] },
+      token: { issuer, audience, algorithms: ['ES256'], key: publicJwk },
+    };
+    const hideFile = join(dir, 'hide.json');
+    const plainFile = join(dir, 'plain.json');
+    writeFileSync(hideFile, JSON.stringify({ authorization: { ...authorization, hideUnauthorizedTools: true } }));
+    writeFileSync(plainFile, JSON.stringify({ authorization }));
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_SERVICE_NAME: 'proxy-hide' };
+    [hiding, plain] = await Promise.all([
+      startProxy(upstream.url, ['--guards', hideFile], env),
+      startProxy(upstream.url, ['--guards', plainFile], env),
+    ]);
+    reader = await token('orders:read');
+    admin = await token('orders:read orders:admin');
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([hiding.stop(), plain.stop()]);
+    await upstream.close();
+  });
+
+  async function listAll(answer: 'json' | 'sse', bearer: string): Promise<Array<{ names: string[]; nextCursor: string | undefined }>> {
+    const transport = new StreamableHTTPClientTransport(new URL(hiding.url), {
+      requestInit: { headers: { authorization: `Bearer ${bearer}`, 'x-answer': answer } },
+    });
+    const client = new Client({ name: 'proxy-hide-test', version: '1.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    const pages: Array<{ names: string[]; nextCursor: string | undefined }> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? {} : { cursor });
+      pages.push({ names: page.tools.map((tool) => tool.name), nextCursor: page.nextCursor });
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && pages.length < 5);
+    return pages;
+  }
+
+  /** A raw tools/list POST; `url` the proxy's or the upstream's. */
+  async function rawList(
+    url: string,
+    id: number,
+    answer: 'json' | 'sse',
+    authorization: string,
+  ): Promise<{ response: Response; bytes: Buffer }> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-06-18',
+        'x-answer': answer,
+        authorization,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: {} }),
+    });
+    return { response, bytes: Buffer.from(await response.arrayBuffer()) };
+  }
+
+  for (const answer of ['json', 'sse'] as const) {
+    it(`lists a reader only the read tools, an admin every tool, page by page (${answer} answers)`, async () => {
+      expect(await listAll(answer, reader)).toEqual([
+        { names: ['read_orders'], nextCursor: 'page-2' },
+        { names: ['read_stock'], nextCursor: undefined },
+      ]);
+      expect(await listAll(answer, admin)).toEqual([
+        { names: ['read_orders', 'refund_order'], nextCursor: 'page-2' },
+        { names: ['read_stock', 'delete_order'], nextCursor: undefined },
+      ]);
+    }, 30_000);
+
+    it(`passes the answer byte for byte without the option, and with it when nothing is hidden (${answer})`, async () => {
+      const direct = await rawList(upstream.url, 7, answer, `Bearer ${reader}`);
+      const viaPlain = await rawList(plain.url, 7, answer, `Bearer ${reader}`);
+      const adminView = await rawList(hiding.url, 7, answer, `Bearer ${admin}`);
+      expect(direct.bytes.toString('utf8')).toContain('refund_order');
+      expect(viaPlain.bytes.equals(direct.bytes)).toBe(true);
+      expect(adminView.bytes.equals(direct.bytes)).toBe(true);
+      expect(viaPlain.response.headers.get('content-type')).toBe(direct.response.headers.get('content-type'));
+    }, 30_000);
+  }
+
+  it('changes only the answering event of a stream, and recomputes a JSON body length', async () => {
+    const direct = (await rawList(upstream.url, 8, 'sse', `Bearer ${reader}`)).bytes.toString('utf8');
+    const { response, bytes } = await rawList(hiding.url, 8, 'sse', `Bearer ${reader}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const events = bytes.toString('utf8').split('\n\n');
+    const directEvents = direct.split('\n\n');
+    expect(events).toHaveLength(directEvents.length);
+    // The log notification first, untouched; then the answer, filtered.
+    expect(events[0]).toBe(directEvents[0]);
+    expect(events[0]).toContain('notifications/message');
+    const answer = JSON.parse(
+      events[1]!
+        .split('\n')
+        .find((line) => line.startsWith('data: '))!
+        .slice(6),
+    ) as {
+      id: number;
+      result: { tools: Array<{ name: string; description: string }>; nextCursor: string };
+    };
+    expect(answer.id).toBe(8);
+    expect(answer.result.tools.map((tool) => [tool.name, tool.description])).toEqual([['read_orders', 'read_orders ✓']]);
+    expect(answer.result.nextCursor).toBe('page-2');
+
+    const json = await rawList(hiding.url, 9, 'json', `Bearer ${reader}`);
+    expect(json.response.headers.get('content-type')).toContain('application/json');
+    expect(Number(json.response.headers.get('content-length'))).toBe(json.bytes.length);
+    const message = JSON.parse(json.bytes.toString('utf8')) as {
+      id: number;
+      result: { tools: Array<{ name: string }>; nextCursor: string };
+    };
+    expect(message.id).toBe(9);
+    expect(message.result.tools.map((tool) => tool.name)).toEqual(['read_orders']);
+    expect(message.result.nextCursor).toBe('page-2');
+  }, 30_000);
+
+  it('shows a caller without a valid token only what needs no scope', async () => {
+    const { response, bytes } = await rawList(hiding.url, 10, 'json', 'Bearer not-a-jwt');
+    expect(response.status).toBe(200);
+    expect((JSON.parse(bytes.toString('utf8')) as { result: { tools: unknown[] } }).result.tools).toEqual([]);
+  }, 30_000);
+
+  it("records the server's whole catalog on the tools/list span, not the caller's view", async () => {
+    await rawList(hiding.url, 11, 'sse', `Bearer ${reader}`);
+    const match = (s: ReceivedSpan): boolean =>
+      s.kind === SERVER_KIND && s.resource['service.name'] === 'proxy-hide' && s.attributes[ATTR.JSONRPC_REQUEST_ID] === '11';
+    const spans = await otlp.waitFor((all) => all.some(match), 10_000);
+    expect(spans.find(match)!.attributes[ATTR.CATALOG_TOOL_COUNT]).toBe(2);
   }, 30_000);
 });
