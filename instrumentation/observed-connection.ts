@@ -122,6 +122,10 @@ export class ObservedConnection {
         entry.guardOutcome = outcome;
         if (attributes !== undefined) entry.span.setAttributes(attributes);
       },
+      listedInFull(result) {
+        if (result !== null && typeof result === 'object' && !Array.isArray(result))
+          entry.unfilteredResult = result as Record<string, unknown>;
+      },
     };
   }
 

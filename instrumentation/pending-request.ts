@@ -35,6 +35,8 @@ export interface PendingRequest {
   cursor: string | undefined;
   /** A tools/list answer: the tools the client has been sent in this listing, all its pages so far. */
   listed: ToolDefinition[] | undefined;
+  /** A tools/list result before a guard hid tools from the caller: what the catalog records. */
+  unfilteredResult?: Record<string, unknown>;
   /** The outcome a production guard decided for this call (it answered in the handler's place, or timed it out). */
   guardOutcome?: GuardOutcome;
 }

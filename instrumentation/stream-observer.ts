@@ -165,7 +165,9 @@ export class StreamObserver implements ConnectionObserver {
     if (isRecord(result)) {
       if (pending.method === MCP_METHOD.INITIALIZE && typeof result.protocolVersion === 'string')
         conn.protocolVersion = result.protocolVersion;
-      else if (pending.method === MCP_METHOD.TOOLS_LIST) pending.listed = conn.info.catalog.update(result, pending.cursor);
+      // The server's whole page, also when a guard hid tools from this caller (as the proxy records it).
+      else if (pending.method === MCP_METHOD.TOOLS_LIST)
+        pending.listed = conn.info.catalog.update(pending.unfilteredResult ?? result, pending.cursor);
     }
     const complete = (): void => this.complete(conn, pending, message, cancelled, endPerf);
     if (pending.gradingDone !== undefined && pending.grading === undefined) {

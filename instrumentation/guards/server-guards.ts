@@ -61,7 +61,7 @@ export function guardToolCalls(
       if (method !== TOOLS_CALL && !hide) return handler;
       let guarded = wrapped.get(handler);
       if (guarded === undefined) {
-        guarded = hide ? filteredList(handler, guards.authorization!) : guardedHandler(handler, guards, recorderFor, watched);
+        guarded = hide ? filteredList(handler, guards.authorization!, recorderFor) : guardedHandler(handler, guards, recorderFor, watched);
         wrapped.set(handler, guarded);
       }
       return guarded;
@@ -73,9 +73,14 @@ export function guardToolCalls(
 
 /**
  * tools/list without the tools the caller may not call. mcplens' own listing (to grade calls of
- * tools a client has not listed) passes {@link UNFILTERED_LISTING} and sees them all.
+ * tools a client has not listed) passes {@link UNFILTERED_LISTING} and sees them all; the
+ * observer is handed the whole answer too, so the catalog it records is the server's.
  */
-function filteredList(handler: RequestHandler, authorization: Authorization): RequestHandler {
+function filteredList(
+  handler: RequestHandler,
+  authorization: Authorization,
+  recorderFor: (requestId: unknown) => GuardRecorder | undefined,
+): RequestHandler {
   return async function toolsListForCaller(request: unknown, extra: unknown): Promise<unknown> {
     const result = await handler(request, extra);
     if (extra === null || typeof extra !== 'object' || (extra as { [UNFILTERED_LISTING]?: true })[UNFILTERED_LISTING] === true)
@@ -88,7 +93,10 @@ function filteredList(handler: RequestHandler, authorization: Authorization): Re
     } catch {
       // No valid credentials: only the tools that need no scope are shown.
     }
-    return { ...(result as object), tools: authorization.visibleTools(tools as Array<{ name: string }>, scopes) };
+    const visible = authorization.visibleTools(tools as Array<{ name: string }>, scopes);
+    if (visible.length === tools.length) return result;
+    recorderFor(sdkView(extra).requestId)?.listedInFull?.(result);
+    return { ...(result as object), tools: visible };
   };
 }
 

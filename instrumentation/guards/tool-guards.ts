@@ -20,6 +20,11 @@ export interface GuardRecorder {
   decide(outcome: GuardOutcome, attributes?: Readonly<Record<string, string | number | string[]>>): void;
   /** The call's span, for breaker events and the late-completion span; undefined when it has none. */
   readonly span: Span | undefined;
+  /**
+   * A tools/list answer before `hideUnauthorizedTools` filtered it: the observer records the
+   * server's whole catalog, not one caller's view of it.
+   */
+  listedInFull?(result: unknown): void;
 }
 
 /** One call as the guards see it. */

@@ -231,6 +231,11 @@ describe.each(LINES)('scoped authorization on SDK $name over Streamable HTTP', (
     const deniedSpan = serverSpans(spans, MCP_METHOD.TOOLS_CALL).find((s) => s.attributes[ATTR.OUTCOME] === 'unauthorized')!;
     expect(deniedSpan.attributes[ATTR.MISSING_SCOPES]).toEqual(['orders:admin']);
     expect(deniedSpan.attributes[ATTR.ERROR_TYPE]).toBe('unauthorized');
+    // The reader was sent one tool; the span records the server's whole catalog (the line's four
+    // tools and refund), as the proxy does.
+    const listings = serverSpans(spans, MCP_METHOD.TOOLS_LIST);
+    expect(listings.length).toBeGreaterThan(0);
+    for (const listing of listings) expect(listing.attributes[ATTR.CATALOG_TOOL_COUNT]).toBe(5);
     // Tokens are never recorded.
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toMatch(/eyJ/);
   });
