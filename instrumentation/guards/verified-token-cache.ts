@@ -1,9 +1,7 @@
 /**
  * A bounded LRU of verified tokens, so a token seen before costs a hash and a map lookup instead
- * of a signature check. Keyed by the SHA-256 of the token's signature, the entry holding the
- * signed part (header and claims, which are no secret) to compare: the token itself is never
- * stored, so a heap dump or a debugger shows no usable credential; hashing the signature alone
- * costs about two thirds of hashing the whole token on every call.
+ * of a signature check. Keyed by the SHA-256 of the token: the token itself is never stored, so a
+ * heap dump or a debugger shows no usable credential.
  */
 import * as crypto from 'node:crypto';
 
@@ -20,37 +18,24 @@ export interface CachedToken<T> {
   expiresAtMs: number;
 }
 
-interface Entry<T> extends CachedToken<T> {
-  /** The token up to its last `.` (a JWS's header and payload): a hit must match it too. */
-  signed: string;
-}
-
-/** The signed part and the signature of a compact JWS (a token without `.` is all signature). */
-function split(token: string): { signed: string; signature: string } {
-  const dot = token.lastIndexOf('.');
-  return { signed: dot < 0 ? '' : token.slice(0, dot), signature: dot < 0 ? token : token.slice(dot + 1) };
-}
-
-/** A bounded LRU keyed by the SHA-256 of a token's signature. */
+/** A bounded LRU keyed by the SHA-256 of a token. */
 export class VerifiedTokenCache<T> {
   // A Map iterates in insertion order: re-inserting on a hit keeps the oldest entry first.
-  private readonly entries = new Map<string, Entry<T>>();
+  private readonly entries = new Map<string, CachedToken<T>>();
 
   /** @param maxEntries the bound; the least recently used entry is dropped past it. */
   constructor(private readonly maxEntries: number) {}
 
-  /** The key a token is stored under (base64url SHA-256 of its signature). */
+  /** The key a token is stored under (base64url SHA-256). */
   static keyOf(token: string): string {
-    return sha256(split(token).signature);
+    return sha256(token);
   }
 
   /** The entry for `token` when present and not expired at `nowMs`; an expired entry is dropped. */
   get(token: string, nowMs: number): T | undefined {
-    const { signed, signature } = split(token);
-    const key = sha256(signature);
+    const key = VerifiedTokenCache.keyOf(token);
     const entry = this.entries.get(key);
-    // The same signature on other claims is another token: never served from this entry.
-    if (entry === undefined || entry.signed !== signed) return undefined;
+    if (entry === undefined) return undefined;
     this.entries.delete(key);
     if (entry.expiresAtMs <= nowMs) return undefined;
     this.entries.set(key, entry);
@@ -60,10 +45,9 @@ export class VerifiedTokenCache<T> {
   /** Stores `value` for `token` until `expiresAtMs`. */
   set(token: string, value: T, expiresAtMs: number): void {
     if (this.maxEntries === 0) return;
-    const { signed, signature } = split(token);
-    const key = sha256(signature);
+    const key = VerifiedTokenCache.keyOf(token);
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAtMs, signed });
+    this.entries.set(key, { value, expiresAtMs });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
