@@ -75,6 +75,16 @@ export class CardinalityGuard {
   }
 
   /**
+   * Frees the slot of an admitted label set of `metric` whose series was removed (see
+   * {@link resolve}), so the cap bounds the series that exist: a metric whose series come and go
+   * (breaker states of replicas that are replaced) does not fill up with series long gone.
+   * A set that was not admitted changes nothing.
+   */
+  release(metric: string, labelNames: readonly string[], labels: Record<string, string>): void {
+    if (this.seen.get(metric)?.delete(labelKey(labelNames, labels)) === true) this.used.set(metric, this.used.get(metric)! - 1);
+  }
+
+  /**
    * Admits a group key (e.g. a call key) if every metric in `fanout` still has room for the
    * given number of series; reserves them. Returns whether the key is (now) admitted.
    */

@@ -44,6 +44,13 @@ export interface CollectorOptions {
   selfCorrectionWindowSeconds?: number;
   /** (session, tool, provider, model) keys tracked for self-correction at once (least recently used forgotten first). Default 10,000. */
   selfCorrectionMaxKeys?: number;
+  /**
+   * Seconds after its last transition (event time) a series of `mcp_tool_circuit_breaker_state`,
+   * whatever its state, is removed (also from `/api/summary`'s `openBreakers`); a later transition
+   * creates it again. A live replica with traffic half-opens an open breaker after its cool-down,
+   * so a long silence means no calls or no replica: unknown, not open. Default 900 (15 minutes).
+   */
+  breakerStateTtlSeconds?: number;
   /** Malformed calls kept in `/api/summary`'s `recentViolations`. Default 50. */
   recentViolations?: number;
   /** Width (seconds) of one trend bucket in `/api/summary`. Default 60. */
@@ -151,6 +158,11 @@ export const COLLECTOR_OPTIONS: { readonly [K in keyof CollectorOptions]-?: Opti
     kind: 'count',
     default: 10_000,
     meaning: '(session, tool, provider, model) keys remembered for it, least recently used forgotten first',
+  },
+  breakerStateTtlSeconds: {
+    kind: 'positive',
+    default: 900,
+    meaning: `${METRICS.TOOL_CIRCUIT_BREAKER_STATE.name} series with no transition for this long are removed (replica gone or idle)`,
   },
   recentViolations: { kind: 'count', default: 50, meaning: 'recent malformed calls kept for the summary and status page' },
   trendBucketSeconds: { kind: 'count', default: 60, meaning: "width of one bucket of the summary's malformed-ratio trend" },

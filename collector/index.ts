@@ -45,6 +45,11 @@ export interface CreateCollectorOptions extends CollectorOptions {
    * format to scrapers that do not ask for OpenMetrics.
    */
   registry?: Registry<RegistryContentType>;
+  /**
+   * The clock (ms since the epoch) of the summary and of the breaker-state expiry
+   * (`breakerStateTtlSeconds`). Default Date.now; tests pass one they control.
+   */
+  now?: () => number;
 }
 
 /** Where a started collector listens. */
@@ -87,7 +92,7 @@ const ROUTES = new Set(['/v1/traces', '/metrics', '/api/summary', '/healthz', '/
 
 /** Creates a collector; throws a ConfigError naming the bad option on a configuration mistake. */
 export function createCollector(options: CreateCollectorOptions = {}): Collector {
-  const { registry: injected, ...rest } = options;
+  const { registry: injected, now, ...rest } = options;
   const config = resolveConfig(rest);
   const registry: Registry<RegistryContentType> = injected ?? new Registry<RegistryContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -96,6 +101,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     recentViolations: config.recentViolations,
     trendBucketSeconds: config.trendBucketSeconds,
     trendBuckets: config.trendBuckets,
+    ...(now === undefined ? {} : { now }),
   });
   const tally = new Tally({
     metrics,
@@ -104,6 +110,8 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     maxLabelValueBytes: config.maxLabelValueBytes,
     selfCorrectionWindowMs: config.selfCorrectionWindowSeconds * 1000,
     selfCorrectionMaxKeys: config.selfCorrectionMaxKeys,
+    breakerStateTtlMs: config.breakerStateTtlSeconds * 1000,
+    now,
   });
   const forwarder = new Forwarder({
     endpoints: config.forwardEndpoints,
@@ -129,12 +137,16 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
     rssTimer.unref();
   }
 
-  const summary = async (): Promise<Summary> =>
-    store.render({
+  // Expired breaker series are swept before every read (here and before each /metrics render), not
+  // on a timer: nothing runs while nobody reads, and every read is exact at its own time.
+  const summary = async (): Promise<Summary> => {
+    tally.sweepBreakers();
+    return store.render({
       spansReceived: tally.health.spansReceived,
       spansRejected: tally.health.spansRejected,
       seriesDropped: await tally.seriesDropped(),
     });
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -176,6 +188,7 @@ export function createCollector(options: CreateCollectorOptions = {}): Collector
   // Each body carries the ingest it covers, for shutdown's last scrape.
   const scrapes = new SharedRenders(async (openMetrics: boolean) => {
     const seq = lastScrape.renderStarts();
+    tally.sweepBreakers();
     return { seq, ...(await renderMetrics(registry, openMetrics ? 'application/openmetrics-text' : undefined)) };
   }, 2);
   app.get('/metrics', async (req, res) => {

@@ -26,6 +26,20 @@ export class KeyTree<V> {
     }
     node.set(keys[keys.length - 1]!, value);
   }
+
+  /** Removes the value of `keys`, and the nodes left empty on its path. */
+  delete(keys: readonly string[]): void {
+    const path: Array<Map<string, unknown>> = [this.root];
+    for (let i = 0; i < keys.length - 1; i++) {
+      const next = path[i]!.get(keys[i]!) as Map<string, unknown> | undefined;
+      if (next === undefined) return;
+      path.push(next);
+    }
+    for (let i = keys.length - 1; i >= 0; i--) {
+      path[i]!.delete(keys[i]!);
+      if (i > 0 && path[i]!.size > 0) return;
+    }
+  }
 }
 
 /**

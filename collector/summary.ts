@@ -249,7 +249,7 @@ export class SummaryStore {
   /** The tally's client-view counts, one per client call label set, in the order the sets appeared. */
   private readonly clientCalls: ClientCallCounts[] = [];
   /** The tally's breaker-gauge series (as many as the cap admits). */
-  private readonly breakers: BreakerView[] = [];
+  private readonly breakers = new Set<BreakerView>();
   /** Calls and malformed calls per provider and trend bucket (bucket index: start time / bucket width). */
   private readonly trends = new Map<string, Map<number, { calls: number; malformed: number }>>();
   private readonly catalogs = new Map<string, CatalogEntry>();
@@ -276,7 +276,12 @@ export class SummaryStore {
 
   /** Adds a breaker-gauge series (read live at every render, like {@link addCalls}). */
   addBreaker(breaker: BreakerView): void {
-    this.breakers.push(breaker);
+    this.breakers.add(breaker);
+  }
+
+  /** Removes a breaker-gauge series the tally removed (no transition within its ttl). */
+  removeBreaker(breaker: BreakerView): void {
+    this.breakers.delete(breaker);
   }
 
   /** Adds a call of `provider` (a resolved label value) to the malformed-ratio trend. */
@@ -398,7 +403,7 @@ export class SummaryStore {
 
   /** Breakers whose last known state is not closed, longest open first. */
   private renderOpenBreakers(): OpenBreaker[] {
-    return this.breakers
+    return [...this.breakers]
       .filter((b) => b.state !== 0)
       .sort((a, b) => a.timeUnixNano - b.timeUnixNano)
       .map((b) => ({

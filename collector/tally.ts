@@ -46,6 +46,8 @@
  *   under (service, tool, client name or UNKNOWN_LABEL_VALUE). Both are admitted by the cap like
  *   the catalog gauges (one label set at a time), created at first use; past the cap, one overflow
  *   series each (the breaker's overflow series shows the latest transition of any overflowed set).
+ *   A breaker series whose transition is older than `breakerStateTtlMs` is removed (see
+ *   {@link Tally.sweepBreakers}), freeing its slot under the cap; a transition already that old is ignored.
  * - Spans are checked before they are counted (ids, times, adjusted counts, token counts): see
  *   validate-span.ts. The tally counts what that stage rejected and dropped, nothing more.
  */
@@ -138,6 +140,9 @@ export const TALLY_PROJECTION: Readonly<Required<DecodeProjection>> = {
   events: new Set<string>([EVENT.CATALOG_TOOL, EVENT.BREAKER_TRANSITION]),
 };
 
+/** Default of {@link TallyOptions.breakerStateTtlMs}: many breaker cool-downs (default 30 s) long. */
+const DEFAULT_BREAKER_STATE_TTL_MS = 15 * 60 * 1000;
+
 const KNOWN_KINDS: ReadonlySet<string> = new Set(VIOLATION_KINDS);
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(OUTCOMES);
 
@@ -148,6 +153,13 @@ export interface TallyOptions {
   selfCorrectionWindowMs: number;
   selfCorrectionMaxKeys: number;
   summary: SummaryStore;
+  /**
+   * A breaker-gauge series whose transition (event time) is older than this (ms) is removed at the
+   * next {@link Tally.sweepBreakers}. Default 15 minutes.
+   */
+  breakerStateTtlMs?: number;
+  /** The clock (ms since the epoch): exemplar timestamps and the breaker expiry. Default Date.now. */
+  now?: () => number;
   /** Longest label value in UTF-8 bytes (see label-values.ts). Default LABEL_VALUE_LIMIT.DEFAULT_MAX_BYTES. */
   maxLabelValueBytes?: number;
   /**
@@ -303,7 +315,11 @@ export class Tally {
   /** Admitted breaker-gauge series by (service, instance, tool) (bounded by the cap); overflowed sets share {@link breakerOverflow}. */
   private readonly breakerSeries = new KeyTree<BreakerSeries>();
   private breakerOverflow: BreakerSeries | undefined;
+  /** The same admitted series, for the sweep (no walk of the tree). */
+  private readonly breakerList = new Set<BreakerSeries>();
   private readonly breakerKey: string[] = ['', '', ''];
+  private readonly breakerTtlNano: number;
+  private readonly now: () => number;
   /** Admitted unauthorized-calls series by (service, tool, client) (bounded by the cap); overflowed sets share {@link unauthorizedOverflow}. */
   private readonly unauthorizedSeries = new KeyTree<CounterCell>();
   private unauthorizedOverflow: CounterCell | undefined;
@@ -328,6 +344,8 @@ export class Tally {
 
   constructor(options: TallyOptions) {
     this.m = options.metrics;
+    this.now = options.now ?? Date.now;
+    this.breakerTtlNano = (options.breakerStateTtlMs ?? DEFAULT_BREAKER_STATE_TTL_MS) * 1e6;
     const valueChecks = options.valueChecks ?? true;
     this.validation = { valueChecks };
     this.labels = new LabelValues({
@@ -375,7 +393,7 @@ export class Tally {
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     };
     // One exemplar timestamp per batch: its spans are observed within the same millisecond or so.
-    this.nowSeconds = Date.now() / 1000;
+    this.nowSeconds = this.now() / 1000;
     const calls: Call[] = [];
     for (const span of spans) {
       const checked = validateSpan(span, this.validation);
@@ -415,6 +433,32 @@ export class Tally {
     for (const c of this.received.values()) spansReceived += c.value;
     for (const c of this.rejected.values()) spansRejected += c.value;
     return { spansReceived, spansRejected };
+  }
+
+  /**
+   * Removes the breaker-gauge series (overflow series included) whose transition is older than
+   * the ttl: from the gauge, the cap (its slot is freed) and the summary. Run before each read
+   * (`/metrics`, `/api/summary`), not per span: one pass over at most the cap's series.
+   */
+  sweepBreakers(): void {
+    const cutoff = this.now() * 1e6 - this.breakerTtlNano;
+    for (const series of this.breakerList) {
+      if (series.timeUnixNano >= cutoff) continue;
+      this.m.breakerState.remove(series.labels);
+      this.breakerList.delete(series);
+      const key = this.breakerKey;
+      key[0] = series.service;
+      key[1] = series.instance;
+      key[2] = series.tool;
+      this.breakerSeries.delete(key);
+      this.guard.release(METRICS.TOOL_CIRCUIT_BREAKER_STATE.name, BREAKER_LABELS, series.labels);
+      this.summary.removeBreaker(series);
+    }
+    const overflow = this.breakerOverflow;
+    if (overflow !== undefined && overflow.timeUnixNano < cutoff) {
+      this.m.breakerState.remove(overflow.labels);
+      this.breakerOverflow = undefined;
+    }
   }
 
   /** Total label sets sent to overflow series so far. */
@@ -633,6 +677,8 @@ export class Tally {
 
   /** Sets the breaker gauge of (service, instance, tool) from a transition, unless the series already shows a later one. */
   private recordBreaker(span: SpanView, service: string, tool: string, transition: BreakerTransition): void {
+    // Older than the ttl: the next sweep would remove it before any read shows it.
+    if (transition.timeUnixNano < this.nowSeconds * 1e9 - this.breakerTtlNano) return;
     const rawInstance = str(span.resource[ATTR.SERVICE_INSTANCE_ID]);
     const instance = rawInstance === undefined ? UNKNOWN_LABEL_VALUE : this.slot.instance.sanitize(rawInstance);
     const key = this.breakerKey;
@@ -646,6 +692,7 @@ export class Tally {
       if (resolved === labels) {
         series = { labels, service, instance, tool, state: 0, timeUnixNano: -Infinity };
         this.breakerSeries.set(key, series);
+        this.breakerList.add(series);
         this.summary.addBreaker(series);
       } else {
         series = this.breakerOverflow ??= {

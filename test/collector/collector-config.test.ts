@@ -60,6 +60,8 @@ describe('resolveConfig', () => {
     ['token with space', { readToken: 'a b' }, /'readToken'/],
     ['bad forward URL', { forwardEndpoints: ['ftp://x'] }, /'forwardEndpoints': 'ftp:\/\/x' is not an http\(s\) URL/],
     ['forward not a list', { forwardEndpoints: 'http://x' }, /'forwardEndpoints'/],
+    ['zero breaker ttl', { breakerStateTtlSeconds: 0 }, /'breakerStateTtlSeconds': 0 is not valid: expected a number greater than 0/],
+    ['breaker ttl as text', { breakerStateTtlSeconds: '15m' }, /'breakerStateTtlSeconds': '15m' is not valid/],
     ['backoff order', { forwardInitialBackoffMs: 1000, forwardMaxBackoffMs: 10 }, /'forwardMaxBackoffMs' \(10\) must not be less/],
     ['not an object', [], /expected an object/],
   ];
@@ -172,6 +174,26 @@ describe('sources', () => {
     expect(parseArgs(['--help', '--port', 'abc'])).toEqual({ options: {}, configFile: undefined, help: true, version: false });
     expect(parseArgs(['-h']).help).toBe(true);
     expect(parseArgs(['--version']).version).toBe(true);
+  });
+
+  it('takes the breaker-state ttl in seconds from --breaker-state-ttl-seconds and its variable, rejecting bad values by name', () => {
+    expect(resolveConfig({}).breakerStateTtlSeconds).toBe(15 * 60);
+    expect(parseArgs(['--breaker-state-ttl-seconds', '120']).options).toEqual({ breakerStateTtlSeconds: 120 });
+    expect(parseArgs(['--breaker-state-ttl-seconds=0.5']).options).toEqual({ breakerStateTtlSeconds: 0.5 });
+    expect(optionsFromEnv({ MCPLENS_COLLECTOR_BREAKER_STATE_TTL_SECONDS: '600' })).toEqual({ breakerStateTtlSeconds: 600 });
+    expect(() => parseArgs(['--breaker-state-ttl-seconds', '15m'])).toThrow(
+      /^command line --breaker-state-ttl-seconds: '15m' is not a number$/,
+    );
+    expect(() => parseArgs(['--breaker-state-ttl-seconds=0'])).toThrow(
+      /^command line --breaker-state-ttl-seconds: 0 is not valid: expected a number greater than 0$/,
+    );
+    expect(() => parseArgs(['--breaker-state-ttl-seconds', '-5'])).toThrow(
+      /^command line --breaker-state-ttl-seconds: -5 is not valid: expected a number greater than 0$/,
+    );
+    expect(() => optionsFromEnv({ MCPLENS_COLLECTOR_BREAKER_STATE_TTL_SECONDS: '-1' })).toThrow(
+      /^environment MCPLENS_COLLECTOR_BREAKER_STATE_TTL_SECONDS: -1 is not valid: expected a number greater than 0$/,
+    );
+    expect(() => createCollector({ breakerStateTtlSeconds: Number.NaN })).toThrow(ConfigError);
   });
 
   it('reads MCPLENS_COLLECTOR_* variables and rejects unknown ones', () => {
@@ -306,6 +328,7 @@ const DOCUMENTED_DEFAULTS: Record<string, string> = {
   maxLabelValueBytes: '256',
   selfCorrectionWindowSeconds: '60',
   selfCorrectionMaxKeys: '10000',
+  breakerStateTtlSeconds: '900',
   recentViolations: '50',
   trendBucketSeconds: '60',
   trendBuckets: '30',

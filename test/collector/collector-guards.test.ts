@@ -4,8 +4,10 @@
  * scoped authorization with real JWTs over Streamable HTTP on loopback), exporting through the
  * real OTLP protobuf exporter to the real collector. Every guard outcome is driven; `/metrics`
  * must count each exactly, show the breaker open then closed again after a good trial call, and
- * count refused calls per client. Then the tally alone: transitions arriving out of order, one
- * breaker series per replica, and the cap.
+ * count refused calls per client. A breaker series with no transition for the ttl leaves `/metrics`
+ * and the summary (the collector's clock moved on), and comes back with the next transition. Then
+ * the tally alone: transitions arriving out of order, one breaker series per replica, the cap, and
+ * the expiry by age (its slot under the cap freed).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -36,7 +38,7 @@ import { SummaryStore } from '../../collector/summary.js';
 import { Tally } from '../../collector/tally.js';
 import type { Summary } from '../../collector/summary-types.js';
 import { sdkV1, type LineClient, type LineServer, type ToolResult } from '../support/sdk-lines.js';
-import { parseExposition, scrape, startCollector, sumOf, type Sample, type Started } from './collector-harness.js';
+import { countOf, parseExposition, scrape, startCollector, sumOf, type Sample, type Started } from './collector-harness.js';
 
 const APP = 'gc-app';
 const INSTANCE = 'replica-1';
@@ -240,6 +242,88 @@ describe('guard outcomes counted by the collector (real guarded servers, real ex
   });
 });
 
+describe('a breaker series with no transition for the ttl is forgotten (real guarded server, real exporter, real collector)', () => {
+  const line = sdkV1(() => undefined);
+  const TTL_SECONDS = 60;
+  /** Added to the collector's clock: moving it on ages every transition at once. */
+  let skewMs = 0;
+  let started: Started;
+  let provider: BasicTracerProvider;
+  const open: Array<{ close(): Promise<void> }> = [];
+  let client: LineClient;
+  const series = { [LABEL.SERVICE_NAME]: APP, [LABEL.SERVICE_INSTANCE_ID]: 'replica-ttl', [LABEL.GEN_AI_TOOL_NAME]: 'flaky' };
+
+  beforeAll(async () => {
+    started = await startCollector({ breakerStateTtlSeconds: TTL_SECONDS, now: () => Date.now() + skewMs });
+    provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: APP, [ATTR.SERVICE_INSTANCE_ID]: 'replica-ttl' }),
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${started.url}/v1/traces` }), { scheduledDelayMillis: 50 })],
+    });
+    const server: LineServer = line.createMcpServer();
+    server.registerTool('flaky', {
+      description: 'Always throws.',
+      handler: async () => {
+        throw new Error('backend down');
+      },
+    });
+    instrumentServer(server.sdk, {
+      guards: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 300 } },
+      tracerProvider: provider,
+    });
+    client = await line.connect(server, 'agent-ttl');
+    open.push(client, server);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const o of open.splice(0).reverse()) await o.close().catch(() => undefined);
+    await provider.shutdown();
+    await started.collector.close();
+  });
+
+  /** Breaker samples once `done` holds (bounded), after flushing the provider. */
+  async function breakerWhen(done: (s: Sample[]) => boolean): Promise<Sample[]> {
+    await flush(provider);
+    const deadline = Date.now() + 10_000;
+    let s: Sample[];
+    do {
+      s = (await scrape(started.url)).samples.filter((x) => x.name === BREAKER);
+      if (done(s)) return s;
+      await sleep(50);
+    } while (Date.now() < deadline);
+    return s;
+  }
+
+  it('keeps an open series younger than the ttl, removes it from /metrics and openBreakers once older, recreates it on a transition', async () => {
+    for (let i = 0; i < 2; i++) expect((await client.callTool({ name: 'flaky', arguments: {} })).isError).toBe(true);
+    const opened = await breakerWhen((s) => sumOf(s, BREAKER) === state('open'));
+    expect(opened).toEqual([{ name: BREAKER, labels: series, value: state('open'), exemplar: undefined }]);
+
+    // Well within the ttl (the transition is a few seconds old at most): still open.
+    skewMs = (TTL_SECONDS - 10) * 1000;
+    expect((await scrape(started.url)).samples.filter((x) => x.name === BREAKER)).toEqual(opened);
+    expect((await started.collector.summary()).openBreakers).toEqual([
+      { service: APP, instance: 'replica-ttl', tool: 'flaky', state: 'open', since: expect.any(String) },
+    ]);
+
+    // Past the ttl: unknown, no series (the replica may be gone), in /metrics and in the summary alike.
+    skewMs = (TTL_SECONDS + 5) * 1000;
+    expect(countOf((await scrape(started.url)).samples, BREAKER)).toBe(0);
+    expect((await started.collector.summary()).openBreakers).toEqual([]);
+    // Removed, not hidden: with the clock back, nothing returns until a new transition.
+    skewMs = 0;
+    expect(countOf((await scrape(started.url)).samples, BREAKER)).toBe(0);
+
+    // After the cool-down the next call is the trial; it fails, so the breaker opens again (half_open, then open).
+    await sleep(400);
+    expect((await client.callTool({ name: 'flaky', arguments: {} })).isError).toBe(true);
+    const reopened = await breakerWhen((s) => s.length === 1);
+    expect(reopened).toEqual([{ name: BREAKER, labels: series, value: state('open'), exemplar: undefined }]);
+    expect((await started.collector.summary()).openBreakers).toEqual([
+      { service: APP, instance: 'replica-ttl', tool: 'flaky', state: 'open', since: expect.any(String) },
+    ]);
+  }, 30_000);
+});
+
 describe('breaker gauge and unauthorized counter in the tally', () => {
   const T0 = 1_767_000_000_000_000_000;
   const MS = 1_000_000;
@@ -279,17 +363,30 @@ describe('breaker gauge and unauthorized counter in the tally', () => {
     };
   }
 
-  function tally(cardinalityLimit = 10_000): { tally: Tally; samples: () => Promise<Sample[]> } {
+  /** The tally's clock (ms): T0 unless a test moves it. */
+  const clock = { ms: T0 / MS };
+  const TTL_MS = 15 * 60_000;
+
+  function tally(cardinalityLimit = 10_000): { tally: Tally; samples: () => Promise<Sample[]>; summary: () => Summary } {
     const registry = new Registry<RegistryContentType>();
     registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    clock.ms = T0 / MS;
+    const now = (): number => clock.ms;
+    const store = new SummaryStore({ recentViolations: 10, trendBucketSeconds: 60, trendBuckets: 10, now });
     const t = new Tally({
       metrics: createCollectorMetrics(registry),
-      summary: new SummaryStore({ recentViolations: 10, trendBucketSeconds: 60, trendBuckets: 10 }),
+      summary: store,
       cardinalityLimit,
       selfCorrectionWindowMs: 60_000,
       selfCorrectionMaxKeys: 100,
+      breakerStateTtlMs: TTL_MS,
+      now,
     });
-    return { tally: t, samples: async () => parseExposition(await registry.metrics()) };
+    return {
+      tally: t,
+      samples: async () => parseExposition(await registry.metrics()),
+      summary: () => store.render({ spansReceived: 0, spansRejected: 0, seriesDropped: 0 }),
+    };
   }
 
   const gauge = (samples: Sample[], instance: string, tool = 'export'): number[] =>
@@ -378,5 +475,63 @@ describe('breaker gauge and unauthorized counter in the tally', () => {
       ['a', state('open')],
       [OVERFLOW_LABEL_VALUE, state('half_open')],
     ]);
+  });
+
+  it('removes series older than the ttl whatever their state, keeps younger ones, and recreates one on a later transition', async () => {
+    const { tally: t, samples, summary } = tally();
+    t.record(
+      [
+        call('export', 'a', [transition('open', 'closed', T0 + 5 * MS)]),
+        call('export', 'b', [transition('half_open', 'open', T0 + 10 * 60_000 * MS)]),
+        call('export', 'c', [transition('closed', 'half_open', T0 + 1 * MS)]),
+      ],
+      'protobuf',
+    );
+    // Exactly the ttl after T0: none is older than now - ttl yet.
+    clock.ms = T0 / MS + TTL_MS;
+    t.sweepBreakers();
+    let s = await samples();
+    expect([gauge(s, 'a'), gauge(s, 'b'), gauge(s, 'c')]).toEqual([[state('open')], [state('half_open')], [state('closed')]]);
+    expect(summary().openBreakers.map((b) => [b.instance, b.state])).toEqual([
+      ['a', 'open'],
+      ['b', 'half_open'],
+    ]);
+
+    clock.ms += 10;
+    t.sweepBreakers();
+    s = await samples();
+    expect(s.filter((x) => x.name === BREAKER).map((x) => x.labels[LABEL.SERVICE_INSTANCE_ID])).toEqual(['b']);
+    expect(summary().openBreakers.map((b) => [b.instance, b.state])).toEqual([['b', 'half_open']]);
+
+    // A later transition creates the series again; one already older than the ttl creates nothing.
+    t.record(
+      [call('export', 'a', [transition('open', 'closed', clock.ms * MS)]), call('export', 'd', [transition('open', 'closed', T0)])],
+      'json',
+    );
+    t.sweepBreakers();
+    s = await samples();
+    expect([gauge(s, 'a'), gauge(s, 'b'), gauge(s, 'd')]).toEqual([[state('open')], [state('half_open')], []]);
+    expect(summary().openBreakers.map((b) => [b.instance, b.state])).toEqual([
+      ['b', 'half_open'],
+      ['a', 'open'],
+    ]);
+  });
+
+  it('frees the slot of a removed series under the cap, and removes an expired overflow series', async () => {
+    const { tally: t, samples } = tally(1);
+    t.record(
+      [call('export', 'a', [transition('open', 'closed', T0 + 5 * MS)]), call('export', 'b', [transition('open', 'closed', T0 + 6 * MS)])],
+      'json',
+    );
+    const instances = async (): Promise<Array<string | undefined>> =>
+      (await samples()).filter((x) => x.name === BREAKER).map((x) => x.labels[LABEL.SERVICE_INSTANCE_ID]);
+    expect(await instances()).toEqual(['a', OVERFLOW_LABEL_VALUE]);
+    clock.ms = T0 / MS + TTL_MS + 60_000;
+    t.sweepBreakers();
+    expect(await instances()).toEqual([]);
+    // a's slot is free: b, overflowed before, now gets a series of its own; a, later, overflows.
+    t.record([call('export', 'b', [transition('open', 'closed', clock.ms * MS)])], 'json');
+    t.record([call('export', 'a', [transition('open', 'closed', clock.ms * MS + 1)])], 'json');
+    expect(await instances()).toEqual(['b', OVERFLOW_LABEL_VALUE]);
   });
 });
