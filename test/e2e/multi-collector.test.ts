@@ -35,8 +35,10 @@ import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type Span, 
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
-import { instrumentServer } from '../../instrumentation/index.js';
+import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
+import type { GuardsConfig } from '../../instrumentation/guards/guard-config.js';
 import { prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
+import { compareAnswers, differenceTable, labelKey, parityQueries, tolerance, type Difference } from './query-parity.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcplens.js', import.meta.url));
 const SERVICES = ['orders', 'billing', 'search'];
@@ -48,6 +50,15 @@ const AGENTS: Array<{ provider: string; model: string; bad: boolean }> = [
 const ROUNDS = 24;
 /** Tool calls per round: 1 per good agent, 4 per bad one, per service. */
 const CALLS_PER_ROUND = SERVICES.length * AGENTS.reduce((n, a) => n + (a.bad ? 4 : 1), 0);
+/** The whole-query comparison: its range window, the warm-up before it, the pacing of every session's calls. */
+const WINDOW_S = 30;
+const WARMUP_S = 6;
+const PERIOD_MS = 100;
+/** Longest a span waits in a BatchSpanProcessor (scheduledDelayMillis below) and its export. */
+const BATCH_S = 0.3;
+const SCRAPE_S = 1;
+/** The rules and the queries, with the comparison's window. */
+const RULE_OPTIONS = resolveOptions({ evaluationInterval: `${SCRAPE_S}s`, rateWindow: `${WINDOW_S}s` });
 /** The collector's own request histogram counts HTTP requests, which differ by topology (batches, scrapes). */
 const TOPOLOGY_DEPENDENT: string[] = [METRICS.COLLECTOR_REQUEST_DURATION.name];
 
@@ -179,6 +190,7 @@ let refProm = '';
 const providers: BasicTracerProvider[] = [];
 const routers: SessionKeyRouter[] = [];
 const clients: Array<{ client: Client; agent: (typeof AGENTS)[number] }> = [];
+const steadyClients: Client[] = [];
 let restartLog = '';
 let restartCode: number | null = null;
 
@@ -198,6 +210,96 @@ async function round(): Promise<void> {
       await client.callTool({ name: 'cancel_order', arguments: { id: 'o-1' }, _meta }); // no such tool
     }),
   );
+}
+
+/** The guarded service of the steady phase: every guard outcome the dashboards and alerts read. */
+const GUARDED_SERVICE = 'payments';
+const GUARDED_TOOL = { SLOW: 'slow_report', FLAKY: 'flaky_export', ORDER: 'place_order', DENIED: 'refund_all' } as const;
+const GUARDS: GuardsConfig = {
+  tools: {
+    // Always slower than its timeout, no breaker: every call ends in `timeout`.
+    [GUARDED_TOOL.SLOW]: { timeoutMs: 30, circuitBreaker: false },
+    // Always throws: two failures open the breaker for longer than the test.
+    [GUARDED_TOOL.FLAKY]: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 600_000 } },
+  },
+  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' } } },
+  authorization: { tools: { [GUARDED_TOOL.DENIED]: ['orders:admin'] }, allowUnmapped: true },
+};
+
+function createGuardedServer(): McpServer {
+  const server = new McpServer({ name: GUARDED_SERVICE, version: '1.0.0' });
+  server.registerTool(GUARDED_TOOL.SLOW, { description: 'A report that takes too long', inputSchema: {} }, async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    return { content: [{ type: 'text', text: 'report' }] };
+  });
+  server.registerTool(GUARDED_TOOL.FLAKY, { description: 'An export whose backend is down', inputSchema: {} }, async () => {
+    throw new Error('export backend unavailable');
+  });
+  server.registerTool(
+    GUARDED_TOOL.ORDER,
+    { description: 'Place an order; reuse request_id when retrying', inputSchema: { sku: z.string(), request_id: z.string() } },
+    async ({ sku, request_id }) => ({ content: [{ type: 'text', text: `placed ${sku} (${request_id})` }] }),
+  );
+  server.registerTool(GUARDED_TOOL.DENIED, { description: 'Refund every order', inputSchema: {} }, async () => ({
+    content: [{ type: 'text', text: 'refunded' }],
+  }));
+  return server;
+}
+
+/** One session's calls in the steady phase, made in turn, one per period. */
+type Cycle = Array<() => Promise<unknown>>;
+
+/** The calls of the round-based phase, one at a time: the good agent's two tools; the bad agent's malformed, corrected and unknown calls. */
+function agentCycle(client: Client, agent: (typeof AGENTS)[number]): Cycle {
+  const _meta = { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=${agent.provider},${ATTR.GEN_AI_REQUEST_MODEL}=${agent.model}` };
+  if (!agent.bad) {
+    return [
+      () => client.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta }),
+      () => client.callTool({ name: 'find_order', arguments: { id: 'o-1' }, _meta }),
+    ];
+  }
+  return [
+    () => client.callTool({ name: 'add', arguments: { a: 1 }, _meta }),
+    () => client.callTool({ name: 'add', arguments: { a: 1, b: 2 }, _meta }),
+    () => client.callTool({ name: 'find_order', arguments: { id: 7 }, _meta }),
+    () => client.callTool({ name: 'cancel_order', arguments: { id: 'o-1' }, _meta }),
+  ];
+}
+
+let orderNumber = 0;
+
+/** A guarded session: a timeout, a refused export (its breaker open), an order and its replay, a denied refund, an unknown tool. */
+function guardedCycle(client: Client, agent: (typeof AGENTS)[number]): Cycle {
+  const _meta = { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=${agent.provider},${ATTR.GEN_AI_REQUEST_MODEL}=${agent.model}` };
+  let requestId = '';
+  return [
+    () => client.callTool({ name: GUARDED_TOOL.SLOW, arguments: {}, _meta }),
+    () => client.callTool({ name: GUARDED_TOOL.FLAKY, arguments: {}, _meta }),
+    () => client.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: (requestId = `r-${++orderNumber}`) }, _meta }),
+    () => client.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: requestId }, _meta }), // replayed
+    () => client.callTool({ name: GUARDED_TOOL.DENIED, arguments: {}, _meta }),
+    () => client.callTool({ name: 'void_order', arguments: {}, _meta }), // no such tool
+  ];
+}
+
+let stopSteady = false;
+const steadyErrors: unknown[] = [];
+
+/**
+ * Runs a cycle until stopped: call k starts at `start + offset + k·PERIOD_MS` (or as soon as the
+ * previous one returns), so each session's calls are evenly spread over time, not in bursts.
+ */
+async function paced(cycle: Cycle, start: number, offsetMs: number): Promise<void> {
+  for (let k = 0; !stopSteady; k++) {
+    const wait = start + offsetMs + k * PERIOD_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (stopSteady) return;
+    try {
+      await cycle[k % cycle.length]!();
+    } catch (err) {
+      steadyErrors.push(err);
+    }
+  }
 }
 
 async function query(
@@ -258,6 +360,14 @@ function counterSeriesNames(): string[] {
   });
 }
 
+/** The earliest last evaluation of the rule groups of a Prometheus (ms), 0 before every group was evaluated. */
+async function lastEvaluationTime(prom: string): Promise<number> {
+  const res = await fetch(`${prom}/api/v1/rules`);
+  const body = (await res.json()) as { data: { groups: Array<{ lastEvaluation: string }> } };
+  const groups = body.data.groups;
+  return groups.length === 0 ? 0 : Math.min(...groups.map((g) => Date.parse(g.lastEvaluation) || 0));
+}
+
 async function lastScrapeTime(prom: string): Promise<number> {
   const res = await fetch(`${prom}/api/v1/targets`);
   const body = (await res.json()) as { data: { activeTargets: Array<{ lastScrape: string; health: string }> } };
@@ -275,7 +385,7 @@ beforeAll(async () => {
   await Promise.all([...pairPorts, refPort].map(collectorReady));
 
   const rules = join(tmp, 'rules.yaml');
-  await writeFile(rules, stringify(prometheusRuleFile(resolveOptions({ evaluationInterval: '1s' })), { lineWidth: 0 }));
+  await writeFile(rules, stringify(prometheusRuleFile(RULE_OPTIONS), { lineWidth: 0 }));
   for (const [name, ports] of [
     ['pair', pairPorts],
     ['reference', [refPort]],
@@ -285,7 +395,7 @@ beforeAll(async () => {
     await writeFile(
       config,
       stringify({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        global: { scrape_interval: `${SCRAPE_S}s`, evaluation_interval: `${SCRAPE_S}s` },
         rule_files: [rules],
         scrape_configs: [{ job_name: 'mcplens-collector', static_configs: [{ targets: ports.map((p) => `127.0.0.1:${p}`) }] }],
       }),
@@ -357,7 +467,8 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.client.close()));
+  stopSteady = true;
+  await Promise.allSettled([...clients.map((c) => c.client.close()), ...steadyClients.map((c) => c.close())]);
   await Promise.allSettled(providers.map((p) => p.shutdown()));
   await Promise.allSettled([...proms, ...pair, reference].map((p) => stopProcess(p, 'SIGKILL')));
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -415,4 +526,114 @@ describe('two collectors behind session-key routing against one fed everything',
     expect(Object.values(holders)).toContain(2);
     expect(Object.keys(ref).every((k) => k.includes(`"${LABEL.SERVICE_NAME}"`))).toBe(true);
   }, 20_000);
+});
+
+describe('every dashboard, recording-rule and alert query answers the same on the pair as on the reference', () => {
+  const queries = parityQueries(RULE_OPTIONS, PROVIDERS.OPENAI);
+  /** End of the range windows: the steady phase's last moment. */
+  let T = 0;
+  let tol: ReturnType<typeof tolerance>;
+
+  beforeAll(
+    async () => {
+      // The guarded service, instrumented clients included (the client view), behind the same routing.
+      const router = new SessionKeyRouter(pairPorts.map(batch));
+      routers.push(router);
+      const provider = new BasicTracerProvider({
+        resource: resourceFromAttributes({ [ATTR.SERVICE_NAME]: GUARDED_SERVICE }),
+        spanProcessors: [router, batch(refPort)],
+      });
+      providers.push(provider);
+      const cycles = clients.map(({ client, agent }) => agentCycle(client, agent));
+      for (const agent of AGENTS.slice(0, 2)) {
+        const server = instrumentServer(createGuardedServer(), { tracerProvider: provider, guards: GUARDS });
+        const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+        const name = `${agent.provider}-ops-agent`;
+        // What an HTTP transport behind the SDK's bearer auth hands the server: the caller's authInfo on every message.
+        const authInfo = { token: 'in-memory', clientId: name, scopes: ['orders:write'] };
+        const send = clientTransport.send.bind(clientTransport);
+        clientTransport.send = (message, options) => send(message, { ...options, authInfo });
+        await server.connect(serverTransport);
+        const client = instrumentClient(new Client({ name, version: '1.0.0' }), {
+          tracerProvider: provider,
+          provider: agent.provider,
+          model: agent.model,
+        });
+        await client.connect(clientTransport);
+        await client.listTools();
+        steadyClients.push(client);
+        cycles.push(guardedCycle(client, agent));
+      }
+      // The slowest series gets one call per longest cycle.
+      tol = tolerance(WINDOW_S, SCRAPE_S, BATCH_S, 1000 / (PERIOD_MS * Math.max(...cycles.map((c) => c.length))));
+
+      // Every session calls on its own timer, the sessions' timers spread over the period.
+      const start = Date.now();
+      const loops = cycles.map((c, i) => paced(c, start, (i * PERIOD_MS) / cycles.length));
+      await new Promise((r) => setTimeout(r, start + (WARMUP_S + WINDOW_S) * 1000 - Date.now()));
+      T = Date.now() / 1000;
+      stopSteady = true;
+      await Promise.all(loops);
+      await Promise.all(providers.map((p) => p.forceFlush()));
+      // Everything sampled up to T is in both Prometheus once every target was scraped after T
+      // (a scrape in flight at T is stored with its start time, before T); every rule group evaluated after T.
+      await waitFor('every target of both Prometheus scraped and every rule group evaluated after T', 15_000, async () => {
+        const scraped = Math.min(await lastScrapeTime(pairProm), await lastScrapeTime(refProm));
+        const evaluated = Math.min(await lastEvaluationTime(pairProm), await lastEvaluationTime(refProm));
+        return Math.min(scraped, evaluated) > T * 1000 + 500 ? true : undefined;
+      });
+    },
+    (WARMUP_S + WINDOW_S) * 1000 + 40_000,
+  );
+
+  it('no series a query reads began inside the window: the warm-up created every label set on both sides', async () => {
+    const names = [...new Set(queries.flatMap((q) => q.metrics))].sort();
+    const counts = async (prom: string, time: number): Promise<Record<string, number>> =>
+      Object.fromEntries(
+        (await query(prom, `count by (__name__) ({__name__=~"${names.join('|')}"})`, time)).map((r) => [
+          r.metric.__name__ ?? '',
+          Number(r.value[1]),
+        ]),
+      );
+    for (const prom of [pairProm, refProm]) expect(await counts(prom, T - WINDOW_S)).toEqual(await counts(prom, T));
+  }, 20_000);
+
+  it('every query returns the same label sets, values within the scrape-timing tolerance', async () => {
+    expect(steadyErrors).toEqual([]);
+    const diffs: Difference[] = [];
+    let nonEmpty = 0;
+    let worst = 0;
+    for (const q of queries) {
+      const ref = await query(refProm, q.expr, T);
+      const pair = await query(pairProm, q.expr, T);
+      if (ref.length > 0) nonEmpty++;
+      diffs.push(...compareAnswers(q, ref, pair, tol));
+      const p = new Map(pair.map((r) => [labelKey(r.metric), Number(r.value[1])]));
+      for (const r of ref) {
+        const a = Number(r.value[1]);
+        const b = p.get(labelKey(r.metric)) ?? NaN;
+        if (Number.isFinite(a) && Number.isFinite(b) && a !== b)
+          worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b)));
+      }
+    }
+    console.error(
+      `${queries.length} queries, ${nonEmpty} with data; largest relative difference ${(100 * worst).toFixed(2)}% ` +
+        `(tolerance ${(100 * tol.relative).toFixed(1)}%, ratios ${(100 * tol.ratioRelative).toFixed(1)}%, floor ${tol.floor.toFixed(3)})`,
+    );
+    if (diffs.length > 0) console.error(`queries that differ, pair against reference at T=${T}:\n${differenceTable(diffs)}`);
+    expect(differenceTable(diffs)).toBe('');
+  }, 60_000);
+
+  it('the queries without data on both sides are exactly those reading a metric the workload leaves at zero', async () => {
+    const nonZero = new Set((await query(refProm, `count by (__name__) ({__name__=~".+"} != 0)`, T)).map((r) => r.metric.__name__ ?? ''));
+    const empty: string[] = [];
+    const unproduced: string[] = [];
+    for (const q of queries.filter((x) => x.kind === 'value')) {
+      const [ref, pair] = [await query(refProm, q.expr, T), await query(pairProm, q.expr, T)];
+      if (ref.length === 0 && pair.length === 0) empty.push(q.where);
+      if (q.metrics.some((m) => !nonZero.has(m))) unproduced.push(q.where);
+    }
+    console.error(`${empty.length} queries without data on both sides:\n  ${empty.join('\n  ')}`);
+    expect(empty).toEqual(unproduced);
+  }, 60_000);
 });
