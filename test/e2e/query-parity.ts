@@ -18,6 +18,8 @@ export interface ParityQuery {
   readonly metrics: readonly string[];
   /** `threshold`: an alerting expression, empty wherever nothing is above its threshold. */
   readonly kind: 'value' | 'threshold';
+  /** For an alert's value: the threshold its alerting expression compares it with. */
+  readonly threshold?: number;
 }
 
 /** A result row of an instant query. */
@@ -52,7 +54,7 @@ export function parityQueries(o: ResolvedOptions, drillDownProvider: string): Pa
   for (const r of recordingDefinitions(o))
     out.push({ where: `recording ${r.record}`, expr: r.record, metrics: metricNamesIn(r.expr), kind: 'value' });
   for (const d of alertDefinitions(o)) {
-    out.push({ where: `alert ${d.name} (value)`, expr: d.query, metrics: metricNamesIn(d.query), kind: 'value' });
+    out.push({ where: `alert ${d.name} (value)`, expr: d.query, metrics: metricNamesIn(d.query), kind: 'value', threshold: d.threshold });
     out.push({ where: `alert ${d.name} (> ${d.threshold})`, expr: alertExpr(d), metrics: metricNamesIn(d.query), kind: 'threshold' });
   }
   return out;
