@@ -15,20 +15,25 @@
  *
  * Then a steady phase, after the restart so that no range window spans a reset: every session
  * (the nine of the rounds, plus two instrumented agents of a guarded service: timeout, open
- * circuit breaker, idempotent replays, denied calls, unknown tools, the client view) calls on its
- * own timer, one call per {@link PERIOD_MS} ms, cycling its tools and outcomes, the sessions'
- * timers spread over the period. A {@link WARMUP_S} s warm-up creates every label set on the
- * reference and on the collector its session routes to; then a {@link WINDOW_S} s window ends at
- * T, the moment the calls stop. Every query of the generated dashboards (Grafana's macros set to
- * the window, label variables to "All"), every recording rule's series and every alert's value
- * and alerting expression is evaluated at T on both Prometheus, once each target of both has
- * been scraped after T and each rule group evaluated after T. Proves: no queried series began
- * inside the window (rate() extrapolates each series from its own first sample: a series born
- * inside the window would be extrapolated differently on a collector than on the reference);
- * every query returns the same label sets, with values within the tolerance that scrape phases
- * and export batches allow (derived in test/e2e/query-parity.ts: 6.4 %, 12.9 % for ratios, or
- * for quantiles the same histogram bucket); and the queries without data on both sides are
- * exactly those reading a metric the workload leaves at zero (the collector's drop counters).
+ * circuit breaker, idempotent replays and conflicts, denied calls, tool errors, unknown tools,
+ * the client view) calls on its own timer, one call per {@link PERIOD_MS} ms, cycling its tools
+ * and outcomes, the sessions' timers spread over the period. A {@link WARMUP_S} s warm-up creates
+ * every label set on the reference and on the collector its session routes to; then a
+ * {@link WINDOW_S} s window ends at T, the moment the calls stop. Every query of the generated
+ * dashboards (Grafana's macros set to the window, label variables to "All", the drill-down's
+ * single provider to the bad one), every recording rule's series and every alert's value and
+ * alerting expression is evaluated at T on both Prometheus, once each target of both has been
+ * scraped after T (a scrape in flight at T is stored at its start, before T) and each rule group
+ * evaluated after T. Spans still in an export batch at a sample's moment are missing from it on
+ * one side and not the other: the tolerance counts them, rather than a quiet tail after the calls
+ * stop (rate() would extrapolate the last samples into it, differently per scrape phase).
+ * Proves: no queried series began inside the window (rate() extrapolates each series from its
+ * own first sample: a series born inside the window would be extrapolated differently on a
+ * collector than on the reference); every query returns the same label sets, with values within
+ * the tolerance that scrape phases and export batches allow (derived in test/e2e/query-parity.ts:
+ * 7.9 %, 15.7 % for ratios, or for quantiles the same histogram bucket); and the queries without
+ * data on both sides are exactly those reading a metric the workload leaves at zero (the
+ * collector's drop counters).
  * The workload keeps every alert's value far from its threshold (0, or at least twice it;
  * latencies of milliseconds), so the alerting expressions compare exactly which series fire.
  *
@@ -234,15 +239,24 @@ async function round(): Promise<void> {
 
 /** The guarded service of the steady phase: every guard outcome the dashboards and alerts read. */
 const GUARDED_SERVICE = 'payments';
-const GUARDED_TOOL = { SLOW: 'slow_report', FLAKY: 'flaky_export', ORDER: 'place_order', DENIED: 'refund_all' } as const;
+const GUARDED_TOOL = {
+  SLOW: 'slow_report',
+  FLAKY: 'flaky_export',
+  ORDER: 'place_order',
+  REFUND: 'refund_payment',
+  DENIED: 'refund_all',
+  BROKEN: 'lookup_stock',
+} as const;
 const GUARDS: GuardsConfig = {
   tools: {
     // Always slower than its timeout, no breaker: every call ends in `timeout`.
     [GUARDED_TOOL.SLOW]: { timeoutMs: 30, circuitBreaker: false },
     // Always throws: two failures open the breaker for longer than the test.
     [GUARDED_TOOL.FLAKY]: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 600_000 } },
+    // Always throws, no breaker: every call ends in `tool_error`.
+    [GUARDED_TOOL.BROKEN]: { circuitBreaker: false },
   },
-  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' } } },
+  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' }, [GUARDED_TOOL.REFUND]: { keyArgument: 'request_id' } } },
   authorization: { tools: { [GUARDED_TOOL.DENIED]: ['orders:admin'] }, allowUnmapped: true },
 };
 
@@ -260,6 +274,14 @@ function createGuardedServer(): McpServer {
     { description: 'Place an order; reuse request_id when retrying', inputSchema: { sku: z.string(), request_id: z.string() } },
     async ({ sku, request_id }) => ({ content: [{ type: 'text', text: `placed ${sku} (${request_id})` }] }),
   );
+  server.registerTool(
+    GUARDED_TOOL.REFUND,
+    { description: 'Refund a payment; reuse request_id when retrying', inputSchema: { amount: z.number(), request_id: z.string() } },
+    async ({ amount, request_id }) => ({ content: [{ type: 'text', text: `refunded ${amount} (${request_id})` }] }),
+  );
+  server.registerTool(GUARDED_TOOL.BROKEN, { description: 'Stock levels from a broken backend', inputSchema: {} }, async () => {
+    throw new Error('stock backend unavailable');
+  });
   server.registerTool(GUARDED_TOOL.DENIED, { description: 'Refund every order', inputSchema: {} }, async () => ({
     content: [{ type: 'text', text: 'refunded' }],
   }));
@@ -288,7 +310,7 @@ function agentCycle(client: Client, agent: (typeof AGENTS)[number]): Cycle {
 
 let orderNumber = 0;
 
-/** A guarded session: a timeout, a refused export (its breaker open), an order and its replay, a denied refund, an unknown tool (the bad agent). */
+/** A guarded session: a timeout, a refused export (its breaker open), an order and its replay, a refund and a conflicting reuse of its key, a denied refund, an unknown tool (the bad agent) or a failing one (the good agent). */
 function guardedCycle(client: Client, agent: (typeof AGENTS)[number]): Cycle {
   const _meta = { baggage: `${ATTR.GEN_AI_PROVIDER_NAME}=${agent.provider},${ATTR.GEN_AI_REQUEST_MODEL}=${agent.model}` };
   let requestId = '';
@@ -297,11 +319,13 @@ function guardedCycle(client: Client, agent: (typeof AGENTS)[number]): Cycle {
     () => client.callTool({ name: GUARDED_TOOL.FLAKY, arguments: {}, _meta }),
     () => client.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: (requestId = `r-${++orderNumber}`) }, _meta }),
     () => client.callTool({ name: GUARDED_TOOL.ORDER, arguments: { sku: 'SKU-1', request_id: requestId }, _meta }), // replayed
+    () => client.callTool({ name: GUARDED_TOOL.REFUND, arguments: { amount: 1, request_id: requestId }, _meta }),
+    () => client.callTool({ name: GUARDED_TOOL.REFUND, arguments: { amount: 2, request_id: requestId }, _meta }), // conflict
     () => client.callTool({ name: GUARDED_TOOL.DENIED, arguments: {}, _meta }),
     // The bad agent names a tool that does not exist; the good one stays clear of every malformed-call alert.
     agent.bad
       ? () => client.callTool({ name: 'void_order', arguments: {}, _meta })
-      : () => client.callTool({ name: GUARDED_TOOL.DENIED, arguments: {}, _meta }),
+      : () => client.callTool({ name: GUARDED_TOOL.BROKEN, arguments: {}, _meta }),
   ];
 }
 
@@ -630,14 +654,14 @@ describe('every dashboard, recording-rule and alert query answers the same on th
     expect(steadyErrors).toEqual([]);
     const diffs: Difference[] = [];
     let nonEmpty = 0;
-    let allZero = 0;
+    const allZero: string[] = [];
     let worst = 0;
     const nearThreshold: string[] = [];
     for (const q of queries) {
       const ref = await query(refProm, q.expr, T);
       const pair = await query(pairProm, q.expr, T);
       if (ref.length > 0) nonEmpty++;
-      if (ref.length > 0 && ref.every((r) => Number(r.value[1]) === 0)) allZero++;
+      if (ref.length > 0 && ref.every((r) => Number(r.value[1]) === 0)) allZero.push(q.where);
       // An alert's value within a factor of two of its threshold could fire on one side only.
       const th = q.threshold;
       for (const r of th === undefined ? [] : ref) {
@@ -654,9 +678,10 @@ describe('every dashboard, recording-rule and alert query answers the same on th
       }
     }
     console.error(
-      `${queries.length} queries, ${nonEmpty} with data (${allZero} of them all zeros); largest relative difference ${(100 * worst).toFixed(2)}% ` +
+      `${queries.length} queries, ${nonEmpty} with data (${allZero.length} of them all zeros); largest relative difference ${(100 * worst).toFixed(2)}% ` +
         `(tolerance ${(100 * tol.relative).toFixed(1)}%, ratios ${(100 * tol.ratioRelative).toFixed(1)}%, floor ${tol.floor.toFixed(3)})`,
     );
+    console.error(`queries whose every value is 0 on the reference (they compare little):\n  ${allZero.join('\n  ')}`);
     if (diffs.length > 0) console.error(`queries that differ, pair against reference at T=${T}:\n${differenceTable(diffs)}`);
     expect(differenceTable(diffs)).toBe('');
     expect(nearThreshold).toEqual([]);
