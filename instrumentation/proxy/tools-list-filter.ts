@@ -57,9 +57,10 @@ export function toolsListRewrite(
     if (encoding !== 'identity') throw new Error(`a tools/list answer to filter came encoded (${encoding})`);
     const unanswered = new Set(ids);
     const filter = (message: unknown): unknown => {
-      if (!isRecord(message) || (typeof message.id !== 'string' && typeof message.id !== 'number') || !unanswered.has(message.id)) {
-        return undefined;
-      }
+      // Only an answer settles a tools/list: a request of the server's own (e.g. roots/list, sent
+      // on the same stream) may carry the same id, from the server's id space.
+      if (!isRecord(message) || !('result' in message || 'error' in message)) return undefined;
+      if ((typeof message.id !== 'string' && typeof message.id !== 'number') || !unanswered.has(message.id)) return undefined;
       unanswered.delete(message.id);
       const result = message.result;
       if (!isRecord(result) || !Array.isArray(result.tools)) return undefined;
