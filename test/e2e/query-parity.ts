@@ -14,6 +14,11 @@ export interface ParityQuery {
   /** Where it comes from: dashboard and panel, recording rule or alert. */
   readonly where: string;
   readonly expr: string;
+  /**
+   * The expression whose form (a ratio, a quantile) sets the tolerance: `expr`, or for a recorded
+   * series the rule's own expression (the series name shows neither).
+   */
+  readonly shape: string;
   /** Series names it reads (for recorded series: those of the rule's expression). */
   readonly metrics: readonly string[];
   /** `threshold`: an alerting expression, empty wherever nothing is above its threshold. */
@@ -47,15 +52,34 @@ export function parityQueries(o: ResolvedOptions, drillDownProvider: string): Pa
     for (const p of model.panels as Array<{ id: number; title: string; targets: Array<{ refId: string; expr: string }> }>) {
       for (const t of p.targets) {
         const expr = substituteVariables(t.expr, values);
-        out.push({ where: `${String(model.uid)} #${p.id} ${t.refId} "${p.title}"`, expr, metrics: metricNamesIn(expr), kind: 'value' });
+        out.push({
+          where: `${String(model.uid)} #${p.id} ${t.refId} "${p.title}"`,
+          expr,
+          shape: expr,
+          metrics: metricNamesIn(expr),
+          kind: 'value',
+        });
       }
     }
   }
   for (const r of recordingDefinitions(o))
-    out.push({ where: `recording ${r.record}`, expr: r.record, metrics: metricNamesIn(r.expr), kind: 'value' });
+    out.push({ where: `recording ${r.record}`, expr: r.record, shape: r.expr, metrics: metricNamesIn(r.expr), kind: 'value' });
   for (const d of alertDefinitions(o)) {
-    out.push({ where: `alert ${d.name} (value)`, expr: d.query, metrics: metricNamesIn(d.query), kind: 'value', threshold: d.threshold });
-    out.push({ where: `alert ${d.name} (> ${d.threshold})`, expr: alertExpr(d), metrics: metricNamesIn(d.query), kind: 'threshold' });
+    out.push({
+      where: `alert ${d.name} (value)`,
+      expr: d.query,
+      shape: d.query,
+      metrics: metricNamesIn(d.query),
+      kind: 'value',
+      threshold: d.threshold,
+    });
+    out.push({
+      where: `alert ${d.name} (> ${d.threshold})`,
+      expr: alertExpr(d),
+      shape: d.query,
+      metrics: metricNamesIn(d.query),
+      kind: 'threshold',
+    });
   }
   return out;
 }
@@ -121,8 +145,8 @@ export function compareAnswers(q: ParityQuery, ref: Sample[], pair: Sample[], to
   const r = byKey(ref);
   const p = byKey(pair);
   const diffs: Difference[] = [];
-  const rel = q.expr.includes(' / ') ? tol.ratioRelative : tol.relative;
-  const isQuantile = q.expr.includes('histogram_quantile(');
+  const rel = q.shape.includes(' / ') ? tol.ratioRelative : tol.relative;
+  const isQuantile = q.shape.includes('histogram_quantile(');
   for (const key of new Set([...r.keys(), ...p.keys()])) {
     const a = r.get(key);
     const b = p.get(key);
