@@ -7,6 +7,7 @@
  * 401 or 403 with the guard's `WWW-Authenticate` challenge (503 when the keys are unreachable).
  * At a timeout the server is sent `notifications/cancelled` (a POST of its own in the call's
  * session); an answer it still sends is not passed on, but recorded by the guards.
+ * A batch holding a tools/call is refused (400): the guards decide one call per POST.
  * With `hideUnauthorizedTools`, a POST with a tools/list request is forwarded with the rewrite of
  * tools-list-filter.ts, for the caller its `Authorization` header names.
  */
@@ -82,6 +83,12 @@ export function guardedPost(
     }
     const body = Buffer.concat(chunks);
     const message = parseJson(body.toString('utf8'));
+    // The guards decide one call per POST: a tools/call inside a batch would pass unguarded.
+    if (Array.isArray(message) && message.some((m) => isRecord(m) && m.method === MCP_METHOD.TOOLS_CALL)) {
+      fail(res, 400, 'with guards on, a tools/call must be sent alone, not in a batch');
+      exchange?.end(false);
+      return;
+    }
     const id = isRecord(message) ? message.id : undefined;
     const params = isRecord(message) && isRecord(message.params) ? message.params : undefined;
     if (

@@ -145,6 +145,27 @@ describe('mcplens proxy --guards', () => {
     expect((await spanWithId(902)).attributes[ATTR.OUTCOME]).toBe('unauthorized');
   }, 30_000);
 
+  it('refuses a tools/call inside a batch (400) rather than pass it unguarded', async () => {
+    const { transport } = await connect(await token('orders:read'));
+    const forwardedBefore = callsForwarded().length;
+    const batched = await fetch(proxy.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': transport.sessionId!,
+        'mcp-protocol-version': '2025-03-26',
+      },
+      body: JSON.stringify([
+        { jsonrpc: '2.0', id: 905, method: 'ping' },
+        { jsonrpc: '2.0', id: 906, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } },
+      ]),
+    });
+    expect(batched.status).toBe(400);
+    expect(((await batched.json()) as { error: { message: string } }).error.message).toContain('batch');
+    expect(callsForwarded().length).toBe(forwardedBefore);
+  }, 30_000);
+
   it('replays a retry with the same idempotency key without forwarding it again', async () => {
     const { client } = await connect(await token('orders:read'));
     const first = await client.callTool({ name: 'add', arguments: { a: 2, b: 5, key: 'order-42' } });
