@@ -20,7 +20,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ATTR, META_KEYS } from '../../contract/index.js';
+import { ATTR, MCP_METHOD, META_KEYS } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 import { startMcpHttpFixture, type McpHttpFixture } from './mcp-http-fixture.js';
 import { startProxy, type ProxyProcess } from './proxy-process.js';
@@ -100,7 +100,7 @@ function post(sessionId: string, id: number, name: string, authorization: string
     'mcp-protocol-version': '2025-06-18',
   };
   if (authorization !== undefined) headers.authorization = authorization;
-  const body = JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { a: 1, b: 2 } } });
+  const body = JSON.stringify({ jsonrpc: '2.0', id, method: MCP_METHOD.TOOLS_CALL, params: { name, arguments: { a: 1, b: 2 } } });
   return fetch(proxy.url, { method: 'POST', headers, body });
 }
 
@@ -110,7 +110,7 @@ function callsForwarded(): string[] {
 
 async function spanWithId(id: number): Promise<ReceivedSpan> {
   const match = (s: ReceivedSpan): boolean =>
-    s.kind === SERVER_KIND && s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.JSONRPC_REQUEST_ID] === String(id);
+    s.kind === SERVER_KIND && s.resource[ATTR.SERVICE_NAME] === 'proxy-guards' && s.attributes[ATTR.JSONRPC_REQUEST_ID] === String(id);
   const spans = await otlp.waitFor((all) => all.some(match), 10_000);
   return spans.find(match)!;
 }
@@ -158,7 +158,7 @@ describe('mcplens proxy --guards', () => {
       },
       body: JSON.stringify([
         { jsonrpc: '2.0', id: 905, method: 'ping' },
-        { jsonrpc: '2.0', id: 906, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } },
+        { jsonrpc: '2.0', id: 906, method: MCP_METHOD.TOOLS_CALL, params: { name: 'add', arguments: { a: 1, b: 2 } } },
       ]),
     });
     expect(batched.status).toBe(400);
@@ -175,7 +175,7 @@ describe('mcplens proxy --guards', () => {
     expect(again._meta?.[META_KEYS.IDEMPOTENT_REPLAY]).toBe(true);
     expect(callsForwarded().length).toBe(forwarded);
     const spans = await otlp.waitFor(
-      (all) => all.some((s) => s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'replayed'),
+      (all) => all.some((s) => s.resource[ATTR.SERVICE_NAME] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'replayed'),
       10_000,
     );
     expect(spans.filter((s) => s.attributes[ATTR.OUTCOME] === 'replayed')).toHaveLength(1);
@@ -193,10 +193,10 @@ describe('mcplens proxy --guards', () => {
     expect(callsForwarded().slice(-2)).toEqual(['tools/call', 'notifications/cancelled']);
 
     const spans = await otlp.waitFor(
-      (all) => all.some((s) => s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'timeout'),
+      (all) => all.some((s) => s.resource[ATTR.SERVICE_NAME] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'timeout'),
       10_000,
     );
-    const span = spans.find((s) => s.resource['service.name'] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'timeout')!;
+    const span = spans.find((s) => s.resource[ATTR.SERVICE_NAME] === 'proxy-guards' && s.attributes[ATTR.OUTCOME] === 'timeout')!;
     expect(span.attributes[ATTR.GEN_AI_TOOL_NAME]).toBe('progress_steps');
     expect(span.attributes[ATTR.TIMEOUT_MS]).toBe(300);
   }, 30_000);
@@ -312,7 +312,7 @@ describe('mcplens proxy --guards with hideUnauthorizedTools', () => {
         'x-answer': answer,
         authorization,
       },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: {} }),
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: MCP_METHOD.TOOLS_LIST, params: {} }),
     });
     return { response, bytes: Buffer.from(await response.arrayBuffer()) };
   }
@@ -385,7 +385,7 @@ describe('mcplens proxy --guards with hideUnauthorizedTools', () => {
   it("records the server's whole catalog on the tools/list span, not the caller's view", async () => {
     await rawList(hiding.url, 11, 'sse', `Bearer ${reader}`);
     const match = (s: ReceivedSpan): boolean =>
-      s.kind === SERVER_KIND && s.resource['service.name'] === 'proxy-hide' && s.attributes[ATTR.JSONRPC_REQUEST_ID] === '11';
+      s.kind === SERVER_KIND && s.resource[ATTR.SERVICE_NAME] === 'proxy-hide' && s.attributes[ATTR.JSONRPC_REQUEST_ID] === '11';
     const spans = await otlp.waitFor((all) => all.some(match), 10_000);
     expect(spans.find(match)!.attributes[ATTR.CATALOG_TOOL_COUNT]).toBe(2);
   }, 30_000);
