@@ -28,4 +28,12 @@ describe('compareAnswers on recorded series', () => {
     const p95 = recording(':mcp_server_operation_duration_seconds:p95_rate30s');
     expect(compareAnswers(p95, sample(0.055), sample(0.099), tol)).toEqual([]);
   });
+
+  it('gives quantiles and ratios no absolute floor: small values still have to agree', () => {
+    const p95 = recording(':mcp_server_operation_duration_seconds:p95_rate30s');
+    // 12 ms and 25 ms: both below the one-call floor of a rate, in different buckets.
+    expect(compareAnswers(p95, sample(0.012), sample(0.025), tol)).toHaveLength(1);
+    const ratio = recording(':mcp_tool_schema_violations:ratio_rate30s');
+    expect(compareAnswers(ratio, sample(0.01), sample(0.03), tol)).toHaveLength(1);
+  });
 });

@@ -98,7 +98,7 @@ export function parityQueries(o: ResolvedOptions, drillDownProvider: string): Pa
  * (the sampled span is at least windowS − 2·scrapeS). It is largest for the slowest series; a sum
  * over series keeps it; a ratio of two sums can add the bounds of numerator and denominator,
  * hence twice the bound for an expression with a division. The absolute floor, one call over the
- * window, is for values near zero.
+ * window, is for rates near zero; ratios and quantiles get none.
  */
 export function tolerance(
   windowS: number,
@@ -145,7 +145,8 @@ export function compareAnswers(q: ParityQuery, ref: Sample[], pair: Sample[], to
   const r = byKey(ref);
   const p = byKey(pair);
   const diffs: Difference[] = [];
-  const rel = q.shape.includes(' / ') ? tol.ratioRelative : tol.relative;
+  const isRatio = q.shape.includes(' / ');
+  const rel = isRatio ? tol.ratioRelative : tol.relative;
   const isQuantile = q.shape.includes('histogram_quantile(');
   for (const key of new Set([...r.keys(), ...p.keys()])) {
     const a = r.get(key);
@@ -157,7 +158,9 @@ export function compareAnswers(q: ParityQuery, ref: Sample[], pair: Sample[], to
     }
     if (Number.isNaN(a) && Number.isNaN(b)) continue;
     if (a === b) continue;
-    if (Math.abs(a - b) <= Math.max(tol.floor, rel * Math.max(Math.abs(a), Math.abs(b)))) continue;
+    // The floor is one call over the window: a rate's unit. Ratios and quantiles (seconds) have other units: relative only.
+    const floor = isQuantile || isRatio ? 0 : tol.floor;
+    if (Math.abs(a - b) <= Math.max(floor, rel * Math.max(Math.abs(a), Math.abs(b)))) continue;
     if (isQuantile && Number.isFinite(a) && bucketOf(a) === bucketOf(b)) continue;
     diffs.push({ ...row, why: `differs by ${((100 * Math.abs(a - b)) / Math.max(Math.abs(a), Math.abs(b))).toFixed(1)}%` });
   }
