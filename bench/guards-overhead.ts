@@ -13,24 +13,27 @@
  *
  * The targets are in µs of the machine they were set on, where canonical JSON plus SHA-256 of
  * small arguments cost about 2 µs. That reference is measured here in the same rounds (the same
- * arguments, synchronous CPU work of the kind the guards do); its ratio to 2 µs is this machine's
- * speed factor, and each verdict compares a guard with its target times that factor (the
- * unscaled comparison is printed too). A handler that reads its signal gets a new AbortSignal,
+ * arguments, synchronous CPU work of the kind the guards do) with the `canonicalize` library, not
+ * mcplens' own canonicaliser, so that a slower guard cannot excuse itself by slowing its yardstick;
+ * its ratio to 2 µs is this machine's speed factor, and each verdict compares a guard with its
+ * target times that factor (the unscaled comparison and the ratio to the yardstick are printed too). A handler that reads its signal gets a new AbortSignal,
  * whose construction by Node is measured alone as that row's floor.
  *
  * Run: `npx tsc -p . && node dist/bench/guards-overhead.js [--rounds 7] [--calls 100000] [--redis-calls 3000] [--quick]`.
  * Table to stdout, progress to stderr.
  */
 import { execFileSync } from 'node:child_process';
+import { hash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { trace } from '@opentelemetry/api';
+import canonicalize from 'canonicalize';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createClient } from 'redis';
 import type { GuardsConfig } from '../instrumentation/guards/guard-config.js';
-import { beginIdempotent, fingerprintArguments, RedisIdempotencyStore } from '../instrumentation/guards/idempotency/index.js';
+import { beginIdempotent, RedisIdempotencyStore } from '../instrumentation/guards/idempotency/index.js';
 import { ToolGuards, type GuardedCall, type Run } from '../instrumentation/guards/tool-guards.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 
@@ -69,7 +72,7 @@ const REFERENCE_THERE_US = 2;
 
 /** This machine against the one the targets were set on. */
 export interface Calibration {
-  /** Median CPU µs of canonical JSON + SHA-256 of the bench's arguments (`fingerprintArguments`). */
+  /** Median CPU µs of canonical JSON (`canonicalize`) + SHA-256 of the bench's arguments. */
   fingerprintUs: number;
   /** `fingerprintUs` / {@link REFERENCE_THERE_US}: above 1, this machine is slower. */
   factor: number;
@@ -125,7 +128,7 @@ async function cpuUsPer(calls: number, body: (i: number) => unknown): Promise<nu
 /** One round of the reference and of the AbortSignal floor, CPU µs each. */
 async function calibrationRound(calls: number): Promise<[number, number]> {
   let sink = 0;
-  const fingerprint = await cpuUsPer(calls, (i) => (sink += fingerprintArguments(argsFor(i)).length));
+  const fingerprint = await cpuUsPer(calls, (i) => (sink += hash('sha256', canonicalize(argsFor(i)) ?? 'null', 'base64url').length));
   const signal = await cpuUsPer(calls, () => (sink += new AbortController().signal.aborted ? 1 : 0));
   if (sink < 0) throw new Error('unreachable');
   return [fingerprint, signal];
@@ -304,7 +307,9 @@ export function formatGuardsTable(result: GuardsBenchResult): string {
     const scaled = r.targetUs * c.factor;
     // The floor is measured apart from the call; within noise of it, mcplens' part reads as about zero.
     const mcplens = r.floorUs === undefined ? '' : ` (mcplens' part ${fmt(Math.max(0, own))} µs + Node's AbortSignal ${fmt(r.floorUs)} µs)`;
-    return `  target < ${r.targetUs} µs, ${fmt(scaled)} µs here: ${own < scaled ? 'met' : 'MISSED'}${mcplens}${r.us < r.targetUs ? '' : ` [unscaled: ${fmt(r.us)} ≥ ${r.targetUs}]`}`;
+    // The ratio to the yardstick is what to compare across machines and builds.
+    const ratio = ` ×${fmt(r.us / c.fingerprintUs)} of the yardstick`;
+    return `  target < ${r.targetUs} µs, ${fmt(scaled)} µs here: ${own < scaled ? 'met' : 'MISSED'}${mcplens}${r.us < r.targetUs ? '' : ` [unscaled: ${fmt(r.us)} ≥ ${r.targetUs}]`};${ratio}`;
   };
   const line = (r: GuardFigure): string => {
     const label = r.targetUs === undefined ? 'µs CPU/call' : 'µs added   ';
@@ -314,7 +319,7 @@ export function formatGuardsTable(result: GuardsBenchResult): string {
     `guards on tools/call, not tripping: CPU time per call, median of ${result.rounds} rounds of ${result.calls} calls (node ${process.version}, ${cpus().length} CPUs)`,
     `  before: ${result.uptimeBefore}`,
     `  after:  ${result.uptimeAfter}`,
-    `this machine vs the targets' (same rounds): canonical JSON + SHA-256 of the arguments ${fmt(c.fingerprintUs)} µs here, about ${REFERENCE_THERE_US} µs there: speed factor ×${fmt(c.factor)}`,
+    `this machine vs the targets' (same rounds): canonical JSON (canonicalize) + SHA-256 of the arguments ${fmt(c.fingerprintUs)} µs here, about ${REFERENCE_THERE_US} µs there: speed factor ×${fmt(c.factor)}`,
     '',
     ...rows.map(line),
   ];
