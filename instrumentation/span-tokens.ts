@@ -35,7 +35,7 @@ export function spanTokenTexts(conn: ObservedConnection, pending: PendingRequest
 /**
  * Puts token counts on the span; returns the call's counts for the log line. A tools/list span gets the
  * catalog as the client holds it after this page: the total and tool count of all pages listed so far,
- * and one event per tool of those pages.
+ * and one event per tool of those pages (the server's whole pages when a guard hid tools from the caller).
  */
 export function recordTokens(
   conn: ObservedConnection,
