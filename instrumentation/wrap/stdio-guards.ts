@@ -48,6 +48,9 @@ interface Pending {
 }
 
 const NEWLINE = '\n';
+/** JSON-RPC 2.0 Invalid Request. */
+const INVALID_REQUEST = -32600;
+const BATCH_REFUSED = 'mcplens: with guards on, a tools/call must be sent alone, not in a batch';
 /** Bound on the calls kept: past it, the oldest already answered by a guard stop waiting for a late answer. */
 const MAX_PENDING = 10_000;
 
@@ -65,7 +68,9 @@ export class StdioGuards {
 
   /** A line from the client: true when it is a tools/call the guards hold (it must not be forwarded now). */
   clientLine(line: Buffer): boolean {
-    const message = parse(line);
+    const value = parse(line);
+    if (Array.isArray(value)) return this.refuseBatch(value);
+    const message = isRecord(value) ? value : undefined;
     if (message === undefined) return false;
     if (message.method === MCP_METHOD.CANCELLED) {
       const params = isRecord(message.params) ? message.params : {};
@@ -97,10 +102,29 @@ export class StdioGuards {
     return true;
   }
 
+  /**
+   * A JSON-RPC batch (dropped from MCP in 2025-06-18, still sent by some clients): one holding a
+   * tools/call is not forwarded, and each request in it is answered with an Invalid Request
+   * error, since the guards decide one call per message (as `mcplens proxy` refuses such a batch).
+   */
+  private refuseBatch(messages: readonly unknown[]): boolean {
+    if (!messages.some((m) => isRecord(m) && m.method === MCP_METHOD.TOOLS_CALL)) return false;
+    const answers = messages
+      .filter(
+        (m): m is Record<string, unknown> =>
+          isRecord(m) && typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number'),
+      )
+      .map((m) => ({ jsonrpc: '2.0', id: m.id, error: { code: INVALID_REQUEST, message: BATCH_REFUSED } }));
+    for (const answer of answers) this.io.answered?.(answer);
+    if (answers.length > 0) this.io.toClient(Buffer.from(JSON.stringify(answers) + NEWLINE));
+    return true;
+  }
+
   /** A line from the server: true when it is an answer the client must not see (the guard answered already). */
   serverLine(line: Buffer): boolean {
     if (this.pending.size === 0) return false;
-    const message = parse(line);
+    const parsed = parse(line);
+    const message = isRecord(parsed) ? parsed : undefined;
     if (message === undefined || message.method !== undefined || !('result' in message || 'error' in message)) return false;
     const entry = this.pending.get(keyOf(message.id));
     if (entry?.settle === undefined) return false;
@@ -201,10 +225,9 @@ function keyOf(id: unknown): string {
   return JSON.stringify(id) ?? '';
 }
 
-function parse(line: Buffer): Record<string, unknown> | undefined {
+function parse(line: Buffer): unknown {
   try {
-    const value = JSON.parse(line.toString('utf8')) as unknown;
-    return isRecord(value) ? value : undefined;
+    return JSON.parse(line.toString('utf8')) as unknown;
   } catch {
     return undefined;
   }

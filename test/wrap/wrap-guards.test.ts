@@ -8,11 +8,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ATTR, EVENT, META_KEYS, SPAN_NAME } from '../../contract/index.js';
+import { ATTR, EVENT, MCP_METHOD, META_KEYS, SPAN_NAME } from '../../contract/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../harness/otlp-receiver.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -78,6 +80,42 @@ async function spansOf(service: string, count: number): Promise<ReceivedSpan[]> 
 }
 
 describe('mcplens wrap --guards', () => {
+  it('refuses a batch holding a tools/call without forwarding it, answering each request in it; single calls still run', async () => {
+    const file = join(dir, 'batch-guards.json');
+    writeFileSync(file, JSON.stringify(GUARDS));
+    const child = spawn(process.execPath, [MCPLENS, 'wrap', '--guards', file, '--', process.execPath, SERVER], {
+      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: 'wrap-guards-batch' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => child.kill());
+    const lines = createInterface({ input: child.stdout });
+    const next = (): Promise<unknown> =>
+      new Promise((resolveLine, reject) => {
+        const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+        lines.once('line', (line) => {
+          clearTimeout(timer);
+          resolveLine(JSON.parse(line));
+        });
+      });
+    const call = (id: number, name: string): Record<string, unknown> => ({
+      jsonrpc: '2.0',
+      id,
+      method: MCP_METHOD.TOOLS_CALL,
+      params: { name, arguments: {} },
+    });
+    child.stdin.write(JSON.stringify([call(1, 'count'), { jsonrpc: '2.0', method: MCP_METHOD.INITIALIZED }, call(2, 'count')]) + '\n');
+    const refused = (await next()) as Array<{ id: number; error: { code: number; message: string } }>;
+    expect(refused.map((a) => a.id)).toEqual([1, 2]);
+    for (const answer of refused) {
+      expect(answer.error.code).toBe(-32600);
+      expect(answer.error.message).toMatch(/must be sent alone/);
+    }
+    child.stdin.write(JSON.stringify(call(3, 'count')) + '\n');
+    // The server never got the batch: this is the first count it sees.
+    expect(await next()).toMatchObject({ id: 3, result: { content: [{ text: '1' }] } });
+    child.stdin.end();
+  }, 30_000);
+
   it('answers a timeout in time, tells the server to cancel, and records the late answer', async () => {
     const { client } = await connect(true);
     const started = performance.now();
