@@ -59,8 +59,8 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
 import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
-import type { GuardsConfig } from '../../instrumentation/guards/guard-config.js';
 import { prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
+import { createGuardedShop, GUARDED_TOOL, SHOP_GUARDS } from '../support/guarded-shop.js';
 import { compareAnswers, differenceTable, labelKey, parityQueries, tolerance, type Difference } from './query-parity.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcplens.js', import.meta.url));
@@ -239,54 +239,6 @@ async function round(): Promise<void> {
 
 /** The guarded service of the steady phase: every guard outcome the dashboards and alerts read. */
 const GUARDED_SERVICE = 'payments';
-const GUARDED_TOOL = {
-  SLOW: 'slow_report',
-  FLAKY: 'flaky_export',
-  ORDER: 'place_order',
-  REFUND: 'refund_payment',
-  DENIED: 'refund_all',
-  BROKEN: 'lookup_stock',
-} as const;
-const GUARDS: GuardsConfig = {
-  tools: {
-    // Always slower than its timeout, no breaker: every call ends in `timeout`.
-    [GUARDED_TOOL.SLOW]: { timeoutMs: 30, circuitBreaker: false },
-    // Always throws: two failures open the breaker for longer than the test.
-    [GUARDED_TOOL.FLAKY]: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 600_000 } },
-    // Always throws, no breaker: every call ends in `tool_error`.
-    [GUARDED_TOOL.BROKEN]: { circuitBreaker: false },
-  },
-  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' }, [GUARDED_TOOL.REFUND]: { keyArgument: 'request_id' } } },
-  authorization: { tools: { [GUARDED_TOOL.DENIED]: ['orders:admin'] }, allowUnmapped: true },
-};
-
-function createGuardedServer(): McpServer {
-  const server = new McpServer({ name: GUARDED_SERVICE, version: '1.0.0' });
-  server.registerTool(GUARDED_TOOL.SLOW, { description: 'A report that takes too long', inputSchema: {} }, async () => {
-    await new Promise((r) => setTimeout(r, 200));
-    return { content: [{ type: 'text', text: 'report' }] };
-  });
-  server.registerTool(GUARDED_TOOL.FLAKY, { description: 'An export whose backend is down', inputSchema: {} }, async () => {
-    throw new Error('export backend unavailable');
-  });
-  server.registerTool(
-    GUARDED_TOOL.ORDER,
-    { description: 'Place an order; reuse request_id when retrying', inputSchema: { sku: z.string(), request_id: z.string() } },
-    async ({ sku, request_id }) => ({ content: [{ type: 'text', text: `placed ${sku} (${request_id})` }] }),
-  );
-  server.registerTool(
-    GUARDED_TOOL.REFUND,
-    { description: 'Refund a payment; reuse request_id when retrying', inputSchema: { amount: z.number(), request_id: z.string() } },
-    async ({ amount, request_id }) => ({ content: [{ type: 'text', text: `refunded ${amount} (${request_id})` }] }),
-  );
-  server.registerTool(GUARDED_TOOL.BROKEN, { description: 'Stock levels from a broken backend', inputSchema: {} }, async () => {
-    throw new Error('stock backend unavailable');
-  });
-  server.registerTool(GUARDED_TOOL.DENIED, { description: 'Refund every order', inputSchema: {} }, async () => ({
-    content: [{ type: 'text', text: 'refunded' }],
-  }));
-  return server;
-}
 
 /** One session's calls in the steady phase, made in turn, one per period. */
 type Cycle = Array<() => Promise<unknown>>;
@@ -598,7 +550,7 @@ describe('every dashboard, recording-rule and alert query answers the same on th
       providers.push(provider);
       const cycles = clients.map(({ client, agent }) => agentCycle(client, agent));
       for (const agent of AGENTS.slice(0, 2)) {
-        const server = instrumentServer(createGuardedServer(), { tracerProvider: provider, guards: GUARDS });
+        const server = instrumentServer(createGuardedShop(GUARDED_SERVICE), { tracerProvider: provider, guards: SHOP_GUARDS });
         const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
         const name = `${agent.provider}-ops-agent`;
         // What an HTTP transport behind the SDK's bearer auth hands the server: the caller's authInfo on every message.

@@ -36,9 +36,9 @@ import { z } from 'zod';
 import { ATTR, LABEL, METRICS, PROVIDERS, type MetricDefinition, type Outcome } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
 import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
-import type { GuardsConfig } from '../../instrumentation/guards/guard-config.js';
 import { DASHBOARD_UID, VAR, dashboardModels, prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
+import { createGuardedShop, GUARDED_TOOL, SHOP_GUARDS } from '../support/guarded-shop.js';
 
 const GOOD = PROVIDERS.ANTHROPIC;
 const BAD = PROVIDERS.OPENAI;
@@ -160,39 +160,8 @@ function createOrdersServer(): McpServer {
   return server;
 }
 
-/** Tools of the guarded server, and the scope only `refund_all` needs (the guarded agent lacks it). */
-const GUARDED_TOOL = { SLOW: 'slow_report', FLAKY: 'flaky_export', ORDER: 'place_order', DENIED: 'refund_all' } as const;
+/** The guarded server's agent: its scopes lack the one `refund_all` needs (test/support/guarded-shop.ts). */
 const GUARDED_AGENT = 'ops-agent';
-const GUARDS: GuardsConfig = {
-  tools: {
-    // Always slower than its timeout; no breaker, so every call ends in `timeout`.
-    [GUARDED_TOOL.SLOW]: { timeoutMs: 30, circuitBreaker: false },
-    // Always throws: two failures open the breaker for longer than the test.
-    [GUARDED_TOOL.FLAKY]: { circuitBreaker: { failures: 2, windowMs: 60_000, coolDownMs: 600_000 } },
-  },
-  idempotency: { tools: { [GUARDED_TOOL.ORDER]: { keyArgument: 'request_id' } } },
-  authorization: { tools: { [GUARDED_TOOL.DENIED]: ['orders:admin'] }, allowUnmapped: true },
-};
-
-function createGuardedServer(): McpServer {
-  const server = new McpServer({ name: SERVICE, version: '1.0.0' });
-  server.registerTool(GUARDED_TOOL.SLOW, { description: 'A report that takes too long', inputSchema: {} }, async () => {
-    await new Promise((r) => setTimeout(r, 200));
-    return { content: [{ type: 'text', text: 'report' }] };
-  });
-  server.registerTool(GUARDED_TOOL.FLAKY, { description: 'An export whose backend is down', inputSchema: {} }, async () => {
-    throw new Error('export backend unavailable');
-  });
-  server.registerTool(
-    GUARDED_TOOL.ORDER,
-    { description: 'Place an order; reuse request_id when retrying', inputSchema: { sku: z.string(), request_id: z.string() } },
-    async ({ sku, request_id }) => ({ content: [{ type: 'text', text: `placed ${sku} (${request_id})` }] }),
-  );
-  server.registerTool(GUARDED_TOOL.DENIED, { description: 'Refund every order', inputSchema: {} }, async () => ({
-    content: [{ type: 'text', text: 'refunded' }],
-  }));
-  return server;
-}
 
 async function connectClient(
   server: McpServer,
@@ -288,7 +257,7 @@ beforeAll(async () => {
   const second = instrumentServer(createOrdersServer(), { tracerProvider });
   goodClient = await connectClient(mcpServer, 'good-agent', GOOD, GOOD_MODEL);
   badClient = await connectClient(second, 'bad-agent', BAD, BAD_MODEL);
-  const guarded = instrumentServer(createGuardedServer(), { tracerProvider, guards: GUARDS });
+  const guarded = instrumentServer(createGuardedShop(SERVICE), { tracerProvider, guards: SHOP_GUARDS });
   guardedClient = await connectClient(guarded, GUARDED_AGENT, GOOD, GOOD_MODEL, {
     token: 'in-memory',
     clientId: GUARDED_AGENT,
