@@ -92,7 +92,8 @@ const BATCH_MAX_TEXTS = 512;
 /** A batch holding this many characters leaves at once (a call's texts are never split, so one message may hold more). */
 const BATCH_MAX_CHARS = 1 << 20;
 
-class WorkerTokenService implements TokenService {
+/** Counts in a worker thread, batched; exported for its tests (use {@link defaultTokenService}). */
+export class WorkerTokenService implements TokenService {
   private jobsInFlight = 0;
   private charsInFlight = 0;
   private warnedBehind = false;
@@ -183,14 +184,19 @@ class WorkerTokenService implements TokenService {
   }
 
   stopIfNotReady(): void {
-    const worker = this.worker;
-    if (worker === undefined || this.ready || this.failed) return;
+    // A ready worker, or a vocabulary already loaded in this thread, answers in milliseconds.
+    if (this.ready || this.stopped || (this.failed && this.fallback !== undefined)) return;
     // Stopped for good, without the warning of a crash, and without falling back to counting
-    // in-thread: loading the vocabulary here would cost the ending process 200 ms.
+    // in-thread: loading the vocabulary here would cost the ending process 200 ms. A batch
+    // not yet sent settles too: its timer would otherwise start a worker, or count in-thread.
     this.stopped = true;
     this.failed = true;
+    const worker = this.worker;
     this.worker = undefined;
-    void worker.terminate().catch(() => undefined);
+    if (worker !== undefined) void worker.terminate().catch(() => undefined);
+    const batch = this.batch;
+    this.batch = undefined;
+    batch?.resolvers.forEach((r) => r.resolve(undefined));
     for (const settle of this.pending.values()) settle.forEach((s) => s(undefined));
     this.pending.clear();
     this.afterSettle();
