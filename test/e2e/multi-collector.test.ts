@@ -42,11 +42,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '@opentelemetry/api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -61,6 +59,7 @@ import { ATTR, LABEL, METRICS, PROVIDERS } from '../../contract/index.js';
 import { instrumentClient, instrumentServer } from '../../instrumentation/index.js';
 import { prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { createGuardedShop, GUARDED_TOOL, SHOP_GUARDS } from '../support/guarded-shop.js';
+import { freePort, requireBinary, waitFor } from '../support/loopback-process.js';
 import { compareAnswers, differenceTable, labelKey, parityQueries, tolerance, type Difference } from './query-parity.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcplens.js', import.meta.url));
@@ -84,34 +83,6 @@ const SCRAPE_S = 1;
 const RULE_OPTIONS = resolveOptions({ evaluationInterval: `${SCRAPE_S}s`, rateWindow: `${WINDOW_S}s` });
 /** The collector's own request histogram counts HTTP requests, which differ by topology (batches, scrapes). */
 const TOPOLOGY_DEPENDENT: string[] = [METRICS.COLLECTOR_REQUEST_DURATION.name];
-
-function requireBinary(name: string, pkg: string): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  throw new Error(`${name} not found on PATH: this test needs the Debian package ${pkg} (apt-get install -y ${pkg}). Not skipping.`);
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Proc {
   child: ChildProcess;
@@ -379,7 +350,7 @@ async function lastScrapeTime(prom: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  const prometheusBin = requireBinary('prometheus', 'prometheus');
+  const prometheusBin = requireBinary(['prometheus'], 'prometheus');
   tmp = await mkdtemp(join(tmpdir(), 'mcplens-multi-'));
   pairPorts.push(await freePort(), await freePort());
   refPort = await freePort();

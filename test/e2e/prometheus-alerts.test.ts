@@ -19,12 +19,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -39,6 +38,7 @@ import { instrumentClient, instrumentServer } from '../../instrumentation/index.
 import { DASHBOARD_UID, VAR, dashboardModels, prometheusRuleFile, resolveOptions } from '../../dashboards/index.js';
 import { defaultSubstitutions, substituteVariables } from '../../dashboards/template-vars.js';
 import { createGuardedShop, GUARDED_TOOL, SHOP_GUARDS } from '../support/guarded-shop.js';
+import { freePort, requireBinary, waitFor } from '../support/loopback-process.js';
 
 const GOOD = PROVIDERS.ANTHROPIC;
 const BAD = PROVIDERS.OPENAI;
@@ -65,40 +65,6 @@ interface Alert {
   status: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
-}
-
-/** The first of `names` on PATH; a missing binary is an error naming the package, never a skip. */
-function requireBinary(names: string[], pkg: string): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of names) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  }
-  throw new Error(
-    `${names.join(' / ')} not found on PATH: this test needs the Debian package ${pkg} (apt-get install -y ${pkg}). Not skipping.`,
-  );
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-/** Polls `probe` until it returns a value or the deadline passes; the error names what was awaited. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function startProcess(bin: string, args: string[], logs: string[]): ChildProcess {
