@@ -10,7 +10,8 @@
  * the expiry by age (its slot under the cap freed).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
+import { accessToken } from '../support/access-token.js';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -161,15 +162,7 @@ describe('guard outcomes counted by the collector (real guarded servers, real ex
     // Scoped authorization over Streamable HTTP with JWTs: two clients refused, one let through.
     const pair = await generateKeyPair('ES256');
     const publicJwk = await exportJWK(pair.publicKey);
-    const token = (scope: string): Promise<string> =>
-      new SignJWT({ scope, client_id: 'agent-1' })
-        .setProtectedHeader({ alg: 'ES256' })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject('user-7')
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(pair.privateKey);
+    const token = (scope: string): Promise<string> => accessToken(pair.privateKey, { issuer, audience, scope });
     const authGuards: GuardsConfig = {
       authorization: {
         tools: { add: ['orders:read'], void_order: ['orders:admin'] },

@@ -4,7 +4,7 @@
  * Streamable HTTP on loopback.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 import { ATTR, MCP_METHOD, META_KEYS } from '../../contract/index.js';
@@ -13,6 +13,7 @@ import type { GuardsConfig } from '../../instrumentation/guards/guard-config.js'
 import { sdkV1, sdkV2, type LineClient, type LineServer, type SdkLine, type ToolResult } from '../support/sdk-lines.js';
 import { createTracing, serverSpans } from '../support/tracing.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { accessToken, type SigningKey } from '../support/access-token.js';
 
 const { provider, exporter, waitForSpans } = createTracing();
 const LINES: SdkLine[] = [sdkV1(() => undefined), sdkV2(() => undefined)];
@@ -164,7 +165,7 @@ describe('idempotency keys on a real redis-server shared by two server instances
 });
 
 describe.each(LINES)('scoped authorization on SDK $name over Streamable HTTP', (line) => {
-  let privateKey: Parameters<SignJWT['sign']>[0];
+  let privateKey: SigningKey;
   let publicJwk: JWK;
   const issuer = 'https://auth.example.test';
   const audience = 'https://mcp.example.test/mcp';
@@ -174,15 +175,7 @@ describe.each(LINES)('scoped authorization on SDK $name over Streamable HTTP', (
     publicJwk = await exportJWK(pair.publicKey);
   });
 
-  const token = (scope: string, expiresIn = '5m'): Promise<string> =>
-    new SignJWT({ scope, client_id: 'agent-1' })
-      .setProtectedHeader({ alg: 'ES256' })
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setSubject('user-7')
-      .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(privateKey);
+  const token = (scope: string, expiresIn = '5m'): Promise<string> => accessToken(privateKey, { issuer, audience, scope, expiresIn });
 
   async function endpoint(): Promise<{ connect(headers: Record<string, string>): Promise<LineClient>; runs: { n: number } }> {
     const runs = { n: 0 };

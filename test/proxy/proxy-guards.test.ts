@@ -14,7 +14,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { accessToken, type SigningKey } from '../support/access-token.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,7 +30,7 @@ const SERVER_KIND = 2;
 const issuer = 'https://auth.example.test';
 const audience = 'https://mcp.example.test/mcp';
 
-let privateKey: Parameters<SignJWT['sign']>[0];
+let privateKey: SigningKey;
 let publicJwk: JWK;
 let otlp: OtlpReceiver;
 let fixture: McpHttpFixture;
@@ -37,15 +38,7 @@ let proxy: ProxyProcess;
 let dir: string;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
-const token = (scope: string): Promise<string> =>
-  new SignJWT({ scope, client_id: 'agent-1' })
-    .setProtectedHeader({ alg: 'ES256' })
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setSubject('user-7')
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(privateKey);
+const token = (scope: string): Promise<string> => accessToken(privateKey, { issuer, audience, scope });
 
 beforeAll(async () => {
   const pair = await generateKeyPair('ES256');
