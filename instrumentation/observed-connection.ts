@@ -1,5 +1,5 @@
 import { diag, type Context } from '@opentelemetry/api';
-import { MCP_METHOD } from '../contract/index.js';
+import { MCP_METHOD, type GuardOutcome } from '../contract/index.js';
 import { isRecord } from './is-record.js';
 import { OBSERVED_BY_HEADER } from './observed-by.js';
 import type { GuardRecorder } from './guards/tool-guards.js';
@@ -115,18 +115,7 @@ export class ObservedConnection {
   /** Where the guards of a request being handled write their decision (undefined when it has no span). */
   guardRecorder(id: unknown): GuardRecorder | undefined {
     const entry = this.pending.get(id as JsonRpcId);
-    if (entry === undefined) return undefined;
-    return {
-      span: entry.span,
-      decide(outcome, attributes) {
-        entry.guardOutcome = outcome;
-        if (attributes !== undefined) entry.span.setAttributes(attributes);
-      },
-      listedInFull(result) {
-        if (result !== null && typeof result === 'object' && !Array.isArray(result))
-          entry.unfilteredResult = result as Record<string, unknown>;
-      },
-    };
+    return entry === undefined ? undefined : new EntryRecorder(entry);
   }
 
   /** @internal */
@@ -144,4 +133,23 @@ export class ObservedConnection {
 
 function randomKey(): string {
   return globalThis.crypto.randomUUID();
+}
+
+/** A pending request as the guards write to it: one object per guarded call, no closures. */
+class EntryRecorder implements GuardRecorder {
+  readonly span: PendingRequest['span'];
+
+  constructor(private readonly entry: PendingRequest) {
+    this.span = entry.span;
+  }
+
+  decide(outcome: GuardOutcome, attributes?: Readonly<Record<string, string | number | string[]>>): void {
+    this.entry.guardOutcome = outcome;
+    if (attributes !== undefined) this.span.setAttributes(attributes);
+  }
+
+  listedInFull(result: unknown): void {
+    if (result !== null && typeof result === 'object' && !Array.isArray(result))
+      this.entry.unfilteredResult = result as Record<string, unknown>;
+  }
 }

@@ -113,14 +113,18 @@ function guardedHandler(
     const sdk = sdkView(extra);
     const state: CallState = { threw: false };
     const args = (request as { params: { arguments?: unknown } }).params.arguments;
+    // Read only for the authorization guard: on v2 the header is a web Headers lookup per call.
+    const credentials = guards.authorization === undefined ? NO_CREDENTIALS : credentialsOf(extra, sdk.v2);
     return guards.call(
-      { tool, args, credentials: credentialsOf(extra, sdk.v2), signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
+      { tool, args, credentials, signal: sdk.signal, recorder: recorderFor(sdk.requestId) },
       (signal) => Promise.resolve(handler(request, withCall(extra, sdk.v2, signal, state))),
       // A thrown caller fault (e.g. -32602 from a low-level handler) is not the tool failing.
       (settled) => (settled.ok ? state.threw || (!watched && isToolError(settled.value)) : !callerFault(settled.error)),
     );
   };
 }
+
+const NO_CREDENTIALS: CallerSource = Object.freeze({});
 
 /**
  * The caller's credentials on HTTP transports: the SDK's `authInfo` (its bearer middleware) and

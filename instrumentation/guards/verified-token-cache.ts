@@ -3,13 +3,7 @@
  * of a signature check. Keyed by the SHA-256 of the token: the token itself is never stored, so a
  * heap dump or a debugger shows no usable credential.
  */
-import * as crypto from 'node:crypto';
-
-// crypto.hash (one call, no Hash object) is Node >= 20.12; createHash is the fallback for older 20.x.
-const sha256 =
-  typeof crypto.hash === 'function'
-    ? (text: string): string => crypto.hash('sha256', text, 'base64url')
-    : (text: string): string => crypto.createHash('sha256').update(text).digest('base64url');
+import { sha256Base64url } from './sha256.js';
 
 /** What the cache holds for one token. */
 export interface CachedToken<T> {
@@ -28,7 +22,7 @@ export class VerifiedTokenCache<T> {
 
   /** The key a token is stored under (base64url SHA-256). */
   static keyOf(token: string): string {
-    return sha256(token);
+    return sha256Base64url(token);
   }
 
   /** The entry for `token` when present and not expired at `nowMs`; an expired entry is dropped. */

@@ -7,17 +7,11 @@
  * (Fingerprints stay digests everywhere: kept as text, the canonical JSON's many small strings
  * outlived the call and cost more in garbage collection than the hash.)
  */
-import * as crypto from 'node:crypto';
+import { sha256Base64url as sha256 } from '../sha256.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** How a store keeps the text that names a call's record. */
 export type CallDigest = (text: string) => string;
-
-// One-shot crypto.hash (Node >= 20.12) costs a third of a Hash object for short inputs.
-const sha256 =
-  typeof crypto.hash === 'function'
-    ? (text: string): string => crypto.hash('sha256', text, 'base64url')
-    : (text: string): string => crypto.createHash('sha256').update(text).digest('base64url');
 
 /** Longest storage key an in-process store keeps as text: bounds its memory per record. */
 export const MAX_TEXT_IDENTITY = 256;
