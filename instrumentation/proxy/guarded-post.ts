@@ -57,7 +57,7 @@ class UpstreamRefusal extends Error {
 
 /**
  * Reads the POST's body, then guards it when it is a tools/call; anything else goes on through
- * `forwardBody` (the proxy's ordinary path, with the body already read), a tools/list with the
+ * `forwardBody` (the proxy's ordinary path, with the body already read and parsed), a tools/list with the
  * rewrite of its answer when unauthorized tools are hidden. With guards on, a body past the size
  * limit is refused (413): it cannot be read, and must not pass unguarded.
  */
@@ -66,7 +66,7 @@ export function guardedPost(
   res: ServerResponse,
   options: GuardedPostOptions,
   exchange: Exchange | undefined,
-  forwardBody: (body: Buffer, rewrite?: AnswerRewriteFactory) => void,
+  forwardBody: (body: Buffer, message: unknown, rewrite?: AnswerRewriteFactory) => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -99,12 +99,12 @@ export function guardedPost(
     ) {
       const authorization = options.guards.authorization;
       const listed = authorization?.hideUnauthorizedTools === true ? toolsListIds(message) : undefined;
-      if (listed === undefined || listed.size === 0) forwardBody(body);
+      if (listed === undefined || listed.size === 0) forwardBody(body, message);
       else {
         void forCaller(req, authorization!).then((visible) => {
           // The client left while its token was checked.
           if (res.destroyed) exchange?.end(true);
-          else forwardBody(body, toolsListRewrite(listed, visible));
+          else forwardBody(body, message, toolsListRewrite(listed, visible));
         });
       }
       return;

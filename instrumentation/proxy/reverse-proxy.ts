@@ -97,14 +97,14 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
 }
 
 /**
- * `read`: the request's body, already read by the guarded path, the exchange it opened, and how
- * to rewrite the answer (a tools/list when unauthorized tools are hidden).
+ * `read`: the request's body, already read by the guarded path, its JSON (undefined when it is
+ * not JSON), the exchange it opened, and how to rewrite the answer (a tools/list when unauthorized tools are hidden).
  */
 function forward(
   req: IncomingMessage,
   res: ServerResponse,
   options: ReverseProxyOptions,
-  read?: { body: Buffer; exchange: Exchange | undefined; rewrite?: AnswerRewriteFactory },
+  read?: { body: Buffer; message: unknown; exchange: Exchange | undefined; rewrite?: AnswerRewriteFactory },
 ): void {
   const { target } = options;
   const path = req.url ?? '/';
@@ -113,8 +113,8 @@ function forward(
   const exchange = read !== undefined ? read.exchange : observed ? options.observer?.open(req.method ?? '', req.headers) : undefined;
   const guards = options.guards;
   if (read === undefined && guards !== undefined && req.method === 'POST' && onEndpoint) {
-    guardedPost(req, res, { ...options, guards }, exchange, (body, rewrite) =>
-      forward(req, res, options, rewrite === undefined ? { body, exchange } : { body, exchange, rewrite }),
+    guardedPost(req, res, { ...options, guards }, exchange, (body, message, rewrite) =>
+      forward(req, res, options, rewrite === undefined ? { body, message, exchange } : { body, message, exchange, rewrite }),
     );
     return;
   }
@@ -154,7 +154,8 @@ function forward(
   });
 
   if (read !== undefined) {
-    const parsed = exchange === undefined || read.body.length === 0 ? undefined : parseJson(read.body.toString('utf8'));
+    // Parsed once, by the guarded path.
+    const parsed = read.message;
     if (parsed !== undefined) exchange?.requestMessages(Array.isArray(parsed) ? parsed : [parsed]);
     upstream.end(read.body);
   } else {
