@@ -21,9 +21,9 @@ import { outsideFailure } from '../guards/outside-failure.js';
 import { signalOf, type ToolGuards } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
+import { answerMessages } from './answer-messages.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
 import type { Exchange } from './http-observer.js';
-import { SseReader } from './sse-reader.js';
 import { toolsListIds, toolsListRewrite, type AnswerRewriteFactory } from './tools-list-filter.js';
 
 /** What the guarded path needs of the proxy. */
@@ -283,7 +283,7 @@ function upstream(
           statusMessage: answer.statusMessage,
           headers: answer.headers,
           body: bytes,
-          messages: messagesOf(answer.headers, bytes),
+          messages: answerMessages(answer.headers['content-type'], bytes),
         });
       });
     });
@@ -304,21 +304,4 @@ function cancelUpstream(req: IncomingMessage, target: URL, id: string | number, 
   request.on('error', () => {});
   request.on('response', (answer) => answer.resume());
   request.end(body);
-}
-
-function messagesOf(headers: IncomingHttpHeaders, body: Buffer): unknown[] {
-  const type = String(headers['content-type'] ?? '').toLowerCase();
-  if (type.includes('text/event-stream')) {
-    const messages: unknown[] = [];
-    const reader = new SseReader((data) => {
-      const message = parseJson(data);
-      if (message !== undefined) messages.push(message);
-    }, body.length + 1);
-    reader.push(body);
-    reader.end();
-    return messages;
-  }
-  if (!type.includes('json')) return [];
-  const parsed = parseJson(body.toString('utf8'));
-  return parsed === undefined ? [] : Array.isArray(parsed) ? parsed : [parsed];
 }
