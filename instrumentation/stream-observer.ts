@@ -1,7 +1,6 @@
-import { diag, metrics, SpanKind, trace, type Context, type Histogram, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { diag, SpanKind, trace, type Context, type Histogram, type Tracer } from '@opentelemetry/api';
 import {
   ATTR,
-  DURATION_BUCKETS_SECONDS,
   MCP_METHOD,
   META_KEYS,
   PROTOCOL_VERSION_HEADER,
@@ -17,13 +16,13 @@ import { isRecord } from './is-record.js';
 import { ObservedConnection, type ConnectionInfo, type ConnectionObserver, type InboundExtra } from './observed-connection.js';
 import type { JsonRpcId, Message, PendingRequest } from './pending-request.js';
 import { extractRequestContext } from './propagation.js';
+import { durationHistogram, followedTracer } from './mcplens-instruments.js';
 import { ProviderResolver } from './provider-resolver.js';
 import { answerAttributes, gradeAnswer, recordContent, recordGrading, startAttributes } from './span-attributes.js';
 import { clockAnchor, hrTimeOf } from './span-clock.js';
 import { recordTokens, spanTokenTexts, type SpanTokenTexts } from './span-tokens.js';
 import { defaultTokenService, inThreadTokenService, type TokenCount, type TokenService } from './token-service.js';
 import { DEFAULT_MAX_DEFERRED_QUEUE, type InstrumentOptions } from './types.js';
-import { VERSION } from './version.js';
 
 /** The longest a span waits for its token counts (a tokenizer starved of CPU); then it ends without them. */
 const MAX_TOKEN_WAIT_MS = 10_000;
@@ -37,8 +36,8 @@ const WARM_UP_DELAY_MS = 100;
  */
 export class StreamObserver implements ConnectionObserver {
   readonly deferred: DeferredWork;
-  private tracer: Tracer;
-  private tracerSource: TracerProvider;
+  /** The global provider can be replaced (trace.disable() then a new registration): followed. */
+  private readonly currentTracer: () => Tracer;
   private readonly duration: Histogram;
   private readonly providers: ProviderResolver;
   private readonly tokens: TokenService | undefined;
@@ -46,14 +45,8 @@ export class StreamObserver implements ConnectionObserver {
   readonly maxPending: number;
 
   constructor(readonly options: InstrumentOptions) {
-    this.tracerSource = options.tracerProvider ?? trace.getTracerProvider();
-    this.tracer = this.tracerSource.getTracer('mcplens', VERSION);
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('mcplens', VERSION);
-    this.duration = meter.createHistogram(OTEL_METRICS.SERVER_OPERATION_DURATION.name, {
-      unit: OTEL_METRICS.SERVER_OPERATION_DURATION.unit,
-      description: OTEL_METRICS.SERVER_OPERATION_DURATION.description,
-      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
-    });
+    this.currentTracer = followedTracer(options.tracerProvider);
+    this.duration = durationHistogram(options.meterProvider, OTEL_METRICS.SERVER_OPERATION_DURATION);
     this.providers = new ProviderResolver(options);
     this.tokens =
       options.countTokens === false
@@ -85,18 +78,6 @@ export class StreamObserver implements ConnectionObserver {
         diag.warn('mcplens: starting token counting failed', err);
       }
     }, WARM_UP_DELAY_MS).unref();
-  }
-
-  /** The global provider can be replaced (trace.disable() then a new registration): follow it. */
-  private currentTracer(): Tracer {
-    if (this.options.tracerProvider === undefined) {
-      const global = trace.getTracerProvider();
-      if (global !== this.tracerSource) {
-        this.tracerSource = global;
-        this.tracer = global.getTracer('mcplens', VERSION);
-      }
-    }
-    return this.tracer;
   }
 
   /** Starts observing one connection. */

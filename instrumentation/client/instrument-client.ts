@@ -1,7 +1,7 @@
-import { diag, metrics, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import { DURATION_BUCKETS_SECONDS, OTEL_METRICS } from '../../contract/index.js';
+import { diag } from '@opentelemetry/api';
+import { OTEL_METRICS } from '../../contract/index.js';
+import { durationHistogram, followedTracer } from '../mcplens-instruments.js';
 import { ToolCatalog, type ToolCatalogLoader } from '../tool-catalog.js';
-import { VERSION } from '../version.js';
 import { hookInbound, hookSend, hookStart, isTransport, type TransportLike as BaseTransport } from '../transport-hooks.js';
 import { ClientConnection, type ClientShared } from './client-connection.js';
 import { serverInfoSourceOf } from './server-identity.js';
@@ -53,15 +53,10 @@ export function instrumentClient<T extends object>(client: T, options: ClientIns
 function ensureState(client: ClientLike, options: ClientInstrumentOptions): ClientShared {
   const existing = client[CLIENT_STATE];
   if (existing !== undefined) return existing;
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('mcplens', VERSION);
-  const duration = meter.createHistogram(OTEL_METRICS.CLIENT_OPERATION_DURATION.name, {
-    unit: OTEL_METRICS.CLIENT_OPERATION_DURATION.unit,
-    description: OTEL_METRICS.CLIENT_OPERATION_DURATION.description,
-    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
-  });
+  const duration = durationHistogram(options.meterProvider, OTEL_METRICS.CLIENT_OPERATION_DURATION);
   const shared: ClientShared = {
     options,
-    tracer: tracerOf(options.tracerProvider),
+    tracer: followedTracer(options.tracerProvider),
     duration,
     catalog: new ToolCatalog({ strictArguments: options.strictArguments ?? false }, catalogLoader(client)),
     serverInfo: serverInfoSourceOf(client),
@@ -74,24 +69,6 @@ function ensureState(client: ClientLike, options: ClientInstrumentOptions): Clie
     if (isTransport(transport)) attach(transport, shared);
   };
   return shared;
-}
-
-/** The global provider can be replaced (trace.disable() then a new registration): follow it. */
-function tracerOf(fixed: TracerProvider | undefined): () => Tracer {
-  if (fixed !== undefined) {
-    const tracer = fixed.getTracer('mcplens', VERSION);
-    return () => tracer;
-  }
-  let source = trace.getTracerProvider();
-  let tracer = source.getTracer('mcplens', VERSION);
-  return () => {
-    const global = trace.getTracerProvider();
-    if (global !== source) {
-      source = global;
-      tracer = global.getTracer('mcplens', VERSION);
-    }
-    return tracer;
-  };
 }
 
 /** The client's own `tools/list`, page by page, for a call of a tool it has not listed (never a guessed `unknown_tool`). */

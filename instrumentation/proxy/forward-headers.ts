@@ -55,6 +55,7 @@ export function fail(res: ServerResponse, status: number, message: string): void
   res.end(body);
 }
 
+/** The JSON value of `text`; undefined when it is not JSON. */
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;

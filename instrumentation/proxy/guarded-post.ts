@@ -21,9 +21,9 @@ import { outsideFailure } from '../guards/outside-failure.js';
 import { signalOf, type ToolGuards } from '../guards/tool-guards.js';
 import { isRecord } from '../is-record.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
+import { answerMessages } from './answer-messages.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
 import type { Exchange } from './http-observer.js';
-import { SseReader } from './sse-reader.js';
 import { toolsListIds, toolsListRewrite, type AnswerRewriteFactory } from './tools-list-filter.js';
 
 /** What the guarded path needs of the proxy. */
@@ -57,7 +57,7 @@ class UpstreamRefusal extends Error {
 
 /**
  * Reads the POST's body, then guards it when it is a tools/call; anything else goes on through
- * `forwardBody` (the proxy's ordinary path, with the body already read), a tools/list with the
+ * `forwardBody` (the proxy's ordinary path, with the body already read and parsed), a tools/list with the
  * rewrite of its answer when unauthorized tools are hidden. With guards on, a body past the size
  * limit is refused (413): it cannot be read, and must not pass unguarded.
  */
@@ -66,7 +66,7 @@ export function guardedPost(
   res: ServerResponse,
   options: GuardedPostOptions,
   exchange: Exchange | undefined,
-  forwardBody: (body: Buffer, rewrite?: AnswerRewriteFactory) => void,
+  forwardBody: (body: Buffer, message: unknown, rewrite?: AnswerRewriteFactory) => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -99,12 +99,12 @@ export function guardedPost(
     ) {
       const authorization = options.guards.authorization;
       const listed = authorization?.hideUnauthorizedTools === true ? toolsListIds(message) : undefined;
-      if (listed === undefined || listed.size === 0) forwardBody(body);
+      if (listed === undefined || listed.size === 0) forwardBody(body, message);
       else {
         void forCaller(req, authorization!).then((visible) => {
           // The client left while its token was checked.
           if (res.destroyed) exchange?.end(true);
-          else forwardBody(body, toolsListRewrite(listed, visible));
+          else forwardBody(body, message, toolsListRewrite(listed, visible));
         });
       }
       return;
@@ -283,7 +283,7 @@ function upstream(
           statusMessage: answer.statusMessage,
           headers: answer.headers,
           body: bytes,
-          messages: messagesOf(answer.headers, bytes),
+          messages: answerMessages(answer.headers['content-type'], bytes),
         });
       });
     });
@@ -304,21 +304,4 @@ function cancelUpstream(req: IncomingMessage, target: URL, id: string | number, 
   request.on('error', () => {});
   request.on('response', (answer) => answer.resume());
   request.end(body);
-}
-
-function messagesOf(headers: IncomingHttpHeaders, body: Buffer): unknown[] {
-  const type = String(headers['content-type'] ?? '').toLowerCase();
-  if (type.includes('text/event-stream')) {
-    const messages: unknown[] = [];
-    const reader = new SseReader((data) => {
-      const message = parseJson(data);
-      if (message !== undefined) messages.push(message);
-    }, body.length + 1);
-    reader.push(body);
-    reader.end();
-    return messages;
-  }
-  if (!type.includes('json')) return [];
-  const parsed = parseJson(body.toString('utf8'));
-  return parsed === undefined ? [] : Array.isArray(parsed) ? parsed : [parsed];
 }

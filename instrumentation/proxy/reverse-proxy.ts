@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { Exchange, HttpObserver } from './http-observer.js';
-import { SseReader } from './sse-reader.js';
+import { answerMessageReader, type MessageReader } from './answer-messages.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
 import type { ToolGuards } from '../guards/tool-guards.js';
 import { fail, parseJson, requestHeaders, responseHeaders } from './forward-headers.js';
@@ -97,14 +97,14 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
 }
 
 /**
- * `read`: the request's body, already read by the guarded path, the exchange it opened, and how
- * to rewrite the answer (a tools/list when unauthorized tools are hidden).
+ * `read`: the request's body, already read by the guarded path, its JSON (undefined when it is
+ * not JSON), the exchange it opened, and how to rewrite the answer (a tools/list when unauthorized tools are hidden).
  */
 function forward(
   req: IncomingMessage,
   res: ServerResponse,
   options: ReverseProxyOptions,
-  read?: { body: Buffer; exchange: Exchange | undefined; rewrite?: AnswerRewriteFactory },
+  read?: { body: Buffer; message: unknown; exchange: Exchange | undefined; rewrite?: AnswerRewriteFactory },
 ): void {
   const { target } = options;
   const path = req.url ?? '/';
@@ -113,8 +113,8 @@ function forward(
   const exchange = read !== undefined ? read.exchange : observed ? options.observer?.open(req.method ?? '', req.headers) : undefined;
   const guards = options.guards;
   if (read === undefined && guards !== undefined && req.method === 'POST' && onEndpoint) {
-    guardedPost(req, res, { ...options, guards }, exchange, (body, rewrite) =>
-      forward(req, res, options, rewrite === undefined ? { body, exchange } : { body, exchange, rewrite }),
+    guardedPost(req, res, { ...options, guards }, exchange, (body, message, rewrite) =>
+      forward(req, res, options, rewrite === undefined ? { body, message, exchange } : { body, message, exchange, rewrite }),
     );
     return;
   }
@@ -154,7 +154,8 @@ function forward(
   });
 
   if (read !== undefined) {
-    const parsed = exchange === undefined || read.body.length === 0 ? undefined : parseJson(read.body.toString('utf8'));
+    // Parsed once, by the guarded path.
+    const parsed = read.message;
     if (parsed !== undefined) exchange?.requestMessages(Array.isArray(parsed) ? parsed : [parsed]);
     upstream.end(read.body);
   } else {
@@ -248,37 +249,9 @@ function collectRequest(req: IncomingMessage, exchange: Exchange, maxBytes: numb
 }
 
 /** Reads an answer's body on the side: an event stream event by event, a JSON body once complete. */
-function answerReader(
-  headers: IncomingHttpHeaders,
-  exchange: Exchange,
-  maxBytes: number,
-): { push(chunk: Buffer): void; end(): void } | undefined {
-  const type = String(headers['content-type'] ?? '').toLowerCase();
-  let sink: { push(chunk: Buffer): void; end(): void };
-  if (type.includes('text/event-stream')) {
-    const reader = new SseReader((data) => {
-      const message = parseJson(data);
-      if (message !== undefined) exchange.responseMessage(message);
-    }, maxBytes);
-    sink = reader;
-  } else if (type.includes('json')) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    sink = {
-      push(chunk) {
-        size += chunk.length;
-        if (size <= maxBytes) chunks.push(chunk);
-        else chunks.length = 0;
-      },
-      end() {
-        if (size > maxBytes) return;
-        const parsed = parseJson(Buffer.concat(chunks).toString('utf8'));
-        for (const message of Array.isArray(parsed) ? parsed : [parsed]) if (message !== undefined) exchange.responseMessage(message);
-      },
-    };
-  } else {
-    return undefined;
-  }
+function answerReader(headers: IncomingHttpHeaders, exchange: Exchange, maxBytes: number): MessageReader | undefined {
+  const sink = answerMessageReader(headers['content-type'], (message) => exchange.responseMessage(message), maxBytes);
+  if (sink === undefined) return undefined;
   const decoder = decoderFor(headers['content-encoding']);
   if (decoder === undefined) return sink;
   if (decoder === 'unknown') return undefined;

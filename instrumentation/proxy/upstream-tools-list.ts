@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MCP_METHOD, PROTOCOL_VERSION_HEADER } from '../../contract/index.js';
-import { SESSION_HEADER } from './forward-headers.js';
+import { parseJson, SESSION_HEADER } from './forward-headers.js';
 import { isRecord } from '../is-record.js';
 import { SseReader } from './sse-reader.js';
 import { OBSERVED_BY_HEADER } from '../observed-by.js';
@@ -97,12 +97,4 @@ export function listToolsUpstream(target: URL, context: ListToolsContext, cursor
     req.on('error', (err) => settle(err));
     req.end(body);
   });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { LineSplitter } from './line-splitter.js';
 
 /** What {@link startChildRelay} needs. */
 export interface ChildRelayOptions {
@@ -116,35 +117,20 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     for (const line of lines) toChild(line);
   };
   const clientGate = options.clientLineGate;
-  let clientHeld: Buffer[] = [];
-  const gateLines = (chunk: Buffer, gate: (line: Buffer) => boolean): void => {
-    let start = 0;
-    for (;;) {
-      const newline = chunk.indexOf(NEWLINE, start);
-      if (newline === -1) {
-        if (start < chunk.length) clientHeld.push(chunk.subarray(start));
-        return;
-      }
-      const piece = chunk.subarray(start, newline + 1);
-      const line = clientHeld.length === 0 ? piece : Buffer.concat([...clientHeld, piece]);
-      clientHeld = [];
-      let claimed = false;
-      try {
-        claimed = gate(line);
-      } catch {
-        // A failing gate forwards the line unguarded rather than losing it.
-      }
-      if (!claimed) toChild(line);
-      start = newline + 1;
-    }
-  };
+  // A failing gate forwards the line unguarded rather than losing it.
+  const clientLines =
+    clientGate === undefined
+      ? undefined
+      : new LineSplitter((line) => {
+          if (!claims(clientGate, line)) toChild(line);
+        });
   const onInput = (chunk: Buffer): void => {
-    if (clientGate !== undefined) {
+    if (clientLines !== undefined) {
       // Seen first here: a guard that decides at once writes on the request's span, which the
       // observer opens when it sees the request. Only whole lines reach the child, so wrap's own
       // lines may go at any time.
       tap(options.onClientBytes, chunk, 'client');
-      gateLines(chunk, clientGate);
+      clientLines.push(chunk);
       return;
     }
     const newline = ownLines.length > 0 ? chunk.indexOf(NEWLINE) : -1;
@@ -160,9 +146,7 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
   };
   const onInputEnd = (): void => {
     // The host's last line had no newline: it still reaches the child.
-    const held = Buffer.concat(clientHeld);
-    clientHeld = [];
-    toChild(held);
+    if (clientLines !== undefined) toChild(clientLines.takeRest());
     let hold: Promise<unknown> | undefined;
     try {
       hold = options.beforeChildEof?.();
@@ -193,46 +177,18 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
   };
   // While wrap waits for answers of its own: whole lines, and not those answers.
   const serverGate = options.serverLineGate;
-  const noFilter = (): boolean => false;
   let lineFilter: ((line: Buffer) => boolean) | undefined;
-  let heldPart: Buffer[] = [];
-  const filterLines = (chunk: Buffer, filter: (line: Buffer) => boolean): void => {
-    let start = 0;
-    for (;;) {
-      const newline = chunk.indexOf(NEWLINE, start);
-      if (newline === -1) {
-        if (start < chunk.length) heldPart.push(chunk.subarray(start));
-        return;
-      }
-      const piece = chunk.subarray(start, newline + 1);
-      const line = heldPart.length === 0 ? piece : Buffer.concat([...heldPart, piece]);
-      heldPart = [];
-      let claimed = false;
-      try {
-        claimed = filter(line);
-      } catch {
-        // A failing filter forwards the line: the host's bytes come first.
-      }
-      if (!claimed) {
-        try {
-          claimed = serverGate?.(line) ?? false;
-        } catch {
-          // Likewise for the gate.
-        }
-      }
-      if (!claimed) toHost(line);
-      start = newline + 1;
-    }
-  };
+  // A failing filter or gate forwards the line: the host's bytes come first.
+  const serverLines = new LineSplitter((line) => {
+    if (!claims(lineFilter, line) && !claims(serverGate, line)) toHost(line);
+  });
   childOut.on('end', () => {
     // The child's last line had no newline: it still reaches the host.
-    const held = Buffer.concat(heldPart);
-    heldPart = [];
-    toHost(held);
+    toHost(serverLines.takeRest());
   });
   childOut.on('data', (chunk: Buffer) => {
     if (lineFilter === undefined && serverGate === undefined) toHost(chunk);
-    else filterLines(chunk, lineFilter ?? noFilter);
+    else serverLines.push(chunk);
     tap(options.onServerBytes, chunk, 'server');
   });
 
@@ -281,11 +237,17 @@ export function startChildRelay(options: ChildRelayOptions): ChildRelay {
     },
     setServerLineFilter(filter) {
       lineFilter = filter;
-      if (filter === undefined && serverGate === undefined && heldPart.length > 0) {
-        const held = Buffer.concat(heldPart);
-        heldPart = [];
-        toHost(held);
-      }
+      if (filter === undefined && serverGate === undefined && serverLines.holding) toHost(serverLines.takeRest());
     },
   };
+}
+
+/** Whether `gate` claims the line; a gate that is unset or throws claims nothing. */
+function claims(gate: ((line: Buffer) => boolean) | undefined, line: Buffer): boolean {
+  if (gate === undefined) return false;
+  try {
+    return gate(line);
+  } catch {
+    return false;
+  }
 }
