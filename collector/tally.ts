@@ -320,10 +320,8 @@ export class Tally {
   private readonly breakerKey: string[] = ['', '', ''];
   private readonly breakerTtlNano: number;
   private readonly now: () => number;
-  /** Admitted unauthorized-calls series by (service, tool, client) (bounded by the cap); overflowed sets share {@link unauthorizedOverflow}. */
-  private readonly unauthorizedSeries = new KeyTree<CounterCell>();
-  private unauthorizedOverflow: CounterCell | undefined;
-  private readonly unauthorizedKey: string[] = ['', '', ''];
+  /** Unauthorized-calls series by (service, tool, client): a group of one metric, one series per label set. */
+  private readonly unauthorized: LabelGroup<CounterCell>;
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
   /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
@@ -377,6 +375,13 @@ export class Tally {
     this.calls = new LabelGroup(this.guard, 'call', CALL_LABELS, CALL_FANOUT, (labels, overflow) => this.newSeries(labels, overflow));
     this.clients = new LabelGroup(this.guard, 'client', CLIENT_CALL_LABELS, CLIENT_FANOUT, (labels, overflow) =>
       this.newClientSeries(labels, overflow),
+    );
+    this.unauthorized = new LabelGroup(
+      this.guard,
+      METRICS.TOOL_UNAUTHORIZED_CALLS.name,
+      UNAUTHORIZED_LABELS,
+      { [METRICS.TOOL_UNAUTHORIZED_CALLS.name]: 1 },
+      (labels) => new CounterCell(this.m.unauthorizedCalls, labels),
     );
     this.selfCorrection = new SelfCorrectionTracker({
       windowMs: options.selfCorrectionWindowMs,
@@ -657,22 +662,11 @@ export class Tally {
   private recordUnauthorized(c: Call): void {
     const rawClient = str(c.span.attributes[ATTR.CLIENT_NAME]);
     const client = rawClient === undefined ? UNKNOWN_LABEL_VALUE : this.slot.client.sanitize(rawClient);
-    const key = this.unauthorizedKey;
+    const key = this.unauthorized.key;
     key[0] = c.service;
     key[1] = c.tool;
     key[2] = client;
-    let cell = this.unauthorizedSeries.get(key);
-    if (!cell) {
-      const labels = { [LABEL.SERVICE_NAME]: c.service, [LABEL.GEN_AI_TOOL_NAME]: c.tool, [LABEL.CLIENT_NAME]: client };
-      const resolved = this.guard.resolve(METRICS.TOOL_UNAUTHORIZED_CALLS.name, UNAUTHORIZED_LABELS, labels);
-      if (resolved === labels) {
-        cell = new CounterCell(this.m.unauthorizedCalls, labels);
-        this.unauthorizedSeries.set(key, cell);
-      } else {
-        cell = this.unauthorizedOverflow ??= new CounterCell(this.m.unauthorizedCalls, resolved);
-      }
-    }
-    cell.inc(c.weight);
+    this.unauthorized.resolve().inc(c.weight);
   }
 
   /** Sets the breaker gauge of (service, instance, tool) from a transition, unless the series already shows a later one. */
