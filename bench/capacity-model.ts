@@ -24,6 +24,7 @@ import {
   VIOLATION_KINDS,
   type MetricDefinition,
 } from '../contract/index.js';
+import { DEFAULT_CONFIG } from '../collector/config.js';
 import { OTLP_SPAN_KIND, OTLP_STATUS_CODE, type SpanView } from '../collector/span-view.js';
 import { createBenchTally } from './collector-ingest.js';
 
@@ -91,7 +92,7 @@ export const ASSUMPTIONS = {
   /** Prometheus retention, days (Prometheus' default). */
   retentionDays: 15,
   /** The collector's default cardinality cap (series per metric), `cardinalityLimit`. */
-  cardinalityLimit: 10_000,
+  cardinalityLimit: DEFAULT_CONFIG.cardinalityLimit,
 } as const;
 
 /** Series one label value adds, for each label a per-call metric adds to the call labels. */

@@ -75,16 +75,6 @@ export class CardinalityGuard {
   }
 
   /**
-   * Frees the slot of an admitted label set of `metric` whose series was removed (see
-   * {@link resolve}), so the cap bounds the series that exist: a metric whose series come and go
-   * (breaker states of replicas that are replaced) does not fill up with series long gone.
-   * A set that was not admitted changes nothing.
-   */
-  release(metric: string, labelNames: readonly string[], labels: Record<string, string>): void {
-    if (this.seen.get(metric)?.delete(labelKey(labelNames, labels)) === true) this.used.set(metric, this.used.get(metric)! - 1);
-  }
-
-  /**
    * Admits a group key (e.g. a call key) if every metric in `fanout` still has room for the
    * given number of series; reserves them. Returns whether the key is (now) admitted.
    */
@@ -98,6 +88,17 @@ export class CardinalityGuard {
     for (const [metric, n] of Object.entries(fanout)) this.used.set(metric, (this.used.get(metric) ?? 0) + n);
     set.add(key);
     return true;
+  }
+
+  /**
+   * Frees the series an admitted group key reserved (see {@link admitGroup}) once its series were
+   * removed, so the cap bounds the series that exist: a metric whose series come and go (breaker
+   * states of replicas that are replaced) does not fill up with series long gone. A key that was
+   * not admitted changes nothing.
+   */
+  releaseGroup(group: string, key: string, fanout: Readonly<Record<string, number>>): void {
+    if (this.groups.get(group)?.delete(key) !== true) return;
+    for (const [metric, n] of Object.entries(fanout)) this.used.set(metric, this.used.get(metric)! - n);
   }
 
   /**

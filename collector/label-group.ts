@@ -1,6 +1,6 @@
 /**
- * Series keyed by label values, and the label groups of the per-call metrics: a call label set
- * admitted against the cardinality cap once, for every series it fans out to, then cached.
+ * Series keyed by label values, and label groups: a label set admitted against the cardinality
+ * cap once, for every series it fans out to (the per-call metrics, or one metric's one series), then cached.
  */
 import { valuesKey, type CardinalityGuard } from './cardinality.js';
 
@@ -77,5 +77,21 @@ export class LabelGroup<S> {
     }
     for (const metric of Object.keys(this.fanout)) this.guard.noteDropped(metric, key);
     return (this.overflow ??= this.make(this.guard.overflowLabels(this.name, this.labelNames), true));
+  }
+
+  /** The shared overflow series, once a label set went there. */
+  get overflowSeries(): S | undefined {
+    return this.overflow;
+  }
+
+  /** Forgets the series of the label values now in {@link key} (its series were removed) and frees its slots under the cap. */
+  release(): void {
+    this.cache.delete(this.key);
+    this.guard.releaseGroup(this.name, valuesKey(this.key), this.fanout);
+  }
+
+  /** Forgets the overflow series (its series were removed); the next overflowed set makes a new one. */
+  releaseOverflow(): void {
+    this.overflow = undefined;
   }
 }

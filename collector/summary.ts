@@ -163,11 +163,7 @@ class Stats {
 
   view(): CallStats {
     return {
-      calls: this.calls,
-      outcomes: slotsToRecord(BASE_OUTCOMES, this.outcomeCounts, this.extraOutcomes),
-      malformed: this.malformed,
-      malformedRatio: this.calls > 0 ? this.malformed / this.calls : 0,
-      violations: { ...this.violations },
+      ...this.callsView(),
       latency: latency(this.buckets),
       tokens: slotsToRecord(BASE_TOKENS, this.tokenCounts, this.extraTokens),
       tokensNotCounted: this.tokensNotCounted,

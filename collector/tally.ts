@@ -312,18 +312,14 @@ export class Tally {
   private readonly durationOverflow = new Map<Record<string, string>, HistogramCell>();
   /** Key scratch for the trees (no array per span). */
   private readonly durKey: string[] = ['', '', '', '', ''];
-  /** Admitted breaker-gauge series by (service, instance, tool) (bounded by the cap); overflowed sets share {@link breakerOverflow}. */
-  private readonly breakerSeries = new KeyTree<BreakerSeries>();
-  private breakerOverflow: BreakerSeries | undefined;
-  /** The same admitted series, for the sweep (no walk of the tree). */
+  /** Breaker-gauge series by (service, instance, tool): a group of one metric, one series per label set. */
+  private readonly breakers: LabelGroup<BreakerSeries>;
+  /** The admitted breaker series, for the sweep (no walk of the group's tree). */
   private readonly breakerList = new Set<BreakerSeries>();
-  private readonly breakerKey: string[] = ['', '', ''];
   private readonly breakerTtlNano: number;
   private readonly now: () => number;
-  /** Admitted unauthorized-calls series by (service, tool, client) (bounded by the cap); overflowed sets share {@link unauthorizedOverflow}. */
-  private readonly unauthorizedSeries = new KeyTree<CounterCell>();
-  private unauthorizedOverflow: CounterCell | undefined;
-  private readonly unauthorizedKey: string[] = ['', '', ''];
+  /** Unauthorized-calls series by (service, tool, client): a group of one metric, one series per label set. */
+  private readonly unauthorized: LabelGroup<CounterCell>;
   /** Exemplar timestamp of the batch being tallied (seconds). */
   private nowSeconds = 0;
   /** Series of the spans-received counter by encoding and of the spans-rejected counter by reason (both bounded sets). */
@@ -377,6 +373,20 @@ export class Tally {
     this.calls = new LabelGroup(this.guard, 'call', CALL_LABELS, CALL_FANOUT, (labels, overflow) => this.newSeries(labels, overflow));
     this.clients = new LabelGroup(this.guard, 'client', CLIENT_CALL_LABELS, CLIENT_FANOUT, (labels, overflow) =>
       this.newClientSeries(labels, overflow),
+    );
+    this.breakers = new LabelGroup(
+      this.guard,
+      METRICS.TOOL_CIRCUIT_BREAKER_STATE.name,
+      BREAKER_LABELS,
+      { [METRICS.TOOL_CIRCUIT_BREAKER_STATE.name]: 1 },
+      (labels, overflow) => this.newBreakerSeries(labels, overflow),
+    );
+    this.unauthorized = new LabelGroup(
+      this.guard,
+      METRICS.TOOL_UNAUTHORIZED_CALLS.name,
+      UNAUTHORIZED_LABELS,
+      { [METRICS.TOOL_UNAUTHORIZED_CALLS.name]: 1 },
+      (labels) => new CounterCell(this.m.unauthorizedCalls, labels),
     );
     this.selfCorrection = new SelfCorrectionTracker({
       windowMs: options.selfCorrectionWindowMs,
@@ -446,18 +456,17 @@ export class Tally {
       if (series.timeUnixNano >= cutoff) continue;
       this.m.breakerState.remove(series.labels);
       this.breakerList.delete(series);
-      const key = this.breakerKey;
+      const key = this.breakers.key;
       key[0] = series.service;
       key[1] = series.instance;
       key[2] = series.tool;
-      this.breakerSeries.delete(key);
-      this.guard.release(METRICS.TOOL_CIRCUIT_BREAKER_STATE.name, BREAKER_LABELS, series.labels);
+      this.breakers.release();
       this.summary.removeBreaker(series);
     }
-    const overflow = this.breakerOverflow;
+    const overflow = this.breakers.overflowSeries;
     if (overflow !== undefined && overflow.timeUnixNano < cutoff) {
       this.m.breakerState.remove(overflow.labels);
-      this.breakerOverflow = undefined;
+      this.breakers.releaseOverflow();
     }
   }
 
@@ -657,22 +666,11 @@ export class Tally {
   private recordUnauthorized(c: Call): void {
     const rawClient = str(c.span.attributes[ATTR.CLIENT_NAME]);
     const client = rawClient === undefined ? UNKNOWN_LABEL_VALUE : this.slot.client.sanitize(rawClient);
-    const key = this.unauthorizedKey;
+    const key = this.unauthorized.key;
     key[0] = c.service;
     key[1] = c.tool;
     key[2] = client;
-    let cell = this.unauthorizedSeries.get(key);
-    if (!cell) {
-      const labels = { [LABEL.SERVICE_NAME]: c.service, [LABEL.GEN_AI_TOOL_NAME]: c.tool, [LABEL.CLIENT_NAME]: client };
-      const resolved = this.guard.resolve(METRICS.TOOL_UNAUTHORIZED_CALLS.name, UNAUTHORIZED_LABELS, labels);
-      if (resolved === labels) {
-        cell = new CounterCell(this.m.unauthorizedCalls, labels);
-        this.unauthorizedSeries.set(key, cell);
-      } else {
-        cell = this.unauthorizedOverflow ??= new CounterCell(this.m.unauthorizedCalls, resolved);
-      }
-    }
-    cell.inc(c.weight);
+    this.unauthorized.resolve().inc(c.weight);
   }
 
   /** Sets the breaker gauge of (service, instance, tool) from a transition, unless the series already shows a later one. */
@@ -681,35 +679,33 @@ export class Tally {
     if (transition.timeUnixNano < this.nowSeconds * 1e9 - this.breakerTtlNano) return;
     const rawInstance = str(span.resource[ATTR.SERVICE_INSTANCE_ID]);
     const instance = rawInstance === undefined ? UNKNOWN_LABEL_VALUE : this.slot.instance.sanitize(rawInstance);
-    const key = this.breakerKey;
+    const key = this.breakers.key;
     key[0] = service;
     key[1] = instance;
     key[2] = tool;
-    let series = this.breakerSeries.get(key);
-    if (!series) {
-      const labels = { [LABEL.SERVICE_NAME]: service, [LABEL.SERVICE_INSTANCE_ID]: instance, [LABEL.GEN_AI_TOOL_NAME]: tool };
-      const resolved = this.guard.resolve(METRICS.TOOL_CIRCUIT_BREAKER_STATE.name, BREAKER_LABELS, labels);
-      if (resolved === labels) {
-        series = { labels, service, instance, tool, state: 0, timeUnixNano: -Infinity };
-        this.breakerSeries.set(key, series);
-        this.breakerList.add(series);
-        this.summary.addBreaker(series);
-      } else {
-        series = this.breakerOverflow ??= {
-          labels: resolved,
-          service: OVERFLOW_LABEL_VALUE,
-          instance: OVERFLOW_LABEL_VALUE,
-          tool: OVERFLOW_LABEL_VALUE,
-          state: 0,
-          timeUnixNano: -Infinity,
-        };
-      }
-    }
+    const series = this.breakers.resolve();
     // Out of order across batches: an older transition than the one shown changes nothing.
     if (transition.timeUnixNano < series.timeUnixNano) return;
     series.timeUnixNano = transition.timeUnixNano;
     series.state = transition.state;
     this.m.breakerState.set(series.labels, transition.state);
+  }
+
+  /** Makes a breaker series showing no transition yet; an admitted one is swept by age and shown in the summary. */
+  private newBreakerSeries(labels: Record<string, string>, overflow: boolean): BreakerSeries {
+    const series: BreakerSeries = {
+      labels,
+      service: labels[LABEL.SERVICE_NAME]!,
+      instance: labels[LABEL.SERVICE_INSTANCE_ID]!,
+      tool: labels[LABEL.GEN_AI_TOOL_NAME]!,
+      state: 0,
+      timeUnixNano: -Infinity,
+    };
+    if (!overflow) {
+      this.breakerList.add(series);
+      this.summary.addBreaker(series);
+    }
+    return series;
   }
 
   /** The client view of one CLIENT tools/call span: its two counters, nothing else. */

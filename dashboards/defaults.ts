@@ -7,7 +7,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import { LABEL, METRICS, type LabelName, type MetricDefinition } from '../contract/index.js';
-import { matchVariable, selector, type Matcher } from './promql.js';
+import { eq, matchVariable, rate, selector, sumBy, type Matcher } from './promql.js';
 
 /** Names of the dashboards' template variables (dashboard names, not telemetry names). */
 export const VAR = {
@@ -73,6 +73,25 @@ export function clientCallFilters(): Matcher[] {
 /** A Prometheus query with the datasource variable, an explicit refId and an explicit legend. */
 export function promQuery(refId: string, expr: string, legend: string): prometheus.DataqueryBuilder {
   return new prometheus.DataqueryBuilder().datasource(DATASOURCE_REF).refId(refId).expr(expr).legendFormat(legend).range();
+}
+
+/**
+ * One query per outcome, refIds A, B, ...: calls per second of `calls` (filtered by `filters`)
+ * with that outcome, summed, at 0 when it did not happen. The lines of an outcome breakdown.
+ */
+export function outcomeQueries(
+  calls: MetricDefinition,
+  filters: readonly Matcher[],
+  outcomes: readonly string[],
+  window: string,
+): prometheus.DataqueryBuilder[] {
+  return outcomes.map((outcome, i) =>
+    promQuery(
+      String.fromCharCode(65 + i),
+      `${sumBy([], rate(selector(calls, [...filters, eq(LABEL.OUTCOME, outcome)]), window))} or vector(0)`,
+      outcome,
+    ),
+  );
 }
 
 /** An instant query in time-series format: one value per series, for stat and bar-gauge panels. */

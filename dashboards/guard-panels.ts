@@ -11,8 +11,19 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { BREAKER_STATES, GUARD_OUTCOMES, LABEL, METRICS, type BreakerState, type Outcome } from '../contract/index.js';
-import { DATASOURCE_REF, MACRO, NO_DATA_WITHOUT_COLLECTOR, VAR, at, callFilters, legendOf, promQuery, tableLegend } from './defaults.js';
-import { eq, matchVariable, outcomeRateOrZero, outcomeRatio, rate, selector, sumBy, type Matcher } from './promql.js';
+import {
+  DATASOURCE_REF,
+  MACRO,
+  NO_DATA_WITHOUT_COLLECTOR,
+  VAR,
+  at,
+  callFilters,
+  legendOf,
+  outcomeQueries,
+  promQuery,
+  tableLegend,
+} from './defaults.js';
+import { matchVariable, outcomeRateOrZero, outcomeRatio, rate, selector, sumBy, type Matcher } from './promql.js';
 
 const R = MACRO.RATE_INTERVAL;
 const S = LABEL.SERVICE_NAME;
@@ -118,7 +129,7 @@ export function timeoutsPerTool(): timeseries.PanelBuilder {
 
 /** Calls a guard refused without running the tool, per second, by outcome; every refusal outcome shown, at 0 when absent. */
 export function refusedByOutcome(): timeseries.PanelBuilder {
-  const panel = new timeseries.PanelBuilder()
+  return new timeseries.PanelBuilder()
     .id(8)
     .title('Guards: refused calls by outcome')
     .description(
@@ -130,12 +141,8 @@ export function refusedByOutcome(): timeseries.PanelBuilder {
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
     .fillOpacity(30)
     .legend(tableLegend())
-    .gridPos(at(12, GUARDS_TOP + 8, 12, 8));
-  REFUSAL_OUTCOMES.forEach((outcome, i) => {
-    const expr = `${sumBy([], rate(selector(METRICS.TOOL_CALLS, [...callFilters(), eq(LABEL.OUTCOME, outcome)]), R))} or vector(0)`;
-    panel.withTarget(promQuery(String.fromCharCode(65 + i), expr, outcome));
-  });
-  return panel;
+    .gridPos(at(12, GUARDS_TOP + 8, 12, 8))
+    .targets(outcomeQueries(METRICS.TOOL_CALLS, callFilters(), REFUSAL_OUTCOMES, R));
 }
 
 /** Calls the authorization guard denied, per second, by calling client name. */

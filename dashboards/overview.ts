@@ -23,6 +23,7 @@ import {
   legendOf,
   listLegend,
   NO_DATA_WITHOUT_COLLECTOR,
+  outcomeQueries,
   promQuery,
   serverVariable,
   standardVariables,
@@ -112,7 +113,7 @@ export function malformedRatioOverTime(): timeseries.PanelBuilder {
 
 /** Calls per second by outcome: one query per value of the contract's outcome set, 0 when absent. */
 export function outcomeBreakdown(): timeseries.PanelBuilder {
-  const panel = new timeseries.PanelBuilder()
+  return new timeseries.PanelBuilder()
     .id(4)
     .title('Outcomes')
     .description(
@@ -123,12 +124,8 @@ export function outcomeBreakdown(): timeseries.PanelBuilder {
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
     .fillOpacity(30)
     .legend(tableLegend())
-    .gridPos(at(12, 8, 12, 8));
-  OUTCOMES.forEach((outcome, i) => {
-    const expr = `${sumBy([], rate(selector(METRICS.TOOL_CALLS, [...callFilters(), eq(LABEL.OUTCOME, outcome)]), R))} or vector(0)`;
-    panel.withTarget(promQuery(String.fromCharCode(65 + i), expr, outcome));
-  });
-  return panel;
+    .gridPos(at(12, 8, 12, 8))
+    .targets(outcomeQueries(METRICS.TOOL_CALLS, callFilters(), OUTCOMES, R));
 }
 
 /** p50/p95/p99 of tools/call, with exemplars that carry trace ids (linked to Tempo by the datasource). */
@@ -293,7 +290,7 @@ export function clientMalformedRatioByServer(): stat.PanelBuilder {
 
 /** Client view: calls per second by outcome, one query per value of the contract's outcome set, 0 when absent. */
 export function clientOutcomeBreakdown(): timeseries.PanelBuilder {
-  const panel = new timeseries.PanelBuilder()
+  return new timeseries.PanelBuilder()
     .id(12)
     .title('Client view: outcomes')
     .description(
@@ -304,12 +301,8 @@ export function clientOutcomeBreakdown(): timeseries.PanelBuilder {
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
     .fillOpacity(30)
     .legend(tableLegend())
-    .gridPos(at(16, 30, 8, 8));
-  OUTCOMES.forEach((outcome, i) => {
-    const expr = `${sumBy([], rate(selector(CLIENT_VIEW.calls, [...clientCallFilters(), eq(LABEL.OUTCOME, outcome)]), R))} or vector(0)`;
-    panel.withTarget(promQuery(String.fromCharCode(65 + i), expr, outcome));
-  });
-  return panel;
+    .gridPos(at(16, 30, 8, 8))
+    .targets(outcomeQueries(CLIENT_VIEW.calls, clientCallFilters(), OUTCOMES, R));
 }
 
 /** The dashboard's own variables: price per million input tokens and LLM requests per day. */

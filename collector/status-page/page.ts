@@ -270,20 +270,27 @@ function table<T>(columns: Array<Column<T>>, rows: readonly T[], empty: string):
   return h('div', { class: 'scroll' }, h('table', null, h('thead', null, head), body));
 }
 
+/** Columns of the call counts every call table shows (tools, and both client-view tables): the counts, the top violation, the outcomes. */
+function countColumns<T extends ClientCallStats>(): Array<Column<T>> {
+  return [
+    { label: 'calls', num: true, get: (t) => t.calls },
+    { label: 'malformed', num: true, get: (t) => t.malformed },
+    { label: 'ratio', num: true, get: (t) => pct(t.malformedRatio) },
+    {
+      label: 'top violation',
+      get: (t) => {
+        const k = topKind(t);
+        return k ? h('span', { class: 'kind' }, k) : '-';
+      },
+    },
+    ...OUTCOMES.map((o): Column<T> => ({ label: o, num: true, get: (t) => t.outcomes[o] ?? 0 })),
+  ];
+}
+
 const toolColumns: Array<Column<ToolSummary>> = [
   { label: 'service', get: (t) => t.service },
   { label: 'tool', get: (t) => t.tool, mono: true },
-  { label: 'calls', num: true, get: (t) => t.calls },
-  { label: 'malformed', num: true, get: (t) => t.malformed },
-  { label: 'ratio', num: true, get: (t) => pct(t.malformedRatio) },
-  {
-    label: 'top violation',
-    get: (t) => {
-      const k = topKind(t);
-      return k ? h('span', { class: 'kind' }, k) : '-';
-    },
-  },
-  ...OUTCOMES.map((o): Column<ToolSummary> => ({ label: o, num: true, get: (t) => t.outcomes[o] ?? 0 })),
+  ...countColumns<ToolSummary>(),
   { label: 'p50', num: true, get: (t) => secs(t.latency.p50) },
   { label: 'p95', num: true, get: (t) => secs(t.latency.p95) },
   { label: 'p99', num: true, get: (t) => secs(t.latency.p99) },
@@ -302,33 +309,16 @@ const breakerColumns: Array<Column<OpenBreaker>> = [
 type ClientModelRow = ClientCallStats & { provider: string; model: string };
 type ClientToolRow = ClientSummary['tools'][number];
 
-/** Columns every client-view table ends with: the counts, the top violation, the outcomes. */
-function clientCountColumns<T extends ClientCallStats>(): Array<Column<T>> {
-  return [
-    { label: 'calls', num: true, get: (t) => t.calls },
-    { label: 'malformed', num: true, get: (t) => t.malformed },
-    { label: 'ratio', num: true, get: (t) => pct(t.malformedRatio) },
-    {
-      label: 'top violation',
-      get: (t) => {
-        const k = topKind(t);
-        return k ? h('span', { class: 'kind' }, k) : '-';
-      },
-    },
-    ...OUTCOMES.map((o): Column<T> => ({ label: o, num: true, get: (t) => t.outcomes[o] ?? 0 })),
-  ];
-}
-
 const clientModelColumns: Array<Column<ClientModelRow>> = [
   { label: 'provider', get: (r) => r.provider },
   { label: 'model', get: (r) => r.model },
-  ...clientCountColumns<ClientModelRow>(),
+  ...countColumns<ClientModelRow>(),
 ];
 
 const clientToolColumns: Array<Column<ClientToolRow>> = [
   { label: 'server', get: (r) => r.server },
   { label: 'tool', get: (r) => r.tool, mono: true },
-  ...clientCountColumns<ClientToolRow>(),
+  ...countColumns<ClientToolRow>(),
 ];
 
 /** What the two views are, said once under the client view. */

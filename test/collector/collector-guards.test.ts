@@ -455,7 +455,7 @@ describe('breaker gauge and unauthorized counter in the tally', () => {
   });
 
   it('sends breaker series past the cap to one overflow series', async () => {
-    const { tally: t, samples } = tally(1);
+    const { tally: t, samples, summary } = tally(1);
     t.record(
       [
         call('export', 'a', [transition('open', 'closed', T0 + 5 * MS)]),
@@ -468,6 +468,8 @@ describe('breaker gauge and unauthorized counter in the tally', () => {
       ['a', state('open')],
       [OVERFLOW_LABEL_VALUE, state('half_open')],
     ]);
+    // The summary lists admitted breakers only: the overflow series names no replica.
+    expect(summary().openBreakers.map((b) => [b.instance, b.state])).toEqual([['a', 'open']]);
   });
 
   it('removes series older than the ttl whatever their state, keeps younger ones, and recreates one on a later transition', async () => {

@@ -18,7 +18,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ATTR, META_KEYS, PROVIDERS, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
+import { ATTR, META_KEYS, OUTCOMES, PROVIDERS, UNKNOWN_LABEL_VALUE } from '../../contract/index.js';
 import { createCollector, type Collector } from '../../collector/index.js';
 import { STATUS_PAGE_RECENT_ROWS } from '../../collector/status-page.js';
 import type { Summary } from '../../collector/summary-types.js';
@@ -174,6 +174,12 @@ describe('status page in headless Chromium', () => {
   it('lists the tools, the recent malformed calls with trace ids, and the catalog token overhead', async () => {
     const tools = await page.$$eval('#tools tbody tr', (rows) => rows.map((r) => r.children[1]?.textContent));
     expect(tools).toEqual(expect.arrayContaining(['inventory_lookup', 'cancel_order', 'issue_refund']));
+    const head = await page.$$eval('#tools thead th', (ths) => ths.map((th) => th.textContent));
+    expect(head).toEqual(['service', 'tool', 'calls', 'malformed', 'ratio', 'top violation', ...OUTCOMES, 'p50', 'p95', 'p99', 'tokens']);
+    const counts = await page.$$eval('#tools tbody tr', (rows) =>
+      rows.map((r) => [r.children[1]?.textContent, r.children[2]?.textContent]),
+    );
+    expect(counts).toEqual(summary.tools.map((t) => [t.tool, String(t.calls)]));
     const recent = await page.$$eval('#recent tbody tr', (rows) =>
       rows.map((r) => Array.from(r.children).map((td) => (td as { textContent: string | null }).textContent)),
     );
